@@ -1,0 +1,290 @@
+"""YAML as the Go side of Flux reads and writes it.
+
+What reaches the API server is what Go's YAML 1.1 decoder (go-yaml v2, behind
+sigs.k8s.io/yaml and kubectl) makes of a document, not what PyYAML's defaults make of it:
+
+* booleans include `y`, `Y`, `n`, `N` besides yes/no/on/off/true/false;
+* `1e3` is a float, `1:30` is a string (no sexagesimal numbers), `0777` is octal,
+  `0o17`/`0x1F`/`0b101` are ints, `_` inside numbers is ignored;
+* timestamps are left as the strings they were written as;
+* an anchor may be re-defined (the later definition wins), `<<` merge keys work.
+
+Loading is also made safe: no Python tags, and a bound on alias expansion so a
+"billion laughs" document is an error rather than an out-of-memory. The dumper quotes any
+string that Go would read back as something else, so our output round-trips through kubectl.
+
+    docs = load_all(text, origin="apps/base/deploy.yaml")
+    text = dump_all(docs)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.emitter import Emitter
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.representer import SafeRepresenter
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+from yaml.serializer import Serializer
+
+__all__ = ["MAX_EXPANDED_NODES", "YamlError", "dump", "dump_all", "load", "load_all"]
+
+#: Nodes a document may expand to through aliases; far above any real manifest (a large
+#: CRD is ~100k nodes), far below what exhausts memory.
+MAX_EXPANDED_NODES = 5_000_000
+
+
+class YamlError(ValueError):
+    """A YAML document could not be parsed; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+_BOOL_TRUE = ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")
+_BOOL_FALSE = ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")
+_BOOL_RE = re.compile("^(?:" + "|".join(_BOOL_TRUE + _BOOL_FALSE) + ")$")
+_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+# Go strconv.ParseInt(s, 0, 64) after removing '_': decimal, 0x, 0o, 0b, leading-0 octal.
+_INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$")
+# go-yaml v2 yamlStyleFloat plus the special '.'-led values.
+_FLOAT_RE = re.compile(
+    r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+class GoResolver(BaseResolver):
+    """Implicit tags as go-yaml v2 resolves plain scalars into interface{} values."""
+
+
+GoResolver.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL_RE, list("yYnNtTfFoO"))
+GoResolver.add_implicit_resolver("tag:yaml.org,2002:null", _NULL_RE, ["~", "n", "N", ""])
+GoResolver.add_implicit_resolver("tag:yaml.org,2002:int", _INT_RE, list("-+0123456789"))
+GoResolver.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
+GoResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+
+
+def _parse_go_int(text: str) -> int:
+    plain = text.replace("_", "")
+    sign = -1 if plain.startswith("-") else 1
+    digits = plain.lstrip("+-")
+    lowered = digits.lower()
+    if lowered.startswith(("0x", "0o", "0b")):
+        return sign * int(digits, 0)
+    if len(digits) > 1 and digits.startswith("0"):
+        if all(c in "01234567" for c in digits):
+            return sign * int(digits, 8)
+        raise ValueError(text)
+    return sign * int(digits, 10)
+
+
+def _json_key(key: Any) -> Any:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int | float):
+        return str(int(key)) if isinstance(key, float) and key.is_integer() else str(key)
+    return key
+
+
+class GoConstructor(SafeConstructor):
+    """SafeConstructor with Go's scalar meanings; timestamps stay strings."""
+
+    def construct_go_bool(self, node: ScalarNode) -> bool:
+        return str(node.value) in _BOOL_TRUE
+
+    def construct_go_int(self, node: ScalarNode) -> int | float | str:
+        value = str(node.value)
+        try:
+            return _parse_go_int(value)
+        except ValueError:
+            # e.g. "09": not an int for Go either; Go then tries it as a float.
+            if _FLOAT_RE.match(value):
+                return float(value.replace("_", ""))
+            return value
+
+    def construct_go_float(self, node: ScalarNode) -> float:
+        value = str(node.value).replace("_", "")
+        lowered = value.lower()
+        if lowered in (".inf", "+.inf"):
+            return float("inf")
+        if lowered == "-.inf":
+            return float("-inf")
+        if lowered == ".nan":
+            return float("nan")
+        return float(value)
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Keys become strings as sigs.k8s.io/yaml makes them for JSON (`y:` -> "true")."""
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _json_key(self.construct_object(key_node, deep=deep))
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "unsupported mapping key type", key_node.start_mark
+                )
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_undefined(self, node: Node) -> Any:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark
+        )
+
+
+GoConstructor.add_constructor("tag:yaml.org,2002:bool", GoConstructor.construct_go_bool)
+GoConstructor.add_constructor("tag:yaml.org,2002:int", GoConstructor.construct_go_int)
+GoConstructor.add_constructor("tag:yaml.org,2002:float", GoConstructor.construct_go_float)
+GoConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+GoConstructor.add_constructor(None, GoConstructor.construct_undefined)  # type: ignore[arg-type]
+
+
+class GoComposer(Composer):
+    """Composer that lets a later anchor of the same name replace an earlier one (Go does)."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(yaml.events.AliasEvent):
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+class GoLoader(Reader, Scanner, Parser, GoComposer, GoConstructor, GoResolver):
+    def __init__(self, stream: str | bytes) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        GoComposer.__init__(self)
+        GoConstructor.__init__(self)
+        GoResolver.__init__(self)
+
+
+class GoRepresenter(SafeRepresenter):
+    def represent_str_block_aware(self, data: str) -> ScalarNode:
+        if "\n" in data:
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        return self.represent_str(data)
+
+
+GoRepresenter.add_representer(str, GoRepresenter.represent_str_block_aware)
+
+
+class GoDumper(Emitter, Serializer, GoRepresenter, GoResolver):
+    """Dumper whose plain-scalar check uses Go's resolver: `"y"`, `"1e3"` get quoted."""
+
+    def __init__(self, stream: Any, **kwargs: Any) -> None:
+        Emitter.__init__(
+            self,
+            stream,
+            canonical=kwargs.get("canonical"),
+            indent=kwargs.get("indent"),
+            width=kwargs.get("width"),
+            allow_unicode=kwargs.get("allow_unicode"),
+            line_break=kwargs.get("line_break"),
+        )
+        Serializer.__init__(
+            self,
+            encoding=kwargs.get("encoding"),
+            explicit_start=kwargs.get("explicit_start"),
+            explicit_end=kwargs.get("explicit_end"),
+            version=kwargs.get("version"),
+            tags=kwargs.get("tags"),
+        )
+        GoRepresenter.__init__(
+            self,
+            default_style=kwargs.get("default_style"),
+            default_flow_style=kwargs.get("default_flow_style", False),
+            sort_keys=kwargs.get("sort_keys", True),
+        )
+        GoResolver.__init__(self)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _expanded_size(node: Node, memo: dict[int, int], depth: int = 0) -> int:
+    """Node count after expanding aliases, memoised so shared subtrees cost once to count."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if depth > 1000:
+        raise YamlError("YAML nesting deeper than 1000 levels")
+    memo[key] = 1  # cycles (recursive aliases) count once instead of looping
+    size = 1
+    if isinstance(node, SequenceNode):
+        for child in node.value:
+            size += _expanded_size(child, memo, depth + 1)
+    elif isinstance(node, MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
+    memo[key] = size
+    return size
+
+
+def _error_line(exc: yaml.YAMLError) -> int | None:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return None if mark is None else int(mark.line) + 1
+
+
+def load_all(text: str | bytes) -> list[Any]:
+    """Every document in `text` (empty documents dropped), with Go's scalar meanings."""
+    loader = GoLoader(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                raise YamlError(
+                    f"document expands to more than {MAX_EXPANDED_NODES} nodes through aliases",
+                    line=int(node.start_mark.line) + 1,
+                )
+            doc = loader.construct_document(node)
+            if doc is not None:
+                docs.append(doc)
+    except yaml.YAMLError as exc:
+        raise YamlError(" ".join(str(exc).split()), _error_line(exc)) from exc
+    finally:
+        loader.dispose()
+    return docs
+
+
+def load(text: str | bytes) -> Any:
+    """The single document in `text` (None when empty); more than one is an error."""
+    docs = load_all(text)
+    if len(docs) > 1:
+        raise YamlError(f"expected one YAML document, found {len(docs)}")
+    return docs[0] if docs else None
+
+
+def dump(data: Any, *, sort_keys: bool = True) -> str:
+    """Deterministic block YAML that Go reads back to the same values."""
+    return yaml.dump(data, Dumper=GoDumper, sort_keys=sort_keys, allow_unicode=True, width=1_000_000)
+
+
+def dump_all(docs: Iterable[Any], *, sort_keys: bool = False) -> str:
+    """Multi-document YAML separated by `---`, kustomize-style."""
+    return "---\n".join(dump(d, sort_keys=sort_keys) for d in docs)
+
+
+def iter_mappings(docs: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Only the mapping documents (manifests), skipping scalars/lists."""
+    for doc in docs:
+        if isinstance(doc, dict):
+            yield doc
