@@ -144,24 +144,27 @@ class GoConstructor(SafeConstructor):
         )
 
 
-GoConstructor.add_constructor("tag:yaml.org,2002:bool", GoConstructor.construct_go_bool)
-GoConstructor.add_constructor("tag:yaml.org,2002:int", GoConstructor.construct_go_int)
-GoConstructor.add_constructor("tag:yaml.org,2002:float", GoConstructor.construct_go_float)
-GoConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
-GoConstructor.add_constructor(None, GoConstructor.construct_undefined)  # type: ignore[arg-type]
+_CONSTRUCTORS: list[tuple[str | None, Any]] = [
+    ("tag:yaml.org,2002:bool", GoConstructor.construct_go_bool),
+    ("tag:yaml.org,2002:int", GoConstructor.construct_go_int),
+    ("tag:yaml.org,2002:float", GoConstructor.construct_go_float),
+    ("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str),
+    (None, GoConstructor.construct_undefined),
+]
+for _tag, _fn in _CONSTRUCTORS:
+    GoConstructor.add_constructor(_tag, _fn)
 
 
 class GoComposer(Composer):
     """Composer that lets a later anchor of the same name replace an earlier one (Go does)."""
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(yaml.events.AliasEvent):
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        event = self.peek_event()
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            self.anchors.pop(anchor, None)
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event: Any = self.peek_event()  # type: ignore[attr-defined]
+        if not isinstance(event, yaml.events.AliasEvent):
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
 
 
 class GoLoader(Reader, Scanner, Parser, GoComposer, GoConstructor, GoResolver):

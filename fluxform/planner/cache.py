@@ -1,0 +1,78 @@
+"""Content-addressed cache of kustomize build output.
+
+The key covers every input: the kustomize version, the kustomization document Flux would
+write, and the path and bytes of every file in the input closure. Entries are written
+atomically with private permissions. Builds whose inputs were decrypted are never cached
+(no decrypted value may be persisted); their callers pass `cacheable=False`.
+
+    cache = BuildCache.default()
+    text = cache.get(key) or cache.put(key, kustomize_build(d))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BuildCache", "build_key", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("FLUXFORM_CACHE_DIR"):
+        return Path(os.environ["FLUXFORM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fluxform"
+
+
+def build_key(tool_version: str, kustomization: str, files: Iterable[Path], root: Path, target: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"fluxform-build-v1\0{tool_version}\0{target}\0".encode())
+    digest.update(kustomization.encode())
+    for path in sorted(files):
+        digest.update(b"\0" + str(path.relative_to(root)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@dataclass
+class BuildCache:
+    directory: Path | None  # None disables the cache
+    hits: int = 0
+    misses: int = 0
+
+    @classmethod
+    def default(cls) -> BuildCache:
+        return cls(default_cache_dir() / "builds")
+
+    @classmethod
+    def disabled(cls) -> BuildCache:
+        return cls(None)
+
+    def _path(self, key: str) -> Path | None:
+        return None if self.directory is None else self.directory / key[:2] / f"{key}.yaml"
+
+    def get(self, key: str) -> str | None:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            self.misses += 1
+            return None
+        self.hits += 1
+        return path.read_text(encoding="utf-8")
+
+    def put(self, key: str, text: str) -> str:
+        path = self._path(key)
+        if path is None:
+            return text
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+        return text

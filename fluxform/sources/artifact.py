@@ -1,0 +1,140 @@
+"""A Flux source artifact on local disk: the fleet directory filtered exactly as
+source-controller filters a Git checkout before archiving it.
+
+Why a filtered copy and not the directory itself: files source-controller drops (`.github/`,
+`*.png`, `**/.sops.yaml`, whatever `.sourceignore` names) are absent from the artifact, so
+Flux's manifest generator never sees them; building from the raw checkout would plan objects
+Flux never applies. Symlinks are not archived either. The copy lives in a private temp dir.
+
+    with materialize_artifact(Path("fixtures/fleet"), ignore="") as artifact:
+        build(artifact.root / "apps/staging")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+from fluxform.errors import SourceError
+
+__all__ = ["Artifact", "IgnoreMatcher", "copy_filtered", "materialize_artifact"]
+
+IGNORE_FILE = ".sourceignore"
+EXCLUDE_VCS = (".git/", ".gitignore", ".gitmodules", ".gitattributes")
+EXCLUDE_DEFAULTS = (
+    "*.jpg", "*.jpeg", "*.gif", "*.png", "*.wmv", "*.flv", "*.tar.gz", "*.zip",
+    ".github/", ".circleci/", ".travis.yml", ".gitlab-ci.yml", "appveyor.yml", ".drone.yml",
+    "cloudbuild.yaml", "codeship-services.yml", "codeship-steps.yml",
+    "**/.goreleaser.yml", "**/.sops.yaml", "**/.flux.yaml",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Rule:
+    domain: tuple[str, ...]  # directory the pattern is anchored to (from its .sourceignore)
+    pattern: GitIgnoreSpecPattern
+
+
+class IgnoreMatcher:
+    """gitignore matching with per-directory domains; the last matching pattern wins."""
+
+    def __init__(self, rules: list[_Rule]) -> None:
+        self._rules = rules
+
+    @classmethod
+    def for_tree(cls, root: Path, extra: str = "") -> IgnoreMatcher:
+        """source-controller's rules: every `.sourceignore` in the tree plus `spec.ignore`;
+        if none of those yields a pattern, the default exclusions apply; VCS files always."""
+        collected = _collect_sourceignore(root, ())
+        collected += [_Rule((), GitIgnoreSpecPattern(line)) for line in _pattern_lines(extra)]
+        base = [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_VCS]
+        if not collected:
+            base += [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_DEFAULTS]
+        return cls(base + collected)
+
+    def ignored(self, rel_parts: tuple[str, ...], is_dir: bool) -> bool:
+        verdict = False
+        for rule in self._rules:
+            n = len(rule.domain)
+            if rel_parts[:n] != rule.domain or len(rel_parts) == n:
+                continue
+            rel = "/".join(rel_parts[n:]) + ("/" if is_dir else "")
+            if rule.pattern.include is not None and rule.pattern.match_file(rel) is not None:
+                verdict = bool(rule.pattern.include)
+        return verdict
+
+
+def _pattern_lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def _collect_sourceignore(directory: Path, domain: tuple[str, ...]) -> list[_Rule]:
+    rules: list[_Rule] = []
+    ignore_file = directory / IGNORE_FILE
+    if ignore_file.is_file():
+        text = ignore_file.read_text(encoding="utf-8", errors="replace")
+        rules += [_Rule(domain, GitIgnoreSpecPattern(line)) for line in _pattern_lines(text)]
+    for child in sorted(directory.iterdir()):
+        if child.is_dir() and not child.is_symlink() and child.name != ".git":
+            rules += _collect_sourceignore(child, (*domain, child.name))
+    return rules
+
+
+def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:
+    """Copy regular files and directories not ignored; returns a sha256 over paths+contents
+    (the artifact's content digest, stable across runs and machines)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel_dir = Path(dirpath).relative_to(src)
+        parts = () if str(rel_dir) == "." else rel_dir.parts
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not (Path(dirpath) / d).is_symlink() and not matcher.ignored((*parts, d), True)
+        )
+        (dest / rel_dir).mkdir(parents=True, exist_ok=True)
+        for name in sorted(filenames):
+            source = Path(dirpath) / name
+            if source.is_symlink() or not source.is_file() or matcher.ignored((*parts, name), False):
+                continue
+            data = source.read_bytes()
+            target = dest / rel_dir / name
+            target.write_bytes(data)
+            shutil.copymode(source, target)
+            rel = "/".join((*parts, name))
+            digest.update(f"{rel}\0{len(data)}\0".encode())
+            digest.update(data)
+    return "sha256:" + digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A materialised source: `root` is the private filtered copy, `origin` the user's dir."""
+
+    origin: Path
+    root: Path
+    digest: str
+
+
+@contextlib.contextmanager
+def materialize_artifact(directory: Path, *, ignore: str = "") -> Iterator[Artifact]:
+    """Filtered private copy of `directory`, removed on exit."""
+    if not directory.is_dir():
+        raise SourceError(f"source directory {directory} does not exist")
+    tmp = Path(tempfile.mkdtemp(prefix="fluxform-src-"))
+    try:
+        os.chmod(tmp, 0o700)
+        root = tmp / "artifact"
+        root.mkdir()
+        digest = copy_filtered(directory.resolve(), root, IgnoreMatcher.for_tree(directory, ignore))
+        yield Artifact(origin=directory.resolve(), root=root, digest=digest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
