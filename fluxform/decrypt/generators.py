@@ -1,0 +1,307 @@
+"""Encrypted files that kustomize reads itself: kustomize-controller's `DecryptSources`.
+
+Before building, Flux decrypts in place every SOPS file referenced by a kustomization
+file's `secretGenerator[].files`, `secretGenerator[].envs` and local `patches[].path`,
+starting at the build directory and recursing through local `resources:` and
+`components:` directories that hold a kustomization file. Paths can never leave the
+artifact root (symlinks and `..` are clamped to it, like filepath-securejoin); files over
+5 MiB are refused; a file is decrypted only if it carries the SOPS marker of the format
+its name implies (`files:` go by the *key* name, `envs:` default to dotenv).
+`configMapGenerator` inputs are never decrypted.
+
+fluxform never decrypts in place: `decrypt_generator_sources` writes plaintext only into a
+private tmpfs copy of the tree (see `tmpfs.private_tmpfs_dir`). `files:` sources end up as
+Secret `.data` values that `decrypt_manifest` decrypts after the build anyway, so only
+`envs:` and patches strictly need this step (`GeneratorSource.needs_predecryption`).
+
+    sources = find_encrypted_generator_sources(copy / "apps", copy)
+    decrypt_generator_sources(sources, session, copy)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from fluxform import yamlio
+from fluxform.decrypt.formats import SopsFormat, contains_marker, format_for_path
+from fluxform.decrypt.sops import MacMismatch, SopsSession
+from fluxform.decrypt.tmpfs import ALLOW_DISK_TEMP_ENV, is_on_tmpfs
+from fluxform.errors import DecryptError, Diagnostic
+from fluxform.objects import ObjectId, SourceLocation
+
+__all__ = [
+    "KUSTOMIZATION_FILE_NAMES",
+    "MAX_ENCRYPTED_FILE_SIZE",
+    "GeneratorSource",
+    "decrypt_generator_sources",
+    "find_encrypted_generator_sources",
+    "secure_join",
+]
+
+MAX_ENCRYPTED_FILE_SIZE = 5 << 20
+KUSTOMIZATION_FILE_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_MAX_SYMLINK_HOPS = 255
+
+Usage = Literal["files", "envs", "patches"]
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSource:
+    """One SOPS-encrypted file a kustomization file makes kustomize read."""
+
+    path: Path  # absolute, inside root, symlinks resolved within root
+    relative: PurePosixPath  # the same file relative to root
+    format: SopsFormat  # input and output format
+    usage: Usage
+    kustomization: PurePosixPath  # the kustomization file referring to it, relative to root
+
+    @property
+    def needs_predecryption(self) -> bool:
+        """`files:` are decrypted later through the Secret's data markers; the rest only here."""
+        return self.usage != "files"
+
+
+def secure_join(root: Path, unsafe: str) -> Path:
+    """`root/unsafe` with every `..` and symlink resolved as if `root` were `/`.
+
+    The result never leaves `root` (filepath-securejoin semantics; missing parts are kept)."""
+    pending = [part for part in reversed(unsafe.split("/")) if part not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = root.joinpath(*resolved, part)
+        if not candidate.is_symlink():
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > _MAX_SYMLINK_HOPS:
+            raise DecryptError(f"too many levels of symbolic links under {root} resolving {unsafe}")
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = []
+        pending.extend(part for part in reversed(target.split("/")) if part not in ("", "."))
+    return root.joinpath(*resolved)
+
+
+def find_encrypted_generator_sources(kustomization_dir: Path, root: Path) -> list[GeneratorSource]:
+    """SOPS-encrypted generator and patch files reachable from `kustomization_dir`, in Flux's
+    visiting order. Call it on the tree as kustomize will build it (kustomization file
+    generated if Flux would generate one); a start dir without one is searched like Flux's
+    generator does (sub-directories holding a kustomization file)."""
+    root = root.resolve()
+    finder = _Finder(root)
+    directory = (root / kustomization_dir).resolve()  # a relative dir is taken relative to root
+    if directory != root and root not in directory.parents:
+        raise DecryptError(f"{kustomization_dir} is outside the source root {root}")
+    start = _relative(root, directory)
+    if _kustomization_file(root, start) is None:
+        for sub in _nested_kustomization_dirs(root / start):
+            finder.visit_dir(str(sub.relative_to(root)))
+    else:
+        finder.visit_dir(str(start))
+    return finder.found
+
+
+def decrypt_generator_sources(
+    sources: Sequence[GeneratorSource],
+    session: SopsSession,
+    dest_root: Path,
+    *,
+    subject: ObjectId | None = None,
+    workers: int | None = None,
+) -> None:
+    """Write each source's plaintext to `dest_root/<relative>` (0600), in parallel.
+
+    `dest_root` must be on tmpfs (a `private_tmpfs_dir`) unless FLUXFORM_ALLOW_DISK_TEMP=1;
+    it may be the tree the sources were found in (the file is then replaced atomically)."""
+    if not sources:
+        return
+    if not is_on_tmpfs(dest_root) and os.environ.get(ALLOW_DISK_TEMP_ENV, "") not in {"1", "true", "yes"}:
+        raise DecryptError(
+            f"refusing to write decrypted files to {dest_root}: not a tmpfs directory",
+            hint=f"use fluxform.decrypt.private_tmpfs_dir(), or set {ALLOW_DISK_TEMP_ENV}=1",
+        )
+    pool_size = workers or min(len(sources), max(2, (os.cpu_count() or 1) * 2), 16)
+    with ThreadPoolExecutor(max_workers=pool_size) as pool:
+        for future in [pool.submit(_decrypt_source, s, session, dest_root, subject) for s in sources]:
+            future.result()
+
+
+def _decrypt_source(source: GeneratorSource, session: SopsSession, dest_root: Path, subject: ObjectId | None) -> None:
+    location = SourceLocation(str(source.relative))
+    what = f"{source.relative} ({source.usage} of {source.kustomization})"
+    cipher = source.path.read_bytes()
+    common: dict[str, Any] = {
+        "input_type": source.format,
+        "output_type": source.format,
+        "subject": subject,
+        "location": location,
+        "what": what,
+    }
+    try:
+        plain = session.decrypt(cipher, ignore_mac=False, **common)
+    except MacMismatch as exc:
+        if session.strict_mac:
+            raise
+        session.warn(
+            Diagnostic(
+                f"{what}: MAC mismatch, decrypted anyway as Flux does (it does not check MACs)",
+                subject=subject,
+                location=location,
+                detail=exc.hint,
+            )
+        )
+        plain = session.decrypt(cipher, ignore_mac=True, **common)
+    _write_private(dest_root.joinpath(*source.relative.parts), plain)
+
+
+def _write_private(target: Path, content: bytes) -> None:
+    """Create-exclusive a 0600 temp file beside `target`, then rename over it (no symlink follow)."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.fluxform-tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+class _Finder:
+    """Flux's recurseKustomizationFiles + decryptKustomizationSources, collecting not decrypting."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.found: list[GeneratorSource] = []
+        self._visited_dirs: set[Path] = set()
+        self._seen_files: set[Path] = set()
+
+    def visit_dir(self, path: str) -> None:
+        absolute = self._secure(path)
+        if absolute in self._visited_dirs:
+            return
+        self._visited_dirs.add(absolute)
+        if not absolute.is_dir():
+            return  # missing (a URL, a typo kustomize will report) or a file: a dead end, as in Flux
+        relative = _relative(self.root, absolute)
+        kustomization_file = _kustomization_file(self.root, relative)
+        if kustomization_file is None:
+            raise DecryptError(
+                f"{relative}: no kustomization file found",
+                hint="every directory listed in resources/components needs a kustomization.yaml",
+            )
+        kustomization = _load_kustomization(self.root, kustomization_file)
+        self._visit_kustomization(str(relative), kustomization, kustomization_file)
+        for entry in _strings(kustomization.get("resources")) + _strings(kustomization.get("components")):
+            self.visit_dir(_join(str(relative), entry))
+
+    def _visit_kustomization(self, base: str, kus: Mapping[str, Any], kus_file: PurePosixPath) -> None:
+        for generator in kus.get("secretGenerator") or []:
+            if not isinstance(generator, Mapping):
+                continue
+            for file_source in _strings(generator.get("files")):
+                key, sep, file_path = file_source.partition("=")
+                self._visit_ref(base, file_path if sep else key, format_for_path(key), "files", kus_file)
+            for env_file in _strings(generator.get("envs")):
+                fmt = format_for_path(env_file)
+                self._visit_ref(
+                    base, env_file, SopsFormat.DOTENV if fmt is SopsFormat.BINARY else fmt, "envs", kus_file
+                )
+        for patch in kus.get("patches") or []:
+            path = patch.get("path") if isinstance(patch, Mapping) else None
+            if isinstance(path, str) and path and not _is_remote_url(path):
+                self._visit_ref(base, path, format_for_path(path), "patches", kus_file)
+
+    def _visit_ref(self, base: str, ref: str, fmt: SopsFormat, usage: Usage, kus_file: PurePosixPath) -> None:
+        absolute = self._secure(_join(base, ref))
+        if absolute in self._seen_files:
+            return
+        self._seen_files.add(absolute)
+        relative = _relative(self.root, absolute)
+        where = f"{relative} ({usage} of {kus_file})"
+        try:
+            info = absolute.lstat()
+        except OSError as exc:
+            raise DecryptError(f"cannot read {where}", detail=exc.strerror or "") from None
+        if not absolute.is_file():
+            raise DecryptError(f"cannot decrypt {where}: not a regular file")
+        if info.st_size > MAX_ENCRYPTED_FILE_SIZE:
+            raise DecryptError(
+                f"cannot decrypt {where}: {info.st_size} bytes exceeds the {MAX_ENCRYPTED_FILE_SIZE} byte limit"
+            )
+        if contains_marker(absolute.read_bytes(), fmt):
+            self.found.append(GeneratorSource(absolute, relative, fmt, usage, kus_file))
+
+    def _secure(self, path: str) -> Path:
+        """Flux's securePaths: an absolute path inside root is made relative first."""
+        if path.startswith("/"):
+            candidate = Path(path)
+            if candidate == self.root or self.root in candidate.parents:
+                path = str(candidate.relative_to(self.root))
+        return secure_join(self.root, path)
+
+
+def _kustomization_file(root: Path, directory: PurePosixPath) -> PurePosixPath | None:
+    found = [directory / name for name in KUSTOMIZATION_FILE_NAMES if os.path.lexists(root / directory / name)]
+    if len(found) > 1:
+        raise DecryptError(f"{directory}: found multiple kustomization files ({', '.join(f.name for f in found)})")
+    return found[0] if found else None
+
+
+def _load_kustomization(root: Path, file: PurePosixPath) -> Mapping[str, Any]:
+    path = secure_join(root, str(file))
+    if not path.is_file():
+        raise DecryptError(f"{file}: expected a regular kustomization file")
+    try:
+        doc = yamlio.load(path.read_bytes())
+    except yamlio.YamlError as exc:
+        raise DecryptError(f"{file}: invalid kustomization file", detail=str(exc)) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping):
+        raise DecryptError(f"{file}: a kustomization file must be a mapping")
+    return doc
+
+
+def _nested_kustomization_dirs(start: Path) -> Iterator[Path]:
+    """Sub-directories holding a kustomization file, not descended further (Flux's generator)."""
+    for current, dirs, _files in os.walk(start):
+        dirs.sort()
+        here = Path(current)
+        if here != start and any((here / name).exists() for name in KUSTOMIZATION_FILE_NAMES):
+            dirs.clear()
+            yield here
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _join(base: str, ref: str) -> str:
+    return ref if ref.startswith("/") else f"{base}/{ref}"
+
+
+def _relative(root: Path, path: Path | PurePosixPath) -> PurePosixPath:
+    path = Path(path)
+    if path.is_absolute():
+        return PurePosixPath(path.relative_to(root)) if path != root else PurePosixPath(".")
+    return PurePosixPath(path)
+
+
+def _is_remote_url(path: str) -> bool:
+    parsed = urlparse(path)
+    return bool(parsed.scheme and parsed.netloc)
