@@ -1,0 +1,226 @@
+"""fluxform's command line: flags in, one library call, rendered output, exit code.
+
+Every FluxformError becomes one line on stderr and exit code 1. `plan --detailed-exitcode`
+follows Terraform: 0 no changes, 1 error, 2 changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from fluxform import __version__
+from fluxform.errors import FluxformError
+from fluxform.planner.cache import BuildCache, default_cache_dir
+from fluxform.planner.discover import DiscoverOptions
+from fluxform.planner.planfile import read_plan_file
+from fluxform.planner.render import render_json, render_markdown, render_text
+from fluxform.planner.secrets import SecretOptions
+from fluxform.planner.tables import kustomization_table, owner_manifests, sources_table
+from fluxform.planner.workflow import FleetRequest, plan_fleet, rendered_fleet
+
+__all__ = ["cli", "main"]
+
+
+def _parse_sources(values: Sequence[str]) -> dict[str, Path]:
+    sources: dict[str, Path] = {}
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep or not name or not directory:
+            raise click.BadParameter(f"{value!r}: expected NAME=DIR (NAME as name, namespace/name or Kind/ns/name)")
+        sources[name] = Path(directory)
+    return sources
+
+
+def _fleet_request(fleet: dict[str, Any]) -> FleetRequest:
+    cache = BuildCache.disabled() if fleet.get("no_cache") else BuildCache(Path(fleet["cache_dir"]) / "builds")
+    discover = DiscoverOptions(
+        sources=_parse_sources(fleet.get("source") or ()),
+        repo_root=Path(fleet["repo_root"]) if fleet.get("repo_root") else None,
+        strict_substitute=fleet.get("strict_substitute", True),
+        jobs=fleet.get("jobs") or max(1, os.cpu_count() or 1),
+        cache=cache,
+    )
+    secrets = SecretOptions(
+        decryption_keys=tuple(Path(p) for p in fleet.get("decryption_key") or ()),
+        keys_dir=Path(fleet["keys_dir"]) if fleet.get("keys_dir") else None,
+    )
+    return FleetRequest(discover=discover, secrets=secrets)
+
+
+def _fleet_options(func: Any) -> Any:
+    """Flags shared by every command that builds a fleet."""
+    options = [
+        click.option("--source", multiple=True, metavar="NAME=DIR", help="Map a Flux source to a local directory."),
+        click.option("--repo-root", type=click.Path(file_okay=False), help="Root of the self source (default: found)."),
+        click.option(
+            "--strict-substitute/--no-strict-substitute",
+            default=True,
+            show_default=True,
+            help="Fail on undefined ${vars} (Flux >= 2.9 default).",
+        ),
+        click.option("--jobs", type=int, default=0, help="Parallel builds (default: CPU count)."),
+        click.option("--no-cache", is_flag=True, help="Do not use the build cache."),
+        click.option(
+            "--cache-dir", default=lambda: str(default_cache_dir()), show_default="~/.cache/fluxform", help="Cache dir."
+        ),
+        click.option(
+            "--decryption-key",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False),
+            help="age identity file (*.agekey) or armored PGP private key (*.asc); repeatable.",
+        ),
+        click.option(
+            "--keys-dir",
+            type=click.Path(exists=True, file_okay=False),
+            help="Directory of Secret manifests named by spec.decryption.secretRef (Flux's sops-age).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="fluxform")
+def cli() -> None:
+    """Terraform-style plan/apply for Flux GitOps repositories."""
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--state", "state_path", type=click.Path(path_type=Path), help="State file (absent: empty state).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
+@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
+@_fleet_options
+def plan(
+    path: Path,
+    state_path: Path | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    color: bool | None,
+    **fleet: Any,
+) -> None:
+    """Show what applying the fleet at PATH would change."""
+    result = plan_fleet(path, _fleet_request(fleet), state_path=state_path)
+    if out is not None:
+        _write_private(out, render_json(result))
+    if fmt == "json":
+        click.echo(render_json(result), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_markdown(result), nl=False)
+    else:
+        colour = sys.stdout.isatty() if color is None else color
+        click.echo(render_text(result, colour=colour), nl=False)
+    if detailed_exitcode and result.has_changes():
+        sys.exit(2)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+def show(plan_file: Path, fmt: str) -> None:
+    """Print a saved plan file."""
+    data = read_plan_file(plan_file)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        click.echo(render_markdown(data), nl=False)
+    else:
+        click.echo(render_text(data, colour=sys.stdout.isatty()), nl=False)
+
+
+@cli.group()
+def get() -> None:
+    """List what a fleet defines."""
+
+
+@get.command("ks")
+@click.argument("path", type=click.Path(path_type=Path))
+@_fleet_options
+def get_ks(path: Path, **fleet: Any) -> None:
+    """Flux Kustomizations reachable from PATH, in apply order."""
+    with rendered_fleet(path, _fleet_request(fleet)) as (state, _):
+        click.echo(kustomization_table(state), nl=False)
+
+
+@get.command("sources")
+@click.argument("path", type=click.Path(path_type=Path))
+@_fleet_options
+def get_sources(path: Path, **fleet: Any) -> None:
+    """Flux sources defined in the fleet and which Kustomizations use them."""
+    with rendered_fleet(path, _fleet_request(fleet)) as (state, _):
+        click.echo(sources_table(state), nl=False)
+
+
+@cli.group()
+def build() -> None:
+    """Print rendered manifests."""
+
+
+@build.command("ks")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--namespace", "-n", default="", help="Namespace of the Kustomization (default: any).")
+@click.option("--show-secrets", is_flag=True, help="Print decrypted Secret values (said on stderr).")
+@_fleet_options
+def build_ks(name: str, path: Path, namespace: str, show_secrets: bool, **fleet: Any) -> None:
+    """The manifests Flux would apply for Kustomization NAME (Secret values masked)."""
+    with rendered_fleet(path, _fleet_request(fleet)) as (state, secrets):
+        if show_secrets:
+            click.echo("fluxform: --show-secrets: printing decrypted Secret values in plaintext", err=True)
+        masking = None if show_secrets else secrets.masking(None)
+        click.echo(owner_manifests(state, "Kustomization", name, namespace, masking), nl=False)
+
+
+@cli.command()
+def version() -> None:
+    """Versions of fluxform and the tools it runs."""
+    from fluxform.versions import tool_versions
+
+    for name, value in tool_versions().items():
+        click.echo(f"{name}: {value}")
+
+
+def _register_extra_commands() -> None:
+    from fluxform.commands.state import force_unlock, state
+
+    cli.add_command(state)
+    cli.add_command(force_unlock)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    _register_extra_commands()
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="fluxform", standalone_mode=False)
+    except FluxformError as exc:
+        click.echo(f"Error: {exc.one_line()}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else 1)
+    except SystemExit:
+        raise
+    sys.exit(0)

@@ -1,0 +1,348 @@
+"""Discover and build a fleet the way Flux walks it in a cluster.
+
+Starting from a path (usually `clusters/<name>`), build it, find the Flux Kustomizations in
+the output, build those, and so on, until nothing new appears. The start path is normally
+built by a self-managing `flux-system` Kustomization found in its own output; when there
+is none, a synthetic root owner stands in for it.
+
+Builds (kustomize subprocesses) run in parallel; the Flux steps after them (decryption,
+substitution) run in order because substituteFrom may read objects another build makes.
+
+    state = discover(Path("fixtures/fleet/clusters/staging"), DiscoverOptions())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fluxform import yamlio
+from fluxform.errors import Diagnostic, RenderError, SourceError
+from fluxform.kinds import KindScopes
+from fluxform.objects import ObjectId, SourceLocation
+from fluxform.planner.build import BuildOutput, BuildRequest, build_directory, secure_join
+from fluxform.planner.cache import BuildCache
+from fluxform.planner.dag import order_owners
+from fluxform.planner.flux import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
+from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.postbuild import Decryptor, PostBuildContext, VariablesPending, finalize_kustomization
+from fluxform.sources.artifact import Artifact, materialize_artifact
+from fluxform.tool import find_executable, run_tool
+
+__all__ = ["ROOT_OWNER_NAME", "DiscoverOptions", "HelmHook", "discover", "find_repo_root"]
+
+ROOT_OWNER_NAME = "fluxform-root"
+
+#: Renders HelmReleases found in the desired state; returns their owners (objects inside).
+HelmHook = Callable[["DiscoveryContext"], list[Owner]]
+
+
+@dataclass(frozen=True)
+class DiscoverOptions:
+    sources: Mapping[str, Path] = field(default_factory=dict)  # --source NAME=DIR
+    repo_root: Path | None = None  # the directory the self source's paths are relative to
+    strict_substitute: bool = True  # StrictPostBuildSubstitutions, on by default since Flux 2.9
+    jobs: int = max(1, os.cpu_count() or 1)
+    cache: BuildCache = field(default_factory=BuildCache.disabled)
+    decryptor: Decryptor | None = None
+    helm: HelmHook | None = None
+
+
+@dataclass
+class DiscoveryContext:
+    """What the Helm hook needs: the objects so far and where each source lives on disk."""
+
+    objects: dict[ObjectId, DesiredObject]
+    source_dirs: dict[SourceRef, Path]
+    self_root: Path
+
+    def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        for obj in self.objects.values():
+            if obj.id.kind == kind and obj.id.namespace == namespace and obj.id.name == name:
+                return obj.body
+        return None
+
+
+def _normalise_path(path: str) -> str:
+    clean = posixpath.normpath("/" + path.replace("\\", "/")).strip("/")
+    return "" if clean == "." else clean
+
+
+def _flux_kustomizations_in_files(directory: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.endswith((".yaml", ".yml")):
+                continue
+            try:
+                docs = yamlio.load_all((Path(dirpath) / name).read_bytes())
+            except (yamlio.YamlError, OSError):
+                continue
+            for doc in docs:
+                if isinstance(doc, dict) and is_flux_kustomization(doc):
+                    yield doc, Path(dirpath) / name
+
+
+def find_repo_root(start: Path) -> Path:
+    """The source root the Kustomizations under `start` are relative to: where one of them
+    points back at `start` (flux bootstrap's layout), else the nearest ancestor in which
+    every Kustomization path exists, else the git work tree, else `start` itself."""
+    start = start.resolve()
+    paths = []
+    for doc, _ in _flux_kustomizations_in_files(start):
+        rel = _normalise_path(str((doc.get("spec") or {}).get("path") or ""))
+        parts = tuple(p for p in rel.split("/") if p)
+        if parts and start.parts[-len(parts) :] == parts:
+            return Path(*start.parts[: -len(parts)])
+        paths.append(rel)
+    if paths:
+        for candidate in (start, *start.parents):
+            if all((candidate / p).is_dir() for p in paths):
+                return candidate
+    git = find_executable("git")
+    if git is not None:
+        result = run_tool([git, "rev-parse", "--show-toplevel"], tool="git", cwd=start, check=False)
+        if result.exit_code == 0:
+            return Path(result.stdout.decode().strip())
+    return start
+
+
+class _Discovery:
+    def __init__(self, options: DiscoverOptions, stack: contextlib.ExitStack) -> None:
+        self.options = options
+        self.stack = stack
+        self.artifacts: dict[Path, Artifact] = {}
+        self.objects: dict[ObjectId, DesiredObject] = {}
+        self.owners: dict[ObjectId, Owner] = {}
+        self.parents: dict[ObjectId, ObjectId | None] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.self_source: SourceRef | None = None
+        self.source_dirs: dict[SourceRef, Path] = {}
+        self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
+
+    # -- sources -------------------------------------------------------------------------
+    def artifact(self, directory: Path) -> Artifact:
+        directory = directory.resolve()
+        if directory not in self.artifacts:
+            self.artifacts[directory] = self.stack.enter_context(materialize_artifact(directory))
+        return self.artifacts[directory]
+
+    def resolve_source(self, ks: FluxKustomization, self_artifact: Artifact) -> Path:
+        ref = ks.source_ref
+        for key in (f"{ref.kind}/{ref.namespace}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
+            if key in self.options.sources:
+                root = self.artifact(self.options.sources[key]).root
+                self.source_dirs[ref] = root
+                return root
+        if ref == self.self_source or (self.self_source is None and ref.name == "flux-system"):
+            self.source_dirs[ref] = self_artifact.root
+            return self_artifact.root
+        raise SourceError(
+            f"cannot resolve spec.sourceRef {ref} to a local directory",
+            subject=ks.id,
+            location=ks.origin,
+            hint=f"map it with --source {ref.namespace}/{ref.name}=DIR",
+        )
+
+    # -- building ------------------------------------------------------------------------
+    def submit(self, ks: FluxKustomization, root: Path) -> Future[BuildOutput]:
+        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec))
+        decryptor = self.options.decryptor
+        directory = secure_join(root, ks.path)
+        if decryptor is not None and directory.is_dir() and decryptor.needs_source_decryption(ks, directory, root):
+            return self.pool.submit(_build_decrypted, request, ks, decryptor)
+        return self.pool.submit(build_directory, request, self.options.cache)
+
+    def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        obj = self.objects.get(ObjectId(namespace, name, "", kind))
+        return None if obj is None else obj.body
+
+    def add_owner(self, ks: FluxKustomization, objects: list[DesiredObject], status: OwnerStatus) -> None:
+        for obj in objects:
+            other = self.objects.get(obj.id)
+            if other is not None and other.owner != ks.id:
+                raise RenderError(
+                    f"{obj.id} is produced by both {other.owner} and {ks.id}",
+                    hint="an object must belong to exactly one Flux Kustomization",
+                )
+        for obj in objects:
+            self.objects[obj.id] = obj
+        self.owners[ks.id] = Owner(
+            id=ks.id,
+            kind="Kustomization" if ks.id.namespace else "Root",
+            status=status,
+            source=str(ks.source_ref),
+            path=ks.path or "./",
+            parent=self.parents.get(ks.id),
+            depends_on=ks.depends_on,
+            prune=ks.prune,
+            origin=ks.origin,
+            objects=tuple(objects),
+            details={"targetNamespace": ks.target_namespace or "", "suspend": ks.suspend},
+        )
+
+    def children(self, objects: Sequence[DesiredObject], parent: ObjectId) -> list[FluxKustomization]:
+        found = []
+        for obj in objects:
+            if is_flux_kustomization(obj.body) and obj.id != parent:
+                location = SourceLocation(f"output of {parent}")
+                ks = FluxKustomization.from_doc(obj.body, obj.origin or location)
+                self.parents.setdefault(ks.id, parent)
+                found.append(ks)
+        return found
+
+    def run(self, start: Path) -> DesiredState:
+        if not start.is_dir():
+            raise RenderError(f"path {start} does not exist or is not a directory")
+        repo_root = (self.options.repo_root or find_repo_root(start)).resolve()
+        self_artifact = self.artifact(repo_root)
+        rel_start = str(start.resolve().relative_to(repo_root)) if start.resolve() != repo_root else ""
+        root_ks = self._root_kustomization(self_artifact, rel_start)
+        self.parents[root_ks.id] = None
+        queue: list[FluxKustomization] = [root_ks]
+        deferred: list[tuple[FluxKustomization, BuildOutput]] = []
+        while queue or deferred:
+            queue, deferred = self._wave(queue, deferred, self_artifact)
+        state_objects = list(self.objects.values())
+        self._check_namespaces(state_objects)
+        if self.options.helm is not None:
+            context = DiscoveryContext(self.objects, self.source_dirs, self_artifact.root)
+            for owner in self.options.helm(context):
+                self.owners[owner.id] = owner
+        ordered, dag_diags = order_owners(list(self.owners.values()))
+        return DesiredState(
+            owners=tuple(ordered),
+            source_revision=self_artifact.digest,
+            diagnostics=tuple(self.diagnostics + dag_diags),
+            settings={
+                "strict_substitute": self.options.strict_substitute,
+                "self_source": str(self.self_source) if self.self_source else "",
+            },
+        )
+
+    def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
+        """The self-managing Kustomization whose path is the start path, or a synthetic one."""
+        synthetic = _synthetic_root(rel_start)
+        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None)
+        output = build_directory(request, self.options.cache)
+        target = _normalise_path(rel_start)
+        for doc in _docs(output.text):
+            spec = doc.get("spec") or {}
+            if is_flux_kustomization(doc) and _normalise_path(str(spec.get("path") or "")) == target:
+                ks = FluxKustomization.from_doc(doc, SourceLocation(rel_start or "./"))
+                self.self_source = ks.source_ref
+                return ks
+        self.diagnostics.append(
+            Diagnostic(
+                f"no Flux Kustomization under {rel_start or './'} builds it; planning it as a plain "
+                "kustomize build owned by fluxform itself"
+            )
+        )
+        return synthetic
+
+    def _wave(
+        self,
+        queue: list[FluxKustomization],
+        deferred: list[tuple[FluxKustomization, BuildOutput]],
+        self_artifact: Artifact,
+    ) -> tuple[list[FluxKustomization], list[tuple[FluxKustomization, BuildOutput]]]:
+        futures: list[tuple[FluxKustomization, Future[BuildOutput]]] = []
+        for ks in sorted(queue, key=lambda k: k.id):
+            if ks.id in self.owners:
+                raise RenderError(f"Flux Kustomization {ks.id} is defined more than once", location=ks.origin)
+            if ks.suspend:
+                self.add_owner(ks, [], OwnerStatus.SUSPENDED)
+                continue
+            futures.append((ks, self.submit(ks, self.resolve_source(ks, self_artifact))))
+        ready = deferred + [(ks, future.result()) for ks, future in futures]
+        next_queue: list[FluxKustomization] = []
+        still_deferred: list[tuple[FluxKustomization, BuildOutput]] = []
+        progressed = False
+        for ks, output in ready:
+            try:
+                objects, diags = finalize_kustomization(ks, output.text, self._postbuild_context())
+            except VariablesPending:
+                still_deferred.append((ks, output))
+                continue
+            progressed = True
+            self.diagnostics.extend(diags)
+            self.add_owner(ks, objects, OwnerStatus.BUILT)
+            next_queue.extend(self.children(objects, ks.id))
+        if still_deferred and not progressed and not next_queue and not futures:
+            ks, _ = still_deferred[0]
+            try:
+                finalize_kustomization(ks, _.text, self._postbuild_context())
+            except VariablesPending as missing:
+                raise RenderError(
+                    f"substitute from '{missing.kind}/{missing.name}' error: not found in namespace "
+                    f"{ks.id.namespace} (nothing in the fleet produces it)",
+                    subject=ks.id,
+                    location=ks.origin,
+                    hint="mark it optional: true, or add it to the fleet",
+                ) from None
+        return next_queue, still_deferred
+
+    def _postbuild_context(self) -> PostBuildContext:
+        return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor)
+
+    def _check_namespaces(self, objects: list[DesiredObject]) -> None:
+        scopes = KindScopes.from_manifests(o.body for o in objects)
+        for obj in sorted(objects, key=lambda o: o.id):
+            if not obj.id.namespace and scopes.is_namespaced(obj.id.group, obj.id.kind):
+                raise RenderError(
+                    f"{obj.id.kind}/{obj.id.name} namespace not specified",
+                    subject=obj.owner,
+                    hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
+                    "(kustomize-controller does not default it)",
+                )
+
+
+def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: Decryptor) -> BuildOutput:
+    """Build from a private tmpfs copy holding decrypted generator inputs; never cached."""
+    directory = secure_join(request.root, request.path)
+    with decryptor.decrypted_tree(ks, directory, request.root) as tree:
+        output = build_directory(replace(request, root=tree), BuildCache.disabled())
+    return BuildOutput(output.text, frozenset(), cached=False)
+
+
+def _synthetic_root(rel_start: str) -> FluxKustomization:
+    """Stands in for flux-system when the start path has no self-managing Kustomization.
+    Its empty namespace marks it synthetic: no Flux owner labels are added for it."""
+    return FluxKustomization(
+        id=ObjectId("", ROOT_OWNER_NAME, KUSTOMIZATION_GROUP, "Kustomization"),
+        origin=SourceLocation(rel_start or "./"),
+        path=rel_start,
+        source_ref=SourceRef("GitRepository", "flux-system", "flux-system"),
+        prune=True,
+        suspend=False,
+        wait=False,
+        interval="",
+        timeout=None,
+        target_namespace=None,
+        name_prefix=None,
+        name_suffix=None,
+        depends_on=(),
+        spec={},
+        manifest={},
+    )
+
+
+def _docs(text: str) -> Iterator[dict[str, Any]]:
+    try:
+        for doc in yamlio.load_all(text):
+            if isinstance(doc, dict):
+                yield doc
+    except yamlio.YamlError as exc:
+        raise RenderError("kustomize output is not valid YAML", detail=str(exc)) from exc
+
+
+def discover(start: Path, options: DiscoverOptions | None = None) -> DesiredState:
+    """Build the fleet reachable from `start`. Temp artifacts are removed before returning."""
+    with contextlib.ExitStack() as stack:
+        return _Discovery(options or DiscoverOptions(), stack).run(start)

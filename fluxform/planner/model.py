@@ -1,0 +1,64 @@
+"""The desired state: rendered objects grouped by the Flux object that owns them.
+
+An owner is a Flux Kustomization or HelmRelease (or the synthetic root build when the
+start path has no self-managing Kustomization). Desired manifests may hold decrypted
+Secret values in memory; they are masked before anything leaves the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fluxform.errors import Diagnostic
+from fluxform.objects import ObjectId, SourceLocation
+
+__all__ = ["DesiredObject", "DesiredState", "Owner", "OwnerStatus"]
+
+
+class OwnerStatus(StrEnum):
+    BUILT = "built"
+    SUSPENDED = "suspended"  # spec.suspend: Flux does nothing; neither do we (no prune either)
+    EXTERNAL = "external"  # rendered by something fluxform cannot reproduce offline
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredObject:
+    id: ObjectId
+    api_version: str
+    body: Mapping[str, Any] = field(repr=False)  # full manifest; never mutate
+    owner: ObjectId
+    origin: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A Flux Kustomization/HelmRelease and what building it produced."""
+
+    id: ObjectId
+    kind: str  # "Kustomization" | "HelmRelease" | "Root"
+    status: OwnerStatus
+    source: str  # e.g. "GitRepository/flux-system/flux-system" or a chart description
+    path: str  # Kustomization spec.path, or chart
+    parent: ObjectId | None  # the owner whose build produced this Flux object
+    depends_on: tuple[ObjectId, ...]
+    prune: bool
+    origin: SourceLocation | None
+    objects: tuple[DesiredObject, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)  # kind-specific facts for `get`
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    owners: tuple[Owner, ...]  # in dependency order (dependsOn, then parent before child)
+    source_revision: str  # digest or revision of the artifact the state came from
+    diagnostics: tuple[Diagnostic, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. strict substitution, for the plan header
+
+    def objects(self) -> dict[ObjectId, DesiredObject]:
+        return {obj.id: obj for owner in self.owners for obj in owner.objects}
+
+    def owner(self, owner_id: ObjectId) -> Owner | None:
+        return next((o for o in self.owners if o.id == owner_id), None)

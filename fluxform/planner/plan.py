@@ -1,0 +1,161 @@
+"""Diff the desired state against recorded state: what would be created, changed, destroyed.
+
+Pairing follows Flux's inventory rule: desired objects are created or updated; objects the
+state recorded that the repo no longer renders are deleted when their owner prunes (else
+forgotten: dropped from the inventory, left in the cluster). Objects of a suspended owner
+are left alone, as Flux leaves them. Secret values are masked before comparison, so two
+plans over the same inputs are byte-identical and no plaintext reaches the plan.
+
+    plan = plan_offline(desired, state, masker)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fluxform import __version__, yamlio
+from fluxform.errors import Diagnostic
+from fluxform.objects import ObjectId
+from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest
+
+__all__ = ["FORMAT_VERSION", "Action", "Change", "Masking", "Plan", "plan_offline", "unified_diff"]
+
+FORMAT_VERSION = "1.0"
+
+PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
+
+
+class Action(StrEnum):
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    FORGET = "forget"  # leaves the inventory, stays in the cluster (prune off / prune: disabled)
+
+
+#: Turns a manifest into its plaintext-free form (Secret values fingerprinted).
+Masking = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Change:
+    id: ObjectId
+    api_version: str
+    owner: ObjectId
+    action: Action
+    before: Mapping[str, Any] | None  # masked; None for CREATE (or when state kept no manifest)
+    after: Mapping[str, Any] | None  # masked; None for DELETE/FORGET
+    reason: str = ""  # for display only
+
+    @property
+    def diff(self) -> str:
+        return unified_diff(self.before, self.after)
+
+
+@dataclass(frozen=True)
+class Plan:
+    format_version: str
+    fluxform_version: str
+    target: str  # what was planned (path)
+    source_revision: str
+    state_lineage: str  # "" when there was no state
+    state_serial: int
+    mode: str  # "offline" | "live"
+    owners: tuple[Owner, ...] = field(repr=False)
+    changes: tuple[Change, ...] = ()  # apply order (owner order, then build order); deletes last
+    drift: tuple[Change, ...] = ()  # live differs from the last apply; reported, not applied
+    diagnostics: tuple[Diagnostic, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "destroy": 0, "forget": 0, "unchanged": 0}
+        for change in self.changes:
+            if change.action is Action.CREATE:
+                counts["add"] += 1
+            elif change.action is Action.UPDATE:
+                counts["change"] += 1
+            elif change.action is Action.REPLACE:
+                counts["add"] += 1
+                counts["destroy"] += 1
+            elif change.action is Action.DELETE:
+                counts["destroy"] += 1
+            elif change.action is Action.FORGET:
+                counts["forget"] += 1
+            else:
+                counts["unchanged"] += 1
+        return counts
+
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+
+def unified_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
+    """YAML diff with sorted keys, so field order never shows up as a change."""
+    a = yamlio.dump(dict(before)).splitlines(keepends=True) if before is not None else []
+    b = yamlio.dump(dict(after)).splitlines(keepends=True) if after is not None else []
+    return "".join(difflib.unified_diff(a, b, "before", "after", n=3))
+
+
+def _change_for(obj: DesiredObject, masked: dict[str, Any], recorded: tuple[OwnerState, StateObject] | None) -> Change:
+    if recorded is None:
+        return Change(obj.id, obj.api_version, obj.owner, Action.CREATE, None, masked)
+    owner_state, previous = recorded
+    moved = owner_state.id != obj.owner
+    if previous.digest == canonical_digest(masked) and not moved:
+        return Change(obj.id, obj.api_version, obj.owner, Action.NOOP, previous.manifest, masked)
+    reason = f"moves from {owner_state.id} to {obj.owner}" if moved else ""
+    if previous.manifest is None and not reason:
+        reason = "the state kept no manifest to diff against; its digest differs"
+    return Change(obj.id, obj.api_version, obj.owner, Action.UPDATE, previous.manifest, masked, reason)
+
+
+def _removal(owner_state: OwnerState, previous: StateObject, desired_owner: Owner | None) -> Change | None:
+    if desired_owner is not None and desired_owner.status is not OwnerStatus.BUILT:
+        return None  # suspended or not rendered: Flux touches nothing
+    prune = desired_owner.prune if desired_owner is not None else owner_state.prune
+    manifest = previous.manifest or {}
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    labels = (manifest.get("metadata") or {}).get("labels") or {}
+    keep = str(annotations.get(PRUNE_ANNOTATION, labels.get(PRUNE_ANNOTATION, ""))).lower() == "disabled"
+    if keep:
+        reason, action = f"{PRUNE_ANNOTATION}: disabled", Action.FORGET
+    elif not prune:
+        reason, action = f"{owner_state.id} has prune: false", Action.FORGET
+    else:
+        gone = "" if desired_owner is not None else f"; {owner_state.id} itself was removed"
+        reason, action = f"no longer rendered by {owner_state.id}{gone}", Action.DELETE
+    return Change(previous.id, previous.api_version, owner_state.id, action, previous.manifest, None, reason)
+
+
+def plan_offline(desired: DesiredState, state: StateFile | None, masking: Masking, *, target: str) -> Plan:
+    recorded = state.objects() if state is not None else {}
+    owners_by_id = {o.id: o for o in desired.owners}
+    changes: list[Change] = []
+    seen: set[ObjectId] = set()
+    for owner in desired.owners:
+        for obj in owner.objects:
+            seen.add(obj.id)
+            changes.append(_change_for(obj, masking(obj.body), recorded.get(obj.id)))
+    removals = []
+    for oid, (owner_state, previous) in sorted(recorded.items()):
+        if oid not in seen and (change := _removal(owner_state, previous, owners_by_id.get(owner_state.id))):
+            removals.append(change)
+    return Plan(
+        format_version=FORMAT_VERSION,
+        fluxform_version=__version__,
+        target=target,
+        source_revision=desired.source_revision,
+        state_lineage=state.lineage if state is not None else "",
+        state_serial=state.serial if state is not None else 0,
+        mode="offline",
+        owners=desired.owners,
+        changes=tuple(changes) + tuple(reversed(removals)),
+        diagnostics=desired.diagnostics,
+        settings=dict(desired.settings),
+    )

@@ -1,0 +1,213 @@
+"""From kustomize output to desired objects, in kustomize-controller's order:
+validate -> SOPS decrypt -> postBuild substitution -> normalise -> commonMetadata -> owner labels.
+
+Substitution works on each resource's YAML text as kustomize printed it (kyaml's
+JSON-to-YAML form, keys sorted), then re-parses it, so unquoted numbers and booleans
+change type exactly as they do in Flux.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fluxform import yamlio
+from fluxform.errors import Diagnostic, RenderError
+from fluxform.objects import ObjectId, SourceLocation
+from fluxform.planner.flux import FluxKustomization
+from fluxform.planner.model import DesiredObject
+from fluxform.planner.normalize import normalize_manifest
+from fluxform.planner.substitute import (
+    collect_variables,
+    should_substitute,
+    substitute_document,
+    substitution_disabled,
+)
+
+__all__ = [
+    "OWNER_NAMESPACE_LABEL",
+    "OWNER_NAME_LABEL",
+    "Decryptor",
+    "ObjectLookup",
+    "PostBuildContext",
+    "VariablesPending",
+    "finalize_kustomization",
+    "has_sops_data",
+    "split_documents",
+]
+
+OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
+OWNER_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
+
+#: (kind, namespace, name) -> manifest in the desired state so far, or None.
+ObjectLookup = Callable[[str, str, str], Mapping[str, Any] | None]
+
+
+class Decryptor(Protocol):
+    """SOPS for a Flux Kustomization that has spec.decryption: built resources, and the
+    encrypted generator inputs kustomize must read decrypted (a private tmpfs copy)."""
+
+    def decrypt(self, manifest: Mapping[str, Any], ks: FluxKustomization) -> dict[str, Any]: ...
+
+    def needs_source_decryption(self, ks: FluxKustomization, directory: Path, root: Path) -> bool: ...
+
+    def decrypted_tree(
+        self, ks: FluxKustomization, directory: Path, root: Path
+    ) -> contextlib.AbstractContextManager[Path]: ...
+
+
+@dataclass(frozen=True)
+class PostBuildContext:
+    lookup: ObjectLookup
+    strict: bool
+    decryptor: Decryptor | None = None
+
+
+class VariablesPending(Exception):
+    """A substituteFrom object is not (yet) in the desired state; the caller may retry."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind}/{name}")
+        self.kind, self.name = kind, name
+
+
+def split_documents(text: str) -> list[str]:
+    """kustomize separates documents with a bare `---` line."""
+    docs: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.rstrip("\r\n") == "---":
+            docs.append("".join(current))
+            current = []
+        else:
+            current.append(line)
+    docs.append("".join(current))
+    return [d for d in docs if d.strip()]
+
+
+def has_sops_data(manifest: Mapping[str, Any]) -> bool:
+    sops = manifest.get("sops")
+    if isinstance(sops, Mapping) and sops.get("mac"):
+        return True
+    if manifest.get("kind") == "Secret" and isinstance(manifest.get("data"), Mapping):
+        for value in manifest["data"].values():
+            try:
+                raw = base64.b64decode(str(value), validate=False)
+            except (binascii.Error, ValueError):
+                continue
+            if b"ENC[AES256_GCM" in raw and (b"sops" in raw or b"mac" in raw):
+                return True
+    return False
+
+
+def _variables(ks: FluxKustomization, lookup: ObjectLookup) -> dict[str, str]:
+    post_build = ks.post_build or {}
+    namespace = ks.id.namespace
+
+    def data_of(kind: str, name: str) -> Mapping[str, str] | None:
+        obj = lookup(kind, namespace, name)
+        if obj is None:
+            return None
+        if kind == "Secret":
+            decoded: dict[str, str] = {}
+            for key, value in (obj.get("data") or {}).items():
+                decoded[key] = base64.b64decode(str(value)).decode("utf-8", "replace")
+            for key, value in (obj.get("stringData") or {}).items():
+                decoded[key] = str(value)
+            return decoded
+        return {k: str(v) for k, v in (obj.get("data") or {}).items()}
+
+    for ref in post_build.get("substituteFrom") or []:
+        if (
+            isinstance(ref, Mapping)
+            and not ref.get("optional")
+            and data_of(str(ref.get("kind")), str(ref.get("name"))) is None
+        ):
+            raise VariablesPending(str(ref.get("kind")), str(ref.get("name")))
+    return dict(collect_variables(post_build, data_of))
+
+
+def _set_metadata(obj: dict[str, Any], field: str, values: Mapping[str, Any]) -> None:
+    if not values:
+        return
+    meta = obj.setdefault("metadata", {})
+    current = meta.get(field) if isinstance(meta.get(field), dict) else {}
+    meta[field] = {**current, **{str(k): str(v) for k, v in values.items()}}
+
+
+def _validate(doc: Any, ks: FluxKustomization, index: int) -> dict[str, Any]:
+    where = SourceLocation(f"kustomize build of {ks.path or './'}", document=index)
+    if not isinstance(doc, dict):
+        raise RenderError("build produced a non-object document", subject=ks.id, location=where)
+    raw_meta = doc.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    for what, value in (
+        ("apiVersion", doc.get("apiVersion")),
+        ("kind", doc.get("kind")),
+        ("metadata.name", meta.get("name")),
+    ):
+        if not value:
+            raise RenderError(f"resource has no {what}", subject=ks.id, location=where)
+    return doc
+
+
+def finalize_kustomization(
+    ks: FluxKustomization, output_text: str, ctx: PostBuildContext
+) -> tuple[list[DesiredObject], list[Diagnostic]]:
+    """Apply Flux's per-resource steps to a build's output. Raises VariablesPending when a
+    substituteFrom object is missing so discovery can retry once more of the fleet is built."""
+    diagnostics: list[Diagnostic] = []
+    post_build = ks.post_build
+    variables = _variables(ks, ctx.lookup) if post_build is not None else {}
+    substitute = post_build is not None and should_substitute(post_build, variables)
+    objects: list[DesiredObject] = []
+    for index, text in enumerate(split_documents(output_text)):
+        try:
+            doc = _validate(yamlio.load(text), ks, index)
+        except yamlio.YamlError as exc:
+            raise RenderError("kustomize output is not valid YAML", detail=str(exc), subject=ks.id) from exc
+        doc, text = _decrypt(doc, text, ks, ctx, diagnostics)
+        if substitute and not substitution_disabled(doc):
+            try:
+                doc = _validate(yamlio.load(substitute_document(text, variables, strict=ctx.strict)), ks, index)
+            except yamlio.YamlError as exc:
+                raise RenderError(
+                    f"{ObjectId.from_manifest(doc)} is not valid YAML after variable substitution",
+                    detail=str(exc),
+                    subject=ks.id,
+                    hint="quote substituted values that contain ': ' or start with '*', '&', '{'",
+                ) from exc
+            except RenderError as exc:
+                raise exc.with_context(subject=ks.id) from None
+        obj = normalize_manifest(doc)
+        _set_metadata(obj, "labels", (ks.common_metadata.get("labels") or {}))
+        _set_metadata(obj, "annotations", (ks.common_metadata.get("annotations") or {}))
+        if ks.id.namespace:  # the synthetic root owner (no namespace) is fluxform itself, not Flux
+            _set_metadata(obj, "labels", {OWNER_NAME_LABEL: ks.id.name, OWNER_NAMESPACE_LABEL: ks.id.namespace})
+        objects.append(DesiredObject(ObjectId.from_manifest(obj), str(obj["apiVersion"]), obj, ks.id, ks.origin))
+    return objects, diagnostics
+
+
+def _decrypt(
+    doc: dict[str, Any], text: str, ks: FluxKustomization, ctx: PostBuildContext, diagnostics: list[Diagnostic]
+) -> tuple[dict[str, Any], str]:
+    if not has_sops_data(doc):
+        return doc, text
+    if ks.decryption is None or ctx.decryptor is None:
+        if ks.decryption is None:
+            diagnostics.append(
+                Diagnostic(
+                    f"{ObjectId.from_manifest(doc)} holds SOPS-encrypted data but the Kustomization has no "
+                    "spec.decryption: Flux would apply the ciphertext (a v1 Secret with a sops field fails the apply)",
+                    subject=ks.id,
+                    location=ks.origin,
+                )
+            )
+        return doc, text
+    decrypted = ctx.decryptor.decrypt(doc, ks)
+    return decrypted, yamlio.dump(decrypted)

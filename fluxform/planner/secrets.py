@@ -1,0 +1,157 @@
+"""Secrets in the plan pipeline: which keys decrypt which Kustomization, and masking.
+
+Flux reads a Kustomization's keys from the Secret named by `spec.decryption.secretRef` in
+its namespace. Offline, that Secret comes from `--keys-dir` (a directory of Secret
+manifests); `--decryption-key` files and SOPS_AGE_KEY / SOPS_AGE_KEY_FILE add keys every
+Kustomization may use. One sops session (private GNUPGHOME) per key set, closed at the end.
+
+Masking key: the state's own random key when there is a state; else one derived from all
+private keys given (stable across runs, useless without the keys); else a constant, which
+is safe because without keys nothing was decrypted (values shown are the repository's).
+
+    with FleetSecrets(SecretOptions(keys_dir=Path("fixtures/keys"))) as secrets:
+        desired = discover(path, DiscoverOptions(decryptor=secrets))
+        masking = secrets.masking(state)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from fluxform import yamlio
+from fluxform.decrypt import (
+    KeyRing,
+    Masker,
+    SopsSession,
+    decrypt_generator_sources,
+    decrypt_manifest,
+    derive_mask_key,
+    find_encrypted_generator_sources,
+    keyring_from_keys_dir,
+    private_tmpfs_dir,
+)
+from fluxform.errors import DecryptError
+from fluxform.planner.flux import FluxKustomization
+from fluxform.state.model import StateFile
+
+__all__ = ["FleetSecrets", "SecretOptions"]
+
+_NO_KEY_MASK = hashlib.sha256(b"fluxform/mask-key/no-keys").digest()
+
+
+@dataclass(frozen=True)
+class SecretOptions:
+    decryption_keys: tuple[Path, ...] = ()  # --decryption-key (age *.agekey, PGP *.asc)
+    keys_dir: Path | None = None  # --keys-dir: Secret manifests named like spec.decryption.secretRef
+    use_env: bool = True  # read SOPS_AGE_KEY / SOPS_AGE_KEY_FILE
+
+
+class FleetSecrets:
+    """Decrypts for the planner (postbuild.Decryptor) and gives the masking function."""
+
+    def __init__(self, options: SecretOptions) -> None:
+        self.options = options
+        rings = [KeyRing.from_files(options.decryption_keys)]
+        if options.use_env:
+            rings.append(KeyRing.from_env(os.environ))
+        self.base = KeyRing.merged(*rings)
+        self._sessions: dict[str, SopsSession] = {}
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self._sessions.clear()
+        self._stack.close()
+
+    def _keyring_for(self, ks: FluxKustomization) -> tuple[str, KeyRing]:
+        ref = (ks.decryption or {}).get("secretRef") or {}
+        name = str(ref.get("name") or "") if isinstance(ref, Mapping) else ""
+        ring = self.base
+        if name and self.options.keys_dir is not None:
+            found = keyring_from_keys_dir(self.options.keys_dir, namespace=ks.id.namespace, name=name)
+            if found is not None:
+                ring = KeyRing.merged(ring, found)
+        if ring.is_empty:
+            wanted = f"Secret {ks.id.namespace}/{name}" if name else "keys"
+            raise DecryptError(
+                f"no decryption keys for this Kustomization (it needs {wanted})",
+                subject=ks.id,
+                location=ks.origin,
+                hint="pass --keys-dir DIR holding that Secret manifest, or --decryption-key FILE, "
+                "or set SOPS_AGE_KEY_FILE",
+            )
+        return f"{ks.id.namespace}/{name}", ring
+
+    def session_for(self, ks: FluxKustomization) -> SopsSession:
+        key, ring = self._keyring_for(ks)
+        if key not in self._sessions:
+            self._sessions[key] = self._stack.enter_context(SopsSession(ring))
+        return self._sessions[key]
+
+    def decrypt(self, manifest: Mapping[str, Any], ks: FluxKustomization) -> dict[str, Any]:
+        return dict(decrypt_manifest(manifest, self.session_for(ks), subject=ks.id, location=ks.origin))
+
+    def needs_source_decryption(self, ks: FluxKustomization, directory: Path, root: Path) -> bool:
+        if ks.decryption is None:
+            return False
+        return any(s.needs_predecryption for s in find_encrypted_generator_sources(directory, root))
+
+    @contextlib.contextmanager
+    def decrypted_tree(self, ks: FluxKustomization, directory: Path, root: Path) -> Iterator[Path]:
+        """A private tmpfs copy of `root` with the build's encrypted generator inputs decrypted."""
+        sources = [s for s in find_encrypted_generator_sources(directory, root) if s.needs_predecryption]
+        with private_tmpfs_dir() as scratch:
+            copy = scratch / "artifact"
+            _copy_tree(root, copy)
+            decrypt_generator_sources(sources, self.session_for(ks), copy, subject=ks.id)
+            yield copy
+
+    def mask_key(self, state: StateFile | None) -> bytes:
+        if state is not None:
+            return state.mask_key_bytes()
+        rings = [self.base]
+        if self.options.keys_dir is not None and self.options.keys_dir.is_dir():
+            rings += _all_key_secrets(self.options.keys_dir)
+        return derive_mask_key(KeyRing.merged(*rings)) or _NO_KEY_MASK
+
+    def masking(self, state: StateFile | None) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        return Masker(self.mask_key(state)).mask_manifest
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    for dirpath, _dirnames, filenames in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name in filenames:
+            (dest / rel / name).write_bytes((Path(dirpath) / name).read_bytes())
+
+
+def _all_key_secrets(keys_dir: Path) -> list[KeyRing]:
+    rings = []
+    for path in sorted(p for p in keys_dir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+        try:
+            docs = yamlio.load_all(path.read_bytes())
+        except yamlio.YamlError:
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") == "Secret":
+                with contextlib.suppress(DecryptError):
+                    rings.append(KeyRing.from_secret_manifest(doc, str(path)))
+    return rings
+
+
+def masking_factory(
+    options: SecretOptions,
+) -> Callable[[StateFile | None], Callable[[Mapping[str, Any]], dict[str, Any]]]:
+    """For commands that only mask (no decryption session needed)."""
+    secrets = FleetSecrets(options)
+    return secrets.masking

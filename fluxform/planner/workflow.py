@@ -1,0 +1,48 @@
+"""The plan workflow the CLI runs: read state, build the fleet (decrypting), diff, mask.
+
+Kept apart from cli.py so tests and other front ends call the same sequence.
+
+    plan = plan_fleet(Path("clusters/staging"), FleetRequest(), state_path=Path("state.json"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fluxform.planner.discover import DiscoverOptions, discover
+from fluxform.planner.model import DesiredState
+from fluxform.planner.plan import Plan, plan_offline
+from fluxform.planner.secrets import FleetSecrets, SecretOptions
+from fluxform.state.local import LocalBackend
+from fluxform.state.model import StateFile
+
+__all__ = ["FleetRequest", "load_state", "plan_fleet", "rendered_fleet"]
+
+
+@dataclass(frozen=True)
+class FleetRequest:
+    discover: DiscoverOptions = field(default_factory=DiscoverOptions)
+    secrets: SecretOptions = field(default_factory=SecretOptions)
+
+
+def load_state(path: Path | None) -> StateFile | None:
+    """The state at `path`; None (an empty state) when there is no file yet."""
+    if path is None or not path.exists():
+        return None
+    return LocalBackend(path).read()
+
+
+@contextlib.contextmanager
+def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredState, FleetSecrets]]:
+    """The desired state, with the secrets handle still open (for masking or rendering)."""
+    with FleetSecrets(request.secrets) as secrets:
+        yield discover(path, replace(request.discover, decryptor=secrets)), secrets
+
+
+def plan_fleet(path: Path, request: FleetRequest, *, state_path: Path | None = None) -> Plan:
+    state = load_state(state_path)
+    with rendered_fleet(path, request) as (desired, secrets):
+        return plan_offline(desired, state, secrets.masking(state), target=str(path))
