@@ -1,0 +1,291 @@
+"""`fluxform state ...` and `fluxform force-unlock`: inspect and repair state.
+
+Registered by cli.py (`cli.add_command(state_group)`, `cli.add_command(force_unlock)`).
+Every command finds its backend the same way: flags, else fluxform.yaml, else the local
+file for the kubeconfig's current context.
+
+    fluxform state list
+    fluxform state rm default_podinfo_apps_Deployment
+    fluxform --backend kubernetes --backend-namespace fluxform-state state history
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fluxform import yamlio
+from fluxform.errors import StateError
+from fluxform.objects import ObjectId
+from fluxform.state.backend import StateBackend, locked, open_backend
+from fluxform.state.config import BACKENDS, FluxformConfig, current_context, load_config
+from fluxform.state.model import OwnerState, StateFile, StateObject, state_from_json, state_to_json, without_ids
+
+__all__ = ["force_unlock", "state_group"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    backend: StateBackend
+    config: FluxformConfig
+
+
+def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags that choose where state lives (shared by every state command)."""
+    options = [
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Config file (default: fluxform.yaml found upwards).",
+        ),
+        click.option(
+            "--state",
+            "state_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Local state file (default: .fluxform/<context>.state.json).",
+        ),
+        click.option("--backend", type=click.Choice(BACKENDS), help="Where state lives (default: local)."),
+        click.option("--backend-namespace", help="Namespace of the kubernetes backend's Secrets and Lease."),
+        click.option("--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig file."),
+        click.option("--context", help="Kubeconfig context (default: the current context)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _open(opts: dict[str, Any]) -> _Target:
+    """The backend the flags and config select."""
+    config = load_config(opts.get("config_path"), Path.cwd())
+    settings = config.state
+    if opts.get("state_path") is not None:
+        if opts.get("backend") == "kubernetes":
+            raise click.UsageError("--state is a local state file; it cannot go with --backend kubernetes")
+        settings = replace(settings, backend="local", path=Path(opts["state_path"]).absolute())
+    if opts.get("backend"):
+        settings = replace(settings, backend=opts["backend"])
+    if opts.get("backend_namespace"):
+        settings = replace(settings, namespace=opts["backend_namespace"])
+    kubeconfig = opts.get("kubeconfig") or config.kubeconfig
+    context = opts.get("context") or config.context
+    needs_context = not (settings.backend == "local" and settings.path is not None)
+    if needs_context and not context:
+        context = current_context(kubeconfig)
+        if not context:
+            raise StateError(
+                "cannot tell which cluster's state to use",
+                hint="pass --context (or --state FILE), or set context in fluxform.yaml",
+            )
+    backend = open_backend(settings, root=config.root, kubeconfig=kubeconfig, context=context)
+    return _Target(backend, replace(config, state=settings, context=context))
+
+
+def _read(target: _Target) -> StateFile:
+    state = target.backend.read()
+    if state is None:
+        raise StateError(f"no state at {target.backend.location}", hint="nothing was applied with this state yet")
+    return state
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _resolve(state: StateFile, text: str) -> ObjectId:
+    """An owner or object id, given as an inventory id or as Kind/namespace/name."""
+    known = set(state.objects()) | set(state.owners)
+    try:
+        parsed = ObjectId.parse(text)
+        if parsed in known:
+            return parsed
+    except ValueError:
+        pass
+    matches = sorted({oid for oid in known if str(oid) == text or oid.inventory_id() == text})
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = ", ".join(oid.inventory_id() for oid in matches)
+        raise StateError(f"{text!r} matches several objects in state: {listed}", hint="use the inventory id")
+    raise StateError(f"{text!r} is not in state", hint="fluxform state list shows the recorded ids")
+
+
+@click.group("state")
+def state_group() -> None:
+    """Inspect and edit the recorded state (never touches the cluster)."""
+
+
+@state_group.command("list")
+@click.option("--owner", help="Only objects of this Kustomization/HelmRelease.")
+@backend_options
+def list_objects(owner: str | None, **opts: Any) -> None:
+    """List recorded objects: inventory id, API version, owner."""
+    state = _read(_open(opts))
+    owner_id = _resolve(state, owner) if owner else None
+    rows = [
+        [oid.inventory_id(), obj.api_version, str(own.id)]
+        for oid, (own, obj) in sorted(state.objects().items())
+        if owner_id is None or own.id == owner_id
+    ]
+    click.echo(_table(["ID", "API VERSION", "OWNER"], rows) if rows else "No objects in state.")
+
+
+@state_group.command("show")
+@click.argument("object_id", metavar="ID")
+@backend_options
+def show(object_id: str, **opts: Any) -> None:
+    """Show one recorded owner or object (Secret values are masked in state)."""
+    state = _read(_open(opts))
+    oid = _resolve(state, object_id)
+    if oid in state.owners:
+        click.echo(_owner_text(state.owners[oid]))
+    else:
+        owner, obj = state.objects()[oid]
+        click.echo(_object_text(owner, obj))
+
+
+def _owner_text(owner: OwnerState) -> str:
+    fields = [
+        ("owner", owner.id.inventory_id()),
+        ("prune", str(owner.prune).lower()),
+        ("source revision", owner.source_revision),
+        ("source digest", owner.source_digest or "-"),
+        ("applied at", owner.applied_at),
+        ("applied by", owner.applied_by),
+        ("field manager", owner.field_manager or "-"),
+        ("objects", str(len(owner.objects))),
+    ]
+    rows = [[obj.id.inventory_id(), obj.api_version, obj.digest[:19]] for obj in owner.objects]
+    body = _table(["ID", "API VERSION", "DIGEST"], rows) if rows else "(no objects)"
+    return "\n".join(f"{name}: {value}" for name, value in fields) + "\n\n" + body
+
+
+def _object_text(owner: OwnerState, obj: StateObject) -> str:
+    lines = [
+        f"id: {obj.id.inventory_id()}",
+        f"api version: {obj.api_version}",
+        f"owner: {owner.id.inventory_id()}",
+        f"digest: {obj.digest}",
+        f"applied at: {owner.applied_at} by {owner.applied_by} from {owner.source_revision}",
+    ]
+    if obj.is_secret:
+        kept = "age-encrypted in state" if obj.sealed_values else "not kept (rollback re-renders them from source)"
+        lines.append(f"secret values: {kept}")
+    manifest = yamlio.dump(dict(obj.manifest)).rstrip() if obj.manifest is not None else "(manifest not kept)"
+    return "\n".join(lines) + "\n\n" + manifest
+
+
+@state_group.command("rm")
+@click.argument("object_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--lock-timeout", type=float, default=None, help="Seconds to wait for a held lock.")
+@backend_options
+def remove(object_ids: tuple[str, ...], lock_timeout: float | None, **opts: Any) -> None:
+    """Forget objects or whole owners; the cluster keeps them (fluxform will not prune them)."""
+    target = _open(opts)
+    timeout = target.config.state.lock_timeout if lock_timeout is None else lock_timeout
+    with locked(target.backend, "state rm", timeout=timeout) as info:
+        state = _read(target)
+        ids = [_resolve(state, text) for text in object_ids]
+        forgotten = [oid for oid in ids if oid not in state.owners]
+        forgotten += [obj.id for oid in ids if oid in state.owners for obj in state.owners[oid].objects]
+        new = without_ids(state, ids, by=info.who, history_limit=target.config.state.history_limit)
+        written = target.backend.write(new)
+    for oid in ids:
+        click.echo(f"Removed {oid.inventory_id()}")
+    click.echo(f"Forgot {len(set(forgotten))} object(s) (state serial {written.serial}); the cluster was not changed.")
+
+
+@state_group.command("history")
+@backend_options
+def history(**opts: Any) -> None:
+    """List the revisions kept for rollback, newest first."""
+    state = _read(_open(opts))
+    current = (state.serial, state.written_at, state.written_by, state.operation, state.owners)
+    revisions = [current, *((r.serial, r.written_at, r.written_by, r.operation, r.owners) for r in state.history)]
+    rows = [
+        [
+            f"{serial}{' (current)' if serial == state.serial else ''}",
+            at or "-",
+            by or "-",
+            op or "-",
+            str(len(owners)),
+            str(sum(len(o.objects) for o in owners.values())),
+        ]
+        for serial, at, by, op, owners in sorted(revisions, key=lambda r: -r[0])
+    ]
+    click.echo(_table(["SERIAL", "WRITTEN AT", "BY", "OPERATION", "OWNERS", "OBJECTS"], rows))
+
+
+@state_group.command("pull")
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file, not stdout.")
+@backend_options
+def pull(out: Path | None, **opts: Any) -> None:
+    """Print the stored state as JSON (Secret values stay masked or encrypted)."""
+    text = state_to_json(_read(_open(opts)))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.touch(mode=0o600)
+        out.write_text(text)
+
+
+@state_group.command("push")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Replace even a state of another lineage or a newer serial.")
+@click.option("--lock-timeout", type=float, default=None, help="Seconds to wait for a held lock.")
+@backend_options
+def push(file: Path, force: bool, lock_timeout: float | None, **opts: Any) -> None:
+    """Replace the stored state with FILE (refuses an older serial or another lineage)."""
+    pushed = state_from_json(file.read_bytes(), str(file))
+    target = _open(opts)
+    timeout = target.config.state.lock_timeout if lock_timeout is None else lock_timeout
+    with locked(target.backend, "state push", timeout=timeout):
+        current = target.backend.read()
+        if current is not None and not force:
+            _check_push(pushed, current, str(file))
+        base = pushed if current is None else replace(pushed, serial=current.serial)
+        written = target.backend.write(base, force=force)
+    click.echo(f"Pushed {file} to {target.backend.location} as serial {written.serial} (lineage {written.lineage}).")
+
+
+def _check_push(pushed: StateFile, current: StateFile, origin: str) -> None:
+    """Terraform's rules: same lineage, and not older than what is stored."""
+    if pushed.lineage != current.lineage:
+        raise StateError(
+            f"{origin} has lineage {pushed.lineage}, the stored state {current.lineage}: they are different states",
+            hint="push --force replaces it anyway",
+        )
+    if pushed.serial < current.serial:
+        raise StateError(
+            f"{origin} has serial {pushed.serial}, older than the stored serial {current.serial}",
+            hint="pull the current state first, or push --force",
+        )
+    if pushed.serial == current.serial and state_to_json(pushed) != state_to_json(current):
+        raise StateError(
+            f"{origin} has the stored serial {current.serial} but different content",
+            hint="pull the current state first, or push --force",
+        )
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@backend_options
+def force_unlock(lock_id: str, yes: bool, **opts: Any) -> None:
+    """Break the state lock LOCK_ID left by a process that is gone."""
+    target = _open(opts)
+    holder = target.backend.lock_holder()
+    if holder is not None and not yes:
+        click.echo(f"The state is locked by {holder.describe()}.", err=True)
+        click.confirm("Unlocking while that process still runs can corrupt the state. Unlock?", abort=True, err=True)
+    target.backend.force_unlock(lock_id)
+    click.echo(f"Lock {lock_id} on {target.backend.location} released.")
