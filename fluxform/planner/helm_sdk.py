@@ -49,6 +49,7 @@ __all__ = [
     "parse_values_yaml",
     "render_chart",
     "sdk_version",
+    "use_private_helm_home",
 ]
 
 PINNED_SDK = "0.2.2"
@@ -85,7 +86,7 @@ def check_sdk() -> None:
         )
 
 
-def _private_helm_home() -> None:
+def use_private_helm_home() -> None:
     """Point HELM_CACHE_HOME/CONFIG_HOME/DATA_HOME at one private dir per process."""
     global _home
     with _home_lock:
@@ -101,7 +102,7 @@ def _private_helm_home() -> None:
 @contextmanager
 def load_chart(source: Path | bytes) -> Iterator[helm_python.Chart]:
     """Load a chart dir, a .tgz path or .tgz bytes; closes the native handle on exit."""
-    _private_helm_home()
+    use_private_helm_home()
     try:
         chart = helm_python.Chart.load_archive(source) if isinstance(source, bytes) else helm_python.Chart.load(source)
     except helm_python.HelmError as exc:
@@ -130,7 +131,7 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
 
     Schema validation runs inside; its errors and template errors become RenderError
     with Helm's message."""
-    _private_helm_home()
+    use_private_helm_home()
     native: dict[str, Any] = {
         "name": options.name,
         "namespace": options.namespace,
@@ -159,7 +160,7 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
 
 def parse_values_yaml(text: str) -> dict[str, Any]:
     """Helm's ReadValues (sigs.k8s.io/yaml): what Flux does with a valuesFrom document."""
-    _private_helm_home()
+    use_private_helm_home()
     try:
         return helm_python.values_from_yaml(text)
     except helm_python.HelmError as exc:
@@ -168,7 +169,7 @@ def parse_values_yaml(text: str) -> dict[str, Any]:
 
 def dependency_status(chart_dir: Path) -> list[dict[str, Any]]:
     """`helm dependency list`: `[{name, version, repository, status}]`."""
-    _private_helm_home()
+    use_private_helm_home()
     try:
         return helm_python.dependency_list(chart_dir)
     except helm_python.HelmError as exc:
@@ -177,7 +178,7 @@ def dependency_status(chart_dir: Path) -> list[dict[str, Any]]:
 
 def package_chart(chart_dir: Path, destination: Path) -> Path:
     """`helm package`: writes `<name>-<version>.tgz` into destination."""
-    _private_helm_home()
+    use_private_helm_home()
     try:
         return Path(helm_python.package(chart_dir, destination=destination))
     except helm_python.HelmError as exc:

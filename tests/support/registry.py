@@ -1,0 +1,90 @@
+"""A real OCI registry (Debian's `docker-registry`, Docker Distribution) on 127.0.0.1.
+
+The `registry` fixture starts one process per test session with a temp storage dir and
+stops it by PID at the end; it skips only when the binary is absent
+(`apt-get install -y docker-registry`, which .ci/run does).
+
+    def test_pull(registry: Registry) -> None:
+        helm_python.push(archive, f"oci://{registry.host}/charts", plain_http=True)
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+__all__ = ["Registry", "registry", "start_registry"]
+
+BINARY = "docker-registry"
+
+
+@dataclass
+class Registry:
+    host: str  # 127.0.0.1:<port>
+    process: subprocess.Popen[bytes]
+    root: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_registry(root: Path, binary: str) -> Registry:
+    port = _free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = (root / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    reg = Registry(f"127.0.0.1:{port}", process, root)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://{reg.host}/v2/", timeout=1) as response:
+                if response.status == 200:
+                    return reg
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+    reg.stop()
+    raise RuntimeError("docker-registry did not answer /v2/ within 20s")
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    binary = shutil.which(BINARY)
+    if binary is None:
+        pytest.skip(f"{BINARY} not installed (apt-get install -y docker-registry)")
+    root = Path(tempfile.mkdtemp(prefix="fluxform-registry-"))
+    reg = start_registry(root, binary)
+    try:
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(root, ignore_errors=True)
