@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from fluxform import __version__
+from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import FluxformError
 from fluxform.planner.cache import BuildCache, default_cache_dir
 from fluxform.planner.discover import DiscoverOptions
@@ -201,15 +202,11 @@ def version() -> None:
         click.echo(f"{name}: {value}")
 
 
-def _register_extra_commands() -> None:
-    from fluxform.commands.state import force_unlock, state
-
-    cli.add_command(state)
-    cli.add_command(force_unlock)
+cli.add_command(state_group)
+cli.add_command(force_unlock)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    _register_extra_commands()
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="fluxform", standalone_mode=False)
     except FluxformError as exc:

@@ -244,6 +244,19 @@ def _error_line(exc: yaml.YAMLError) -> int | None:
     return None if mark is None else int(mark.line) + 1
 
 
+def _describe(exc: yaml.YAMLError) -> str:
+    """`<problem> at line L, column C` without PyYAML's stream names and source excerpts."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    text = f"{context}: {problem}" if context else str(problem)
+    if mark is not None:
+        text += f" at line {mark.line + 1}, column {mark.column + 1}"
+    return text
+
+
 def load_all(text: str | bytes) -> list[Any]:
     """Every document in `text` (empty documents dropped), with Go's scalar meanings."""
     loader = GoLoader(text)
@@ -262,7 +275,7 @@ def load_all(text: str | bytes) -> list[Any]:
             if doc is not None:
                 docs.append(doc)
     except yaml.YAMLError as exc:
-        raise YamlError(" ".join(str(exc).split()), _error_line(exc)) from exc
+        raise YamlError(_describe(exc), _error_line(exc)) from exc
     finally:
         loader.dispose()
     return docs

@@ -125,6 +125,7 @@ class _Discovery:
         self.self_source: SourceRef | None = None
         self.source_dirs: dict[SourceRef, Path] = {}
         self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
+        self._file_docs: dict[Path, list[tuple[str, str]]] = {}
 
     # -- sources -------------------------------------------------------------------------
     def artifact(self, directory: Path) -> Artifact:
@@ -187,15 +188,38 @@ class _Discovery:
             details={"targetNamespace": ks.target_namespace or "", "suspend": ks.suspend},
         )
 
-    def children(self, objects: Sequence[DesiredObject], parent: ObjectId) -> list[FluxKustomization]:
+    def children(
+        self, objects: Sequence[DesiredObject], parent: ObjectId, files: frozenset[Path], root: Path
+    ) -> list[FluxKustomization]:
         found = []
         for obj in objects:
             if is_flux_kustomization(obj.body) and obj.id != parent:
-                location = SourceLocation(f"output of {parent}")
-                ks = FluxKustomization.from_doc(obj.body, obj.origin or location)
+                location = self._definition_file(obj.id, files, root) or SourceLocation(f"output of {parent}")
+                ks = FluxKustomization.from_doc(obj.body, location)
                 self.parents.setdefault(ks.id, parent)
                 found.append(ks)
         return found
+
+    def _definition_file(self, oid: ObjectId, files: frozenset[Path], root: Path) -> SourceLocation | None:
+        """The file a Flux object was written in, so errors can name it (kustomize drops it)."""
+        for path in sorted(files):
+            if path.suffix not in (".yaml", ".yml"):
+                continue
+            if path not in self._file_docs:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                docs: list[tuple[str, str]] = []
+                if "toolkit.fluxcd.io" in text:
+                    with contextlib.suppress(yamlio.YamlError):
+                        docs = [
+                            (str(d.get("kind")), str((d.get("metadata") or {}).get("name")))
+                            for d in yamlio.load_all(text)
+                            if isinstance(d, dict)
+                        ]
+                self._file_docs[path] = docs
+            if (oid.kind, oid.name) in self._file_docs[path]:
+                with contextlib.suppress(ValueError):
+                    return SourceLocation(str(path.resolve().relative_to(root.resolve())))
+        return None
 
     def run(self, start: Path) -> DesiredState:
         if not start.is_dir():
@@ -273,7 +297,9 @@ class _Discovery:
             progressed = True
             self.diagnostics.extend(diags)
             self.add_owner(ks, objects, OwnerStatus.BUILT)
-            next_queue.extend(self.children(objects, ks.id))
+            next_queue.extend(
+                self.children(objects, ks.id, output.files, self.source_dirs.get(ks.source_ref, self_artifact.root))
+            )
         if still_deferred and not progressed and not next_queue and not futures:
             ks, _ = still_deferred[0]
             try:

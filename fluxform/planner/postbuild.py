@@ -183,6 +183,8 @@ def finalize_kustomization(
                     hint="quote substituted values that contain ': ' or start with '*', '&', '{'",
                 ) from exc
             except RenderError as exc:
+                exc.summary = f"{ObjectId.from_manifest(doc)}: {exc.summary}"
+                exc.args = (exc.summary,)
                 raise exc.with_context(subject=ks.id) from None
         obj = normalize_manifest(doc)
         _set_metadata(obj, "labels", (ks.common_metadata.get("labels") or {}))

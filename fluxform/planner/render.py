@@ -10,7 +10,7 @@ JSON schema (format_version "1.0"):
      "owners": [{"id", "kind", "namespace", "name", "status", "source", "path",
                  "depends_on": [ids], "parent", "objects": N}],
      "changes": [{"id", "kind", "namespace", "name", "api_version", "owner", "action",
-                  "reason", "before", "after", "diff"}],   # no-op entries omit before/after/diff
+                  "reason", "before", "after", "diff"}],   # masked manifests; diff for updates
      "drift": [same shape], "diagnostics": [{"summary", "subject"}]}
 """
 
@@ -48,11 +48,10 @@ def _change_dict(change: Change) -> dict[str, Any]:
         "owner": str(change.owner),
         "action": str(change.action),
         "reason": change.reason,
+        "before": change.before,
+        "after": change.after,
+        "diff": change.diff if change.action in (Action.UPDATE, Action.REPLACE) else "",
     }
-    if change.action is not Action.NOOP:
-        out["before"] = change.before
-        out["after"] = change.after
-        out["diff"] = change.diff if change.action in (Action.UPDATE, Action.REPLACE) else ""
     return out
 
 

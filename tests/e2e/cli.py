@@ -1,0 +1,33 @@
+"""Run the fluxform CLI in-process, exactly as the console script does (main() with its
+error handling and exit codes), capturing stdout and stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from fluxform.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures"
+KEYS = FIXTURES / "keys"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run(*args: str | Path) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return Result(code, out.getvalue(), err.getvalue())
