@@ -31,7 +31,9 @@ def record_plan(plan_file: Path, state_file: Path, *, mask_key: str, state: Stat
             StateObject(oid, change["api_version"], canonical_digest(after), after)
         )
     owners = {
-        owner_id(key): OwnerState(owner_id(key), True, data["source"]["revision"], "2026-01-01T00:00:00Z", "test", tuple(objs))
+        owner_id(key): OwnerState(
+            owner_id(key), True, data["source"]["revision"], "2026-01-01T00:00:00Z", "test", tuple(objs)
+        )
         for key, objs in objects.items()
     }
     base = state or new_state("test", mask_key=mask_key)

@@ -58,9 +58,11 @@ def test_json_format_is_the_documented_schema(tmp_path: Path) -> None:
     assert (tmp_path / "p.json").read_text() == result.out
     assert oct((tmp_path / "p.json").stat().st_mode & 0o777) == "0o600"
     owners = [o["id"] for o in data["owners"]]
-    assert owners.index("Kustomization/flux-system/infra-controllers") < owners.index(
-        "Kustomization/flux-system/infra-configs"
-    ) < owners.index("Kustomization/flux-system/apps")
+    assert (
+        owners.index("Kustomization/flux-system/infra-controllers")
+        < owners.index("Kustomization/flux-system/infra-configs")
+        < owners.index("Kustomization/flux-system/apps")
+    )
     hpa = next(c for c in data["changes"] if c["kind"] == "HorizontalPodAutoscaler")
     assert hpa["after"]["spec"]["minReplicas"] == 1  # unquoted ${var} became an int, as in Flux
     assert hpa["id"] == "apps_podinfo_autoscaling_HorizontalPodAutoscaler"
@@ -81,7 +83,7 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
     record_plan(plan_file, state_file, mask_key=_mask_key())
 
     quotas = fleet_copy / "infrastructure" / "configs" / "quotas.yaml"
-    quotas.write_text(quotas.read_text().replace("requests.cpu: \"2\"", "requests.cpu: \"8\""))
+    quotas.write_text(quotas.read_text().replace('requests.cpu: "2"', 'requests.cpu: "8"'))
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
@@ -90,7 +92,9 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
     assert result.code == 0, result.err
     assert "~ update  ResourceQuota/team-blue/team-blue-quota" in result.out
     assert "      -    requests.cpu: '2'\n      +    requests.cpu: '8'" in result.out
-    assert "- delete  StorageClass/fast-ssd  # no longer rendered by Kustomization/flux-system/infra-configs" in result.out
+    assert (
+        "- delete  StorageClass/fast-ssd  # no longer rendered by Kustomization/flux-system/infra-configs" in result.out
+    )
     assert "Plan: 0 to add, 1 to change, 1 to destroy." in result.out
 
 
