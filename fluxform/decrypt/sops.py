@@ -94,9 +94,15 @@ class SopsSession:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._env = None
+        self._cwd = None
         if self._stack is not None:
             self._stack.close()
             self._stack = None
+
+    @property
+    def gnupg_home(self) -> Path | None:
+        """The private GNUPGHOME while the session is open (None before and after)."""
+        return self._cwd if self._env is not None else None
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
