@@ -182,7 +182,12 @@ def _decrypt_whole(
     manifest: Mapping[str, Any], session: SopsSession, subject: ObjectId | None, location: SourceLocation | None
 ) -> dict[str, Any]:
     obj = ObjectId.from_manifest(manifest)
-    cipher = json.dumps(manifest, ensure_ascii=False).encode("utf-8")
+    try:
+        cipher = json.dumps(manifest, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        raise DecryptError(
+            f"cannot decrypt {obj}: the object holds values JSON cannot carry", subject=subject, location=location
+        ) from None
     plain = session.decrypt(
         cipher,
         input_type=SopsFormat.JSON,

@@ -121,6 +121,7 @@ class SopsSession:
             "GNUPGHOME": str(home.path),
             "SOPS_AGE_KEY": "\n".join(identity.secret for identity in self.keyring.age),
             "SOPS_DECRYPTION_ORDER": "age,pgp",
+            "GOMAXPROCS": "1",
         }
         for name in _AMBIENT_KEY_VARIABLES:
             if name in os.environ:

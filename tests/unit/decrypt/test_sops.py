@@ -67,13 +67,15 @@ def test_no_matching_key_lists_recipients_per_format(
 def test_empty_keyring_ignores_keys_in_the_users_environment(
     sops_cli: SopsCli, age_key: AgeKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """sops would find ~/.config/sops/age/keys.txt or SOPS_AGE_KEY_FILE; the ring is the only source."""
+    """sops would find ~/.config/sops/age/keys.txt, SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD; the ring is the
+    only source."""
     config = tmp_path / "home" / ".config" / "sops" / "age"
     config.mkdir(parents=True)
     key_file = write_age_key_file(config / "keys.txt", age_key)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key_file))
+    monkeypatch.setenv("SOPS_AGE_KEY_CMD", f"cat {key_file}")
     cipher = sops_cli.encrypt(b"a: hunter2-plain\n", "yaml", age=[age_key.recipient])
     with SopsSession(KeyRing()) as session, pytest.raises(DecryptError, match="provided: no keys"):
         session.decrypt(cipher, input_type="yaml", output_type="yaml")
