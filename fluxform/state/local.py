@@ -32,6 +32,7 @@ from pathlib import Path
 
 from fluxform.errors import StateError
 from fluxform.state.backend import next_serial, wait_for_lock
+from fluxform.state.codec import read_header
 from fluxform.state.lock import (
     LockHeld,
     LockInfo,
@@ -112,9 +113,14 @@ class LocalBackend:
         return stored
 
     def _stored_header(self, force: bool) -> tuple[str, int] | None:
-        """Lineage and serial of the stored file, without building the whole model."""
+        """Lineage and serial of the stored file, from its first bytes when possible."""
         try:
-            doc = json.loads(self.path.read_bytes())
+            with self.path.open("rb") as stored:
+                header = read_header(stored.read(4096))
+                if header is not None:
+                    return header
+                stored.seek(0)
+                doc = json.loads(stored.read())
             return str(doc["lineage"]), int(doc["serial"])
         except FileNotFoundError:
             return None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
+from fluxform.state.codec import read_header
 from fluxform.state.model import StateObject, state_from_json, state_to_json
 from tests.unit.state.sample import fleet_state, masked_secret, owner, small_state
 
@@ -106,3 +108,10 @@ def test_encoding_refuses_an_unmasked_secret_value() -> None:
     bad = owner("leaky", [obj])
     with pytest.raises(StateError, match="not masked"):
         state_to_json(replace(state, owners={**state.owners, bad.id: bad}))
+
+
+def test_header_is_readable_from_the_first_bytes() -> None:
+    state = replace(fleet_state(100, 2, 10, 1), lineage='odd "lineage" \\ name', serial=42)
+    text = state_to_json(state).encode()
+    assert read_header(text[:300]) == ('odd "lineage" \\ name', 42)
+    assert read_header(json.dumps(json.loads(text), indent=2).encode()) is None  # fall back to parsing

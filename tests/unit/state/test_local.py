@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,7 @@ def test_damaged_state_is_named_and_not_overwritten_unless_forced(tmp_path: Path
 
 _HOLDER = """
 import sys, time
+from dataclasses import replace
 from pathlib import Path
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import new_lock_info
@@ -115,3 +117,12 @@ def test_pulled_text_is_what_is_stored(tmp_path: Path) -> None:
     written = backend.write(small_state())
     assert backend.path.read_text() == state_to_json(written)
     assert json.loads(backend.path.read_text())["serial"] == 1
+
+
+def test_a_reformatted_state_file_is_still_checked_before_writing(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "c.state.json")
+    written = backend.write(small_state())
+    backend.path.write_text(json.dumps(json.loads(backend.path.read_text()), indent=2))
+    with pytest.raises(StateError, match="changed since it was read"):
+        backend.write(replace(written, serial=0))
+    assert backend.write(written).serial == 2
