@@ -1,0 +1,44 @@
+"""Non-resource paths: /version, discovery, OpenAPI stubs and health endpoints.
+
+response = document(state, request, ("apis", "apps", "v1"), "127.0.0.1:6443")
+"""
+
+from __future__ import annotations
+
+from .discovery import api_group, api_group_list, api_resource_list, api_versions, version_info
+from .errors import method_not_allowed, path_not_found
+from .messages import ApiRequest, ApiResponse
+from .state import State
+
+__all__ = ["document"]
+
+_ROOT_PATHS = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
+
+
+def document(state: State, request: ApiRequest, parts: tuple[str, ...], server_address: str) -> ApiResponse:
+    """Answer a GET on a non-resource path (caller holds the store lock)."""
+    if request.method not in ("GET", "HEAD"):
+        raise method_not_allowed()
+    body: object = None
+    match parts:
+        case ():
+            body = {"paths": _ROOT_PATHS}
+        case ("version",):
+            body = version_info()
+        case ("healthz" | "livez" | "readyz",):
+            return ApiResponse(200, "ok", content_type="text/plain")
+        case ("api",):
+            body = api_versions(server_address)
+        case ("api", version):
+            body = api_resource_list(state.registry, "", version)
+        case ("apis",):
+            body = api_group_list(state.registry)
+        case ("apis", group):
+            body = api_group(state.registry, group)
+        case ("apis", group, version):
+            body = api_resource_list(state.registry, group, version)
+        case ("openapi", "v3"):
+            body = {"paths": {}}  # no schemas: clients must run with validation off
+    if body is None:
+        raise path_not_found()
+    return ApiResponse(200, body)
