@@ -31,6 +31,8 @@ class DesiredObject:
     body: Mapping[str, Any] = field(repr=False)  # full manifest; never mutate
     owner: ObjectId
     origin: SourceLocation | None = None
+    #: leaves that held SOPS ciphertext in a non-Secret kind: plaintext now, masked on output
+    sensitive_paths: tuple[tuple[str | int, ...], ...] = ()
 
 
 @dataclass(frozen=True)

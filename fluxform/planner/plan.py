@@ -12,7 +12,7 @@ plans over the same inputs are byte-identical and no plaintext reaches the plan.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -39,8 +39,9 @@ class Action(StrEnum):
     FORGET = "forget"  # leaves the inventory, stays in the cluster (prune off / prune: disabled)
 
 
-#: Turns a manifest into its plaintext-free form (Secret values fingerprinted).
-Masking = Callable[[Mapping[str, Any]], dict[str, Any]]
+#: Turns a manifest into its plaintext-free form: Secret values, and the given leaf paths
+#: (values that were SOPS-encrypted in other kinds), replaced by keyed fingerprints.
+Masking = Callable[[Mapping[str, Any], Sequence[tuple[str | int, ...]]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def plan_offline(desired: DesiredState, state: StateFile | None, masking: Maskin
     for owner in desired.owners:
         for obj in owner.objects:
             seen.add(obj.id)
-            changes.append(_change_for(obj, masking(obj.body), recorded.get(obj.id)))
+            changes.append(_change_for(obj, masking(obj.body, obj.sensitive_paths), recorded.get(obj.id)))
     removals = []
     for oid, (owner_state, previous) in sorted(recorded.items()):
         if oid not in seen and (change := _removal(owner_state, previous, owners_by_id.get(owner_state.id))):

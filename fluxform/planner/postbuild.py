@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fluxform import yamlio
+from fluxform.decrypt.resource import encrypted_paths
 from fluxform.errors import Diagnostic, RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.flux import FluxKustomization
@@ -171,6 +172,7 @@ def finalize_kustomization(
             doc = _validate(yamlio.load(text), ks, index)
         except yamlio.YamlError as exc:
             raise RenderError("kustomize output is not valid YAML", detail=str(exc), subject=ks.id) from exc
+        sensitive = tuple(encrypted_paths(doc)) if ks.decryption is not None else ()
         doc, text = _decrypt(doc, text, ks, ctx, diagnostics)
         if substitute and not substitution_disabled(doc):
             try:
@@ -191,7 +193,8 @@ def finalize_kustomization(
         _set_metadata(obj, "annotations", (ks.common_metadata.get("annotations") or {}))
         if ks.id.namespace:  # the synthetic root owner (no namespace) is fluxform itself, not Flux
             _set_metadata(obj, "labels", {OWNER_NAME_LABEL: ks.id.name, OWNER_NAMESPACE_LABEL: ks.id.namespace})
-        objects.append(DesiredObject(ObjectId.from_manifest(obj), str(obj["apiVersion"]), obj, ks.id, ks.origin))
+        oid = ObjectId.from_manifest(obj)
+        objects.append(DesiredObject(oid, str(obj["apiVersion"]), obj, ks.id, ks.origin, sensitive))
     return objects, diagnostics
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -37,8 +37,9 @@ from fluxform.decrypt import (
     keyring_from_keys_dir,
     private_tmpfs_dir,
 )
-from fluxform.errors import DecryptError
+from fluxform.errors import DecryptError, Diagnostic
 from fluxform.planner.flux import FluxKustomization
+from fluxform.planner.plan import Masking
 from fluxform.state.model import StateFile
 
 __all__ = ["FleetSecrets", "SecretOptions"]
@@ -107,8 +108,9 @@ class FleetSecrets:
 
     @contextlib.contextmanager
     def decrypted_tree(self, ks: FluxKustomization, directory: Path, root: Path) -> Iterator[Path]:
-        """A private tmpfs copy of `root` with the build's encrypted generator inputs decrypted."""
-        sources = [s for s in find_encrypted_generator_sources(directory, root) if s.needs_predecryption]
+        """A private tmpfs copy of `root` with the build's encrypted generator inputs decrypted
+        in place, `files:` included, exactly as kustomize-controller's DecryptSources does."""
+        sources = find_encrypted_generator_sources(directory, root)
         with private_tmpfs_dir() as scratch:
             copy = scratch / "artifact"
             _copy_tree(root, copy)
@@ -123,8 +125,17 @@ class FleetSecrets:
             rings += _all_key_secrets(self.options.keys_dir)
         return derive_mask_key(KeyRing.merged(*rings)) or _NO_KEY_MASK
 
-    def masking(self, state: StateFile | None) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-        return Masker(self.mask_key(state)).mask_manifest
+    def masking(self, state: StateFile | None) -> Masking:
+        masker = Masker(self.mask_key(state))
+
+        def mask(manifest: Mapping[str, Any], paths: Sequence[tuple[str | int, ...]] = ()) -> dict[str, Any]:
+            return masker.mask_manifest(manifest, sensitive_paths=paths)
+
+        return mask
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """Warnings from sops sessions (MAC mismatches Flux would ignore)."""
+        return [d for session in self._sessions.values() for d in session.diagnostics]
 
 
 def _copy_tree(src: Path, dest: Path) -> None:
@@ -147,11 +158,3 @@ def _all_key_secrets(keys_dir: Path) -> list[KeyRing]:
                 with contextlib.suppress(DecryptError):
                     rings.append(KeyRing.from_secret_manifest(doc, str(path)))
     return rings
-
-
-def masking_factory(
-    options: SecretOptions,
-) -> Callable[[StateFile | None], Callable[[Mapping[str, Any]], dict[str, Any]]]:
-    """For commands that only mask (no decryption session needed)."""
-    secrets = FleetSecrets(options)
-    return secrets.masking

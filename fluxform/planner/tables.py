@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.planner.model import DesiredState
+from fluxform.planner.plan import Masking
 
 __all__ = ["format_table", "kustomization_table", "owner_manifests", "sources_table"]
 
@@ -80,7 +81,7 @@ def owner_manifests(
     kind: str,
     name: str,
     namespace: str,
-    masking: Callable[[Mapping[str, Any]], dict[str, Any]] | None,
+    masking: Masking | None,
 ) -> str:
     """The owner's objects as multi-document YAML; `masking` None prints plaintext."""
     matches = [o for o in state.owners if o.kind == kind and o.id.name == name and namespace in ("", o.id.namespace)]
@@ -89,5 +90,5 @@ def owner_manifests(
         raise RenderError(f"{kind} {namespace + '/' if namespace else ''}{name} not found", hint=f"known: {known}")
     if len(matches) > 1:
         raise RenderError(f"{kind} {name} exists in several namespaces", hint="pass --namespace")
-    objects = [dict(o.body) if masking is None else masking(o.body) for o in matches[0].objects]
+    objects = [dict(o.body) if masking is None else masking(o.body, o.sensitive_paths) for o in matches[0].objects]
     return yamlio.dump_all(objects, sort_keys=False) if objects else ""

@@ -39,7 +39,8 @@ def load_state(path: Path | None) -> StateFile | None:
 def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredState, FleetSecrets]]:
     """The desired state, with the secrets handle still open (for masking or rendering)."""
     with FleetSecrets(request.secrets) as secrets:
-        yield discover(path, replace(request.discover, decryptor=secrets)), secrets
+        desired = discover(path, replace(request.discover, decryptor=secrets))
+        yield replace(desired, diagnostics=(*desired.diagnostics, *secrets.diagnostics())), secrets
 
 
 def plan_fleet(path: Path, request: FleetRequest, *, state_path: Path | None = None) -> Plan:
