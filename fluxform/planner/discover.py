@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -126,6 +127,7 @@ class _Discovery:
         self.source_dirs: dict[SourceRef, Path] = {}
         self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
         self._file_docs: dict[Path, list[tuple[str, str]]] = {}
+        self.timings: dict[str, float] = {}
 
     # -- sources -------------------------------------------------------------------------
     def artifact(self, directory: Path) -> Artifact:
@@ -236,9 +238,11 @@ class _Discovery:
         state_objects = list(self.objects.values())
         self._check_namespaces(state_objects)
         if self.options.helm is not None:
+            started = time.perf_counter()
             context = DiscoveryContext(self.objects, self.source_dirs, self_artifact.root)
             for owner in self.options.helm(context):
                 self.owners[owner.id] = owner
+            self.timings["helm"] = time.perf_counter() - started
         ordered, dag_diags = order_owners(list(self.owners.values()))
         return DesiredState(
             owners=tuple(ordered),
@@ -248,6 +252,7 @@ class _Discovery:
                 "strict_substitute": self.options.strict_substitute,
                 "self_source": str(self.self_source) if self.self_source else "",
             },
+            timings=dict(self.timings),
         )
 
     def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
@@ -284,7 +289,9 @@ class _Discovery:
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
                 continue
             futures.append((ks, self.submit(ks, self.resolve_source(ks, self_artifact))))
+        started = time.perf_counter()
         ready = deferred + [(ks, future.result()) for ks, future in futures]
+        self.timings["build"] = self.timings.get("build", 0.0) + time.perf_counter() - started
         next_queue: list[FluxKustomization] = []
         still_deferred: list[tuple[FluxKustomization, BuildOutput]] = []
         progressed = False
@@ -315,7 +322,7 @@ class _Discovery:
         return next_queue, still_deferred
 
     def _postbuild_context(self) -> PostBuildContext:
-        return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor)
+        return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor, self.timings)
 
     def _check_namespaces(self, objects: list[DesiredObject]) -> None:
         scopes = KindScopes.from_manifests(o.body for o in objects)

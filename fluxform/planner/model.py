@@ -58,6 +58,7 @@ class DesiredState:
     source_revision: str  # digest or revision of the artifact the state came from
     diagnostics: tuple[Diagnostic, ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. strict substitution, for the plan header
+    timings: Mapping[str, float] = field(default_factory=dict, compare=False)  # seconds per stage; never rendered
 
     def objects(self) -> dict[ObjectId, DesiredObject]:
         return {obj.id: obj for owner in self.owners for obj in owner.objects}

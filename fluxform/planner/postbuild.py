@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,11 @@ class PostBuildContext:
     lookup: ObjectLookup
     strict: bool
     decryptor: Decryptor | None = None
+    timings: dict[str, float] | None = None  # stage -> seconds, accumulated (bench/ reads it)
+
+    def add_time(self, stage: str, since: float) -> None:
+        if self.timings is not None:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - since
 
 
 class VariablesPending(Exception):
@@ -173,7 +179,10 @@ def finalize_kustomization(
         except yamlio.YamlError as exc:
             raise RenderError("kustomize output is not valid YAML", detail=str(exc), subject=ks.id) from exc
         sensitive = tuple(encrypted_paths(doc)) if ks.decryption is not None else ()
+        started = time.perf_counter()
         doc, text = _decrypt(doc, text, ks, ctx, diagnostics)
+        ctx.add_time("decrypt", started)
+        started = time.perf_counter()
         if substitute and not substitution_disabled(doc):
             try:
                 doc = _validate(yamlio.load(substitute_document(text, variables, strict=ctx.strict)), ks, index)
@@ -188,6 +197,7 @@ def finalize_kustomization(
                 exc.summary = f"{ObjectId.from_manifest(doc)}: {exc.summary}"
                 exc.args = (exc.summary,)
                 raise exc.with_context(subject=ks.id) from None
+        ctx.add_time("substitute", started)
         obj = normalize_manifest(doc)
         _set_metadata(obj, "labels", (ks.common_metadata.get("labels") or {}))
         _set_metadata(obj, "annotations", (ks.common_metadata.get("annotations") or {}))
