@@ -40,6 +40,7 @@ __all__ = [
     "PINNED_SDK",
     "RenderOptions",
     "chart_crds",
+    "chart_dependencies",
     "chart_metadata",
     "chart_values",
     "check_sdk",
@@ -119,6 +120,11 @@ def chart_metadata(chart: helm_python.Chart) -> dict[str, Any]:
 
 def chart_values(chart: helm_python.Chart) -> dict[str, Any]:
     return chart.values
+
+
+def chart_dependencies(chart: helm_python.Chart) -> list[dict[str, Any]]:
+    """Subcharts actually loaded from `charts/` (declared-but-absent ones are not listed)."""
+    return chart.dependencies
 
 
 def chart_crds(chart: helm_python.Chart) -> list[dict[str, str]]:

@@ -1,0 +1,400 @@
+"""Which chart a HelmRelease renders, found as source-controller and helm-controller find it.
+
+* `spec.chart.spec` + HelmRepository (HTTP or OCI): fetched through the chart cache.
+* `spec.chart.spec` + GitRepository/Bucket: the chart directory inside the artifact dir the
+  caller gives in `HelmContext.source_dirs`; missing `file://` and repository dependencies
+  are resolved (`helm dependency build` semantics), never silently dropped.
+* `spec.chartRef` OCIRepository: the artifact's chart layer; the version becomes
+  `<Chart.yaml version>+<12 hex of the manifest digest>` as helm-controller records it
+  (a semver tag must equal the chart version).
+* `spec.chartRef` HelmChart: the HelmChart's own spec, resolved as above.
+* `valuesFiles`: merged left to right, the result replaces the chart's values.yaml.
+
+    chart = resolve_chart(hr, ctx)
+    chart.version, chart.source   # "6.5.0", "HelmRepository/flux-system/podinfo (https://...)"
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import tarfile
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fluxform import yamlio
+from fluxform.errors import FluxformError, RenderError, SourceError
+from fluxform.planner.helm_context import HelmContext
+from fluxform.planner.helm_sdk import chart_metadata, dependency_status, load_chart, parse_values_yaml
+from fluxform.planner.helm_spec import ChartTemplate, HelmReleaseSpec, SourceRef
+from fluxform.planner.helm_values import merge_maps
+from fluxform.sources.charts import (
+    ChartRepository,
+    FetchedChart,
+    OciSelector,
+    fetch_oci_artifact,
+    fetch_repository_chart,
+)
+from fluxform.sources.oci import HELM_CHART_LAYER, Credentials
+from fluxform.sources.semver import Constraint, SemverError, Version
+
+__all__ = ["ChartDependency", "ResolvedChart", "resolve_chart"]
+
+
+@dataclass(frozen=True)
+class ChartDependency:
+    """A dependency missing from the chart's `charts/`, to be added before loading."""
+
+    name: str
+    path: Path | None = None  # a local (file://) chart directory
+    data: bytes | None = field(default=None, repr=False)  # a fetched archive
+
+
+@dataclass(frozen=True)
+class ResolvedChart:
+    name: str
+    version: str  # `.Chart.Version` as rendered and recorded by helm-controller
+    source: str  # where it came from, for people: "HelmRepository/ns/name (url)"
+    digest: str  # sha256 of the archive, or of the chart directory's files
+    path: Path | None = None  # chart directory (GitRepository/Bucket charts)
+    data: bytes | None = field(default=None, repr=False)  # chart archive (repository/OCI charts)
+    chart_version: str = ""  # version in Chart.yaml when `version` differs (OCI digest suffix)
+    values_override: Mapping[str, Any] | None = None  # merged valuesFiles, replaces values.yaml
+    dependencies: tuple[ChartDependency, ...] = ()
+    revision: str = ""  # OCI artifact revision `<tag>@sha256:...`
+
+
+def resolve_chart(hr: HelmReleaseSpec, ctx: HelmContext) -> ResolvedChart:
+    """Resolve and fetch the chart; errors name the HelmRelease and the source object."""
+    try:
+        if hr.chart_template is not None:
+            return _from_template(hr.chart_template, ctx)
+        assert hr.chart_ref is not None
+        if hr.chart_ref.kind == "OCIRepository":
+            return _from_oci_repository(hr.chart_ref.namespace, hr.chart_ref.name, ctx)
+        return _from_helm_chart(hr.chart_ref.namespace, hr.chart_ref.name, ctx)
+    except FluxformError as exc:
+        raise exc.with_context(subject=hr.id, location=hr.origin) from None
+
+
+def _from_template(tpl: ChartTemplate, ctx: HelmContext) -> ResolvedChart:
+    ref = tpl.source_ref
+    if ref.kind == "HelmRepository":
+        repo_doc = _require(ctx, ref.kind, ref.namespace, ref.name)
+        repo = _chart_repository(repo_doc, ref, ctx)
+        fetched = fetch_repository_chart(repo, tpl.chart, tpl.version, ctx.cache, offline=ctx.offline)
+        source = f"HelmRepository/{ref.namespace}/{ref.name} ({fetched.source})"
+        values = _archive_values_files(fetched.data, tpl, source)
+        return ResolvedChart(
+            fetched.name, fetched.version, source, fetched.digest, data=fetched.data,
+            values_override=values, revision=fetched.revision,
+        )  # fmt: skip
+    return _from_source_dir(tpl, ref, ctx)
+
+
+def _from_helm_chart(namespace: str, name: str, ctx: HelmContext) -> ResolvedChart:
+    doc = _require(ctx, "HelmChart", namespace, name)
+    spec = _spec(doc, "HelmChart", namespace, name)
+    source_ref = spec.get("sourceRef") or {}
+    kind, ref_name = str(source_ref.get("kind") or ""), str(source_ref.get("name") or "")
+    if kind not in ("HelmRepository", "GitRepository", "Bucket") or not ref_name or not spec.get("chart"):
+        raise RenderError(f"HelmChart {namespace}/{name} needs spec.chart and spec.sourceRef {{kind, name}}")
+    tpl = ChartTemplate(
+        chart=str(spec["chart"]),
+        version=str(spec.get("version") or "*"),
+        source_ref=SourceRef(kind, ref_name, namespace),  # a HelmChart refers to its own namespace
+        reconcile_strategy=str(spec.get("reconcileStrategy") or "ChartVersion"),
+        values_files=tuple(str(v) for v in spec.get("valuesFiles") or ()),
+        ignore_missing_values_files=bool(spec.get("ignoreMissingValuesFiles")),
+    )
+    return _from_template(tpl, ctx)
+
+
+# --- HelmRepository -----------------------------------------------------------------------
+
+
+def _chart_repository(doc: Mapping[str, Any], ref: SourceRef, ctx: HelmContext) -> ChartRepository:
+    spec = _spec(doc, ref.kind, ref.namespace, ref.name)
+    url = str(spec.get("url") or "")
+    if not url:
+        raise RenderError(f"HelmRepository {ref.namespace}/{ref.name} has no spec.url")
+    if spec.get("provider") not in (None, "", "generic"):
+        raise SourceError(
+            f"HelmRepository {ref.namespace}/{ref.name}: provider {spec['provider']} authentication is not supported",
+            hint="pre-fill the chart cache with `fluxform charts pull` where the registry is reachable",
+        )
+    repo_type = str(spec.get("type") or ("oci" if url.startswith("oci://") else "default"))
+    return ChartRepository(
+        url=url,
+        type=repo_type,
+        insecure=bool(spec.get("insecure")),
+        credentials=_credentials(spec, ref, ctx, url),
+        pass_credentials=bool(spec.get("passCredentials")),
+    )
+
+
+def _credentials(spec: Mapping[str, Any], ref: SourceRef, ctx: HelmContext, url: str) -> Credentials | None:
+    """`spec.secretRef`: `username`/`password` keys (basic auth) or a `.dockerconfigjson`
+    entry for the registry host; TLS client certificates are not supported."""
+    secret_ref = spec.get("secretRef") or {}
+    name = secret_ref.get("name") if isinstance(secret_ref, Mapping) else None
+    if not name:
+        return None
+    secret = _require(ctx, "Secret", ref.namespace, str(name))
+    data = _decoded_secret(secret, f"Secret {ref.namespace}/{name}")
+    if "username" in data and "password" in data:
+        return Credentials(data["username"], data["password"])
+    if ".dockerconfigjson" in data:
+        found = _docker_config_credentials(data[".dockerconfigjson"], url)
+        if found is not None:
+            return found
+    raise SourceError(
+        f"{ref.kind} {ref.namespace}/{ref.name}: Secret {ref.namespace}/{name} has no credentials for {url}",
+        hint="supported: username/password keys, or a .dockerconfigjson with an entry for the registry",
+    )
+
+
+def _docker_config_credentials(text: str, url: str) -> Credentials | None:
+    host = urllib.parse.urlsplit(url.replace("oci://", "https://", 1)).netloc
+    try:
+        auths = json.loads(text).get("auths") or {}
+    except (ValueError, AttributeError):
+        return None
+    for key, entry in auths.items():
+        if urllib.parse.urlsplit(key if "://" in key else f"https://{key}").netloc != host:
+            continue
+        if entry.get("username") and entry.get("password"):
+            return Credentials(str(entry["username"]), str(entry["password"]))
+        user, _, password = base64.b64decode(str(entry.get("auth") or "")).decode("utf-8", "replace").partition(":")
+        if user:
+            return Credentials(user, password)
+    return None
+
+
+def _decoded_secret(doc: Mapping[str, Any], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in (doc.get("data") or {}).items():
+        try:
+            out[str(key)] = base64.b64decode(str(value or ""), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise SourceError(f"{what}: data key {key!r} is not base64-encoded UTF-8") from None
+    out.update({str(k): str(v) for k, v in (doc.get("stringData") or {}).items()})
+    return out
+
+
+def _archive_values_files(data: bytes, tpl: ChartTemplate, source: str) -> Mapping[str, Any] | None:
+    """valuesFiles of a packaged chart are paths inside the chart."""
+    if not tpl.values_files:
+        return None
+    files = _archive_files(data)
+    return _merge_values_files(tpl, lambda p: files.get(str(PurePosixPath(p))), source)
+
+
+def _archive_files(data: bytes) -> dict[str, str]:
+    """Regular files of a chart archive by path relative to the chart root."""
+    out: dict[str, str] = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            parts = PurePosixPath(member.name).parts
+            handle = tar.extractfile(member)
+            if len(parts) > 1 and handle is not None:
+                out[str(PurePosixPath(*parts[1:]))] = handle.read().decode("utf-8", "replace")
+    return out
+
+
+# --- GitRepository / Bucket ---------------------------------------------------------------
+
+
+def _from_source_dir(tpl: ChartTemplate, ref: SourceRef, ctx: HelmContext) -> ResolvedChart:
+    root = ctx.source_dirs.get((ref.kind, ref.namespace, ref.name))
+    if root is None:
+        raise SourceError(
+            f"{ref.kind} {ref.namespace}/{ref.name} has no local artifact",
+            hint="the chart's source must be the fleet repository or a source fluxform has fetched",
+        )
+    chart_dir = _inside(root, tpl.chart, f"chart path {tpl.chart}")
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise RenderError(f"no chart at {tpl.chart} in {ref.kind} {ref.namespace}/{ref.name} (Chart.yaml missing)")
+    meta = _chart_yaml(chart_dir)
+    source = f"{ref.kind}/{ref.namespace}/{ref.name} ({tpl.chart})"
+
+    def read(path: str) -> str | None:
+        target = _inside(root, path, f"values file {path}")
+        return target.read_text() if target.is_file() else None
+
+    values = _merge_values_files(tpl, read, source) if tpl.values_files else None
+    deps = _missing_dependencies(chart_dir, root, ctx)
+    return ResolvedChart(
+        str(meta.get("name") or ""), str(meta.get("version") or ""), source, _tree_digest(chart_dir),
+        path=chart_dir, values_override=values, dependencies=deps,
+    )  # fmt: skip
+
+
+def _chart_yaml(chart_dir: Path) -> Mapping[str, Any]:
+    try:
+        meta = yamlio.load((chart_dir / "Chart.yaml").read_text())
+    except yamlio.YamlError as exc:
+        raise RenderError(f"{chart_dir / 'Chart.yaml'} is not valid YAML", detail=str(exc)) from None
+    if not isinstance(meta, Mapping):
+        raise RenderError(f"{chart_dir / 'Chart.yaml'} is not a mapping")
+    return meta
+
+
+def _inside(root: Path, relative: str, what: str) -> Path:
+    """A path inside the artifact; `..` escaping it is refused (source-controller does too)."""
+    target = (root / relative.lstrip("/")).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise RenderError(f"{what} is outside its source artifact")
+    return target
+
+
+def _tree_digest(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def _missing_dependencies(chart_dir: Path, root: Path, ctx: HelmContext) -> tuple[ChartDependency, ...]:
+    listed = _chart_yaml(chart_dir).get("dependencies") or []
+    declared = {str(d.get("name")): d for d in listed if isinstance(d, Mapping)}
+    out: list[ChartDependency] = []
+    for status in dependency_status(chart_dir):
+        name = str(status.get("name"))
+        if status.get("status") != "missing":
+            continue
+        dep = declared.get(name, {})
+        repository, version = str(status.get("repository") or ""), str(dep.get("version") or "*")
+        if repository.startswith("file://"):
+            out.append(_local_dependency(chart_dir, root, name, repository, version))
+        elif repository.startswith(("http://", "https://", "oci://")):
+            out.append(_remote_dependency(name, repository, version, ctx))
+        else:
+            raise RenderError(
+                f"chart dependency {name} is missing from charts/ and repository {repository!r} cannot be resolved",
+                hint="vendor it into charts/ or use a file://, https:// or oci:// repository",
+            )
+    return tuple(out)
+
+
+def _local_dependency(chart_dir: Path, root: Path, name: str, repository: str, version: str) -> ChartDependency:
+    relative = repository.removeprefix("file://")
+    target = (chart_dir / relative).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise RenderError(f"chart dependency {name} ({repository}) is outside the source artifact")
+    if not (target / "Chart.yaml").is_file():
+        raise RenderError(f"chart dependency {name}: no chart at {repository}")
+    found = str(_chart_yaml(target).get("version") or "")
+    if not _satisfies(version, found):
+        raise RenderError(f"chart dependency {name}: version {found} at {repository} does not satisfy {version}")
+    return ChartDependency(name, path=target)
+
+
+def _remote_dependency(name: str, repository: str, version: str, ctx: HelmContext) -> ChartDependency:
+    repo = ChartRepository(repository, type="oci" if repository.startswith("oci://") else "default")
+    fetched = fetch_repository_chart(repo, name, version, ctx.cache, offline=ctx.offline)
+    return ChartDependency(name, data=fetched.data)
+
+
+def _satisfies(constraint: str, version: str) -> bool:
+    try:
+        return Constraint.parse(constraint).check(Version.parse(version))
+    except SemverError:
+        return False
+
+
+def _merge_values_files(tpl: ChartTemplate, read: Any, source: str) -> Mapping[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in tpl.values_files:
+        text = read(path)
+        if text is None:
+            if tpl.ignore_missing_values_files:
+                continue
+            raise RenderError(f"values file {path} not found in {source}", hint="or set ignoreMissingValuesFiles")
+        merged = merge_maps(merged, parse_values_yaml(text))
+    return merged
+
+
+# --- OCIRepository --------------------------------------------------------------------------
+
+
+def _from_oci_repository(namespace: str, name: str, ctx: HelmContext) -> ResolvedChart:
+    doc = _require(ctx, "OCIRepository", namespace, name)
+    spec = _spec(doc, "OCIRepository", namespace, name)
+    ref = spec.get("ref") or {}
+    selector = OciSelector(
+        tag=str(ref.get("tag") or ""),
+        semver=str(ref.get("semver") or ""),
+        semver_filter=str(ref.get("semverFilter") or ""),
+        digest=str(ref.get("digest") or ""),
+    )
+    layer = spec.get("layerSelector") or {}
+    source_ref = SourceRef("OCIRepository", name, namespace)
+    url = str(spec.get("url") or "")
+    fetched = fetch_oci_artifact(
+        url,
+        selector,
+        ctx.cache,
+        offline=ctx.offline,
+        layer_media_type=str(layer.get("mediaType") or HELM_CHART_LAYER),
+        insecure=bool(spec.get("insecure")),
+        credentials=_credentials(spec, source_ref, ctx, url),
+    )
+    return _with_digest_version(fetched, f"OCIRepository/{namespace}/{name} ({fetched.source})")
+
+
+def _with_digest_version(fetched: FetchedChart, source: str) -> ResolvedChart:
+    """helm-controller mutateChartWithSourceRevision: `<version>+<digest[:12]>`."""
+    with load_chart(fetched.data) as chart:
+        meta = chart_metadata(chart)
+    name, chart_version = str(meta.get("name") or ""), str(meta.get("version") or "")
+    try:
+        version = Version.parse(chart_version)
+    except SemverError:
+        raise RenderError(f"invalid chart version {chart_version}", detail=source) from None
+    tag, _, digest = fetched.revision.rpartition("@")
+    if tag and _parses(tag.replace("_", "+")) and Version.parse(tag.replace("_", "+")) != version:
+        raise RenderError(f"artifact revision {tag} does not match chart version {chart_version}", detail=source)
+    hexdigest = digest.partition(":")[2]
+    mutated = Version(version.major, version.minor, version.patch, version.pre, hexdigest[:12])
+    return ResolvedChart(
+        name, str(mutated), source, fetched.digest, data=fetched.data,
+        chart_version=chart_version, revision=fetched.revision,
+    )  # fmt: skip
+
+
+def _parses(text: str) -> bool:
+    try:
+        Version.parse(text)
+    except SemverError:
+        return False
+    return True
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def _require(ctx: HelmContext, kind: str, namespace: str, name: str) -> Mapping[str, Any]:
+    doc = ctx.lookup(kind, namespace, name)
+    if doc is None:
+        raise RenderError(
+            f"{kind} {namespace}/{name} not found",
+            hint=f"add the {kind} to the fleet (it must be in the desired state or the cluster)",
+        )
+    return doc
+
+
+def _spec(doc: Mapping[str, Any], kind: str, namespace: str, name: str) -> Mapping[str, Any]:
+    spec = doc.get("spec")
+    if not isinstance(spec, Mapping):
+        raise RenderError(f"{kind} {namespace}/{name} has no spec")
+    return spec
