@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -141,7 +142,7 @@ def test_resource_without_identity_is_rejected(missing: str) -> None:
         del doc["metadata"]["name"]
     else:
         del doc[missing]
-    with pytest.raises(RenderError, match=f"resource has no {missing}"):
+    with pytest.raises(RenderError, match=re.escape(f"resource has no {missing}")):
         finalize_kustomization(_ks(), yamlio.dump(doc), _objects())
 
 
