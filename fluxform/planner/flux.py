@@ -192,6 +192,4 @@ class FluxKustomization:
                 return max(30.0, parse_duration(self.timeout))
             return max(30.0, parse_duration(self.interval) - 30.0)
         except ValueError as exc:
-            raise RenderError(
-                f"invalid duration {exc.args[0]!r}", subject=self.id, location=self.origin
-            ) from exc
+            raise RenderError(f"invalid duration {exc.args[0]!r}", subject=self.id, location=self.origin) from exc
