@@ -68,6 +68,7 @@ def remove_object(state: State, key: Key, *, orphan: bool = False) -> dict[str, 
     """Delete one object now, then whatever depended on it."""
     obj = state.store.delete(key)
     state.settled.pop(key, None)
+    state.pending.discard(key)
     if obj is None:
         return None
     if key[:2] == ("", "namespaces"):

@@ -116,5 +116,6 @@ def commit(state: State, key: Key, old: dict[str, Any] | None, new: dict[str, An
         remove_object(state, key)
         return new
     stored = state.store.put(key, new, "ADDED" if old is None else "MODIFIED")
+    state.pending.add(key)
     on_stored(state, key, stored)
     return stored

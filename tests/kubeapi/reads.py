@@ -1,7 +1,7 @@
 """Reads: get, list (selectors, limit/continue), and the Table form kubectl asks for.
 
-Every read first lets the simulated controllers catch up (simulation.settle), which
-is how a Deployment becomes available "on the next read".
+Every read first lets the simulated controllers catch up (simulation.settle_pending),
+which is how a Deployment becomes available "on the next read".
 
     body = list_objects(state, rtype, "default", {"labelSelector": "app=web"})
 """
@@ -18,7 +18,7 @@ from typing import Any
 from .catalog import ResourceType
 from .errors import bad_request, not_found
 from .selectors import matches_fields, matches_labels, parse_field_selector, parse_label_selector
-from .simulation import settle
+from .simulation import settle_pending
 from .state import State
 
 __all__ = ["as_table", "get_object", "list_objects", "select"]
@@ -29,9 +29,7 @@ def select(state: State, rtype: ResourceType, namespace: str | None, params: Map
     labels = parse_label_selector(params.get("labelSelector", ""))
     fields = parse_field_selector(params.get("fieldSelector", ""), rtype.kind)
     scope = namespace if rtype.namespaced else None
-    for obj in list(state.store.items(rtype.group, rtype.plural, scope)):
-        meta = obj["metadata"]
-        settle(state, rtype, state.key(rtype, meta.get("namespace"), meta["name"]))
+    settle_pending(state)
     return [
         obj
         for obj in state.store.items(rtype.group, rtype.plural, scope)
@@ -40,9 +38,8 @@ def select(state: State, rtype: ResourceType, namespace: str | None, params: Map
 
 
 def get_object(state: State, rtype: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
-    key = state.key(rtype, namespace, name)
-    settle(state, rtype, key)
-    obj = state.store.get(key)
+    settle_pending(state)
+    obj = state.store.get(state.key(rtype, namespace, name))
     if obj is None:
         raise not_found(rtype.plural, rtype.group, name)
     return state.present(rtype, obj)

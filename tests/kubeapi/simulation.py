@@ -21,7 +21,7 @@ from .ssa import ApplyRequest, read_entries, record_update
 from .state import State, now, schema_for
 from .store import Key
 
-__all__ = ["CONTROLLER_MANAGER", "settle", "write_status"]
+__all__ = ["CONTROLLER_MANAGER", "settle", "settle_pending", "write_status"]
 
 CONTROLLER_MANAGER = "kube-controller-manager"
 _REVISION = "deployment.kubernetes.io/revision"
@@ -53,6 +53,18 @@ def write_status(
 def _token(obj: dict[str, Any]) -> tuple[str, int]:
     meta = obj.get("metadata") or {}
     return (str(meta.get("uid", "")), int(meta.get("generation") or 0))
+
+
+def settle_pending(state: State) -> None:
+    """Run the simulated controllers over everything written since they last ran; called
+    on every read, so a Deployment (and its ReplicaSet) is rolled out on the next read."""
+    while state.pending:
+        key = min(state.pending)
+        state.pending.discard(key)
+        obj = state.store.get(key)
+        rtype = state.registry.by_kind(key[0], str(obj.get("kind", ""))) if obj else None
+        if rtype is not None:
+            settle(state, rtype, key)
 
 
 def settle(state: State, rtype: ResourceType, key: Key) -> None:

@@ -15,6 +15,7 @@ Rules kept from the real thing:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,14 +155,24 @@ def _differs(before: Member | None, after: Member | None) -> bool:
     return False
 
 
+def _is_key_field(path: Path) -> bool:
+    """A field that names its list item (e.g. a container's name) goes only with the item."""
+    return len(path) >= 2 and path[-2].startswith("k:") and path[-1][2:] in json.loads(path[-2][2:])
+
+
 def _remove_dropped(obj: Any, dropped: set[Path], kept: set[Path], others: list[ManagedEntry]) -> None:
-    """Remove fields the applier gave up, unless still applied or owned by another manager."""
-    for path in sorted(dropped, key=len, reverse=True):
+    """Remove fields the applier gave up, unless still applied or owned by another manager;
+    outermost first, so an item goes as a whole when nobody keeps any part of it."""
+    removed: list[Path] = []
+    for path in sorted(dropped, key=len):
+        if any(path[: len(r)] == r for r in removed) or _is_key_field(path):
+            continue
         if any(p[: len(path)] == path for p in kept):
             continue
         if any(p[: len(path)] == path for e in others for p in e.fields):
             continue
         remove_path(obj, path)
+        removed.append(path)
 
 
 def server_side_apply(live: Mapping[str, Any] | None, config: Mapping[str, Any], req: ApplyRequest) -> dict[str, Any]:

@@ -39,6 +39,8 @@ class State:
     allocator: Allocator = field(default_factory=Allocator)
     # Health simulation: the (uid, generation) each object's simulated status belongs to.
     settled: dict[Key, tuple[str, int]] = field(default_factory=dict)
+    # Objects written since the simulated controllers last looked (see simulation.settle_pending).
+    pending: set[Key] = field(default_factory=set)
 
     def key(self, rtype: ResourceType, namespace: str | None, name: str) -> Key:
         return (rtype.group, rtype.plural, (namespace or "") if rtype.namespaced else "", name)

@@ -5,8 +5,8 @@ with an ADDED event per current object; `sendInitialEvents=true` then sends the 
 annotated `k8s.io/initial-events-end: "true"` that watch-list clients (Helm's waits) need.
 With a resourceVersion it replays changes after it (410 Expired when too old). Live
 changes follow until `timeoutSeconds`, capped by the emulator's watch timeout, or until
-the server stops. Objects delivered through a watch count as read, so simulated
-controllers settle them and their status changes arrive as MODIFIED events.
+the server stops. A watch counts as a read, so simulated controllers settle what it
+delivers and their status changes arrive as MODIFIED events.
 
     stream = open_watch(state, rtype, "default", params, stop_event, max_seconds=10)
 """
@@ -23,7 +23,7 @@ from .catalog import ResourceType
 from .errors import bad_request, gone
 from .reads import select
 from .selectors import matches_fields, matches_labels, parse_field_selector, parse_label_selector
-from .simulation import settle
+from .simulation import settle_pending
 from .state import State
 from .store import Event
 
@@ -96,8 +96,7 @@ def open_watch(
                     last = event.rv
                     if wanted(event):
                         batch.append(_line(event.type, state.present(rtype, event.obj)))
-                        if event.type != "DELETED":
-                            settle(state, rtype, event.key)
+                settle_pending(state)
             yield from batch
 
     return stream()
