@@ -1,0 +1,68 @@
+"""`get`, `build`, `show` and `version` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fluxform import yamlio
+from tests.e2e.cli import FIXTURES, KEYS, run
+
+STAGING = FIXTURES / "fleet" / "clusters" / "staging"
+
+
+def test_get_ks_lists_kustomizations_in_dependency_order_with_sources() -> None:
+    result = run("get", "ks", STAGING, "--keys-dir", KEYS)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["NAME", "PATH", "SOURCE", "DEPENDS", "ON", "STATUS", "OBJECTS"]
+    names = [line.split()[0] for line in lines[1:]]
+    assert names.index("flux-system/infra-controllers") < names.index("flux-system/infra-configs")
+    assert names.index("flux-system/infra-configs") < names.index("flux-system/apps")
+    apps = next(line for line in lines if line.startswith("flux-system/apps "))
+    assert apps.split()[1:4] == ["./apps/staging", "GitRepository/flux-system/flux-system", "flux-system/infra-configs"]
+
+
+def test_get_sources_shows_the_git_repository_and_its_users() -> None:
+    result = run("get", "sources", STAGING, "--keys-dir", KEYS)
+    assert result.code == 0, result.err
+    row = next(line for line in result.out.splitlines() if line.startswith("GitRepository"))
+    assert "flux-system/flux-system" in row and "ssh://git@github.com/example-org/fleet-infra" in row
+    assert "flux-system/apps" in row
+
+
+def test_build_ks_prints_the_objects_flux_would_apply() -> None:
+    result = run("build", "ks", "team-blue", STAGING, "--keys-dir", KEYS)
+    assert result.code == 0, result.err
+    docs = yamlio.load_all(result.out)
+    assert {d["kind"] for d in docs} == {"ConfigMap", "Service", "Deployment", "CronJob", "NetworkPolicy"}
+    assert all(d["metadata"]["namespace"] == "team-blue" for d in docs)  # targetNamespace
+    script = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert "${" in json.dumps(script["data"])  # substitute: disabled keeps the shell's ${...}
+
+
+def test_build_ks_unknown_name_lists_the_known_ones() -> None:
+    result = run("build", "ks", "nope", STAGING, "--keys-dir", KEYS)
+    assert result.code == 1
+    assert "Kustomization nope not found" in result.err and "flux-system/apps" in result.err
+
+
+def test_show_prints_a_saved_plan_and_rejects_other_files(tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    planned = run("plan", STAGING, "--keys-dir", KEYS, "--out", plan_file, "--no-color")
+    shown = run("show", plan_file)
+    assert shown.code == 0
+    assert shown.out == planned.out
+    assert json.loads(run("show", plan_file, "--format", "json").out)["summary"]["add"] == 37
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"hello": 1}')
+    result = run("show", bogus)
+    assert result.code == 1 and "not a fluxform plan file" in result.err
+
+
+def test_version_names_every_tool() -> None:
+    result = run("version")
+    assert result.code == 0
+    keys = [line.split(":")[0] for line in result.out.splitlines()]
+    assert keys == ["fluxform", "kustomize", "helm", "sops"]
+    assert "v5." in result.out and "v4." in result.out and "3.11" in result.out
