@@ -70,7 +70,7 @@ class RenderOptions:
     is_install: bool = True  # .Release.IsInstall vs .Release.IsUpgrade
     revision: int = 1
     kube_version: str | None = None  # None: the SDK default (DEFAULT_KUBE_VERSION)
-    api_versions: tuple[str, ...] = ()  # extra "group/version" or "group/version/Kind" entries
+    api_versions: tuple[str, ...] = ()  # "group/version" or "group/version/Kind" (a Kind adds its group/version)
 
 
 def sdk_version() -> str:
@@ -151,7 +151,7 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
         if options.kube_version is not None:
             native["kube_version"] = options.kube_version
         if options.api_versions:
-            native["api_versions"] = list(options.api_versions)
+            native["api_versions"] = _with_group_versions(options.api_versions)
         # Private: the only way to pass capabilities (see module docstring).
         text = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(native))
     except helm_python.HelmValuesError as exc:
@@ -162,6 +162,18 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
         raise RenderError("Helm render failed", detail=_squash(exc)) from exc
     rendered: dict[str, str] = json.loads(text)
     return rendered
+
+
+def _with_group_versions(api_versions: tuple[str, ...]) -> list[str]:
+    """Helm's discovery-built VersionSet holds "group/version" *and* "group/version/Kind"
+    entries, and `.Has` is an exact match: a Kind implies its group/version."""
+    out = dict.fromkeys(api_versions)
+    for entry in api_versions:
+        if entry.count("/") == 2:
+            out.setdefault(entry.rsplit("/", 1)[0])
+        elif entry.count("/") == 1 and "." not in entry.split("/")[0] and entry.split("/")[1][:1].isupper():
+            out.setdefault(entry.split("/")[0])  # core "v1/Pod" -> "v1"
+    return list(out)
 
 
 def parse_values_yaml(text: str) -> dict[str, Any]:
