@@ -25,7 +25,7 @@ class _Registry(http.server.BaseHTTPRequestHandler):
     mode = "bearer"  # "bearer" | "basic"
 
     def do_GET(self) -> None:
-        host = "127.0.0.1:{}".format(*self.server.server_address[1:2])
+        host = f"127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
         if self.path.startswith("/token"):
             ok = self.headers.get("Authorization") == BASIC and "scope=repository" in self.path
             return self._send(200 if ok else 401, json.dumps({"token": "good"}).encode() if ok else b"{}")
