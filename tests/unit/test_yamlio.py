@@ -118,8 +118,10 @@ def test_mapping_keys_are_stringified_like_sigs_yaml(key: str, expected: str) ->
 
 
 def test_mapping_keys_match_real_kubectl(tmp_path: Path) -> None:
+    # One mapping per key: several KEYS stringify alike ('y'/'on', '1'/'1.0'), and for such
+    # duplicates Go's map order makes kubectl's pick random.
     path = tmp_path / "keys.yaml"
-    path.write_text(_config_map("".join(f"  {key}: v{i}\n" for i, (_, key, _) in enumerate(KEYS))))
+    path.write_text(_config_map("".join(f"  k{i}:\n    {key}: v\n" for i, (_, key, _) in enumerate(KEYS))))
     assert _kubectl_json(path)["data"] == yamlio.load(path.read_text())["data"]
 
 
