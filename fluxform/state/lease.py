@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+import time
 from typing import Any
 
 from kubernetes import client
@@ -132,8 +133,14 @@ class LeaseLock:
         self._held = None
 
     def _renew_loop(self, info: LockInfo, stop: threading.Event) -> None:
-        """Renew until stopped; a lost Lease ends the loop (the next write sees LockLost)."""
+        """Renew until stopped. The loop ends as lost when the Lease names another holder, or
+        when no renewal succeeded for a whole lease duration (another client may hold it now);
+        the next write then sees LockLost."""
+        renewed = time.monotonic()
         while not stop.wait(self.duration / 3):
+            if time.monotonic() - renewed > self.duration:
+                self._lost.set()
+                return
             try:
                 lease = self._get()
                 if lease is None or _holder_id(lease) != info.id:
@@ -142,8 +149,9 @@ class LeaseLock:
                 acquired = lease.spec.acquire_time if lease.spec else None
                 body = self._body(info, lease.metadata.resource_version, _transitions(lease), acquired)
                 self._write("replace", body)
+                renewed = time.monotonic()
             except (Conflict, StateError):
-                continue  # transient: retried next tick; expiry is what decides
+                continue  # transient: retried next tick
 
     # -- API -----------------------------------------------------------------------------
 
