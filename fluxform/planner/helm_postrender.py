@@ -14,6 +14,8 @@ Secrets, and a kustomization.yaml with the patches and images.
 from __future__ import annotations
 
 import copy
+import json
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -22,6 +24,7 @@ from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
+from fluxform.planner.helm_sdk import parse_yaml_document
 from fluxform.planner.helm_spec import HELM_GROUP, HelmReleaseSpec, KustomizePostRenderer
 from fluxform.planner.kustomize import kustomize_build
 
@@ -30,6 +33,7 @@ __all__ = ["apply_metadata", "origin_labels", "post_render"]
 _SELECTOR_KEYS = ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector")
 _IMAGE_KEYS = ("name", "newName", "newTag", "digest")
 _INPUT = "helm-output.yaml"
+_DOC_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
 def origin_labels(hr: HelmReleaseSpec) -> dict[str, str]:
@@ -64,7 +68,8 @@ def _kustomize(
         return docs
     work = Path(tempfile.mkdtemp(prefix="fluxform-postrender-"))  # 0700
     try:
-        (work / _INPUT).write_text(yamlio.dump_all(docs))
+        # JSON is YAML: exact, and much faster to write than block YAML
+        (work / _INPUT).write_text("\n---\n".join(json.dumps(doc) for doc in docs))
         (work / "kustomization.yaml").write_text(yamlio.dump(_kustomization(renderer), sort_keys=False))
         try:
             text = kustomize_build(work)
@@ -74,7 +79,7 @@ def _kustomize(
             ) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return [doc for doc in yamlio.load_all(text) if isinstance(doc, dict)]
+    return [doc for part in _DOC_SEPARATOR.split(text) if part.strip() and (doc := parse_yaml_document(part))]
 
 
 def _kustomization(renderer: KustomizePostRenderer) -> dict[str, Any]:

@@ -31,7 +31,14 @@ from fluxform.planner.helm_context import HelmContext
 from fluxform.planner.helm_materialize import open_chart
 from fluxform.planner.helm_names import release_name_for, release_namespace_for
 from fluxform.planner.helm_postrender import apply_metadata, origin_labels, post_render
-from fluxform.planner.helm_sdk import DEFAULT_KUBE_VERSION, RenderOptions, chart_crds, chart_metadata, render_chart
+from fluxform.planner.helm_sdk import (
+    DEFAULT_KUBE_VERSION,
+    RenderOptions,
+    chart_crds,
+    chart_metadata,
+    parse_yaml_document,
+    render_chart,
+)
 from fluxform.planner.helm_spec import HelmReleaseSpec
 from fluxform.planner.helm_values import compose_values
 from fluxform.sources.semver import is_compatible_range
@@ -56,7 +63,8 @@ class RenderTimings:
     values: float = 0.0
     chart: float = 0.0  # resolve + load
     render: float = 0.0  # Helm templates
-    post_render: float = 0.0
+    parse: float = 0.0  # rendered text to objects
+    post_render: float = 0.0  # post-renderers, labels, hooks, namespaces, CRDs
 
 
 @dataclass(frozen=True)
@@ -112,13 +120,15 @@ def _render(hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: Kin
         files = render_chart(loaded, composed.values, options)
         crd_files = chart_crds(loaded)  # after render: disabled subcharts are gone
     t_render, clock = time.perf_counter() - clock, time.perf_counter()
+    docs = _documents(files)
+    t_parse, clock = time.perf_counter() - clock, time.perf_counter()
     diagnostics = list(composed.diagnostics)
-    hooks, manifests = _post_render_by_strategy(_documents(files), hr, diagnostics)
+    hooks, manifests = _post_render_by_strategy(docs, hr, diagnostics)
     for doc in (*hooks, *manifests):
         _place_in_namespace(doc, namespace, scopes)
     policy = hr.install_crds if is_install else hr.upgrade_crds
     crds = [] if policy == "Skip" else _crds(crd_files, hr, diagnostics)
-    timings = RenderTimings(t_values, t_chart, t_render, time.perf_counter() - clock)
+    timings = RenderTimings(t_values, t_chart, t_render, t_parse, time.perf_counter() - clock)
     return RenderedRelease(
         owner=hr.id,
         release_name=name,
@@ -160,12 +170,12 @@ def _documents(files: Mapping[str, str]) -> list[dict[str, Any]]:
 
 def _parse(path: str, text: str) -> list[dict[str, Any]]:
     try:
-        parsed = yamlio.load(text)
-    except yamlio.YamlError as exc:
-        raise RenderError(f"YAML parse error on {path}", detail=str(exc)) from None
-    if parsed is None:
+        parsed = parse_yaml_document(text)
+    except RenderError as exc:
+        raise RenderError(f"YAML parse error on {path}", detail=exc.detail or exc.summary) from None
+    if not parsed:
         return []
-    if not isinstance(parsed, dict) or not parsed.get("kind") or not parsed.get("apiVersion"):
+    if not parsed.get("kind") or not parsed.get("apiVersion"):
         raise RenderError(f"{path} rendered a document that is not a Kubernetes object (no apiVersion/kind)")
     return [parsed]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,7 @@ from typing import Any
 import helm_python
 from helm_python import _native
 
+from fluxform import yamlio
 from fluxform.errors import RenderError
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "load_chart",
     "package_chart",
     "parse_values_yaml",
+    "parse_yaml_document",
     "render_chart",
     "sdk_version",
     "use_private_helm_home",
@@ -174,6 +177,26 @@ def _with_group_versions(api_versions: tuple[str, ...]) -> list[str]:
         elif entry.count("/") == 1 and "." not in entry.split("/")[0] and entry.split("/")[1][:1].isupper():
             out.setdefault(entry.split("/")[0])  # core "v1/Pod" -> "v1"
     return list(out)
+
+
+_LONG_NUMBER = re.compile(r"\d{16,}")
+
+
+def parse_yaml_document(text: str) -> dict[str, Any]:
+    """One YAML document as Go reads it (sigs.k8s.io/yaml), ~10x faster than pure Python;
+    `{}` for an empty or comment-only document. Documents holding 16+ digit numbers go
+    through yamlio instead, because the SDK's JSON hop turns integers into float64."""
+    if _LONG_NUMBER.search(text):
+        try:
+            parsed = yamlio.load(text)
+        except yamlio.YamlError as exc:
+            raise RenderError("invalid YAML", detail=str(exc)) from exc
+        if parsed is None:
+            return {}
+        if not isinstance(parsed, dict):
+            raise RenderError("YAML document is not a mapping")
+        return parsed
+    return parse_values_yaml(text)
 
 
 def parse_values_yaml(text: str) -> dict[str, Any]:

@@ -18,8 +18,10 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ChartCache", "default_cache_dir", "sha256_digest"]
 
@@ -36,9 +38,14 @@ def sha256_digest(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class ChartCache:
-    """A cache directory (created 0700 on first write; charts may come from private repos)."""
+    """A cache directory (created 0700 on first write; charts may come from private repos).
+
+    `memo` lives as long as this object: an index or tag list is fetched and parsed once per
+    run, however many HelmReleases use the repository. Make one ChartCache per run."""
 
     root: Path
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def default(cls) -> ChartCache:

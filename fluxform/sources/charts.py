@@ -118,7 +118,11 @@ def _index_url(url: str) -> str:
 
 
 def _load_index(repo: ChartRepository, index_url: str, cache: ChartCache, *, offline: bool) -> Any:
+    """The parsed index, fetched (or read from the cache offline) once per ChartCache."""
     key = f"index {index_url}"
+    with cache.memo_lock:
+        if key in cache.memo:
+            return cache.memo[key]
     if offline:
         data = cache.get_by_ref(key)
         if data is None:
@@ -126,7 +130,9 @@ def _load_index(repo: ChartRepository, index_url: str, cache: ChartCache, *, off
     else:
         data = _http_get(index_url, repo, send_credentials=True)
         cache.put_ref(key, cache.put_blob(data))
-    return _parse_index(data, index_url)
+    index = _parse_index(data, index_url)
+    with cache.memo_lock:
+        return cache.memo.setdefault(key, index)
 
 
 def _parse_index(data: bytes, index_url: str) -> Any:
@@ -275,15 +281,19 @@ def _oci_reference(
 
 def _oci_tags(client: OciClient, ref: str, repository: str, cache: ChartCache, *, offline: bool) -> list[str]:
     key = f"tags {ref}"
+    with cache.memo_lock:
+        if key in cache.memo:
+            return list(cache.memo[key])
     if offline:
         data = cache.get_by_ref(key)
         if data is None:
             raise SourceError(f"tags of {ref} are not in the cache (offline)", hint=_OFFLINE_HINT)
         tags: list[str] = json.loads(data)
-        return tags
-    tags = client.tags(repository)
-    cache.put_ref(key, cache.put_blob(json.dumps(tags).encode()))
-    return tags
+    else:
+        tags = client.tags(repository)
+        cache.put_ref(key, cache.put_blob(json.dumps(tags).encode()))
+    with cache.memo_lock:
+        return list(cache.memo.setdefault(key, tags))
 
 
 def _oci_manifest(
