@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fluxform import yamlio
-from fluxform.errors import FluxformError, RenderError, SourceError
+from fluxform.errors import Diagnostic, FluxformError, RenderError, SourceError
 from fluxform.planner.helm_context import HelmContext
 from fluxform.planner.helm_sdk import chart_metadata, dependency_status, load_chart, parse_values_yaml
 from fluxform.planner.helm_spec import ChartTemplate, HelmReleaseSpec, SourceRef
@@ -68,13 +69,16 @@ class ResolvedChart:
     values_override: Mapping[str, Any] | None = None  # merged valuesFiles, replaces values.yaml
     dependencies: tuple[ChartDependency, ...] = ()
     revision: str = ""  # OCI artifact revision `<tag>@sha256:...`
+    diagnostics: tuple[Diagnostic, ...] = ()  # assumptions made (unknown HelmChart generation, ...)
 
 
 def resolve_chart(hr: HelmReleaseSpec, ctx: HelmContext) -> ResolvedChart:
     """Resolve and fetch the chart; errors name the HelmRelease and the source object."""
     try:
         if hr.chart_template is not None:
-            return _from_template(hr.chart_template, ctx)
+            # helm-controller creates HelmChart <hr namespace>-<hr name> in the source's namespace
+            generated = ctx.lookup("HelmChart", hr.chart_template.source_ref.namespace, f"{hr.namespace}-{hr.name}")
+            return _from_template(hr.chart_template, ctx, generated)
         assert hr.chart_ref is not None
         if hr.chart_ref.kind == "OCIRepository":
             return _from_oci_repository(hr.chart_ref.namespace, hr.chart_ref.name, ctx)
@@ -83,7 +87,9 @@ def resolve_chart(hr: HelmReleaseSpec, ctx: HelmContext) -> ResolvedChart:
         raise exc.with_context(subject=hr.id, location=hr.origin) from None
 
 
-def _from_template(tpl: ChartTemplate, ctx: HelmContext) -> ResolvedChart:
+def _from_template(tpl: ChartTemplate, ctx: HelmContext, helm_chart: Mapping[str, Any] | None) -> ResolvedChart:
+    """The chart source-controller builds for a HelmChart spec; `helm_chart` is the HelmChart
+    object when known (its generation enters the version when valuesFiles are used)."""
     ref = tpl.source_ref
     if ref.kind == "HelmRepository":
         repo_doc = _require(ctx, ref.kind, ref.namespace, ref.name)
@@ -91,11 +97,53 @@ def _from_template(tpl: ChartTemplate, ctx: HelmContext) -> ResolvedChart:
         fetched = fetch_repository_chart(repo, tpl.chart, tpl.version, ctx.cache, offline=ctx.offline)
         source = f"HelmRepository/{ref.namespace}/{ref.name} ({fetched.source})"
         values = _archive_values_files(fetched.data, tpl, source)
-        return ResolvedChart(
+        resolved = ResolvedChart(
             fetched.name, fetched.version, source, fetched.digest, data=fetched.data,
             values_override=values, revision=fetched.revision,
         )  # fmt: skip
-    return _from_source_dir(tpl, ref, ctx)
+    else:
+        resolved = _from_source_dir(tpl, ref, ctx)
+    return _with_build_metadata(resolved, tpl, helm_chart, ctx)
+
+
+def _with_build_metadata(
+    resolved: ResolvedChart, tpl: ChartTemplate, helm_chart: Mapping[str, Any] | None, ctx: HelmContext
+) -> ResolvedChart:
+    """source-controller's VersionMetadata: `+<12 hex of the source revision>` with
+    reconcileStrategy Revision (Git/Bucket), then `.<HelmChart generation>` (or just the
+    generation) when valuesFiles are set, replacing any build metadata of the version."""
+    parts: list[str] = []
+    notes: list[Diagnostic] = []
+    ref = tpl.source_ref
+    if tpl.reconcile_strategy == "Revision" and ref.kind in ("GitRepository", "Bucket"):
+        revision = ctx.source_revisions.get((ref.kind, ref.namespace, ref.name), "")
+        hexdigest = revision.rpartition(":")[2] if revision else ""
+        if hexdigest:
+            parts.append(hexdigest[:12])
+        else:
+            notes.append(Diagnostic(f"reconcileStrategy Revision: the revision of {ref.kind} {ref.namespace}/"
+                                    f"{ref.name} is unknown, so the chart version lacks it"))  # fmt: skip
+    if tpl.values_files:
+        generation = ((helm_chart or {}).get("metadata") or {}).get("generation")
+        if not isinstance(generation, int):
+            generation = 1
+            notes.append(
+                Diagnostic("valuesFiles: HelmChart generation unknown, assumed 1 (it enters the chart version)")
+            )
+        parts.append(str(generation))
+    if not parts:
+        return dataclasses.replace(resolved, diagnostics=(*resolved.diagnostics, *notes))
+    try:
+        version = Version.parse(resolved.version)
+    except SemverError:
+        raise RenderError(f"failed to parse version from chart metadata as SemVer: {resolved.version}") from None
+    mutated = Version(version.major, version.minor, version.patch, version.pre, ".".join(parts))
+    return dataclasses.replace(
+        resolved,
+        version=str(mutated),
+        chart_version=resolved.chart_version or resolved.version,
+        diagnostics=(*resolved.diagnostics, *notes),
+    )
 
 
 def _from_helm_chart(namespace: str, name: str, ctx: HelmContext) -> ResolvedChart:
@@ -113,7 +161,7 @@ def _from_helm_chart(namespace: str, name: str, ctx: HelmContext) -> ResolvedCha
         values_files=tuple(str(v) for v in spec.get("valuesFiles") or ()),
         ignore_missing_values_files=bool(spec.get("ignoreMissingValuesFiles")),
     )
-    return _from_template(tpl, ctx)
+    return _from_template(tpl, ctx, doc)
 
 
 # --- HelmRepository -----------------------------------------------------------------------

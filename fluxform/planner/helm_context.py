@@ -30,6 +30,9 @@ class HelmContext:
     lookup: Lookup
     # artifact directory of each GitRepository/Bucket (e.g. the fleet checkout)
     source_dirs: Mapping[SourceKey, Path] = field(default_factory=dict)
+    # artifact revision of those sources ("main@sha1:<hex>", "sha256:<hex>"), for charts with
+    # reconcileStrategy Revision; unknown ones are reported as a Diagnostic
+    source_revisions: Mapping[SourceKey, str] = field(default_factory=dict)
     # chart archives, indexes and OCI metadata; offline runs read only from here
     cache: ChartCache = field(default_factory=ChartCache.default)
     # no network: charts come from the cache or from source_dirs, else a clear error

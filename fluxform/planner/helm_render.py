@@ -14,6 +14,7 @@ install/upgrade CRD policy.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -91,21 +92,34 @@ def render_release(
     is_install: bool = True,
     scopes: KindScopes | None = None,
     origin: SourceLocation | None = None,
+    revision: int | None = None,
 ) -> RenderedRelease:
-    """Render a HelmRelease manifest; every failure is a FluxformError naming it."""
-    return render_spec(HelmReleaseSpec.from_doc(doc, origin), ctx, is_install=is_install, scopes=scopes)
+    """Render a HelmRelease manifest; every failure is a FluxformError naming it.
+
+    `is_install`: no release exists yet (`.Release.IsInstall`, install CRD policy), else an
+    upgrade. `revision`: `.Release.Revision`, default 1 for an install, 2 for an upgrade
+    (pass the last release revision + 1 when the cluster is known)."""
+    hr = HelmReleaseSpec.from_doc(doc, origin)
+    return render_spec(hr, ctx, is_install=is_install, scopes=scopes, revision=revision)
 
 
 def render_spec(
-    hr: HelmReleaseSpec, ctx: HelmContext, *, is_install: bool = True, scopes: KindScopes | None = None
+    hr: HelmReleaseSpec,
+    ctx: HelmContext,
+    *,
+    is_install: bool = True,
+    scopes: KindScopes | None = None,
+    revision: int | None = None,
 ) -> RenderedRelease:
     try:
-        return _render(hr, ctx, is_install, scopes or KindScopes())
+        return _render(hr, ctx, is_install, scopes or KindScopes(), revision or (1 if is_install else 2))
     except FluxformError as exc:
         raise exc.with_context(subject=hr.id, location=hr.origin) from None
 
 
-def _render(hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: KindScopes) -> RenderedRelease:
+def _render(
+    hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: KindScopes, revision: int
+) -> RenderedRelease:
     clock = time.perf_counter()
     composed = compose_values(hr, ctx.lookup)
     t_values, clock = time.perf_counter() - clock, time.perf_counter()
@@ -113,7 +127,7 @@ def _render(hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: Kin
     namespace = release_namespace_for(hr.namespace, target_namespace=hr.target_namespace)
     chart = resolve_chart(hr, ctx)
     skip_schema = hr.install_disable_schema_validation if is_install else hr.upgrade_disable_schema_validation
-    options = RenderOptions(name, namespace, is_install, 1, ctx.kube_version, ctx.api_versions)
+    options = RenderOptions(name, namespace, is_install, revision, ctx.kube_version, ctx.api_versions)
     with open_chart(chart, without_schema=skip_schema) as loaded:
         _check_kube_version(chart_metadata(loaded), ctx.kube_version or DEFAULT_KUBE_VERSION)
         t_chart, clock = time.perf_counter() - clock, time.perf_counter()
@@ -122,7 +136,7 @@ def _render(hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: Kin
     t_render, clock = time.perf_counter() - clock, time.perf_counter()
     docs = _documents(files)
     t_parse, clock = time.perf_counter() - clock, time.perf_counter()
-    diagnostics = list(composed.diagnostics)
+    diagnostics = [*composed.diagnostics, *(_about(hr, d) for d in (*chart.diagnostics, *_notes(hr)))]
     hooks, manifests = _post_render_by_strategy(docs, hr, diagnostics)
     for doc in (*hooks, *manifests):
         _place_in_namespace(doc, namespace, scopes)
@@ -143,6 +157,21 @@ def _render(hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: Kin
         crd_policy=policy,
         diagnostics=tuple(diagnostics),
         timings=timings,
+    )
+
+
+def _notes(hr: HelmReleaseSpec) -> list[Diagnostic]:
+    notes = []
+    if hr.remote_cluster:
+        notes.append(Diagnostic("spec.kubeConfig: helm-controller installs this release into another cluster"))
+    if hr.chart_template is not None and hr.chart_template.verify:
+        notes.append(Diagnostic("spec.chart.spec.verify: chart signatures are not verified by fluxform"))
+    return notes
+
+
+def _about(hr: HelmReleaseSpec, diagnostic: Diagnostic) -> Diagnostic:
+    return dataclasses.replace(
+        diagnostic, subject=diagnostic.subject or hr.id, location=diagnostic.location or hr.origin
     )
 
 

@@ -54,6 +54,7 @@ class ChartTemplate:
     reconcile_strategy: str  # ChartVersion | Revision
     values_files: tuple[str, ...]
     ignore_missing_values_files: bool
+    verify: bool = False  # spec.verify set (cosign/notation); fluxform cannot check signatures
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class HelmReleaseSpec:
     install_disable_hooks: bool
     upgrade_disable_hooks: bool
     suspend: bool
+    remote_cluster: bool = False  # spec.kubeConfig: the release goes to another cluster
 
     @property
     def name(self) -> str:
@@ -148,6 +150,7 @@ class HelmReleaseSpec:
             install_disable_hooks=reader.boolean(install, "disableHooks"),
             upgrade_disable_hooks=reader.boolean(upgrade, "disableHooks"),
             suspend=reader.boolean(spec, "suspend"),
+            remote_cluster=spec.get("kubeConfig") is not None,
         )
 
 
@@ -177,6 +180,7 @@ def _chart_template(reader: _Reader, spec: Mapping[str, Any], namespace: str) ->
         reconcile_strategy=reader.choice(tpl, "reconcileStrategy", ("ChartVersion", "Revision"), "ChartVersion"),
         values_files=tuple(reader.string_list(tpl, "valuesFiles")),
         ignore_missing_values_files=reader.boolean(tpl, "ignoreMissingValuesFiles"),
+        verify=bool(tpl.get("verify")),
     )
 
 

@@ -52,6 +52,7 @@ data:
   kube: {{ .Capabilities.KubeVersion.Version | quote }}
   monitoring: {{ .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" | quote }}
   install: {{ .Release.IsInstall | quote }}
+  revision: {{ .Release.Revision | quote }}
   password: {{ .Values.password | default "" | quote }}
 """
 CLUSTER_ROLE = """\
@@ -205,6 +206,18 @@ def test_render_from_git_source(ctx: HelmContext) -> None:
     assert any("not-a-crd" in d.summary and "not a CustomResourceDefinition" in d.summary for d in rendered.diagnostics)
 
 
+def test_reconcile_strategy_revision(ctx: HelmContext) -> None:
+    spec = hr_doc()["spec"]["chart"]["spec"] | {"reconcileStrategy": "Revision"}
+    doc = hr_doc(chart={"spec": spec})
+    unknown = render_release(doc, ctx)
+    assert unknown.chart.version == "1.0.0"
+    assert any("revision of GitRepository flux-system/fleet is unknown" in d.summary for d in unknown.diagnostics)
+    revisions = {("GitRepository", "flux-system", "fleet"): "main@sha1:0123456789abcdef0123456789abcdef01234567"}
+    known = render_release(doc, dataclasses.replace(ctx, source_revisions=revisions))
+    assert known.chart.version == "1.0.0+0123456789ab"
+    assert by_kind(known, "Deployment")[0]["metadata"]["labels"]["chart"] == "app-1.0.0_0123456789ab"
+
+
 def test_subchart_condition_controls_templates_and_crds(ctx: HelmContext) -> None:
     rendered = render_release(hr_doc(values={"sub": {"enabled": True}}), ctx)
     assert "web-sub" in [o["metadata"]["name"] for o in by_kind(rendered, "ConfigMap")]
@@ -242,7 +255,20 @@ def test_capabilities_default_and_given(ctx: HelmContext) -> None:
     cluster = dataclasses.replace(ctx, kube_version="v1.30.4", api_versions=("monitoring.coreos.com/v1",))
     rendered = render_release(hr_doc(), cluster, is_install=False)
     data = by_kind(rendered, "ConfigMap")[0]["data"]
-    assert data == {"kube": "v1.30.4", "monitoring": "true", "install": "false", "password": ""}
+    assert data == {"kube": "v1.30.4", "monitoring": "true", "install": "false", "revision": "2", "password": ""}
+    assert (
+        by_kind(render_release(hr_doc(), cluster, is_install=False, revision=7), "ConfigMap")[0]["data"]["revision"]
+        == "7"
+    )
+    assert default["revision"] == "1"
+
+
+def test_unsupported_features_are_reported(ctx: HelmContext) -> None:
+    spec = hr_doc()["spec"]["chart"]["spec"] | {"verify": {"provider": "cosign"}}
+    doc = hr_doc(chart={"spec": spec}, kubeConfig={"secretRef": {"name": "remote"}})
+    summaries = [d.summary for d in render_release(doc, ctx).diagnostics]
+    assert any("another cluster" in s for s in summaries)
+    assert any("signatures are not verified" in s for s in summaries)
 
 
 def test_chart_kube_version_requirement(tmp_path: Path) -> None:
@@ -469,6 +495,14 @@ def test_values_files_replace_chart_values(http_chart_repo: ChartRepoServer, tmp
     ctx = HelmContext(Desired(_helm_repo(http_chart_repo.url)), cache=ChartCache(tmp_path / "cache"))
     rendered = render_release(_repo_hr("app", "1.1.0", valuesFiles=["values.yaml"]), ctx)
     assert by_kind(rendered, "Deployment")[0]["spec"]["replicas"] == 1
+    # source-controller appends the HelmChart generation (unknown here: 1, with a warning)
+    assert rendered.chart.version == "1.1.0+1"
+    assert by_kind(rendered, "Deployment")[0]["metadata"]["labels"]["chart"] == "app-1.1.0_1"
+    assert any("HelmChart generation unknown" in d.summary for d in rendered.diagnostics)
+    helm_chart = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+                  "metadata": {"name": "apps-web", "namespace": "flux-system", "generation": 3}}  # fmt: skip
+    known = dataclasses.replace(ctx, lookup=Desired(_helm_repo(http_chart_repo.url), helm_chart))
+    assert render_release(_repo_hr("app", "1.1.0", valuesFiles=["values.yaml"]), known).chart.version == "1.1.0+3"
     with pytest.raises(RenderError, match=re.escape("values file prod.yaml not found")):
         render_release(_repo_hr("app", "1.1.0", valuesFiles=["values.yaml", "prod.yaml"]), ctx)
     ignored = _repo_hr("app", "1.1.0", valuesFiles=["values.yaml", "prod.yaml"], ignoreMissingValuesFiles=True)
