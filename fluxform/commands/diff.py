@@ -1,0 +1,75 @@
+"""`fluxform diff`: what a change between two git revisions does to each cluster.
+
+    fluxform diff clusters --base origin/main --format markdown --detailed-exitcode
+
+Exit codes with --detailed-exitcode: 0 no differences, 1 error, 2 differences.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fluxform.cli import _fleet_options, _fleet_request, _write_private
+from fluxform.planner.diff_render import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
+from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
+
+__all__ = ["diff"]
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+@click.command("diff")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--base", required=True, metavar="REV", help="Revision to compare against (e.g. origin/main).")
+@click.option("--head", default="HEAD", show_default=True, metavar="REV", help="Revision with the change.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences, 0 when not.")
+@click.option("--full", is_flag=True, help="Render and compare everything (no changed-only shortcuts).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON diff here.")
+@click.option(
+    "--step-summary/--no-step-summary",
+    default=True,
+    show_default=True,
+    help=f"Append the Markdown diff to ${STEP_SUMMARY_ENV} when it is set (GitHub Actions).",
+)
+@click.option("--markdown-limit", type=int, default=MARKDOWN_LIMIT, show_default=True, help="Markdown size cap.")
+@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
+@_fleet_options
+def diff(
+    paths: tuple[Path, ...],
+    base: str,
+    head: str,
+    fmt: str,
+    detailed_exitcode: bool,
+    full: bool,
+    out: Path | None,
+    step_summary: bool,
+    markdown_limit: int,
+    color: bool | None,
+    **fleet: Any,
+) -> None:
+    """Compare the clusters at PATHS between --base and --head (a directory of clusters,
+    such as clusters/, stands for each cluster below it). The work tree is not touched."""
+    index_dir = None if fleet.get("no_cache") else Path(fleet["cache_dir"]) / "diff-index"
+    request = DiffRequest(paths, base, head, _fleet_request(fleet), changed_only=not full, index_dir=index_dir)
+    result = diff_revisions(request)
+    if out is not None:
+        _write_private(out, render_diff_json(result))
+    summary_file = os.environ.get(STEP_SUMMARY_ENV)
+    if step_summary and summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(render_diff_markdown(result, limit=markdown_limit))
+    if fmt == "json":
+        click.echo(render_diff_json(result), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_diff_markdown(result, limit=markdown_limit), nl=False)
+    else:
+        colour = sys.stdout.isatty() if color is None else color
+        click.echo(render_diff_text(result, colour=colour), nl=False)
+    if detailed_exitcode and result.has_changes():
+        sys.exit(2)

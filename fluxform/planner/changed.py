@@ -1,0 +1,303 @@
+"""Changed-only planning: which owners a set of changed files can affect.
+
+An owner's render is a function of the files its build reads (its input closure, and for
+a HelmRelease the chart directory and values files), of its own Flux object (written in
+its parent's output), of the objects it looks up (substituteFrom, valuesFrom, its chart
+source) and of the run's options. So, for a list of changed paths, the owners that may
+render differently are: those whose inputs contain a changed path (or whose directories
+would see a new file), the children of an affected owner, and the owners looking up an
+object an affected owner produces; repeated until nothing is added. Everything else is
+provably equal on both sides and needs neither rendering nor comparison.
+
+Over-approximation is deliberate: a spurious "affected" costs a render, a missed one is a
+wrong diff. Owners whose inputs cannot be known (other sources, HelmReleases whose chart
+version carries the source revision) count as affected whenever anything changed.
+
+The index of one render holds paths and ids only, never values, so it may be kept on disk.
+
+    index = index_state(base_state, IndexRoots(root=tree / "fleet", prefix="fleet"))
+    affected = index.affected(repo.changed_files(base, head))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fluxform import yamlio
+from fluxform.errors import FluxformError
+from fluxform.objects import ObjectId
+from fluxform.planner.build import secure_join
+from fluxform.planner.closure import input_closure
+from fluxform.planner.flux import FluxKustomization
+from fluxform.planner.generate import prepare_kustomization
+from fluxform.planner.helm_spec import HelmReleaseSpec
+from fluxform.planner.model import DesiredState, Owner, OwnerStatus
+from fluxform.sources.artifact import IGNORE_FILE
+
+__all__ = ["INDEX_VERSION", "IndexRoots", "IndexStore", "ObjectKey", "OwnerInputs", "RenderIndex", "index_state"]
+
+INDEX_VERSION = "1"
+
+#: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
+ObjectKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class OwnerInputs:
+    id: ObjectId
+    parent: ObjectId | None
+    files: frozenset[str] | None  # repository-relative; None: unknown, affected by any change
+    dirs: frozenset[str] = frozenset()  # a new file below one of these may be read
+    lookups: tuple[ObjectKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderIndex:
+    owners: Mapping[ObjectId, OwnerInputs]
+    producers: Mapping[ObjectKey, ObjectId] = field(default_factory=dict)  # looked-up objects only
+
+    def seeds(self, changed: Iterable[str]) -> set[ObjectId]:
+        """Owners that read a changed path directly."""
+        paths = list(changed)
+        if not paths:
+            return set()
+        if any(posixpath.basename(p) == IGNORE_FILE for p in paths):
+            return set(self.owners)  # the artifact's file filter itself changed
+        ancestors = {a for p in paths for a in _ancestors(p)}
+        found = set()
+        for inputs in self.owners.values():
+            files = inputs.files
+            if files is None or not inputs.dirs.isdisjoint(ancestors) or not files.isdisjoint(paths):
+                found.add(inputs.id)
+        return found
+
+    def affected(self, changed: Iterable[str]) -> frozenset[ObjectId]:
+        """Every owner whose render may differ once `changed` paths changed."""
+        affected = self.seeds(changed)
+        grew = bool(affected)
+        while grew:
+            grew = False
+            for inputs in self.owners.values():
+                if inputs.id not in affected and self._depends_on_any(inputs, affected):
+                    affected.add(inputs.id)
+                    grew = True
+        return frozenset(affected)
+
+    def _depends_on_any(self, inputs: OwnerInputs, affected: set[ObjectId]) -> bool:
+        if inputs.parent in affected:
+            return True
+        for key in inputs.lookups:
+            producer = self.producers.get(key)
+            if producer is None or producer in affected:
+                return True  # absent at base: an affected owner may start producing it
+        return False
+
+    def to_json(self) -> str:
+        owners = [
+            {
+                "id": o.id.inventory_id(),
+                "parent": o.parent.inventory_id() if o.parent else None,
+                "files": sorted(o.files) if o.files is not None else None,
+                "dirs": sorted(o.dirs),
+                "lookups": [list(k) for k in o.lookups],
+            }
+            for o in sorted(self.owners.values(), key=lambda o: o.id)
+        ]
+        producers = [[*k, v.inventory_id()] for k, v in sorted(self.producers.items())]
+        return json.dumps({"version": INDEX_VERSION, "owners": owners, "producers": producers}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RenderIndex:
+        data = json.loads(text)
+        if data.get("version") != INDEX_VERSION:
+            raise ValueError("index version mismatch")
+        owners = {}
+        for item in data["owners"]:
+            oid = ObjectId.parse(item["id"])
+            owners[oid] = OwnerInputs(
+                id=oid,
+                parent=ObjectId.parse(item["parent"]) if item["parent"] else None,
+                files=frozenset(item["files"]) if item["files"] is not None else None,
+                dirs=frozenset(item["dirs"]),
+                lookups=tuple((k[0], k[1], k[2]) for k in item["lookups"]),
+            )
+        producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
+        return cls(owners, producers)
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(len(parts), -1, -1)]
+
+
+# -- building an index from a render ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexRoots:
+    root: Path  # the self source on disk (the tree the render read)
+    prefix: str  # that root relative to the repository top ("" when it is the top)
+    mapped_sources: frozenset[str] = frozenset()  # --source keys: those owners read elsewhere
+
+
+def index_state(state: DesiredState, roots: IndexRoots) -> RenderIndex:
+    """The inputs of every owner of `state`, rendered from the files under `roots.root`."""
+    manifests = {oid: obj.body for oid, obj in state.objects().items()}
+    producer_of = {(oid.kind, oid.namespace, oid.name): obj.owner for oid, obj in state.objects().items()}
+    self_source = str(state.settings.get("self_source") or "")
+    owners: dict[ObjectId, OwnerInputs] = {}
+    for owner in state.owners:
+        manifest = manifests.get(owner.id)
+        if owner.kind == "HelmRelease":
+            inputs = _helm_inputs(owner, manifest, roots, self_source)
+        else:
+            inputs = _kustomization_inputs(owner, manifest, roots, self_source)
+        parent = owner.parent or (producer_of.get(_key(owner.id)) if owner.kind == "HelmRelease" else None)
+        owners[owner.id] = OwnerInputs(owner.id, parent, *inputs)
+    wanted = {k for o in owners.values() for k in o.lookups}
+    producers = {k: producer_of[k] for k in wanted if k in producer_of}
+    return RenderIndex(owners, producers)
+
+
+_Inputs = tuple[frozenset[str] | None, frozenset[str], tuple[ObjectKey, ...]]
+
+
+def _key(oid: ObjectId) -> ObjectKey:
+    return (oid.kind, oid.namespace, oid.name)
+
+
+def _reads_self(source: str, self_source: str, mapped: frozenset[str]) -> bool:
+    rest = source.partition("/")[2]
+    namespace, _, name = rest.partition("/")
+    if {source, f"{namespace}/{name}", name} & mapped:
+        return False
+    return source == self_source or (not self_source and name == "flux-system")
+
+
+def _kustomization_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
+    spec: Mapping[str, Any] | None = None
+    lookups: tuple[ObjectKey, ...] = ()
+    if isinstance(manifest, Mapping) and owner.id.namespace:
+        ks = FluxKustomization.from_doc(manifest)
+        spec = ks.spec
+        refs = (ks.post_build or {}).get("substituteFrom") or []
+        lookups = tuple(
+            (str(r.get("kind")), ks.id.namespace, str(r.get("name"))) for r in refs if isinstance(r, Mapping)
+        )
+    if owner.status is not OwnerStatus.BUILT:
+        return frozenset(), frozenset(), lookups  # Flux renders nothing for it: only its object matters
+    if not _reads_self(owner.source, self_source, roots.mapped_sources):
+        return None, frozenset(), lookups
+    directory = secure_join(roots.root, owner.path)
+    try:
+        document = prepare_kustomization(directory, spec=spec, root=roots.root).document
+        files = input_closure(roots.root, directory, document)
+    except (FluxformError, OSError):
+        return None, frozenset(), lookups
+    return (*_relative_inputs(files, [directory], roots), lookups)
+
+
+def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
+    if not isinstance(manifest, Mapping):
+        return None, frozenset(), ()
+    hr = HelmReleaseSpec.from_doc(manifest)
+    lookups = [(ref.kind, hr.namespace, ref.name) for ref in hr.values_from]
+    if hr.chart_ref is not None:
+        lookups.append((hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name))
+        return None, frozenset(), tuple(lookups)
+    template = hr.chart_template
+    assert template is not None
+    ref = template.source_ref
+    lookups.append((ref.kind, ref.namespace, ref.name))
+    if ref.kind == "HelmRepository":
+        return frozenset(), frozenset(), tuple(lookups)  # the chart comes from the chart cache
+    source = f"{ref.kind}/{ref.namespace}/{ref.name}"
+    if template.reconcile_strategy == "Revision" or not _reads_self(source, self_source, roots.mapped_sources):
+        return None, frozenset(), tuple(lookups)  # chart version carries the source revision
+    chart_dir = secure_join(roots.root, template.chart)
+    files = set(_walk(chart_dir))
+    for name in template.values_files:
+        files |= {p for p in (secure_join(roots.root, name), chart_dir / name) if p.is_file()}
+    dirs = [chart_dir, *(_local_dependency_dirs(chart_dir))]
+    files |= {p for d in dirs[1:] for p in _walk(d)}
+    return (*_relative_inputs(files, dirs, roots), tuple(lookups))
+
+
+def _local_dependency_dirs(chart_dir: Path) -> list[Path]:
+    """`file://` dependencies outside the chart directory (Helm reads them when charts/ lacks them)."""
+    try:
+        meta = yamlio.load((chart_dir / "Chart.yaml").read_bytes())
+    except (yamlio.YamlError, OSError):
+        return []
+    deps = meta.get("dependencies") if isinstance(meta, Mapping) else None
+    out = []
+    for dep in deps or []:
+        repository = str(dep.get("repository") or "") if isinstance(dep, Mapping) else ""
+        if repository.startswith("file://"):
+            out.append((chart_dir / repository.removeprefix("file://")).resolve())
+    return out
+
+
+def _walk(directory: Path) -> list[Path]:
+    return [Path(d) / f for d, _, names in os.walk(directory) for f in names]
+
+
+def _relative_inputs(
+    files: Iterable[Path], dirs: Iterable[Path], roots: IndexRoots
+) -> tuple[frozenset[str], frozenset[str]]:
+    root = roots.root.resolve()
+
+    def rel(path: Path) -> str | None:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root):
+            return None
+        inner = resolved.relative_to(root).as_posix()
+        inner = "" if inner == "." else inner
+        return posixpath.join(roots.prefix, inner).rstrip("/") if roots.prefix else inner
+
+    file_set = {r for r in (rel(p) for p in files) if r is not None}
+    dir_set = {r for r in (rel(d) for d in dirs) if r is not None}
+    dir_set |= {posixpath.dirname(f) for f in file_set}
+    return frozenset(file_set), frozenset(dir_set)
+
+
+# -- keeping indexes between runs ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexStore:
+    """Indexes on disk, keyed by everything the render depended on besides the files."""
+
+    directory: Path | None  # None: nothing is kept
+
+    def key(self, tree_id: str, cluster: str, settings: Mapping[str, Any]) -> str:
+        text = json.dumps({"tree": tree_id, "cluster": cluster, "settings": settings}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def load(self, key: str) -> RenderIndex | None:
+        if self.directory is None:
+            return None
+        try:
+            return RenderIndex.from_json((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, key: str, index: RenderIndex) -> None:
+        if self.directory is None:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(index.to_json())
+            os.replace(tmp, self.directory / f"{key}.json")
+        except OSError:
+            pass  # an index that cannot be kept only costs a render next time

@@ -1,0 +1,233 @@
+"""What merging a change does to the desired state: base revision vs head revision.
+
+Pairing follows Flux's per-Kustomization inventory: an object is matched by (owner, id).
+An object that changes owner (a renamed Kustomization or directory) is pruned by the old
+owner and created by the new one, as Flux would do it, so the reviewer sees the deletion.
+Objects removed from an owner are deleted when it prunes (else left in the cluster and
+only forgotten); a suspended owner's objects are left alone, as Flux leaves them. Every
+body is masked before comparison, so Secret values only ever appear as fingerprints.
+
+    cluster = diff_states("clusters/staging", base_state, head_state, masking)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fluxform.errors import Diagnostic
+from fluxform.objects import ObjectId
+from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.plan import PRUNE_ANNOTATION, Action, Change, Masking
+
+__all__ = [
+    "DIFF_FORMAT_VERSION",
+    "ClusterDiff",
+    "ClusterStatus",
+    "FleetDiff",
+    "OwnerDiff",
+    "OwnerStatusChange",
+    "Revision",
+    "changed_fields",
+    "count_changes",
+    "diff_states",
+]
+
+DIFF_FORMAT_VERSION = "1.0"
+
+
+class OwnerStatusChange(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+class ClusterStatus(StrEnum):
+    ADDED = "added"  # the cluster path exists only at head
+    REMOVED = "removed"  # only at base
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class OwnerDiff:
+    id: ObjectId
+    kind: str  # Kustomization | HelmRelease | Root
+    status: OwnerStatusChange
+    path: str  # spec.path or chart, at head (at base when removed)
+    note: str = ""  # e.g. why its objects are not compared
+    changes: tuple[Change, ...] = ()  # non-no-op only, sorted by action then id
+    unchanged: int = 0  # objects present and equal on both sides
+
+
+@dataclass(frozen=True)
+class ClusterDiff:
+    path: str  # cluster path relative to the repository top
+    status: ClusterStatus
+    owners: tuple[OwnerDiff, ...] = ()  # every owner of either side, head order then removed ones
+    rendered: bool = True  # False: changed-only found nothing it depends on changed
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def changes(self) -> Iterator[Change]:
+        for owner in self.owners:
+            yield from owner.changes
+
+
+@dataclass(frozen=True)
+class Revision:
+    name: str  # as the user wrote it (e.g. origin/main)
+    commit: str  # full commit id
+
+
+@dataclass(frozen=True)
+class FleetDiff:
+    base: Revision
+    head: Revision
+    mode: str  # "full" | "changed-only"
+    changed_files: tuple[str, ...]
+    clusters: tuple[ClusterDiff, ...]
+    format_version: str = DIFF_FORMAT_VERSION
+    timings: Mapping[str, float] = field(default_factory=dict, compare=False)  # for --timings; never rendered
+
+    def counts(self) -> dict[str, int]:
+        return count_changes(c for cluster in self.clusters for c in cluster.changes())
+
+    def has_changes(self) -> bool:
+        return any(True for cluster in self.clusters for _ in cluster.changes())
+
+
+def count_changes(changes: Iterator[Change] | Sequence[Change]) -> dict[str, int]:
+    """Counts keyed like the plan summary (add, change, destroy, forget) so `summary_line` reads them."""
+    counts = {"add": 0, "change": 0, "destroy": 0, "forget": 0}
+    key = {Action.CREATE: "add", Action.UPDATE: "change", Action.DELETE: "destroy", Action.FORGET: "forget"}
+    for change in changes:
+        if change.action in key:
+            counts[key[change.action]] += 1
+    return counts
+
+
+def changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the leaves that differ (`spec.replicas`, `data.password`, `spec.ports[0]`)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        paths: list[str] = []
+        for key in sorted(set(before) | set(after), key=str):
+            child = f"{prefix}.{key}" if prefix else str(key)
+            if key not in before or key not in after:
+                paths.append(child)
+            else:
+                paths += changed_fields(before[key], after[key], child)
+        return paths
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(before, after, strict=True))
+            for p in changed_fields(a, b, f"{prefix}[{i}]")
+        ]
+    return [] if before == after else [prefix or "."]
+
+
+def _removal(obj: DesiredObject, masked: dict[str, Any], owner: Owner, why: str) -> Change:
+    """What Flux does with an object the owner no longer renders (or the owner itself went)."""
+    meta = masked.get("metadata") or {}
+    policy = (meta.get("annotations") or {}).get(PRUNE_ANNOTATION, (meta.get("labels") or {}).get(PRUNE_ANNOTATION))
+    if str(policy or "").lower() == "disabled":
+        return Change(obj.id, obj.api_version, owner.id, Action.FORGET, masked, None, f"{PRUNE_ANNOTATION}: disabled")
+    if not owner.prune:
+        return Change(obj.id, obj.api_version, owner.id, Action.FORGET, masked, None, f"{owner.id} has prune: false")
+    return Change(obj.id, obj.api_version, owner.id, Action.DELETE, masked, None, why)
+
+
+def _masked(owner: Owner | None, masking: Masking) -> dict[ObjectId, tuple[DesiredObject, dict[str, Any]]]:
+    if owner is None or owner.status is not OwnerStatus.BUILT:
+        return {}
+    return {o.id: (o, masking(o.body, o.sensitive_paths)) for o in owner.objects}
+
+
+def _owner_diff(
+    base: Owner | None,
+    head: Owner | None,
+    masking: Masking,
+    owners_of: tuple[Mapping[ObjectId, ObjectId], Mapping[ObjectId, ObjectId]],
+) -> OwnerDiff:
+    current = head or base
+    assert current is not None
+    status = OwnerStatusChange.ADDED if base is None else OwnerStatusChange.REMOVED if head is None else None
+    note = _status_note(base, head)
+    if note and base is not None and head is not None:
+        return OwnerDiff(current.id, current.kind, OwnerStatusChange.UNCHANGED, current.path, note)
+    before, after = _masked(base, masking), _masked(head, masking)
+    base_owner_of, head_owner_of = owners_of
+    changes: list[Change] = []
+    unchanged = 0
+    for oid, (obj, body) in after.items():
+        if oid not in before:
+            moved = base_owner_of.get(oid)
+            reason = f"moves from {moved}" if moved is not None and moved != current.id else ""
+            changes.append(Change(oid, obj.api_version, current.id, Action.CREATE, None, body, reason))
+        elif before[oid][1] != body:
+            changes.append(Change(oid, obj.api_version, current.id, Action.UPDATE, before[oid][1], body))
+        else:
+            unchanged += 1
+    for oid, (obj, body) in before.items():
+        if oid not in after:
+            target = head_owner_of.get(oid)
+            why = f"moves to {target}" if target is not None and target != current.id else "no longer rendered"
+            if head is None:
+                why = f"{current.id} itself was removed" if target is None else why
+            changes.append(_removal(obj, body, current, why))
+    changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.id))
+    if status is None:
+        status = OwnerStatusChange.CHANGED if changes else OwnerStatusChange.UNCHANGED
+    return OwnerDiff(current.id, current.kind, status, current.path, note, tuple(changes), unchanged)
+
+
+_ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.REPLACE: 2, Action.DELETE: 3, Action.FORGET: 4}
+
+
+def _status_note(base: Owner | None, head: Owner | None) -> str:
+    if head is not None and head.status is not OwnerStatus.BUILT:
+        return f"{head.status} at head: Flux leaves its objects alone"
+    if base is not None and base.status is not OwnerStatus.BUILT:
+        return f"{base.status} at base: its objects were not rendered there, so they are not compared"
+    return ""
+
+
+def _owner_map(state: DesiredState | None) -> dict[ObjectId, ObjectId]:
+    if state is None:
+        return {}
+    return {obj.id: owner.id for owner in state.owners for obj in owner.objects}
+
+
+def diff_states(
+    path: str,
+    base: DesiredState | None,
+    head: DesiredState | None,
+    masking: Masking,
+    *,
+    only: frozenset[ObjectId] | None = None,
+) -> ClusterDiff:
+    """Compare two renders of one cluster path (None: the path does not exist on that side).
+
+    `only` restricts the comparison to those owners (changed-only mode: the others are
+    known to be equal on both sides); owners outside it are counted as unchanged."""
+    base_owners = {o.id: o for o in base.owners} if base is not None else {}
+    head_owners = {o.id: o for o in head.owners} if head is not None else {}
+    order = [o.id for o in head.owners] if head is not None else []
+    order += [oid for oid in (o.id for o in base.owners) if oid not in head_owners] if base is not None else []
+    owners_of = (_owner_map(base), _owner_map(head))
+    diffs = []
+    for oid in order:
+        if only is not None and oid not in only:
+            current = head_owners.get(oid) or base_owners[oid]
+            count = len(current.objects)
+            diffs.append(OwnerDiff(oid, current.kind, OwnerStatusChange.UNCHANGED, current.path, unchanged=count))
+            continue
+        diffs.append(_owner_diff(base_owners.get(oid), head_owners.get(oid), masking, owners_of))
+    status = ClusterStatus.ADDED if base is None else ClusterStatus.REMOVED if head is None else None
+    if status is None:
+        status = ClusterStatus.CHANGED if any(d.changes for d in diffs) else ClusterStatus.UNCHANGED
+    diagnostics = tuple(head.diagnostics) if head is not None else ()
+    return ClusterDiff(path, status, tuple(diffs), True, diagnostics)
