@@ -18,6 +18,7 @@ from fluxform.planner.helm_sdk import (
     dependency_status,
     load_chart,
     parse_values_yaml,
+    parse_yaml_document,
     render_chart,
     sdk_version,
     use_private_helm_home,
@@ -68,7 +69,9 @@ def test_capabilities_through_the_private_call(chart_dir: Path) -> None:
         given = render_chart(
             chart, {}, RenderOptions("r", "ns", kube_version="v1.29.3", api_versions=("example.com/v1/Widget",))
         )
-    assert given["app/templates/caps.yaml"] == "kube: v1.29.3\ngv: true\ngvk: true\napps: true\n"  # a Kind implies its group/version; additive
+    assert (
+        given["app/templates/caps.yaml"] == "kube: v1.29.3\ngv: true\ngvk: true\napps: true\n"
+    )  # a Kind implies its group/version; additive
 
 
 def test_render_mutates_the_loaded_chart(chart_dir: Path) -> None:
@@ -117,3 +120,16 @@ def test_private_helm_home() -> None:
         home = Path(os.environ[var])
         assert home.is_dir() and oct(home.parent.stat().st_mode)[-3:] == "700"
         assert not str(home).startswith(str(Path.home()))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# only a comment\n", {}),
+        ("a: 1.0\nb: 0777\nc: 2001-12-14\nd: yes\n", {"a": 1, "b": 511, "c": "2001-12-14", "d": True}),
+        ("big: 9007199254740993\n", {"big": 9007199254740993}),  # exact: no float64 hop for long numbers
+    ],
+    ids=["comment", "go-scalars", "long-integer"],
+)
+def test_parse_yaml_document(text: str, expected: dict[str, object]) -> None:
+    assert parse_yaml_document(text) == expected
