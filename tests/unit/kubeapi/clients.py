@@ -70,8 +70,13 @@ def configmap(
 
 
 def deployment(
-    name: str, namespace: str = "default", image: str = "nginx:1.25", replicas: int | None = None, **annotations: str
+    name: str,
+    namespace: str = "default",
+    image: str = "nginx:1.25",
+    replicas: int | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A minimal valid Deployment; `annotations` go on the pod template."""
     spec: dict[str, Any] = {
         "selector": {"matchLabels": {"app": name}},
         "template": {

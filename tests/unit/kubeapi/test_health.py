@@ -53,7 +53,7 @@ def test_deployment_rolls_out_on_the_next_read(kubeapi: KubeApi) -> None:
 def test_deployment_health_annotation(
     kubeapi: KubeApi, mode: str, available: tuple[str, str], progressing: tuple[str, str]
 ) -> None:
-    kubeapi.server.create(deployment("web", **{HEALTH_ANNOTATION: mode}))
+    kubeapi.server.create(deployment("web", annotations={HEALTH_ANNOTATION: mode}))
     for _ in range(2):
         live = _get(kubeapi, DEPLOYMENT)
         assert _conditions(live) == {"Available": available, "Progressing": progressing}
@@ -89,7 +89,7 @@ def test_replica_set_is_owned_and_ready(kubeapi: KubeApi) -> None:
 
 
 def _workload(kind: str, mode: str | None = None) -> dict[str, Any]:
-    obj = deployment("web", **({HEALTH_ANNOTATION: mode} if mode else {}))
+    obj = deployment("web", annotations={HEALTH_ANNOTATION: mode} if mode else None)
     obj["kind"] = kind
     return obj
 

@@ -1,0 +1,107 @@
+"""The real kubectl as a second, independent client of the emulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import yaml
+
+from tests.kubeapi import KubeApi
+
+from .clients import configmap, deployment, kubectl, kubectl_json
+
+SSA = ("apply", "--server-side", "--validate=false", "-f", "-")
+
+
+def test_get_json_and_yaml(kubeapi: KubeApi) -> None:
+    kubeapi.server.create(configmap("settings", k="v"))
+    as_json = kubectl_json(kubeapi, "get", "configmap", "settings")
+    as_yaml = yaml.safe_load(kubectl(kubeapi, "get", "configmap", "settings", "-o", "yaml").stdout)
+    assert as_json == as_yaml
+    assert as_json["data"] == {"k": "v"} and as_json["kind"] == "ConfigMap"
+    listed = kubectl_json(kubeapi, "get", "configmaps", "-A")
+    assert listed["kind"] == "List" and [i["metadata"]["name"] for i in listed["items"]] == ["settings"]
+
+
+def test_default_table_output(kubeapi: KubeApi) -> None:
+    kubeapi.server.create(configmap("settings"))
+    lines = kubectl(kubeapi, "get", "configmaps").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "AGE"] and lines[1].split()[0] == "settings"
+
+
+def test_server_side_apply_conflict_and_force(kubeapi: KubeApi) -> None:
+    manifest = json.dumps(deployment("web", replicas=2))
+    assert "deployment.apps/web serverside-applied" in kubectl(kubeapi, *SSA, stdin=manifest).stdout
+    other = json.dumps(deployment("web", replicas=4))
+    kubectl(kubeapi, *SSA[:3], "--field-manager=autoscaler", "--force-conflicts", "-f", "-", stdin=other)
+    conflict = kubectl(kubeapi, *SSA, stdin=manifest, check=False)
+    assert conflict.returncode == 1
+    assert 'Apply failed with 1 conflict: conflict with "autoscaler": .spec.replicas' in conflict.stderr
+    kubectl(kubeapi, *SSA[:3], "--force-conflicts", "-f", "-", stdin=manifest)
+    live = kubectl_json(kubeapi, "get", "deployment", "web", "--show-managed-fields")
+    assert live["spec"]["replicas"] == 2
+    replicas_owners = [
+        m["manager"] for m in live["metadata"]["managedFields"] if "f:replicas" in m["fieldsV1"].get("f:spec", {})
+    ]
+    assert replicas_owners == ["kubectl"]
+
+
+def test_patch_merge_then_apply_conflicts_with_kubectl_patch(kubeapi: KubeApi) -> None:
+    manifest = json.dumps(deployment("web", replicas=2))
+    kubectl(kubeapi, *SSA, stdin=manifest)
+    out = kubectl(kubeapi, "patch", "deployment", "web", "--type", "merge", "-p", '{"spec":{"replicas":3}}')
+    assert "deployment.apps/web patched" in out.stdout
+    conflict = kubectl(kubeapi, *SSA, stdin=manifest, check=False)
+    assert 'conflict with "kubectl-patch" using apps/v1: .spec.replicas' in conflict.stderr
+
+
+def test_delete(kubeapi: KubeApi) -> None:
+    kubeapi.server.create(configmap("settings"))
+    assert 'configmap "settings" deleted' in kubectl(kubeapi, "delete", "configmap", "settings").stdout
+    missing = kubectl(kubeapi, "get", "configmap", "settings", check=False)
+    assert missing.returncode == 1 and 'configmaps "settings" not found' in missing.stderr
+
+
+def test_get_lease_and_secret(kubeapi: KubeApi) -> None:
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "fluxform-lock", "namespace": "kube-system"},
+        "spec": {"holderIdentity": "alice", "leaseDurationSeconds": 60},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "state", "namespace": "kube-system"},
+        "stringData": {"state.json": "{}"},
+    }
+    kubectl(kubeapi, *SSA, stdin=json.dumps(lease))
+    kubectl(kubeapi, *SSA, stdin=json.dumps(secret))
+    got_lease = kubectl_json(kubeapi, "-n", "kube-system", "get", "lease", "fluxform-lock")
+    assert got_lease["spec"]["holderIdentity"] == "alice"
+    got_secret = kubectl_json(kubeapi, "-n", "kube-system", "get", "secret", "state")
+    assert got_secret["type"] == "Opaque"
+    assert base64.b64decode(got_secret["data"]["state.json"]) == b"{}"
+
+
+def test_apply_into_a_missing_namespace(kubeapi: KubeApi) -> None:
+    result = kubectl(kubeapi, *SSA, stdin=json.dumps(configmap("c", namespace="nope")), check=False)
+    assert result.returncode == 1 and 'namespaces "nope" not found' in result.stderr
+
+
+def test_immutable_field_error(kubeapi: KubeApi) -> None:
+    kubectl(kubeapi, *SSA, stdin=json.dumps(deployment("web")))
+    changed = deployment("web")
+    changed["spec"]["selector"]["matchLabels"]["app"] = "other"
+    changed["spec"]["template"]["metadata"]["labels"]["app"] = "other"
+    result = kubectl(kubeapi, *SSA, stdin=json.dumps(changed), check=False)
+    assert result.returncode == 1
+    assert 'The Deployment "web" is invalid: spec.selector: Invalid value: ' in result.stderr
+    assert "field is immutable" in result.stderr
+
+
+def test_dry_run_server(kubeapi: KubeApi) -> None:
+    out = kubectl(kubeapi, *SSA[:3], "--dry-run=server", "-o", "json", "-f", "-", stdin=json.dumps(deployment("web")))
+    assert json.loads(out.stdout)["spec"]["revisionHistoryLimit"] == 10
+    assert kubeapi.server.objects(kind="Deployment") == []
