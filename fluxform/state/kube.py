@@ -112,15 +112,19 @@ class KubeBackend:
             return _b64(data[DATA_KEY], self.location)
         if PARTS_KEY not in data:
             raise StateError(f"state {self.location} holds no state data", hint="was it written by fluxform?")
-        index = json.loads(_b64(data[PARTS_KEY], self.location))
+        try:
+            index = json.loads(_b64(data[PARTS_KEY], self.location))
+            parts, checksum = [str(p) for p in index["parts"]], str(index["sha256"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"state {self.location}: its list of parts is damaged") from exc
         chunks = []
-        for part in index["parts"]:
+        for part in parts:
             secret = self._get_secret(part)
             if secret is None or PART_KEY not in (secret.data or {}):
                 raise StateError(f"state {self.location}: part Secret {part} is missing")
             chunks.append(_b64(secret.data[PART_KEY], part))
         payload = b"".join(chunks)
-        if hashlib.sha256(payload).hexdigest() != index["sha256"]:
+        if hashlib.sha256(payload).hexdigest() != checksum:
             raise StateError(f"state {self.location}: its parts do not add up (checksum mismatch)")
         return payload
 

@@ -83,17 +83,16 @@ class LeaseLock:
 
     def force_release(self, lock_id: str) -> None:
         lease = self._get()
-        holder = self._live_holder(lease) if lease is not None else None
         current = _holder_id(lease) if lease is not None else ""
-        if not current:
+        if lease is None or not current:
             raise StateError(f"state {self.location} is not locked")
         if current != lock_id:
+            holder = self._live_holder(lease)
             described = holder.describe() if holder else f"an expired lock {current}"
             raise StateError(
                 f"lock id {lock_id} does not match the lock on state {self.location}",
                 detail=f"locked by {described}",
             )
-        assert lease is not None
         try:
             self._write("replace", self._released_body(lease))
         except Conflict:
