@@ -39,6 +39,7 @@ from fluxform.planner.helm_sdk import (
     chart_metadata,
     parse_yaml_document,
     render_chart,
+    validate_release_name,
 )
 from fluxform.planner.helm_spec import HelmReleaseSpec
 from fluxform.planner.helm_values import compose_values
@@ -124,6 +125,7 @@ def _render(
     composed = compose_values(hr, ctx.lookup)
     t_values, clock = time.perf_counter() - clock, time.perf_counter()
     name = release_name_for(hr.name, target_namespace=hr.target_namespace, release_name=hr.release_name)
+    validate_release_name(name)
     namespace = release_namespace_for(hr.namespace, target_namespace=hr.target_namespace)
     chart = resolve_chart(hr, ctx)
     skip_schema = hr.install_disable_schema_validation if is_install else hr.upgrade_disable_schema_validation

@@ -54,6 +54,7 @@ __all__ = [
     "render_chart",
     "sdk_version",
     "use_private_helm_home",
+    "validate_release_name",
 ]
 
 PINNED_SDK = "0.2.2"
@@ -165,6 +166,14 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
         raise RenderError("Helm render failed", detail=_squash(exc)) from exc
     rendered: dict[str, str] = json.loads(text)
     return rendered
+
+
+def validate_release_name(name: str) -> None:
+    """Helm's own rule (DNS-1123 label-like, at most 53 characters); Helm refuses others."""
+    try:
+        helm_python.validate_release_name(name)
+    except helm_python.HelmError as exc:
+        raise RenderError(f"invalid Helm release name {name!r}", detail=_squash(exc)) from exc
 
 
 def _with_group_versions(api_versions: tuple[str, ...]) -> list[str]:

@@ -234,6 +234,11 @@ def test_target_namespace_and_long_release_name(ctx: HelmContext) -> None:
     assert by_kind(rendered, "Deployment")[0]["metadata"]["namespace"] == long_ns
 
 
+def test_invalid_release_name(ctx: HelmContext) -> None:
+    with pytest.raises(RenderError, match="invalid Helm release name 'Web_App'"):
+        render_release(hr_doc(releaseName="Web_App"), ctx)
+
+
 def test_explicit_namespace_in_template_is_kept(ctx: HelmContext) -> None:
     rendered = render_release(hr_doc(values={"configNamespace": "elsewhere"}), ctx)
     assert by_kind(rendered, "ConfigMap")[0]["metadata"]["namespace"] == "elsewhere"
@@ -489,6 +494,29 @@ def test_http_repository_chart_and_offline_modes(http_chart_repo: ChartRepoServe
     assert rendered.chart.version == "1.0.0"
     assert rendered.chart.source == f"HelmRepository/flux-system/charts ({http_chart_repo.url}/app-1.0.0.tgz)"
     assert by_kind(rendered, "Deployment")[0]["metadata"]["labels"]["chart"] == "app-1.0.0"
+
+
+def test_pull_charts_reports_every_failure_and_keeps_the_rest(http_chart_repo: ChartRepoServer, tmp_path: Path) -> None:
+    cache = ChartCache(tmp_path / "cache")
+    ctx = HelmContext(Desired(_helm_repo(http_chart_repo.url)), cache=cache, offline=True)
+    good = _repo_hr("app", "1.1.0")
+    broken = _repo_hr("app", "*")
+    broken["metadata"]["name"] = "broken"
+    broken["spec"]["chart"]["spec"]["sourceRef"]["name"] = "missing"
+    chart_ref = hr_doc(chartRef={"kind": "OCIRepository", "name": "podinfo"})
+    del chart_ref["spec"]["chart"]
+    chart_ref["metadata"]["name"] = "oci"
+    refs = collect_chart_refs([good, broken, chart_ref])
+    assert [(r.owner.name, r.chart, r.version, r.source) for r in refs] == [
+        ("broken", "app", "*", "HelmRepository/flux-system/missing"),
+        ("oci", "OCIRepository/apps/podinfo", "", "OCIRepository/apps/podinfo"),
+        ("web", "app", "1.1.0", "HelmRepository/flux-system/charts"),
+    ]
+    with pytest.raises(SourceError) as info:
+        pull_charts([good, broken, chart_ref], ctx)  # pulls online even from an offline context
+    assert info.value.summary == "2 chart(s) could not be pulled"
+    assert "HelmRelease/apps/broken: HelmRepository flux-system/missing not found" in info.value.detail
+    assert render_release(good, ctx).chart.version == "1.1.0"  # the good chart is cached for offline use
 
 
 def test_values_files_replace_chart_values(http_chart_repo: ChartRepoServer, tmp_path: Path) -> None:
