@@ -6,7 +6,7 @@ file for the kubeconfig's current context.
 
     fluxform state list
     fluxform state rm default_podinfo_apps_Deployment
-    fluxform --backend kubernetes --backend-namespace fluxform-state state history
+    fluxform state history --backend kubernetes --backend-namespace fluxform-state
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def pull(out: Path | None, **opts: Any) -> None:
 
 @state_group.command("push")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--force", is_flag=True, help="Replace even a state of another lineage or a newer serial.")
+@click.option("--force", is_flag=True, help="Push even when FILE has another lineage or an older serial.")
 @click.option("--lock-timeout", type=float, default=None, help="Seconds to wait for a held lock.")
 @backend_options
 def push(file: Path, force: bool, lock_timeout: float | None, **opts: Any) -> None:
