@@ -82,6 +82,8 @@ class RenderedRelease:
     hooks: tuple[Mapping[str, Any], ...]  # Helm hooks (not part of the release inventory)
     crds: tuple[Mapping[str, Any], ...]  # from crds/, empty when the policy is Skip
     crd_policy: str  # Skip | Create (create missing, never update) | CreateReplace
+    hooks_run: bool = True  # False with install/upgrade.disableHooks
+    create_namespace: bool = False  # Helm creates `namespace` first (install.createNamespace + targetNamespace)
     diagnostics: tuple[Diagnostic, ...] = ()
     timings: RenderTimings = field(default_factory=RenderTimings)
 
@@ -157,6 +159,8 @@ def _render(
         hooks=tuple(hooks),
         crds=tuple(crds),
         crd_policy=policy,
+        hooks_run=not (hr.install_disable_hooks if is_install else hr.upgrade_disable_hooks),
+        create_namespace=is_install and hr.install_create_namespace and bool(hr.target_namespace),
         diagnostics=tuple(diagnostics),
         timings=timings,
     )

@@ -102,6 +102,7 @@ class HelmReleaseSpec:
     install_disable_schema_validation: bool
     upgrade_disable_schema_validation: bool
     install_disable_hooks: bool
+    install_create_namespace: bool
     upgrade_disable_hooks: bool
     suspend: bool
     remote_cluster: bool = False  # spec.kubeConfig: the release goes to another cluster
@@ -148,6 +149,7 @@ class HelmReleaseSpec:
             install_disable_schema_validation=reader.boolean(install, "disableSchemaValidation"),
             upgrade_disable_schema_validation=reader.boolean(upgrade, "disableSchemaValidation"),
             install_disable_hooks=reader.boolean(install, "disableHooks"),
+            install_create_namespace=reader.boolean(install, "createNamespace"),
             upgrade_disable_hooks=reader.boolean(upgrade, "disableHooks"),
             suspend=reader.boolean(spec, "suspend"),
             remote_cluster=spec.get("kubeConfig") is not None,

@@ -231,6 +231,11 @@ def test_target_namespace_and_long_release_name(ctx: HelmContext) -> None:
     rendered = render_release(doc, ctx)
     assert rendered.release_name == "a-very-lengthy-target-namespace-with-a-n-97af5d7f41f3"
     assert rendered.namespace == long_ns and rendered.storage_namespace == "apps"
+    assert not rendered.create_namespace and rendered.hooks_run
+    created = render_release(
+        hr_doc(targetNamespace="team", install={"createNamespace": True, "disableHooks": True}), ctx
+    )
+    assert created.create_namespace and not created.hooks_run
     assert by_kind(rendered, "Deployment")[0]["metadata"]["namespace"] == long_ns
 
 
