@@ -1,4 +1,4 @@
-"""Non-resource paths: /version, discovery, OpenAPI stubs and health endpoints.
+"""Non-resource paths: /version, discovery, OpenAPI v3 (paths only) and health endpoints.
 
 response = document(state, request, ("apis", "apps", "v1"), "127.0.0.1:6443")
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from .discovery import api_group, api_group_list, api_resource_list, api_versions, version_info
 from .errors import method_not_allowed, path_not_found
 from .messages import ApiRequest, ApiResponse
+from .openapi import group_version_document, openapi_index
 from .state import State
 
 __all__ = ["document"]
@@ -38,7 +39,11 @@ def document(state: State, request: ApiRequest, parts: tuple[str, ...], server_a
         case ("apis", group, version):
             body = api_resource_list(state.registry, group, version)
         case ("openapi", "v3"):
-            body = {"paths": {}}  # no schemas: clients must run with validation off
+            body = openapi_index(state.registry)
+        case ("openapi", "v3", "api", version):
+            body = group_version_document(state.registry, "", version)
+        case ("openapi", "v3", "apis", group, version):
+            body = group_version_document(state.registry, group, version)
     if body is None:
         raise path_not_found()
     return ApiResponse(200, body)

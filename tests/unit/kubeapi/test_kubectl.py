@@ -105,3 +105,23 @@ def test_dry_run_server(kubeapi: KubeApi) -> None:
     out = kubectl(kubeapi, *SSA[:3], "--dry-run=server", "-o", "json", "-f", "-", stdin=json.dumps(deployment("web")))
     assert json.loads(out.stdout)["spec"]["revisionHistoryLimit"] == 10
     assert kubeapi.server.objects(kind="Deployment") == []
+
+
+def test_validating_apply_uses_server_side_field_validation(kubeapi: KubeApi) -> None:
+    manifest = json.dumps(deployment("web"))
+    assert "serverside-applied" in kubectl(kubeapi, "apply", "--server-side", "-f", "-", stdin=manifest).stdout
+    patch = next(r for r in kubeapi.server.requests if r.method == "PATCH")
+    assert patch.query["fieldValidation"] == "Strict"
+
+
+def test_client_side_apply_then_wait_and_rollout_status(kubeapi: KubeApi) -> None:
+    assert (
+        "deployment.apps/web created"
+        in kubectl(kubeapi, "apply", "-f", "-", stdin=json.dumps(deployment("web"))).stdout
+    )
+    assert (
+        "condition met"
+        in kubectl(kubeapi, "wait", "--for=condition=Available", "deployment/web", "--timeout=10s").stdout
+    )
+    out = kubectl(kubeapi, "rollout", "status", "deployment/web", "--timeout=10s").stdout
+    assert 'deployment "web" successfully rolled out' in out

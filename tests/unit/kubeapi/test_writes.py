@@ -309,3 +309,29 @@ def test_generate_name(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     created = core.create_namespaced_config_map("default", {"metadata": {"generateName": "job-"}})
     assert created.metadata.name.startswith("job-") and len(created.metadata.name) == 9
+
+
+def test_delete_ignores_a_protobuf_delete_options_body(kubeapi: KubeApi) -> None:
+    kubeapi.server.create(configmap("a"))
+    status, body = raw(
+        kubeapi,
+        "DELETE",
+        "/api/v1/namespaces/default/configmaps/a",
+        b"k8s\x00\x0a\x12\x0a\x02v1\x12\x0cDeleteOptions",
+        "application/vnd.kubernetes.protobuf",
+    )
+    assert (status, body["status"]) == (200, "Success")
+
+
+def test_list_pages_with_limit_and_continue(kubeapi: KubeApi) -> None:
+    core = client.CoreV1Api(api_client(kubeapi))
+    for name in "abcde":
+        core.create_namespaced_config_map("default", configmap(name))
+    names, token = [], None
+    while True:
+        page = core.list_namespaced_config_map("default", limit=2, _continue=token)
+        names.append([i.metadata.name for i in page.items])
+        token = page.metadata._continue
+        if not token:
+            break
+    assert names == [["a", "b"], ["c", "d"], ["e"]]
