@@ -203,13 +203,28 @@ def _resolve_url(base: str, ref: str) -> str:
     return urllib.parse.urljoin(base.rstrip("/") + "/", ref)
 
 
+class _SameHostCredentials(urllib.request.HTTPRedirectHandler):
+    """Drop the Authorization header when a redirect leaves the original host (urllib keeps it)."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_SameHostCredentials)
+
+
 def _http_get(url: str, repo: ChartRepository, *, send_credentials: bool) -> bytes:
     headers = {"User-Agent": "fluxform"}
     if send_credentials and repo.credentials is not None:
         headers["Authorization"] = repo.credentials.basic_header()
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=repo.timeout) as response:
+        with _OPENER.open(request, timeout=repo.timeout) as response:
             body: bytes = response.read(_MAX_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise SourceError(f"GET {_redact(url)} failed: HTTP {exc.code}") from None

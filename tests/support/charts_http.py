@@ -61,12 +61,19 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     auth: str | None = None
 
     def do_GET(self) -> None:
+        self.server.authorizations.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
         if self.auth is not None and self.headers.get("Authorization") != self.auth:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="charts"')
             self.end_headers()
             return
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
+        target = self.server.redirects.get(self.path)  # type: ignore[attr-defined]
+        if target:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.end_headers()
+            return
         super().do_GET()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -87,12 +94,23 @@ class ChartRepoServer:
             ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
         )
         self._server.requests = []  # type: ignore[attr-defined]
+        self._server.authorizations = []  # type: ignore[attr-defined]
+        self._server.redirects = {}  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def requests(self) -> list[str]:
         """Paths served so far (to prove an offline run made none)."""
         return self._server.requests  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def authorizations(self) -> list[str | None]:
+        """The Authorization header of every request (None when absent)."""
+        return self._server.authorizations  # type: ignore[attr-defined,no-any-return]
+
+    def redirect(self, path: str, target: str) -> None:
+        """Answer GET `path` with a 302 to `target`."""
+        self._server.redirects[path] = target  # type: ignore[attr-defined]
 
     @property
     def url(self) -> str:

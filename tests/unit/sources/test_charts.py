@@ -113,6 +113,21 @@ def test_http_basic_auth(tmp_path: Path, archives: dict[str, Path]) -> None:
     assert "s3cret" not in repr(repo)
 
 
+def test_http_credentials_do_not_follow_redirects_to_other_hosts(tmp_path: Path, archives: dict[str, Path]) -> None:
+    with (
+        ChartRepoServer(tmp_path / "cdn") as cdn,
+        ChartRepoServer(tmp_path / "repo", username="u", password="p") as repo,
+    ):
+        (cdn.root / "app-1.0.0.tgz").write_bytes(archives["1.0.0"].read_bytes())
+        (repo.root / "app-1.0.0.tgz").write_bytes(archives["1.0.0"].read_bytes())
+        helm_python.repo_index_generate(repo.root, base_url=repo.url)
+        repo.redirect("/app-1.0.0.tgz", f"{cdn.url}/app-1.0.0.tgz")
+        chart_repo = ChartRepository(repo.url, credentials=Credentials("u", "p"))
+        fetched = fetch_repository_chart(chart_repo, "app", "*", ChartCache(tmp_path / "c"), offline=False)
+    assert fetched.version == "1.0.0"
+    assert cdn.requests == ["/app-1.0.0.tgz"] and cdn.authorizations == [None]
+
+
 def test_http_offline_uses_only_the_cache(http_repo: ChartRepoServer, tmp_path: Path) -> None:
     cache = ChartCache(tmp_path / "cache")
     online = fetch_repository_chart(ChartRepository(http_repo.url), "app", "1.x", cache, offline=False)
