@@ -147,7 +147,11 @@ class KubeApiServer:
         """Stop serving, end watches, close client connections; safe to call twice."""
         self.emulator.stopping.set()
         if self._thread is not None:
-            self._httpd.shutdown()
+            stopper = threading.Thread(target=self._httpd.shutdown, daemon=True)
+            stopper.start()
+            with contextlib.suppress(OSError):  # wake the accept loop instead of waiting for its poll
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+            stopper.join()
             self._thread.join()
             self._thread = None
         self._httpd.close_connections()
