@@ -5,9 +5,10 @@
     charts = pull_charts(all_manifests, ctx)       # `fluxform charts pull`: fill the cache
 
 Modules behind it, one job each: helm_spec (typed HelmRelease), helm_names (release name and
-namespace), helm_values + helm_strvals (values composition), helm_chart (chart resolution)
-over sources/charts (repositories, OCI, cache), helm_materialize (loading), helm_sdk (the
-Helm SDK door), helm_postrender (post-renderers, labels), helm_render (the pipeline).
+namespace), helm_values + helm_strvals (values composition), helm_chart, helm_chart_dir and
+helm_chart_model (chart resolution) over sources/charts (repositories, OCI, cache),
+helm_materialize (loading), helm_sdk (the Helm SDK door), helm_postrender (post-renderers,
+labels), helm_render (the pipeline).
 """
 
 from __future__ import annotations

@@ -19,22 +19,20 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hashlib
 import io
 import json
 import tarfile
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from fluxform import yamlio
 from fluxform.errors import Diagnostic, FluxformError, RenderError, SourceError
+from fluxform.planner.helm_chart_dir import chart_from_source_dir
+from fluxform.planner.helm_chart_model import ChartDependency, ResolvedChart, merge_values_files
 from fluxform.planner.helm_context import HelmContext
-from fluxform.planner.helm_sdk import chart_metadata, dependency_status, load_chart, parse_values_yaml
+from fluxform.planner.helm_sdk import chart_metadata, load_chart
 from fluxform.planner.helm_spec import ChartTemplate, HelmReleaseSpec, SourceRef
-from fluxform.planner.helm_values import merge_maps
 from fluxform.sources.charts import (
     ChartRepository,
     FetchedChart,
@@ -43,33 +41,9 @@ from fluxform.sources.charts import (
     fetch_repository_chart,
 )
 from fluxform.sources.oci import HELM_CHART_LAYER, Credentials
-from fluxform.sources.semver import Constraint, SemverError, Version
+from fluxform.sources.semver import SemverError, Version
 
 __all__ = ["ChartDependency", "ResolvedChart", "resolve_chart"]
-
-
-@dataclass(frozen=True)
-class ChartDependency:
-    """A dependency missing from the chart's `charts/`, to be added before loading."""
-
-    name: str
-    path: Path | None = None  # a local (file://) chart directory
-    data: bytes | None = field(default=None, repr=False)  # a fetched archive
-
-
-@dataclass(frozen=True)
-class ResolvedChart:
-    name: str
-    version: str  # `.Chart.Version` as rendered and recorded by helm-controller
-    source: str  # where it came from, for people: "HelmRepository/ns/name (url)"
-    digest: str  # sha256 of the archive, or of the chart directory's files
-    path: Path | None = None  # chart directory (GitRepository/Bucket charts)
-    data: bytes | None = field(default=None, repr=False)  # chart archive (repository/OCI charts)
-    chart_version: str = ""  # version in Chart.yaml when `version` differs (OCI digest suffix)
-    values_override: Mapping[str, Any] | None = None  # merged valuesFiles, replaces values.yaml
-    dependencies: tuple[ChartDependency, ...] = ()
-    revision: str = ""  # OCI artifact revision `<tag>@sha256:...`
-    diagnostics: tuple[Diagnostic, ...] = ()  # assumptions made (unknown HelmChart generation, ...)
 
 
 def resolve_chart(hr: HelmReleaseSpec, ctx: HelmContext) -> ResolvedChart:
@@ -102,7 +76,7 @@ def _from_template(tpl: ChartTemplate, ctx: HelmContext, helm_chart: Mapping[str
             values_override=values, revision=fetched.revision,
         )  # fmt: skip
     else:
-        resolved = _from_source_dir(tpl, ref, ctx)
+        resolved = chart_from_source_dir(tpl, ref, ctx)
     return _with_build_metadata(resolved, tpl, helm_chart, ctx)
 
 
@@ -241,7 +215,7 @@ def _archive_values_files(data: bytes, tpl: ChartTemplate, source: str) -> Mappi
     if not tpl.values_files:
         return None
     files = _archive_files(data)
-    return _merge_values_files(tpl, lambda p: files.get(str(PurePosixPath(p))), source)
+    return merge_values_files(tpl, lambda p: files.get(str(PurePosixPath(p))), source)
 
 
 def _archive_files(data: bytes) -> dict[str, str]:
@@ -256,120 +230,6 @@ def _archive_files(data: bytes) -> dict[str, str]:
             if len(parts) > 1 and handle is not None:
                 out[str(PurePosixPath(*parts[1:]))] = handle.read().decode("utf-8", "replace")
     return out
-
-
-# --- GitRepository / Bucket ---------------------------------------------------------------
-
-
-def _from_source_dir(tpl: ChartTemplate, ref: SourceRef, ctx: HelmContext) -> ResolvedChart:
-    root = ctx.source_dirs.get((ref.kind, ref.namespace, ref.name))
-    if root is None:
-        raise SourceError(
-            f"{ref.kind} {ref.namespace}/{ref.name} has no local artifact",
-            hint="the chart's source must be the fleet repository or a source fluxform has fetched",
-        )
-    chart_dir = _inside(root, tpl.chart, f"chart path {tpl.chart}")
-    if not (chart_dir / "Chart.yaml").is_file():
-        raise RenderError(f"no chart at {tpl.chart} in {ref.kind} {ref.namespace}/{ref.name} (Chart.yaml missing)")
-    meta = _chart_yaml(chart_dir)
-    source = f"{ref.kind}/{ref.namespace}/{ref.name} ({tpl.chart})"
-
-    def read(path: str) -> str | None:
-        target = _inside(root, path, f"values file {path}")
-        return target.read_text() if target.is_file() else None
-
-    values = _merge_values_files(tpl, read, source) if tpl.values_files else None
-    deps = _missing_dependencies(chart_dir, root, ctx)
-    return ResolvedChart(
-        str(meta.get("name") or ""), str(meta.get("version") or ""), source, _tree_digest(chart_dir),
-        path=chart_dir, values_override=values, dependencies=deps,
-    )  # fmt: skip
-
-
-def _chart_yaml(chart_dir: Path) -> Mapping[str, Any]:
-    try:
-        meta = yamlio.load((chart_dir / "Chart.yaml").read_text())
-    except yamlio.YamlError as exc:
-        raise RenderError(f"{chart_dir / 'Chart.yaml'} is not valid YAML", detail=str(exc)) from None
-    if not isinstance(meta, Mapping):
-        raise RenderError(f"{chart_dir / 'Chart.yaml'} is not a mapping")
-    return meta
-
-
-def _inside(root: Path, relative: str, what: str) -> Path:
-    """A path inside the artifact; `..` escaping it is refused (source-controller does too)."""
-    target = (root / relative.lstrip("/")).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise RenderError(f"{what} is outside its source artifact")
-    return target
-
-
-def _tree_digest(directory: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return "sha256:" + digest.hexdigest()
-
-
-def _missing_dependencies(chart_dir: Path, root: Path, ctx: HelmContext) -> tuple[ChartDependency, ...]:
-    listed = _chart_yaml(chart_dir).get("dependencies") or []
-    declared = {str(d.get("name")): d for d in listed if isinstance(d, Mapping)}
-    out: list[ChartDependency] = []
-    for status in dependency_status(chart_dir):
-        name = str(status.get("name"))
-        if status.get("status") != "missing":
-            continue
-        dep = declared.get(name, {})
-        repository, version = str(status.get("repository") or ""), str(dep.get("version") or "*")
-        if repository.startswith("file://"):
-            out.append(_local_dependency(chart_dir, root, name, repository, version))
-        elif repository.startswith(("http://", "https://", "oci://")):
-            out.append(_remote_dependency(name, repository, version, ctx))
-        else:
-            raise RenderError(
-                f"chart dependency {name} is missing from charts/ and repository {repository!r} cannot be resolved",
-                hint="vendor it into charts/ or use a file://, https:// or oci:// repository",
-            )
-    return tuple(out)
-
-
-def _local_dependency(chart_dir: Path, root: Path, name: str, repository: str, version: str) -> ChartDependency:
-    relative = repository.removeprefix("file://")
-    target = (chart_dir / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
-        raise RenderError(f"chart dependency {name} ({repository}) is outside the source artifact")
-    if not (target / "Chart.yaml").is_file():
-        raise RenderError(f"chart dependency {name}: no chart at {repository}")
-    found = str(_chart_yaml(target).get("version") or "")
-    if not _satisfies(version, found):
-        raise RenderError(f"chart dependency {name}: version {found} at {repository} does not satisfy {version}")
-    return ChartDependency(name, path=target)
-
-
-def _remote_dependency(name: str, repository: str, version: str, ctx: HelmContext) -> ChartDependency:
-    repo = ChartRepository(repository, type="oci" if repository.startswith("oci://") else "default")
-    fetched = fetch_repository_chart(repo, name, version, ctx.cache, offline=ctx.offline)
-    return ChartDependency(name, data=fetched.data)
-
-
-def _satisfies(constraint: str, version: str) -> bool:
-    try:
-        return Constraint.parse(constraint).check(Version.parse(version))
-    except SemverError:
-        return False
-
-
-def _merge_values_files(tpl: ChartTemplate, read: Any, source: str) -> Mapping[str, Any]:
-    merged: dict[str, Any] = {}
-    for path in tpl.values_files:
-        text = read(path)
-        if text is None:
-            if tpl.ignore_missing_values_files:
-                continue
-            raise RenderError(f"values file {path} not found in {source}", hint="or set ignoreMissingValuesFiles")
-        merged = merge_maps(merged, parse_values_yaml(text))
-    return merged
 
 
 # --- OCIRepository --------------------------------------------------------------------------
