@@ -90,7 +90,8 @@ def _update(state: State, call: ResourceCall, old: dict[str, Any], new: dict[str
         status_only = copy.deepcopy(old)
         status_only["status"] = new.get("status")
         new = status_only
-    entries = read_entries(new if "managedFields" in new["metadata"] else old)
+    # An empty managedFields list means "unchanged" (as on a real server); [{}] resets them.
+    entries = read_entries(new if new["metadata"].get("managedFields") else old)
     key = state.key(call.rtype, call.namespace, old["metadata"]["name"])
     if call.subresource != "status":
         new = prepare(state, call.rtype, call.scope_namespace, old, new, call.dry_run)

@@ -335,3 +335,13 @@ def test_list_pages_with_limit_and_continue(kubeapi: KubeApi) -> None:
         if not token:
             break
     assert names == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_managed_fields_empty_list_keeps_and_empty_entry_resets(kubeapi: KubeApi) -> None:
+    kubeapi.server.apply(configmap("a", k="1"), manager="flux")
+    path = "/api/v1/namespaces/default/configmaps/a"
+    merge = "application/merge-patch+json"
+    _, kept = raw(kubeapi, "PATCH", path, {"metadata": {"managedFields": []}}, merge)
+    assert [m["manager"] for m in kept["metadata"]["managedFields"]] == ["flux"]
+    _, reset = raw(kubeapi, "PATCH", path, {"metadata": {"managedFields": [{}]}}, merge)
+    assert "managedFields" not in reset["metadata"]
