@@ -20,6 +20,7 @@ string that Go would read back as something else, so our output round-trips thro
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -72,6 +73,18 @@ GoResolver.add_implicit_resolver("tag:yaml.org,2002:null", _NULL_RE, ["~", "n", 
 GoResolver.add_implicit_resolver("tag:yaml.org,2002:int", _INT_RE, list("-+0123456789"))
 GoResolver.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
 GoResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+# Timestamps load as the strings they are (constructor below), but the dumper must quote a
+# date-like string, or kustomize (yaml.v3) would turn "2001-12-14" into a timestamp.
+GoResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:timestamp",
+    re.compile(
+        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+        r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
+        r"(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?"
+        r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"
+    ),
+    list("0123456789"),
+)
 
 
 def _parse_go_int(text: str) -> int:
@@ -88,13 +101,27 @@ def _parse_go_int(text: str) -> int:
     return sign * int(digits, 10)
 
 
+def _go_float32_key(value: float) -> str:
+    """strconv.FormatFloat(v, 'g', -1, 32), how sigs.k8s.io/yaml writes a float key."""
+    packed = struct.pack("<f", value)
+    digits = next(
+        f"{value:.{p}e}" for p in range(0, 10) if struct.pack("<f", float(f"{value:.{p}e}")) == packed
+    )
+    mantissa, exponent = digits.split("e")
+    exp = int(exponent)
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    if exp < -4 or exp >= 21 or (exp >= 6 and len(mantissa.replace(".", "").lstrip("-")) <= exp):
+        return f"{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
+    return repr(float(f"{mantissa}e{exp}")).removesuffix(".0")
+
+
 def _json_key(key: Any) -> Any:
     if isinstance(key, bool):
         return "true" if key else "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int | float):
-        return str(int(key)) if isinstance(key, float) and key.is_integer() else str(key)
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        return _go_float32_key(key)
     return key
 
 
@@ -130,13 +157,34 @@ class GoConstructor(SafeConstructor):
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _json_key(self.construct_object(key_node, deep=deep))
+            raw_key = self.construct_object(key_node, deep=deep)
+            if raw_key is None:
+                raise yaml.constructor.ConstructorError(None, None, "null mapping key", key_node.start_mark)
+            key = _json_key(raw_key)
             if not isinstance(key, str):
                 raise yaml.constructor.ConstructorError(
                     None, None, "unsupported mapping key type", key_node.start_mark
                 )
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
+
+    def construct_go_binary(self, node: ScalarNode) -> str:
+        """go-yaml decodes !!binary into interface{} as the decoded bytes' string."""
+        raw = SafeConstructor.construct_yaml_binary(self, node)
+        return raw.decode("utf-8", "replace")
+
+    def construct_go_set(self, node: MappingNode) -> dict[str, Any]:
+        return {k: None for k in self.construct_mapping(node)}
+
+    def construct_go_pairs(self, node: Node) -> list[dict[str, Any]]:
+        if not isinstance(node, SequenceNode):
+            raise yaml.constructor.ConstructorError(None, None, "expected a sequence of pairs", node.start_mark)
+        out: list[dict[str, Any]] = []
+        for item in node.value:
+            if not isinstance(item, MappingNode):
+                raise yaml.constructor.ConstructorError(None, None, "expected a single-key mapping", item.start_mark)
+            out.append(self.construct_mapping(item, deep=True))
+        return out
 
     def construct_undefined(self, node: Node) -> Any:
         raise yaml.constructor.ConstructorError(
@@ -149,6 +197,10 @@ _CONSTRUCTORS: list[tuple[str | None, Any]] = [
     ("tag:yaml.org,2002:int", GoConstructor.construct_go_int),
     ("tag:yaml.org,2002:float", GoConstructor.construct_go_float),
     ("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str),
+    ("tag:yaml.org,2002:binary", GoConstructor.construct_go_binary),
+    ("tag:yaml.org,2002:set", GoConstructor.construct_go_set),
+    ("tag:yaml.org,2002:omap", GoConstructor.construct_go_pairs),
+    ("tag:yaml.org,2002:pairs", GoConstructor.construct_go_pairs),
     (None, GoConstructor.construct_undefined),
 ]
 for _tag, _fn in _CONSTRUCTORS:
@@ -167,6 +219,21 @@ class GoComposer(Composer):
         return super().compose_node(parent, index)
 
 
+class LenientConstructor(GoConstructor):
+    """Unknown tags (`!include`, `!secret`) read as the plain node, as kustomize's parser does."""
+
+    def construct_undefined(self, node: Node) -> Any:
+        if isinstance(node, MappingNode):
+            return self.construct_mapping(node)
+        if isinstance(node, SequenceNode):
+            return self.construct_sequence(node)
+        return str(node.value)
+
+
+_LENIENT: Any = LenientConstructor
+_LENIENT.add_constructor(None, LenientConstructor.construct_undefined)
+
+
 class GoLoader(Reader, Scanner, Parser, GoComposer, GoConstructor, GoResolver):
     def __init__(self, stream: str | bytes) -> None:
         Reader.__init__(self, stream)
@@ -179,6 +246,9 @@ class GoLoader(Reader, Scanner, Parser, GoComposer, GoConstructor, GoResolver):
 
 class GoRepresenter(SafeRepresenter):
     def represent_str_block_aware(self, data: str) -> ScalarNode:
+        if any(c in data for c in "\x85\u2028\u2029"):
+            # YAML 1.1 readers (PyYAML, go-yaml v2) fold these line breaks unless escaped
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
         if "\n" in data:
             return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
         return self.represent_str(data)
@@ -257,9 +327,20 @@ def _describe(exc: yaml.YAMLError) -> str:
     return text
 
 
-def load_all(text: str | bytes) -> list[Any]:
-    """Every document in `text` (empty documents dropped), with Go's scalar meanings."""
-    loader = GoLoader(text)
+class LenientGoLoader(Reader, Scanner, Parser, GoComposer, LenientConstructor, GoResolver):
+    def __init__(self, stream: str | bytes) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        GoComposer.__init__(self)
+        LenientConstructor.__init__(self)
+        GoResolver.__init__(self)
+
+
+def load_all(text: str | bytes, *, unknown_tags: str = "error") -> list[Any]:
+    """Every document in `text` (empty documents dropped), with Go's scalar meanings.
+    `unknown_tags="plain"` reads custom tags as their untagged value instead of failing."""
+    loader: GoLoader | LenientGoLoader = LenientGoLoader(text) if unknown_tags == "plain" else GoLoader(text)
     docs: list[Any] = []
     try:
         while loader.check_node():

@@ -19,7 +19,7 @@ from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.planner.generate import find_kustomization_file
 
-__all__ = ["REMOTE_PREFIXES", "input_closure", "is_remote"]
+__all__ = ["REMOTE_PREFIXES", "file_references", "input_closure", "is_remote"]
 
 REMOTE_PREFIXES = (
     "http://", "https://", "git::", "gh:", "ssh://", "git@", "github.com/", "gitlab.com/", "bitbucket.org/",
@@ -27,7 +27,7 @@ REMOTE_PREFIXES = (
 
 
 def is_remote(reference: str) -> bool:
-    return reference.startswith(REMOTE_PREFIXES) or "?ref=" in reference or reference.endswith(".git")
+    return reference.lower().startswith(REMOTE_PREFIXES) or "?ref=" in reference
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -39,6 +39,56 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+_LIST_FIELDS = (
+    "resources",
+    "components",
+    "bases",
+    "crds",
+    "configurations",
+    "transformers",
+    "generators",
+    "validators",
+)
+
+
+def file_references(document: Mapping[str, Any]) -> Iterator[str]:
+    """Every path a kustomization makes kustomize read (inline YAML entries excluded)."""
+    for field in _LIST_FIELDS:
+        for ref in document.get(field) or []:
+            if isinstance(ref, str) and "\n" not in ref:
+                yield ref
+    for field in ("patches", "patchesJson6902", "replacements"):
+        for entry in document.get(field) or []:
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                yield entry["path"]
+    for entry in document.get("patchesStrategicMerge") or []:
+        if isinstance(entry, str) and "\n" not in entry and ":" not in entry:
+            yield entry
+    for field in ("configMapGenerator", "secretGenerator"):
+        for gen in document.get(field) or []:
+            if not isinstance(gen, Mapping):
+                continue
+            for ref in [*(gen.get("files") or []), *(gen.get("envs") or []), gen.get("env")]:
+                if isinstance(ref, str) and ref:
+                    yield ref.rpartition("=")[2] if "=" in ref else ref
+    openapi = document.get("openapi")
+    if isinstance(openapi, Mapping) and isinstance(openapi.get("path"), str):
+        yield openapi["path"]
+
+
+def _check_confined(root: Path, directory: Path, document: Mapping[str, Any]) -> None:
+    """Flux builds on a secure filesystem rooted at the artifact: nothing outside it loads."""
+    for ref in file_references(document):
+        if is_remote(ref):
+            continue
+        target = (directory / ref).resolve()
+        if not target.is_relative_to(root):
+            raise RenderError(
+                f"{ref!r} is outside the source root",
+                hint="Flux's secure filesystem refuses files outside the artifact; keep them in the repository",
+            )
 
 
 def _all_files(directory: Path) -> Iterator[Path]:
@@ -71,6 +121,7 @@ def _visit(root: Path, directory: Path, document: Mapping[str, Any] | None, file
         except yamlio.YamlError:
             loaded = None  # kustomize will report it; the file itself is in the closure below
         document = loaded if isinstance(loaded, Mapping) else {}
+    _check_confined(root, directory, document)
     files.update(p for p in directory.iterdir() if p.is_file())
     for field in ("resources", "components", "bases"):
         for ref in document.get(field) or []:

@@ -76,6 +76,18 @@ def _mapping(value: Any, what: str, subject: ObjectId, origin: SourceLocation | 
     return dict(value)
 
 
+def _bool(spec: Mapping[str, Any], key: str, subject: ObjectId, origin: SourceLocation | None) -> bool | None:
+    value = spec.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise RenderError(
+        f"spec.{key} must be true or false, not {value!r}",
+        subject=subject,
+        location=origin,
+        hint="the API server rejects this Kustomization; write an unquoted boolean",
+    )
+
+
 def _list(value: Any, what: str, subject: ObjectId, origin: SourceLocation | None) -> list[Any]:
     if value is None:
         return []
@@ -152,14 +164,23 @@ class FluxKustomization:
         for key in ("postBuild", "commonMetadata", "decryption"):
             _mapping(spec.get(key), f"spec.{key}", ks_id, origin)
         interval = str(spec.get("interval") or "")
+        prune = _bool(spec, "prune", ks_id, origin)
+        for required, value in (("interval", interval), ("prune", prune)):
+            if value in ("", None):
+                raise RenderError(
+                    f"spec.{required} is required",
+                    subject=ks_id,
+                    location=origin,
+                    hint="the Kustomization CRD requires spec.interval and spec.prune",
+                )
         return cls(
             id=ObjectId(namespace, ks_id.name, KUSTOMIZATION_GROUP, "Kustomization"),
             origin=origin,
             path=str(spec.get("path") or ""),
             source_ref=source_ref,
-            prune=bool(spec.get("prune", False)),
-            suspend=bool(spec.get("suspend", False)),
-            wait=bool(spec.get("wait", False)),
+            prune=bool(prune),
+            suspend=bool(_bool(spec, "suspend", ks_id, origin)),
+            wait=bool(_bool(spec, "wait", ks_id, origin)),
             interval=interval,
             timeout=str(spec["timeout"]) if spec.get("timeout") else None,
             target_namespace=str(spec["targetNamespace"]) if spec.get("targetNamespace") else None,

@@ -39,7 +39,8 @@ KNOWN_FIELDS = frozenset(
 )  # fmt: skip
 
 _SELECTOR_FIELDS = ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector")
-_REMOTE_PREFIXES = ("http://", "https://", "git::", "gh:", "ssh://", "git@", "github.com")
+# fluxcd/pkg IsLocalRelativePath: kustomize's remote prefixes, matched case-insensitively.
+_REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,37 @@ def _generate(directory: Path, root: Path) -> dict[str, Any]:
 
 
 def _check_decodes(path: Path, root: Path) -> None:
+    """kustomize's resource factory must accept the file: valid YAML (custom tags allowed),
+    every document an object with a kind and a metadata.name (List items likewise)."""
+    rel = _relative(path, root)
     try:
-        yamlio.load_all(path.read_bytes())
+        docs = yamlio.load_all(path.read_bytes(), unknown_tags="plain")
     except yamlio.YamlError as exc:
         raise RenderError(
-            f"failed to decode Kubernetes YAML from {_relative(path, root)}",
-            detail=str(exc),
-            location=SourceLocation(_relative(path, root), exc.line),
+            f"failed to decode Kubernetes YAML from {rel}", detail=str(exc), location=SourceLocation(rel, exc.line)
         ) from exc
+    for index, doc in enumerate(docs):
+        problem = _not_a_resource(doc)
+        if problem:
+            raise RenderError(
+                f"failed to decode Kubernetes YAML from {rel}",
+                detail=problem,
+                location=SourceLocation(rel, document=index),
+                hint="Flux includes every .yaml/.yml under spec.path; exclude non-manifests with .sourceignore",
+            )
+
+
+def _not_a_resource(doc: Any) -> str:
+    if not isinstance(doc, dict):
+        return "document is not a mapping"
+    if not doc.get("kind"):
+        return "missing kind"
+    if str(doc["kind"]).endswith("List") and isinstance(doc.get("items"), list):
+        return next((p for p in map(_not_a_resource, doc["items"]) if p), "")
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        return "missing metadata.name"
+    return ""
 
 
 def _merge_spec(document: dict[str, Any], spec: Mapping[str, Any], directory: Path) -> None:
@@ -175,7 +199,10 @@ def _selector(target: Any) -> dict[str, Any]:
 
 
 def _is_local_relative(path: str) -> bool:
-    return not (path.startswith(_REMOTE_PREFIXES) or os.path.isabs(path))
+    lowered = path.lower()
+    if any(len(p) < len(path) and lowered.startswith(p) for p in _REMOTE_PREFIXES):
+        return False
+    return not (os.path.isabs(path) or os.path.isabs(lowered.removeprefix("file://")))
 
 
 def _merge_components(document: dict[str, Any], spec: Mapping[str, Any], directory: Path) -> None:

@@ -60,6 +60,12 @@ class IgnoreMatcher:
             base += [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_DEFAULTS]
         return cls(base + collected)
 
+    @property
+    def has_negations(self) -> bool:
+        """A `!` pattern can re-include a file inside an excluded directory, so such trees
+        must be walked file by file (as source-controller does) instead of pruned."""
+        return any(rule.pattern.include is False for rule in self._rules)
+
     def ignored(self, rel_parts: tuple[str, ...], is_dir: bool) -> bool:
         verdict = False
         for rule in self._rules:
@@ -95,18 +101,23 @@ def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:
     for dirpath, dirnames, filenames in os.walk(src):
         rel_dir = Path(dirpath).relative_to(src)
         parts = () if str(rel_dir) == "." else rel_dir.parts
+        prune = not matcher.has_negations
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not (Path(dirpath) / d).is_symlink() and not matcher.ignored((*parts, d), True)
+            if not (Path(dirpath) / d).is_symlink()
+            and d != ".git"
+            and not (prune and matcher.ignored((*parts, d), True))
         )
-        (dest / rel_dir).mkdir(parents=True, exist_ok=True)
+        if not parts or not matcher.ignored(parts, True):
+            (dest / rel_dir).mkdir(parents=True, exist_ok=True)
         for name in sorted(filenames):
             source = Path(dirpath) / name
             if source.is_symlink() or not source.is_file() or matcher.ignored((*parts, name), False):
                 continue
             data = source.read_bytes()
             target = dest / rel_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             shutil.copymode(source, target)
             rel = "/".join((*parts, name))

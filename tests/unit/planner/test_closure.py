@@ -105,10 +105,12 @@ def test_closure_includes_every_file_beside_a_kustomization(tmp_path: Path) -> N
     assert closure(root, "app") == {"app/kustomization.yaml", "app/values.txt"}
 
 
-def test_closure_never_leaves_the_root(tmp_path: Path) -> None:
+def test_reference_outside_the_root_is_refused(tmp_path: Path) -> None:
+    """1.1 step 5: Flux builds on a secure filesystem rooted at the artifact root."""
     root = write_tree(tmp_path / "root", {"app/kustomization.yaml": "resources: [../../outside.yaml]\n"})
     write_tree(tmp_path, {"outside.yaml": CM})
-    assert closure(root, "app") == {"app/kustomization.yaml"}
+    with pytest.raises(RenderError, match="is outside the source root"):
+        closure(root, "app")
 
 
 def test_closure_handles_cycles(tmp_path: Path) -> None:

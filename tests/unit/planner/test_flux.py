@@ -18,7 +18,12 @@ KS_GROUP = "kustomize.toolkit.fluxcd.io"
 
 
 def ks_doc(**spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"interval": "10m", "path": "./apps", "sourceRef": {"kind": "GitRepository", "name": "repo"}}
+    base: dict[str, Any] = {
+        "interval": "10m",
+        "prune": True,
+        "path": "./apps",
+        "sourceRef": {"kind": "GitRepository", "name": "repo"},
+    }
     return {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -39,11 +44,26 @@ def test_valid_kustomization_fields() -> None:
 
 
 def test_defaults_when_optional_fields_absent() -> None:
-    """Flux defaults: prune/wait/suspend false, path the source root, no timeout."""
+    """Flux defaults: wait/suspend false, path the source root, no timeout."""
     doc = ks_doc()
     del doc["spec"]["path"]
     ks = FluxKustomization.from_doc(doc)
-    assert (ks.prune, ks.wait, ks.suspend, ks.path, ks.timeout) == (False, False, False, "", None)
+    assert (ks.prune, ks.wait, ks.suspend, ks.path, ks.timeout) == (True, False, False, "", None)
+
+
+@pytest.mark.parametrize("field", ["interval", "prune"])
+def test_crd_required_fields(field: str) -> None:
+    """The Kustomization CRD requires spec.interval and spec.prune: the API server refuses it."""
+    doc = ks_doc()
+    del doc["spec"][field]
+    with pytest.raises(RenderError, match=rf"spec\.{field} is required"):
+        FluxKustomization.from_doc(doc)
+
+
+def test_prune_must_be_a_boolean_not_a_string() -> None:
+    """`prune: "false"` would be truthy in Python; the API server rejects the string."""
+    with pytest.raises(RenderError, match=r"spec\.prune must be true or false"):
+        FluxKustomization.from_doc(ks_doc(prune="false"))
 
 
 def test_source_ref_namespace_defaults_to_the_kustomization_namespace() -> None:
