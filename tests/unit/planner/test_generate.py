@@ -200,7 +200,12 @@ def test_spec_replaces_namespace_prefix_suffix(tmp_path: Path, field: str, spec_
 
 
 def test_spec_sets_namespace_prefix_suffix_on_generated_file(tmp_path: Path) -> None:
-    doc = merged(tmp_path, None, {"targetNamespace": "t", "namePrefix": "p-", "nameSuffix": "-s"}, {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\n"})
+    doc = merged(
+        tmp_path,
+        None,
+        {"targetNamespace": "t", "namePrefix": "p-", "nameSuffix": "-s"},
+        {"a.yaml": "kind: ConfigMap\nmetadata: {name: a}\n"},
+    )
     assert (doc["namespace"], doc["namePrefix"], doc["nameSuffix"]) == ("t", "p-", "-s")
 
 
