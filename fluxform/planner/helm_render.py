@@ -142,10 +142,13 @@ def _render(
     t_parse, clock = time.perf_counter() - clock, time.perf_counter()
     diagnostics = [*composed.diagnostics, *(_about(hr, d) for d in (*chart.diagnostics, *_notes(hr)))]
     hooks, manifests = _post_render_by_strategy(docs, hr, diagnostics)
+    own_crds = _crds(crd_files, hr, diagnostics)
+    # the chart's own CRDs (crds/ or templates/) say how its custom resources are scoped
+    scopes = scopes.merged(KindScopes.from_manifests([*own_crds, *manifests]).crd_scopes)
     for doc in (*hooks, *manifests):
         _place_in_namespace(doc, namespace, scopes)
     policy = hr.install_crds if is_install else hr.upgrade_crds
-    crds = [] if policy == "Skip" else _crds(crd_files, hr, diagnostics)
+    crds = [] if policy == "Skip" else own_crds
     timings = RenderTimings(t_values, t_chart, t_render, t_parse, time.perf_counter() - clock)
     return RenderedRelease(
         owner=hr.id,

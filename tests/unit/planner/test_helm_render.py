@@ -576,6 +576,25 @@ def test_oci_repository_chart_ref_version_carries_the_digest(registry: Registry,
     assert via_helm_repo.chart.version == "1.1.0"  # HelmRepository charts keep their version
 
 
+def test_scopes_from_the_charts_own_crds(tmp_path: Path) -> None:
+    crd = CRD.split("---")[0].replace("scope: Namespaced", "scope: Cluster")
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
+    root = tmp_path / "src"
+    write_chart(root, "widgets", "1.0.0", templates={"w.yaml": widget}, crds={"crd.yaml": crd})
+    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
+    spec = {
+        "chart": {
+            "spec": {
+                "chart": "widgets",
+                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
+            }
+        }
+    }
+    rendered = render_release(hr_doc(**spec, install={"crds": "Skip"}), ctx)
+    assert "namespace" not in rendered.objects[0]["metadata"]  # cluster-scoped per the chart's CRD
+    assert rendered.crds == ()
+
+
 def test_scopes_from_crds_in_the_desired_state(ctx: HelmContext) -> None:
     crd = {
         "kind": "CustomResourceDefinition",
