@@ -219,21 +219,6 @@ class GoComposer(Composer):
         return super().compose_node(parent, index)
 
 
-class LenientConstructor(GoConstructor):
-    """Unknown tags (`!include`, `!secret`) read as the plain node, as kustomize's parser does."""
-
-    def construct_undefined(self, node: Node) -> Any:
-        if isinstance(node, MappingNode):
-            return self.construct_mapping(node)
-        if isinstance(node, SequenceNode):
-            return self.construct_sequence(node)
-        return str(node.value)
-
-
-_LENIENT: Any = LenientConstructor
-_LENIENT.add_constructor(None, LenientConstructor.construct_undefined)
-
-
 class GoLoader(Reader, Scanner, Parser, GoComposer, GoConstructor, GoResolver):
     def __init__(self, stream: str | bytes) -> None:
         Reader.__init__(self, stream)
@@ -327,14 +312,19 @@ def _describe(exc: yaml.YAMLError) -> str:
     return text
 
 
-class LenientGoLoader(Reader, Scanner, Parser, GoComposer, LenientConstructor, GoResolver):
-    def __init__(self, stream: str | bytes) -> None:
-        Reader.__init__(self, stream)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        GoComposer.__init__(self)
-        LenientConstructor.__init__(self)
-        GoResolver.__init__(self)
+class LenientGoLoader(GoLoader):
+    """Unknown tags (`!include`, `!secret`) read as the plain node, as kustomize's parser does."""
+
+    def construct_undefined(self, node: Node) -> Any:
+        if isinstance(node, MappingNode):
+            return self.construct_mapping(node)
+        if isinstance(node, SequenceNode):
+            return self.construct_sequence(node)
+        return str(node.value)
+
+
+_LENIENT: Any = LenientGoLoader
+_LENIENT.add_constructor(None, LenientGoLoader.construct_undefined)
 
 
 def load_all(text: str | bytes, *, unknown_tags: str = "error") -> list[Any]:

@@ -20,6 +20,7 @@ from fluxform.errors import RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.build import BuildOutput, BuildRequest, build_directory, secure_join
 from fluxform.planner.cache import BuildCache
+from tests.support.trees import write_tree
 
 OWNER = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
 ORIGIN = SourceLocation("clusters/dev/apps.yaml")
@@ -28,14 +29,6 @@ ORIGIN = SourceLocation("clusters/dev/apps.yaml")
 def cm(name: str, **data: str) -> str:
     body = "".join(f"  {k}: {v!r}\n" for k, v in data.items())
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n" + (f"data:\n{body}" if body else "")
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -191,7 +184,7 @@ def test_spec_merge_reaches_kustomize(tmp_path: Path) -> None:
                 "resources: [deploy.yaml]\n"
                 "components: [../comp-file]\n"
                 "patches:\n"
-                "- patch: '[{\"op\": \"add\", \"path\": \"/metadata/labels/order\", \"value\": \"file\"}]'\n"
+                '- patch: \'[{"op": "add", "path": "/metadata/labels/order", "value": "file"}]\'\n'
                 "  target: {kind: Deployment}\n"
                 "images:\n"
                 "- {name: nginx, newName: file/nginx, newTag: '1.0'}\n"

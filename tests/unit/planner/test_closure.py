@@ -13,16 +13,9 @@ import pytest
 from fluxform.errors import RenderError
 from fluxform.planner.closure import input_closure, is_remote
 from fluxform.planner.generate import prepare_kustomization
+from tests.support.trees import write_tree
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def closure(root: Path, target: str) -> set[str]:

@@ -21,17 +21,10 @@ from fluxform.planner.generate import prepare_kustomization
 from fluxform.planner.kustomize import kustomize_build
 from fluxform.sources.artifact import materialize_artifact
 from fluxform.tool import find_executable, run_tool
+from tests.support.trees import write_tree
 
 OWNER = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 # ---- build.py: the secure filesystem (flux-semantics 1.1 step 5) ----------------------------

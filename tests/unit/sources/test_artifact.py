@@ -14,6 +14,7 @@ import pytest
 
 from fluxform.errors import SourceError
 from fluxform.sources.artifact import IgnoreMatcher, copy_filtered, materialize_artifact
+from tests.support.trees import write_tree
 
 MANIFEST = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
 
@@ -26,14 +27,6 @@ DEFAULT_EXCLUDED = [
     ".goreleaser.yml", "apps/.goreleaser.yml", ".sops.yaml", "apps/deep/.sops.yaml", ".flux.yaml", "apps/.flux.yaml",
 ]  # fmt: skip
 KEPT = ["apps/deploy.yaml", "apps/deep/cm.yaml", "README.md", "apps/notes.txt"]
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def artifact_files(src: Path, ignore: str = "") -> set[str]:
