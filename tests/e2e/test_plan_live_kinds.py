@@ -1,0 +1,148 @@
+"""Live plans and kinds: a CRD with its custom resources in one plan, namespaces that do
+not exist yet, kinds the cluster does not know, Flux's own kinds with and without Flux,
+and the field manager choice."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fluxform.planner.render import render_text
+from tests.e2e.cli import FIXTURES
+from tests.e2e.live_cluster import (
+    apply_fleet,
+    by_id,
+    changes_by_action,
+    ensure_namespace,
+    install_flux_crds,
+    module_cache,
+    plan,
+    shared_build_cache,
+)
+from tests.kubeapi import KubeApi
+
+pytestmark = pytest.mark.usefixtures("shared_build_cache")
+__all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest
+
+WIDGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+WIDGET = """\
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: blue
+  namespace: hello
+spec:
+  size: 3
+"""
+
+
+@pytest.fixture
+def hello(tmp_path: Path) -> Path:
+    """A writable copy of the minimal fleet; returns its cluster directory."""
+    shutil.copytree(FIXTURES / "minimal", tmp_path / "minimal")
+    return tmp_path / "minimal" / "clusters" / "dev"
+
+
+def _add(cluster_dir: Path, name: str, text: str) -> None:
+    app = cluster_dir.parent.parent / "apps" / "hello"
+    (app / name).write_text(text)
+    kustomization = app / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + f"  - {name}\n")
+
+
+def test_crd_and_its_custom_resource_in_one_plan_in_a_new_namespace(kubeapi: KubeApi, hello: Path) -> None:
+    _add(hello, "crd.yaml", WIDGET_CRD)
+    _add(hello, "widget.yaml", WIDGET)
+    kubeapi.server.clear_requests()
+    result = plan(kubeapi, hello)
+    assert sorted(changes_by_action(result)["create"]) == [
+        "ConfigMap/hello/hello-config",
+        "CustomResourceDefinition/widgets.example.com",
+        "Deployment/hello/hello",
+        "Namespace/hello",
+        "Widget/hello/blue",
+    ]
+    assert by_id(result, "Widget/hello/blue").reason == "its CustomResourceDefinition is created by this plan"
+    assert by_id(result, "Deployment/hello/hello").reason == ""  # its namespace is created by this plan
+    assert not [d for d in result.diagnostics if "namespace" in d.summary]
+    paths = [r.path for r in kubeapi.server.requests]
+    assert not [p for p in paths if p.startswith("/apis/example.com")]  # not served yet: no read, no dry-run
+    assert not [p for p in paths if "/namespaces/hello/" in p and "PATCH" in p]
+    state = hello.parent.parent / "state.json"
+    apply_fleet(kubeapi, hello, state)
+    kubeapi.server.clear_requests()
+    again = plan(kubeapi, hello, state)
+    assert not again.has_changes()
+    assert kubeapi.server.request_count(verb="list", path="widgets") == 1
+
+
+def test_without_flux_its_kinds_are_not_applied_and_the_manager_is_fluxform(kubeapi: KubeApi, hello: Path) -> None:
+    result = plan(kubeapi, hello)
+    assert result.settings["field_manager"] == "fluxform (the cluster has no Flux)"
+    ids = [str(c.id) for c in result.changes]
+    assert "Kustomization/flux-system/hello" not in ids and "GitRepository/flux-system/flux-system" not in ids
+    summaries = [d.summary for d in result.diagnostics]
+    assert any(s.startswith("the cluster has no Flux CRDs: 2 Flux object(s) are not applied") for s in summaries)
+
+
+def test_with_flux_its_kinds_are_applied_as_kustomize_controller(kubeapi: KubeApi, hello: Path) -> None:
+    install_flux_crds(kubeapi)
+    ensure_namespace(kubeapi, "flux-system")
+    result = plan(kubeapi, hello)
+    assert (
+        result.settings["field_manager"]
+        == "kustomize-controller, helm-controller for HelmRelease objects (the cluster runs Flux)"
+    )
+    assert by_id(result, "Kustomization/flux-system/hello").action == "create"
+    managers = {r.path: r.query["fieldManager"] for r in kubeapi.server.requests if r.method == "PATCH"}
+    patches = [r for r in kubeapi.server.requests if r.method == "PATCH"]
+    assert all(r.query["dryRun"] == "All" and r.query["force"] == "true" for r in patches)
+    # clusters/dev has no self-managing Kustomization: fluxform's root owner applies `hello`
+    assert managers["/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/hello"] == "fluxform"
+    assert managers["/api/v1/namespaces/hello"] == "kustomize-controller"  # an object of Kustomization hello
+
+
+def test_field_manager_flag_wins(kubeapi: KubeApi, hello: Path) -> None:
+    install_flux_crds(kubeapi)
+    ensure_namespace(kubeapi, "flux-system")
+    result = plan(kubeapi, hello, field_manager="platform-team")
+    assert result.settings["field_managers"] == {
+        "Kustomization": "platform-team",
+        "HelmRelease": "platform-team",
+        "Root": "platform-team",
+    }
+    assert {r.query.get("fieldManager") for r in kubeapi.server.requests if r.method == "PATCH"} == {"platform-team"}
+
+
+def test_unknown_kind_and_missing_namespace_are_marked_warnings(kubeapi: KubeApi, hello: Path) -> None:
+    _add(hello, "gadget.yaml", WIDGET.replace("Widget", "Gadget").replace("name: blue", "name: red"))
+    _add(hello, "stray.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray, namespace: nowhere}\n")
+    result = plan(kubeapi, hello)
+    gadget = by_id(result, "Gadget/hello/red")
+    assert gadget.action == "create"
+    assert "does not serve Gadget (example.com/v1)" in gadget.reason
+    summaries = [d.one_line() for d in result.diagnostics]
+    assert (
+        "the cluster does not serve Gadget (example.com/v1) and no CustomResourceDefinition in this plan "
+        "defines it: applying its objects will fail"
+    ) in summaries
+    assert "namespace nowhere does not exist and this plan does not create it: applying into it will fail" in summaries
+    text = render_text(result)
+    assert "Warnings:" in text and "Traceback" not in text
