@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from fluxform import __version__
-from fluxform.cluster.errors import ApiFailure, transport_error
+from fluxform.cluster.errors import ApiFailure, credentials_rejected, transport_error
 from fluxform.errors import ClusterError
 
 __all__ = ["IN_CLUSTER_CONTEXT", "ClusterClient", "ClusterOptions", "Reply", "connect"]
@@ -121,7 +121,9 @@ class ClusterClient:
             raise ClusterError(
                 f"cannot get credentials for context {self.context}", detail=str(exc), hint="log in again"
             ) from exc
-        if reply.status == 401 or reply.status >= 500:
+        if reply.status == 401:
+            raise credentials_rejected(server=self.server, context=self.context)
+        if reply.status >= 500:
             raise reply.failure().error(f"{method} {path}", context=self.context)
         return reply
 
@@ -139,7 +141,7 @@ def connect(options: ClusterOptions) -> ClusterClient:
         connect=3,
         read=2,
         status=2,
-        backoff_factor=0.2,
+        backoff_factor=0.1,
         status_forcelist=(429, 502, 503, 504),
         allowed_methods=None,  # every call is a read or a dry run
         raise_on_status=False,

@@ -18,7 +18,7 @@ from typing import Any
 
 from fluxform.errors import ClusterError
 
-__all__ = ["ApiFailure", "Cause", "transport_error"]
+__all__ = ["ApiFailure", "Cause", "credentials_rejected", "transport_error"]
 
 #: How Flux (fluxcd/pkg ssa IsImmutableError) and kubectl spot an immutable-field refusal,
 #: plus the wordings the API server uses for Service clusterIP and StatefulSet spec.
@@ -94,6 +94,12 @@ class ApiFailure:
         )
 
 
+def credentials_rejected(*, server: str, context: str) -> ClusterError:
+    """HTTP 401: the API answered, but not to these credentials."""
+    where = f" of context {context}" if context else ""
+    return ClusterError(f"the Kubernetes API at {server} rejected the credentials{where} (HTTP 401)", hint=_hint(401))
+
+
 def transport_error(exc: BaseException, *, server: str, context: str) -> ClusterError:
     """No HTTP answer at all: refused, timed out, DNS, TLS."""
     where = f" (context {context})" if context else ""
@@ -108,8 +114,8 @@ def _root_cause(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)  # urllib3 MaxRetryError keeps the last error here
     inner = reason if isinstance(reason, BaseException) else exc
     text = str(inner)
-    # urllib3 prefixes "<urllib3.connection.HTTPConnection object at 0x...>: "; keep the cause.
-    return re.sub(r"^<[^>]+>:\s*", "", text) or type(inner).__name__
+    # urllib3 prefixes "<...HTTPConnection object at 0x...>: " or "HTTPConnection(host=..., port=...): "
+    return re.sub(r"^(<[^>]+>|\w+\([^)]*\)):\s*", "", text) or type(inner).__name__
 
 
 def _short(text: str) -> str:
