@@ -127,6 +127,8 @@ class _Run:
         started = time.perf_counter()
         state = discover(start, options)
         _add(self.timings, "render", started)
+        for stage, seconds in state.timings.items():
+            self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
         assert options.repo_root is not None
         prefix = options.repo_root.resolve().relative_to(tree.resolve()).as_posix()
         roots = IndexRoots(options.repo_root, "" if prefix == "." else prefix, frozenset(options.sources))
