@@ -20,10 +20,12 @@ from fluxform.errors import FluxformError
 from fluxform.planner.cache import BuildCache, default_cache_dir
 from fluxform.planner.discover import DiscoverOptions
 from fluxform.planner.planfile import read_plan_file
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.render import render_json, render_markdown, render_text
 from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.tables import kustomization_table, owner_manifests, sources_table
 from fluxform.planner.workflow import FleetRequest, plan_fleet, rendered_fleet
+from fluxform.sources.chart_cache import ChartCache
 
 __all__ = ["cli", "main"]
 
@@ -40,12 +42,18 @@ def _parse_sources(values: Sequence[str]) -> dict[str, Path]:
 
 def _fleet_request(fleet: dict[str, Any]) -> FleetRequest:
     cache = BuildCache.disabled() if fleet.get("no_cache") else BuildCache(Path(fleet["cache_dir"]) / "builds")
+    helm = HelmOptions(
+        offline=bool(fleet.get("offline")),
+        cache=ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None,
+        missing_charts=fleet.get("missing_charts") or "error",
+    )
     discover = DiscoverOptions(
         sources=_parse_sources(fleet.get("source") or ()),
         repo_root=Path(fleet["repo_root"]) if fleet.get("repo_root") else None,
         strict_substitute=fleet.get("strict_substitute", True),
         jobs=fleet.get("jobs") or max(1, os.cpu_count() or 1),
         cache=cache,
+        helm=helm_hook(helm),
     )
     secrets = SecretOptions(
         decryption_keys=tuple(Path(p) for p in fleet.get("decryption_key") or ()),
@@ -75,6 +83,15 @@ def _fleet_options(func: Any) -> Any:
             multiple=True,
             type=click.Path(exists=True, dir_okay=False),
             help="age identity file (*.agekey) or armored PGP private key (*.asc); repeatable.",
+        ),
+        click.option("--offline", is_flag=True, help="Charts only from the chart cache (air-gapped planning)."),
+        click.option("--chart-cache", type=click.Path(file_okay=False), help="Chart cache directory."),
+        click.option(
+            "--missing-charts",
+            type=click.Choice(["error", "warn"]),
+            default="error",
+            show_default=True,
+            help="A chart that cannot be fetched: fail, or skip its HelmRelease with a warning.",
         ),
         click.option(
             "--keys-dir",

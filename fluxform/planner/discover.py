@@ -40,8 +40,9 @@ __all__ = ["ROOT_OWNER_NAME", "DiscoverOptions", "HelmHook", "discover", "find_r
 
 ROOT_OWNER_NAME = "fluxform-root"
 
-#: Renders HelmReleases found in the desired state; returns their owners (objects inside).
-HelmHook = Callable[["DiscoveryContext"], list[Owner]]
+#: Renders HelmReleases found in the desired state; returns their owners (objects inside)
+#: and warnings.
+HelmHook = Callable[["DiscoveryContext"], tuple[list[Owner], list[Diagnostic]]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class DiscoveryContext:
     objects: dict[ObjectId, DesiredObject]
     source_dirs: dict[SourceRef, Path]
     self_root: Path
+    source_commits: dict[SourceRef, str] = field(default_factory=dict)  # git commit, when known
+    source_digests: dict[SourceRef, str] = field(default_factory=dict)  # artifact digest
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         for obj in self.objects.values():
@@ -239,8 +242,22 @@ class _Discovery:
         self._check_namespaces(state_objects)
         if self.options.helm is not None:
             started = time.perf_counter()
-            context = DiscoveryContext(self.objects, self.source_dirs, self_artifact.root)
-            for owner in self.options.helm(context):
+            commit = _git_commit(repo_root)
+            context = DiscoveryContext(
+                self.objects,
+                self.source_dirs,
+                self_artifact.root,
+                {ref: commit for ref, root in self.source_dirs.items() if root == self_artifact.root},
+                {
+                    ref: a.digest
+                    for a in self.artifacts.values()
+                    for ref, root in self.source_dirs.items()
+                    if root == a.root
+                },
+            )
+            owners, diagnostics = self.options.helm(context)
+            self.diagnostics.extend(diagnostics)
+            for owner in owners:
                 self.owners[owner.id] = owner
             self.timings["helm"] = time.perf_counter() - started
         ordered, dag_diags = order_owners(list(self.owners.values()))
@@ -334,6 +351,15 @@ class _Discovery:
                     hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
                     "(kustomize-controller does not default it)",
                 )
+
+
+def _git_commit(directory: Path) -> str:
+    """HEAD of the git work tree holding `directory`, or "" (not a repository, no git)."""
+    git = find_executable("git")
+    if git is None:
+        return ""
+    result = run_tool([git, "rev-parse", "HEAD"], tool="git", cwd=directory, check=False)
+    return result.stdout.decode().strip() if result.exit_code == 0 else ""
 
 
 def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: Decryptor) -> BuildOutput:

@@ -7,9 +7,9 @@ JSON schema (format_version "1.0"):
     {"format_version", "fluxform_version", "target", "mode",
      "source": {"revision"}, "state": {"lineage", "serial"}, "settings": {...},
      "summary": {"add", "change", "destroy", "forget", "unchanged"},
-     "owners": [{"id", "kind", "namespace", "name", "status", "source", "path",
+     "owners": [{"id", "inventory_id", "kind", "namespace", "name", "status", "source", "path",
                  "depends_on": [ids], "parent", "objects": N}],
-     "changes": [{"id", "kind", "namespace", "name", "api_version", "owner", "action",
+     "changes": [{"id", "kind", "namespace", "name", "api_version", "owner", "owner_id", "action",
                   "reason", "before", "after", "diff"}],   # masked manifests; diff for updates
      "drift": [same shape], "diagnostics": [{"summary", "subject"}]}
 """
@@ -46,6 +46,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
         "name": change.id.name,
         "api_version": change.api_version,
         "owner": str(change.owner),
+        "owner_id": change.owner.inventory_id(),
         "action": str(change.action),
         "reason": change.reason,
         "before": change.before,
@@ -68,6 +69,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "owners": [
             {
                 "id": str(o.id),
+                "inventory_id": o.id.inventory_id(),
                 "kind": o.kind,
                 "namespace": o.id.namespace,
                 "name": o.id.name,
@@ -153,6 +155,8 @@ def _owner_block(owner: Mapping[str, Any], changes: list[Mapping[str, Any]], col
         lines.append("  skipped: suspended (Flux does not reconcile it; its objects are left alone)")
     elif status == "removed":
         lines.append("  no longer part of the fleet")
+    elif status == "external":
+        lines.append("  not rendered (see the warnings); its objects are left as they are")
     unchanged = sum(1 for c in changes if c["action"] == "no-op")
     for change in changes:
         if change["action"] != "no-op":

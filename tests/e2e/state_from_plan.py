@@ -12,27 +12,20 @@ from fluxform.state.local import LocalBackend
 from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest, new_state, next_revision
 
 
-def owner_id(text: str) -> ObjectId:
-    kind, _, rest = text.partition("/")
-    namespace, _, name = rest.rpartition("/")
-    return ObjectId(namespace, name, "kustomize.toolkit.fluxcd.io", kind)
-
-
 def record_plan(plan_file: Path, state_file: Path, *, mask_key: str, state: StateFile | None = None) -> StateFile:
     data: dict[str, Any] = json.loads(plan_file.read_text())
-    prune = {o["id"]: o["kind"] for o in data["owners"]}
-    objects: dict[str, list[StateObject]] = {oid: [] for oid in prune}
+    objects: dict[str, list[StateObject]] = {o["inventory_id"]: [] for o in data["owners"]}
     for change in data["changes"]:
         if change["action"] in ("delete", "forget"):
             continue
         after = change["after"]
         oid = ObjectId(change["namespace"], change["name"], change["api_version"].rpartition("/")[0], change["kind"])
-        objects.setdefault(change["owner"], []).append(
+        objects.setdefault(change["owner_id"], []).append(
             StateObject(oid, change["api_version"], canonical_digest(after), after)
         )
     owners = {
-        owner_id(key): OwnerState(
-            owner_id(key), True, data["source"]["revision"], "2026-01-01T00:00:00Z", "test", tuple(objs)
+        ObjectId.parse(key): OwnerState(
+            ObjectId.parse(key), True, data["source"]["revision"], "2026-01-01T00:00:00Z", "test", tuple(objs)
         )
         for key, objs in objects.items()
     }

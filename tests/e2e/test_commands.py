@@ -53,7 +53,7 @@ def test_show_prints_a_saved_plan_and_rejects_other_files(tmp_path: Path) -> Non
     shown = run("show", plan_file)
     assert shown.code == 0
     assert shown.out == planned.out
-    assert json.loads(run("show", plan_file, "--format", "json").out)["summary"]["add"] == 37
+    assert json.loads(run("show", plan_file, "--format", "json").out)["summary"]["add"] == 46
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"hello": 1}')
     result = run("show", bogus)

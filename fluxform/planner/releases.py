@@ -1,0 +1,156 @@
+"""HelmReleases as owners in the desired state: the discovery hook that renders every
+HelmRelease the Kustomizations produced, as helm-controller would after they are applied.
+
+A HelmRelease owns its release manifest (and the CRDs its policy installs); Helm hooks are
+not part of the inventory. Its parent is the Kustomization that produced the HelmRelease,
+and `spec.dependsOn` orders it among other HelmReleases.
+
+    options = DiscoverOptions(helm=helm_hook(HelmOptions(offline=True)))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from fluxform.errors import Diagnostic, RenderError, SourceError
+from fluxform.kinds import KindScopes
+from fluxform.objects import ObjectId
+from fluxform.planner.discover import DiscoveryContext, HelmHook
+from fluxform.planner.helm import HelmContext, HelmReleaseSpec, is_helm_release, render_release
+from fluxform.planner.helm_spec import HELM_GROUP
+from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
+from fluxform.sources.chart_cache import ChartCache
+
+__all__ = ["HelmOptions", "helm_hook", "source_revision"]
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    offline: bool = False  # charts only from the cache (or the repository itself)
+    cache: ChartCache | None = None  # None: the default chart cache
+    missing_charts: str = "error"  # "warn": a chart that cannot be fetched skips its release
+    kube_version: str | None = None  # the cluster's, when known
+    api_versions: tuple[str, ...] = ()
+    release_revisions: Mapping[ObjectId, int] = field(default_factory=dict)  # HR -> installed revision (live)
+
+
+def source_revision(body: Mapping[str, Any] | None, commit: str, digest: str) -> str:
+    """Flux's artifact revision: `<branch>@sha1:<commit>` (or tag), else the digest."""
+    if not commit:
+        return digest
+    ref = ((body or {}).get("spec") or {}).get("ref") or {}
+    name = ref.get("branch") or ref.get("tag") or ref.get("name") if isinstance(ref, Mapping) else None
+    return f"{name}@sha1:{commit}" if name else f"sha1:{commit}"
+
+
+def _depends_on(doc: Mapping[str, Any], namespace: str) -> tuple[ObjectId, ...]:
+    deps = (doc.get("spec") or {}).get("dependsOn") or []
+    return tuple(
+        ObjectId(str(d.get("namespace") or namespace), str(d["name"]), HELM_GROUP, "HelmRelease")
+        for d in deps
+        if isinstance(d, Mapping) and d.get("name")
+    )
+
+
+class _Renderer:
+    def __init__(self, options: HelmOptions, ctx: DiscoveryContext) -> None:
+        self.options = options
+        self.discovery = ctx
+        self.scopes = KindScopes.from_manifests(o.body for o in ctx.objects.values())
+        keys = {(r.kind, r.namespace, r.name): path for r, path in ctx.source_dirs.items()}
+        revisions = {
+            (r.kind, r.namespace, r.name): source_revision(
+                ctx.lookup(r.kind, r.namespace, r.name), ctx.source_commits.get(r, ""), ctx.source_digests.get(r, "")
+            )
+            for r in ctx.source_dirs
+        }
+        self.helm = HelmContext(
+            lookup=ctx.lookup,
+            source_dirs=keys,
+            source_revisions=revisions,
+            cache=options.cache or ChartCache.default(),
+            offline=options.offline,
+            kube_version=options.kube_version,
+            api_versions=options.api_versions,
+        )
+        self.diagnostics: list[Diagnostic] = []
+
+    def owner(self, obj: DesiredObject) -> Owner:
+        spec = HelmReleaseSpec.from_doc(obj.body, obj.origin)
+        chart = spec.chart_template.chart if spec.chart_template else str(spec.chart_ref)
+        base = Owner(
+            id=spec.id,
+            kind="HelmRelease",
+            status=OwnerStatus.EXTERNAL,
+            source="",
+            path=chart,
+            parent=obj.owner,
+            depends_on=_depends_on(obj.body, spec.namespace),
+            prune=True,  # Helm removes what left the release manifest
+            origin=obj.origin,
+        )
+        if spec.suspend:
+            return replace(base, status=OwnerStatus.SUSPENDED)
+        if spec.remote_cluster:
+            self.diagnostics.append(Diagnostic("applies to a remote cluster (spec.kubeConfig): not planned", spec.id))
+            return base
+        revision = self.options.release_revisions.get(spec.id)
+        try:
+            rendered = render_release(
+                obj.body,
+                self.helm,
+                is_install=revision is None,
+                scopes=self.scopes,
+                origin=obj.origin,
+                revision=None if revision is None else revision + 1,
+            )
+        except SourceError as exc:
+            if self.options.missing_charts != "warn":
+                raise exc.with_context(subject=spec.id, location=obj.origin) from None
+            detail = f"{exc.detail} (hint: {exc.hint})" if exc.hint else exc.detail
+            self.diagnostics.append(Diagnostic(f"not rendered: {exc.summary}", spec.id, obj.origin, detail))
+            return base
+        self.diagnostics.extend(rendered.diagnostics)
+        objects = tuple(
+            DesiredObject(ObjectId.from_manifest(m), str(m.get("apiVersion")), m, spec.id, obj.origin)
+            for m in (*rendered.crds, *rendered.objects)
+        )
+        return replace(
+            base,
+            status=OwnerStatus.BUILT,
+            source=rendered.chart.source,
+            path=f"{rendered.chart.name}@{rendered.chart.version}",
+            objects=objects,
+            details={
+                "release": rendered.release_name,
+                "namespace": rendered.namespace,
+                "chart": rendered.chart.name,
+                "version": rendered.chart.version,
+                "values": ", ".join(rendered.values_sources),
+                "crd_policy": rendered.crd_policy,
+            },
+        )
+
+
+def helm_hook(options: HelmOptions) -> HelmHook:
+    def render_all(ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
+        renderer = _Renderer(options, ctx)
+        owners: list[Owner] = []
+        claimed = {oid: o.owner for oid, o in ctx.objects.items()}
+        for obj in sorted(ctx.objects.values(), key=lambda o: o.id):
+            if not is_helm_release(obj.body):
+                continue
+            owner = renderer.owner(obj)
+            for desired in owner.objects:
+                other = claimed.setdefault(desired.id, owner.id)
+                if other != owner.id:
+                    raise RenderError(
+                        f"{desired.id} is produced by both {other} and {owner.id}",
+                        hint="an object must belong to exactly one Kustomization or HelmRelease",
+                    )
+            owners.append(owner)
+        return owners, renderer.diagnostics
+
+    return render_all
