@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,11 +20,18 @@ from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import FluxformError
 from fluxform.planner.cache import BuildCache, default_cache_dir
 from fluxform.planner.discover import DiscoverOptions
+from fluxform.planner.helm import ResolvedChart
 from fluxform.planner.planfile import read_plan_file
-from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.planner.releases import HelmOptions, chart_pull_hook, helm_hook
 from fluxform.planner.render import render_json, render_markdown, render_text
 from fluxform.planner.secrets import SecretOptions
-from fluxform.planner.tables import kustomization_table, owner_manifests, sources_table
+from fluxform.planner.tables import (
+    format_table,
+    helm_release_table,
+    kustomization_table,
+    owner_manifests,
+    sources_table,
+)
 from fluxform.planner.workflow import FleetRequest, plan_fleet, rendered_fleet
 from fluxform.sources.chart_cache import ChartCache
 
@@ -190,6 +198,15 @@ def get_sources(path: Path, **fleet: Any) -> None:
         click.echo(sources_table(state), nl=False)
 
 
+@get.command("hr")
+@click.argument("path", type=click.Path(path_type=Path))
+@_fleet_options
+def get_hr(path: Path, **fleet: Any) -> None:
+    """HelmReleases: chart, resolved version, source, release and values sources."""
+    with rendered_fleet(path, _fleet_request(fleet)) as (state, _):
+        click.echo(helm_release_table(state), nl=False)
+
+
 @cli.group()
 def build() -> None:
     """Print rendered manifests."""
@@ -208,6 +225,41 @@ def build_ks(name: str, path: Path, namespace: str, show_secrets: bool, **fleet:
             click.echo("fluxform: --show-secrets: printing decrypted Secret values in plaintext", err=True)
         masking = None if show_secrets else secrets.masking(None)
         click.echo(owner_manifests(state, "Kustomization", name, namespace, masking), nl=False)
+
+
+@build.command("hr")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--namespace", "-n", default="", help="Namespace of the HelmRelease (default: any).")
+@click.option("--show-secrets", is_flag=True, help="Print Secret values in plaintext (said on stderr).")
+@_fleet_options
+def build_hr(name: str, path: Path, namespace: str, show_secrets: bool, **fleet: Any) -> None:
+    """The manifests helm-controller would apply for HelmRelease NAME (Secret values masked)."""
+    with rendered_fleet(path, _fleet_request(fleet)) as (state, secrets):
+        if show_secrets:
+            click.echo("fluxform: --show-secrets: printing Secret values in plaintext", err=True)
+        masking = None if show_secrets else secrets.masking(None)
+        click.echo(owner_manifests(state, "HelmRelease", name, namespace, masking), nl=False)
+
+
+@cli.group()
+def charts() -> None:
+    """Chart cache for air-gapped planning."""
+
+
+@charts.command("pull")
+@click.argument("path", type=click.Path(path_type=Path))
+@_fleet_options
+def charts_pull(path: Path, **fleet: Any) -> None:
+    """Fetch every chart the fleet at PATH needs into the chart cache (needs network)."""
+    request = _fleet_request(fleet)
+    pulled: list[ResolvedChart] = []
+    helm = HelmOptions(cache=ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None)
+    request = replace(request, discover=replace(request.discover, helm=chart_pull_hook(helm, pulled)))
+    with rendered_fleet(path, request):
+        pass
+    rows = [[c.name, c.version, c.source, c.digest] for c in pulled]
+    click.echo(format_table(["CHART", "VERSION", "SOURCE", "DIGEST"], rows), nl=False)
 
 
 @cli.command()

@@ -199,11 +199,17 @@ class _Discovery:
         found = []
         for obj in objects:
             if is_flux_kustomization(obj.body) and obj.id != parent:
-                location = self._definition_file(obj.id, files, root) or SourceLocation(f"output of {parent}")
+                location = obj.origin or SourceLocation(f"output of {parent}")
                 ks = FluxKustomization.from_doc(obj.body, location)
                 self.parents.setdefault(ks.id, parent)
                 found.append(ks)
         return found
+
+    def _located(self, obj: DesiredObject, files: frozenset[Path], root: Path) -> DesiredObject:
+        """Flux objects get the file they were written in, so their errors can name it."""
+        if "toolkit.fluxcd.io" not in obj.id.group:
+            return obj
+        return replace(obj, origin=self._definition_file(obj.id, files, root))
 
     def _definition_file(self, oid: ObjectId, files: frozenset[Path], root: Path) -> SourceLocation | None:
         """The file a Flux object was written in, so errors can name it (kustomize drops it)."""
@@ -320,10 +326,10 @@ class _Discovery:
                 continue
             progressed = True
             self.diagnostics.extend(diags)
+            root = self.source_dirs.get(ks.source_ref, self_artifact.root)
+            objects = [self._located(obj, output.files, root) for obj in objects]
             self.add_owner(ks, objects, OwnerStatus.BUILT)
-            next_queue.extend(
-                self.children(objects, ks.id, output.files, self.source_dirs.get(ks.source_ref, self_artifact.root))
-            )
+            next_queue.extend(self.children(objects, ks.id, output.files, root))
         if still_deferred and not progressed and not next_queue and not futures:
             ks, _ = still_deferred[0]
             try:

@@ -204,7 +204,7 @@ def finalize_kustomization(
         if ks.id.namespace:  # the synthetic root owner (no namespace) is fluxform itself, not Flux
             _set_metadata(obj, "labels", {OWNER_NAME_LABEL: ks.id.name, OWNER_NAMESPACE_LABEL: ks.id.namespace})
         oid = ObjectId.from_manifest(obj)
-        objects.append(DesiredObject(oid, str(obj["apiVersion"]), obj, ks.id, ks.origin, sensitive))
+        objects.append(DesiredObject(oid, str(obj["apiVersion"]), obj, ks.id, None, sensitive))
     return objects, diagnostics
 
 

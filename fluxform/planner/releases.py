@@ -18,12 +18,19 @@ from fluxform.errors import Diagnostic, RenderError, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId
 from fluxform.planner.discover import DiscoveryContext, HelmHook
-from fluxform.planner.helm import HelmContext, HelmReleaseSpec, is_helm_release, render_release
+from fluxform.planner.helm import (
+    HelmContext,
+    HelmReleaseSpec,
+    ResolvedChart,
+    is_helm_release,
+    pull_charts,
+    render_release,
+)
 from fluxform.planner.helm_spec import HELM_GROUP
 from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
 from fluxform.sources.chart_cache import ChartCache
 
-__all__ = ["HelmOptions", "helm_hook", "source_revision"]
+__all__ = ["HelmOptions", "chart_pull_hook", "helm_hook", "source_revision"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,20 @@ class _Renderer:
                 "crd_policy": rendered.crd_policy,
             },
         )
+
+
+def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHook:
+    """For `fluxform charts pull`: fetch every chart the fleet's HelmReleases need into the
+    cache (online), appending what was fetched to `pulled`; renders nothing."""
+
+    def pull_all(ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
+        renderer = _Renderer(options, ctx)
+        releases = [o for o in sorted(ctx.objects.values(), key=lambda o: o.id) if is_helm_release(o.body)]
+        origins = {o.id: o.origin for o in releases if o.origin is not None}
+        pulled.extend(pull_charts([o.body for o in releases], renderer.helm, origins))
+        return [], renderer.diagnostics
+
+    return pull_all
 
 
 def helm_hook(options: HelmOptions) -> HelmHook:

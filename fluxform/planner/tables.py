@@ -10,7 +10,7 @@ from fluxform.errors import RenderError
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking
 
-__all__ = ["format_table", "kustomization_table", "owner_manifests", "sources_table"]
+__all__ = ["format_table", "helm_release_table", "kustomization_table", "owner_manifests", "sources_table"]
 
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket", "HelmRepository", "HelmChart", "ExternalArtifact")
 
@@ -74,6 +74,24 @@ def sources_table(state: DesiredState) -> str:
             )
     rows.sort()
     return format_table(["KIND", "NAME", "URL", "REF", "USED BY"], rows)
+
+
+def helm_release_table(state: DesiredState) -> str:
+    rows = [
+        [
+            f"{o.id.namespace}/{o.id.name}",
+            str(o.details.get("chart") or o.path),
+            str(o.details.get("version") or "-"),
+            o.source or "-",
+            f"{o.details.get('namespace', '-')}/{o.details.get('release', '-')}",
+            str(o.details.get("values") or "-"),
+            str(o.status),
+            str(len(o.objects)),
+        ]
+        for o in state.owners
+        if o.kind == "HelmRelease"
+    ]
+    return format_table(["NAME", "CHART", "VERSION", "SOURCE", "RELEASE", "VALUES", "STATUS", "OBJECTS"], rows)
 
 
 def owner_manifests(
