@@ -167,7 +167,6 @@ def _no_namespace(namespace: str) -> Diagnostic:
 def _existing(facts: ObjectFacts, dry: DryRun | None) -> Decision:
     live = facts.live
     assert live is not None
-    before = comparable(live)
     notes: list[Diagnostic] = []
     if dry is None:
         return Decision(_change(facts, Action.NOOP, None, facts.masked))
@@ -187,6 +186,7 @@ def _existing(facts: ObjectFacts, dry: DryRun | None) -> Decision:
         if covers(facts.masked, live) and not dropped_fields(live, facts.masked, facts.manager):
             return Decision(_change(facts, Action.NOOP, None, facts.masked), diagnostics=tuple(notes))
         action, after, reason = Action.UPDATE, predict(live, facts.masked, facts.manager), CLIENT_SIDE
+    before = comparable(live)
     drift = _drift(facts, before, after)
     if drift is not None:
         reason = _join(reason, "reverts changes made outside of fluxform")
