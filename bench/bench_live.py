@@ -48,8 +48,8 @@ def manifest(kind: str, namespace: str, name: str, version: int) -> dict[str, An
     if kind == "Secret":
         return {"apiVersion": "v1", "kind": kind, "metadata": meta, "data": {"token": "c2VjcmV0" * (version + 1)}}
     if kind == "Service":
-        spec = {"selector": {"app": name}, "ports": [{"name": "http", "port": 80 + version, "protocol": "TCP"}]}
-        return {"apiVersion": "v1", "kind": kind, "metadata": meta, "spec": spec}
+        service_spec = {"selector": {"app": name}, "ports": [{"name": "http", "port": 80 + version, "protocol": "TCP"}]}
+        return {"apiVersion": "v1", "kind": kind, "metadata": meta, "spec": service_spec}
     if kind == "ServiceAccount":
         return {"apiVersion": "v1", "kind": kind, "metadata": meta}
     container: dict[str, Any] = {
@@ -58,7 +58,7 @@ def manifest(kind: str, namespace: str, name: str, version: int) -> dict[str, An
         "ports": [{"containerPort": 80, "protocol": "TCP"}],
     }
     template = {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}
-    spec = {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": template}
+    spec: dict[str, Any] = {"replicas": 1, "selector": {"matchLabels": {"app": name}}, "template": template}
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": spec}
 
 
