@@ -120,6 +120,7 @@ class _LiveRun:
         self.mapper, self.managers, self.options = mapper, managers, options
         self.recorded = state.objects() if state is not None else {}
         self.desired_ids = set(desired.objects())
+        self.forcing_owners = _forcing_owners(desired)
         self.flux_installed = bool(mapper.discovery.find(*FLUX_MARKER))
         self.paths: dict[ObjectId, Paths] = {}
         self.forbidden_dry_run: set[str] = set()
@@ -237,6 +238,7 @@ class _LiveRun:
             read_failure=failure,
             manager=self.managers.for_owner(obj.owner),
             namespace=self._namespace_state(key, mapping, snapshot),
+            owner_forces=obj.owner in self.forcing_owners,
         )
 
     def _namespace_state(
@@ -272,14 +274,16 @@ class _LiveRun:
             firsts = [indexes[0] for indexes in todo.values()]
             results.update(zip(firsts, pool.map(lambda i: self._dry_run(facts[i]), firsts), strict=True))
             rest: list[int] = []
-            for mapping, indexes in todo.items():
+            for indexes in todo.values():
                 denied = results[indexes[0]].failure
                 if denied is not None and denied.is_forbidden:
-                    self.forbidden_dry_run.add(mapping.resource)
                     results.update((i, results[indexes[0]]) for i in indexes[1:])
                 else:
                     rest += indexes[1:]
             results.update(zip(rest, pool.map(lambda i: self._dry_run(facts[i]), rest), strict=True))
+        for mapping, indexes in todo.items():
+            if any((failure := results[i].failure) is not None and failure.is_forbidden for i in indexes):
+                self.forbidden_dry_run.add(mapping.resource)
         return results
 
     def _dry_run(self, fact: ObjectFacts) -> DryRun:
@@ -348,6 +352,17 @@ class _LiveRun:
             "field_managers": self.managers.as_dict(),
             "comparison": comparison,
         }
+
+
+def _forcing_owners(desired: DesiredState) -> set[ObjectId]:
+    """Flux Kustomizations with `spec.force: true` (they recreate on immutable changes)."""
+    objects = desired.objects()
+    forcing = set()
+    for owner in desired.owners:
+        manifest = objects.get(owner.id)
+        if manifest is not None and (manifest.body.get("spec") or {}).get("force") is True:
+            forcing.add(owner.id)
+    return forcing
 
 
 def _with_last_applied(paths: Paths) -> Paths:

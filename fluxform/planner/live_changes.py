@@ -68,6 +68,7 @@ class ObjectFacts:
     read_failure: str  # "" when the live object's type could be listed
     manager: str
     namespace: NamespaceState = NamespaceState.UNKNOWN
+    owner_forces: bool = False  # the owning Kustomization has spec.force: true
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ def _existing(facts: ObjectFacts, dry: DryRun | None) -> Decision:
     elif dry.failure.is_immutable:
         action, after = Action.REPLACE, predict(live, facts.masked, facts.manager)
         reason = f"{', '.join(dry.failure.immutable_fields()) or 'a field'} cannot change (immutable)"
-        if not force_enabled(facts.masked, live):
-            reason += "; Flux would only recreate it with kustomize.toolkit.fluxcd.io/force: enabled"
+        if not (facts.owner_forces or force_enabled(facts.masked, live)):
+            reason += "; Flux would only recreate it with kustomize.toolkit.fluxcd.io/force: enabled or spec.force"
     else:
         if not dry.failure.is_forbidden:
             notes.append(Diagnostic(f"dry-run refused, apply will fail: {dry.failure.message}", facts.obj.id))

@@ -148,3 +148,17 @@ def test_reconcile_disabled_and_if_not_present_are_skipped_as_flux_does(
     kubeapi.server.delete(("", "ConfigMap", "hello", "hello-config"))
     recreated = by_id(plan(kubeapi, hello, state), "ConfigMap/hello/hello-config")
     assert recreated.action == "create"  # IfNotPresent: applied when absent
+
+
+def test_immutable_change_under_a_forcing_kustomization_is_a_plain_replace(
+    kubeapi: KubeApi, hello: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.json"
+    apply_fleet(kubeapi, hello, state)
+    deployment = hello.parent.parent / "apps" / "hello" / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("app.kubernetes.io/name: hello", "app.kubernetes.io/name: hi"))
+    ks = hello / "hello.yaml"
+    ks.write_text(ks.read_text().replace("  prune: true\n", "  prune: true\n  force: true\n"))
+    replace = by_id(plan(kubeapi, hello, state), "Deployment/hello/hello")
+    assert replace.action == "replace"
+    assert replace.reason == "spec.selector cannot change (immutable)"

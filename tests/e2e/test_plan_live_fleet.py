@@ -105,8 +105,12 @@ def test_repo_edit_is_a_field_level_update(
     change = by_id(result, "ResourceQuota/team-blue/team-blue-quota")
     assert "-    requests.cpu: '2'\n+    requests.cpu: '8'" in change.diff
     assert "resourceVersion" not in change.diff and "managedFields" not in change.diff
-    assert change.live_resource_version
+    live = cluster.server.get(("", "ResourceQuota", "team-blue", "team-blue-quota"))
+    assert live is not None and change.live_resource_version == live["metadata"]["resourceVersion"]
     assert not result.drift  # the repo changed: an update, not drift
+    entry = next(c for c in live_plan_to_dict(result)["changes"] if c["name"] == "team-blue-quota")
+    assert entry["desired"]["spec"]["hard"]["requests.cpu"] == "8"  # what apply sends, not the dry-run result
+    assert entry["live_resource_version"] == live["metadata"]["resourceVersion"] and not entry["adopted"]
     text = render_text(result)
     assert "~ update  ResourceQuota/team-blue/team-blue-quota" in text
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in text
