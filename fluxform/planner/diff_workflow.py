@@ -21,6 +21,7 @@ from typing import Any
 from fluxform import __version__
 from fluxform.decrypt.tmpfs import private_dir
 from fluxform.errors import SourceError
+from fluxform.objects import ObjectId
 from fluxform.planner.changed import IndexRoots, IndexStore, RenderIndex, index_state
 from fluxform.planner.diff import ClusterDiff, ClusterStatus, FleetDiff, Revision, diff_states
 from fluxform.planner.discover import DiscoverOptions, discover, find_repo_root
@@ -149,22 +150,34 @@ class _Run:
     def cluster(self, cluster: str, base: str, head: str, masking: Masking) -> ClusterDiff:
         in_base = _is_cluster_dir(self.repo, base, cluster) is not None
         in_head = _is_cluster_dir(self.repo, head, cluster) is not None
-        use_index = self.request.changed_only and in_base and in_head
-        key = self.index_key(base, cluster) if use_index else ""
-        index = self.store.load(key) if use_index else None
+        if not (self.request.changed_only and in_base and in_head):
+            base_state = self.render(base, cluster)[0] if in_base else None
+            head_state = self.render(head, cluster)[0] if in_head else None
+            return self.compare(cluster, base_state, head_state, masking, None)
+        key = self.index_key(base, cluster)
+        index = self.store.load(key)
         if index is not None and not index.affected(self.changed):
             return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False)
-        base_state = None
-        if in_base:
-            base_state, roots = self.render(base, cluster)
-            if use_index:
-                index = self._index(key, base_state, roots)
-                if not index.affected(self.changed):
-                    return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False)
-        head_state = self.render(head, cluster)[0] if in_head else None
-        only = _compared_owners(index, head_state, self.changed) if use_index and index is not None else None
+        base_state, roots = self.render(base, cluster)
+        if index is None:
+            index = self._index(key, base_state, roots)
+        affected = index.affected(self.changed)
+        if not affected:
+            return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False)
+        head_state = self.render(head, cluster)[0]
+        new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
+        return self.compare(cluster, base_state, head_state, masking, affected | new)
+
+    def compare(
+        self,
+        cluster: str,
+        base: DesiredState | None,
+        head: DesiredState | None,
+        masking: Masking,
+        only: frozenset[ObjectId] | None,
+    ) -> ClusterDiff:
         started = time.perf_counter()
-        result = diff_states(cluster, base_state, head_state, masking, only=only)
+        result = diff_states(cluster, base, head, masking, only=only)
         _add(self.timings, "compare", started)
         return result
 
@@ -174,12 +187,6 @@ class _Run:
         self.store.save(key, index)
         _add(self.timings, "index", started)
         return index
-
-
-def _compared_owners(index: RenderIndex, head: DesiredState | None, changed: tuple[str, ...]) -> frozenset[Any]:
-    """Affected owners, plus owners new at head (they have no base inputs to judge by)."""
-    new = {o.id for o in head.owners if o.id not in index.owners} if head is not None else set()
-    return index.affected(changed) | new
 
 
 def diff_revisions(request: DiffRequest) -> FleetDiff:
