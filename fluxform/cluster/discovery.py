@@ -66,6 +66,25 @@ class Discovery:
             assert self._preferred is not None
             return group in self._preferred
 
+    def api_versions(self) -> tuple[str, ...]:
+        """Every served `group/version` and `group/version/Kind`, as Helm's
+        `.Capabilities.APIVersions` holds them (legacy discovery: reads every group)."""
+        with self._lock:
+            self._load_groups()
+            assert self._preferred is not None
+            groups = sorted(self._preferred)
+        out: set[str] = set()
+        for group in groups:
+            for resource in self.resources(group):
+                out |= {resource.api_version, f"{resource.api_version}/{resource.kind}"}
+        return tuple(sorted(out))
+
+    def server_version(self) -> str:
+        """The API server's `gitVersion` (e.g. v1.31.2), "" when it does not say."""
+        reply = self._cluster.request("GET", "/version")
+        doc = reply.json() if reply.ok else {}
+        return str(doc.get("gitVersion") or "") if isinstance(doc, dict) else ""
+
     def _load_groups(self) -> None:
         if self._preferred is not None:
             return

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from fluxform.planner.live_changes import (
 from fluxform.planner.live_policy import FLUX_GROUPS, FLUX_MARKER, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
 from fluxform.planner.plan import FORMAT_VERSION, Change, Masking, Plan
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.render import plan_to_dict
 from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
 from fluxform.state.model import StateFile
@@ -65,13 +66,20 @@ def plan_fleet_live(
     state_path: Path | None,
     cluster_options: ClusterOptions,
     live_options: LiveOptions | None = None,
+    helm: HelmOptions | None = None,
 ) -> Plan:
     """What `fluxform plan` runs with a cluster: connect and read discovery first (an
-    unreachable cluster fails before the fleet is built), then build, then plan."""
+    unreachable cluster fails before the fleet is built), then build, then plan.
+
+    With `helm` (the options the CLI gives `helm_hook`), HelmReleases render against the
+    cluster's Kubernetes version and API versions (Helm's `.Capabilities`), as
+    helm-controller renders them; the request's own Helm hook is replaced."""
     state = load_state(state_path)
     with connect(cluster_options) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
+        if helm is not None:
+            request = _with_capabilities(request, helm, discovery)
         with rendered_fleet(path, request) as (desired, secrets):
             return plan_live(
                 desired,
@@ -82,6 +90,15 @@ def plan_fleet_live(
                 options=live_options or LiveOptions(),
                 discovery=discovery,
             )
+
+
+def _with_capabilities(request: FleetRequest, helm: HelmOptions, discovery: Discovery) -> FleetRequest:
+    capable = replace(
+        helm,
+        kube_version=discovery.server_version() or helm.kube_version,
+        api_versions=discovery.api_versions(),
+    )
+    return replace(request, discover=replace(request.discover, helm=helm_hook(capable)))
 
 
 def plan_live(

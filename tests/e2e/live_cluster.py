@@ -20,9 +20,10 @@ from fluxform.objects import ObjectId
 from fluxform.planner.cache import BuildCache, default_cache_dir
 from fluxform.planner.discover import DiscoverOptions
 from fluxform.planner.live import LiveOptions, plan_fleet_live, plan_live
-from fluxform.planner.live_policy import FLUX_GROUPS
+from fluxform.planner.live_policy import FLUX_GROUPS, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
 from fluxform.planner.plan import Masking, Plan
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
 from fluxform.state.local import LocalBackend
@@ -30,6 +31,7 @@ from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_d
 from tests.e2e.cli import KEYS
 from tests.kubeapi import KubeApi
 
+HELM = HelmOptions()  # as the CLI's defaults: the example fleet's charts are vendored
 FLUX_CRDS = (
     ("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations", "v1"),
     ("source.toolkit.fluxcd.io", "GitRepository", "gitrepositories", "v1"),
@@ -41,7 +43,7 @@ def request(keys_dir: Path | None = KEYS) -> FleetRequest:
     """Builds are cached under $FLUXFORM_CACHE_DIR (content-addressed, so sharing it between
     tests is safe; see `shared_build_cache`)."""
     return FleetRequest(
-        discover=DiscoverOptions(jobs=2, cache=BuildCache(default_cache_dir() / "builds")),
+        discover=DiscoverOptions(jobs=2, cache=BuildCache(default_cache_dir() / "builds"), helm=helm_hook(HELM)),
         secrets=SecretOptions(keys_dir=keys_dir, use_env=False),
     )
 
@@ -73,6 +75,7 @@ def plan(
         state_path=state_file,
         cluster_options=ClusterOptions(kubeconfig=kubeconfig or api.kubeconfig_path),
         live_options=LiveOptions(field_manager=field_manager, always_dry_run=always_dry_run),
+        helm=HELM,
     )
 
 
@@ -117,20 +120,22 @@ def apply_fleet(
     fleet: Path | DesiredState,
     state_file: Path,
     *,
-    manager: str = "fluxform",
+    manager: str = "",
     skip: Callable[[DesiredObject], bool] = lambda obj: False,
 ) -> StateFile:
-    """Apply every desired object (as `manager`, force) and write the state recording them."""
+    """Apply every desired object (force) and write the state recording them; `manager`
+    "" applies as the planner would choose (Flux's controllers when the CRDs are there)."""
     desired = render(fleet) if isinstance(fleet, Path) else fleet
     base = load_state(state_file) or new_state("kubeapi")
     masking = masking_for(base)
     served_flux = api.server.state.registry.by_kind("kustomize.toolkit.fluxcd.io", "Kustomization") is not None
+    managers = FieldManagers.choose(flux_installed=served_flux, override=manager)
     applied: dict[ObjectId, list[StateObject]] = {owner.id: [] for owner in desired.owners}
     objects = [obj for owner in desired.owners for obj in owner.objects]
     for obj in sorted(objects, key=_stage):
         if skip(obj) or (obj.id.group in FLUX_GROUPS and not served_flux):
             continue
-        api.server.apply(dict(obj.body), manager=manager, force=True)
+        api.server.apply(dict(obj.body), manager=managers.for_owner(obj.owner), force=True)
         masked = masking(obj.body, obj.sensitive_paths)
         applied[obj.owner].append(StateObject(obj.id, obj.api_version, canonical_digest(masked), masked))
     owners = {
@@ -141,7 +146,7 @@ def apply_fleet(
             "2026-01-01T00:00:00Z",
             "test",
             _in_build_order(applied[owner.id], owner.objects),
-            field_manager=manager,
+            field_manager=managers.for_owner(owner.id),
         )
         for owner in desired.owners
     }
