@@ -122,3 +122,11 @@ def _hpa(version: str) -> dict[str, object]:
         "scope": "Namespaced",
         "verbs": ["list"],
     }
+
+
+def test_capabilities_for_helm(cluster: ClusterClient) -> None:
+    discovery = Discovery(cluster)
+    versions = discovery.api_versions()
+    assert {"v1", "v1/ConfigMap", "apps/v1", "apps/v1/Deployment", "batch/v1/CronJob"} <= set(versions)
+    assert list(versions) == sorted(versions)
+    assert discovery.server_version().startswith("v1.")
