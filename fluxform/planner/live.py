@@ -8,6 +8,13 @@ arrive (list pages, dry-run answers); nothing below sees plaintext.
 
     plan = plan_fleet_live(Path("clusters/prod"), FleetRequest(), state_path=state,
                            cluster_options=ClusterOptions(context="prod"))
+
+A live plan's JSON (`live_plan_to_dict`) is the offline schema plus, per change, `desired`
+(the masked manifest apply sends; Secret values are fingerprints, re-derived at apply from
+the recorded source revision), `live_resource_version` ("" = absent: apply refuses a plan
+whose objects moved since) and `adopted`; and in `settings`: `cluster` {context, server},
+`field_manager` (for people), `field_managers` {Kustomization, HelmRelease, Root} (for
+apply) and `comparison` (server-side dry-run, or where it fell back to client-side).
 """
 
 from __future__ import annotations
