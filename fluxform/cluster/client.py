@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -101,7 +102,7 @@ class ClusterClient:
         accept: str = "application/json",
     ) -> Reply:
         """One HTTP call. Returns any HTTP answer but 401 and 5xx, which raise ClusterError."""
-        headers = {"Accept": accept, "User-Agent": f"fluxform/{__version__}"}
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         with self._lock:
@@ -148,7 +149,9 @@ def connect(options: ClusterOptions) -> ClusterClient:
         respect_retry_after_header=True,
     )
     configuration.connection_pool_maxsize = max(4, options.concurrency)
-    return ClusterClient(client.ApiClient(configuration), context=context, options=options)
+    api = client.ApiClient(configuration)
+    api.user_agent = f"fluxform/{__version__}"
+    return ClusterClient(api, context=context, options=options)
 
 
 def _no_kubeconfig(options: ClusterOptions) -> bool:
@@ -168,13 +171,13 @@ def _load_in_cluster(configuration: client.Configuration) -> str:
 
 
 def _load_kubeconfig(configuration: client.Configuration, options: ClusterOptions) -> str:
-    path = str(options.kubeconfig) if options.kubeconfig is not None else None
     if options.kubeconfig is not None and not options.kubeconfig.is_file():
         raise ClusterError(f"kubeconfig {options.kubeconfig} does not exist", hint="check --kubeconfig")
-    where = path or os.environ.get("KUBECONFIG") or str(_DEFAULT_KUBECONFIG)
+    # resolved here, not by the client: it reads $KUBECONFIG once, when first imported
+    where = str(options.kubeconfig or os.environ.get("KUBECONFIG") or _DEFAULT_KUBECONFIG.expanduser())
     try:
-        contexts, active = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, TypeError, ValueError) as exc:
+        contexts, active = config.list_kube_config_contexts(config_file=where)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
         raise ClusterError(f"cannot read kubeconfig {where}", detail=str(exc), hint="check --kubeconfig") from exc
     names = [str(c.get("name")) for c in contexts or []]
     context = options.context or str((active or {}).get("name") or "")
@@ -187,8 +190,8 @@ def _load_kubeconfig(configuration: client.Configuration, options: ClusterOption
         )
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=path, context=context, client_configuration=configuration, persist_config=False
+            config_file=where, context=context, client_configuration=configuration, persist_config=False
         )
-    except (ConfigException, OSError, TypeError, ValueError) as exc:
+    except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as exc:
         raise ClusterError(f"cannot load context {context} from kubeconfig {where}", detail=str(exc)) from exc
     return context
