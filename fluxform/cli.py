@@ -6,6 +6,7 @@ follows Terraform: 0 no changes, 1 error, 2 changes.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from fluxform.planner.discover import DiscoverOptions
 from fluxform.planner.helm import ResolvedChart
 from fluxform.planner.planfile import read_plan_file
 from fluxform.planner.releases import HelmOptions, chart_pull_hook, helm_hook
-from fluxform.planner.render import render_json, render_markdown, render_text
+from fluxform.planner.render import plan_to_dict, render_markdown, render_text
 from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.tables import (
     format_table,
@@ -48,20 +49,23 @@ def _parse_sources(values: Sequence[str]) -> dict[str, Path]:
     return sources
 
 
-def _fleet_request(fleet: dict[str, Any]) -> FleetRequest:
-    cache = BuildCache.disabled() if fleet.get("no_cache") else BuildCache(Path(fleet["cache_dir"]) / "builds")
-    helm = HelmOptions(
+def _helm_options(fleet: dict[str, Any]) -> HelmOptions:
+    return HelmOptions(
         offline=bool(fleet.get("offline")),
         cache=ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None,
         missing_charts=fleet.get("missing_charts") or "error",
     )
+
+
+def _fleet_request(fleet: dict[str, Any]) -> FleetRequest:
+    cache = BuildCache.disabled() if fleet.get("no_cache") else BuildCache(Path(fleet["cache_dir"]) / "builds")
     discover = DiscoverOptions(
         sources=_parse_sources(fleet.get("source") or ()),
         repo_root=Path(fleet["repo_root"]) if fleet.get("repo_root") else None,
         strict_substitute=fleet.get("strict_substitute", True),
         jobs=fleet.get("jobs") or max(1, os.cpu_count() or 1),
         cache=cache,
-        helm=helm_hook(helm),
+        helm=helm_hook(_helm_options(fleet)),
     )
     secrets = SecretOptions(
         decryption_keys=tuple(Path(p) for p in fleet.get("decryption_key") or ()),
@@ -125,6 +129,11 @@ def cli() -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help="Plan against this cluster.")
+@click.option("--context", "kube_context", help="kubeconfig context (implies a live plan).")
+@click.option("--in-cluster", is_flag=True, help="Use the pod's service account (implies a live plan).")
+@click.option("--live", is_flag=True, help="Plan against the cluster of the default kubeconfig.")
+@click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
 @_fleet_options
 def plan(
     path: Path,
@@ -133,19 +142,43 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     color: bool | None,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+    in_cluster: bool,
+    live: bool,
+    field_manager: str,
     **fleet: Any,
 ) -> None:
-    """Show what applying the fleet at PATH would change."""
-    result = plan_fleet(path, _fleet_request(fleet), state_path=state_path)
+    """Show what applying the fleet at PATH would change.
+
+    Without cluster flags the plan is offline (against --state only); with --kubeconfig,
+    --context, --in-cluster or --live it reads the cluster and dry-runs the changes."""
+    if kubeconfig or kube_context or in_cluster or live:
+        from fluxform.cluster.client import ClusterOptions
+        from fluxform.planner.live import LiveOptions, live_plan_to_dict, plan_fleet_live
+
+        result = plan_fleet_live(
+            path,
+            _fleet_request(fleet),
+            state_path=state_path,
+            cluster_options=ClusterOptions(kubeconfig=kubeconfig, context=kube_context or "", in_cluster=in_cluster),
+            live_options=LiveOptions(field_manager=field_manager),
+            helm=_helm_options(fleet),
+        )
+        data = live_plan_to_dict(result)
+    else:
+        result = plan_fleet(path, _fleet_request(fleet), state_path=state_path)
+        data = plan_to_dict(result)
+    as_json = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if out is not None:
-        _write_private(out, render_json(result))
+        _write_private(out, as_json)
     if fmt == "json":
-        click.echo(render_json(result), nl=False)
+        click.echo(as_json, nl=False)
     elif fmt == "markdown":
-        click.echo(render_markdown(result), nl=False)
+        click.echo(render_markdown(data), nl=False)
     else:
         colour = sys.stdout.isatty() if color is None else color
-        click.echo(render_text(result, colour=colour), nl=False)
+        click.echo(render_text(data, colour=colour), nl=False)
     if detailed_exitcode and result.has_changes():
         sys.exit(2)
 

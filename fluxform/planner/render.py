@@ -12,6 +12,11 @@ JSON schema (format_version "1.0"):
      "changes": [{"id", "kind", "namespace", "name", "api_version", "owner", "owner_id", "action",
                   "reason", "before", "after", "diff"}],   # masked manifests; diff for updates
      "drift": [same shape], "diagnostics": [{"summary", "subject"}]}
+
+A live plan (`mode` "live") adds `settings.cluster {context, server}`, `settings.field_manager`,
+`settings.field_managers {Kustomization, HelmRelease, Root}`, `settings.comparison`, and per
+change `desired` (the masked manifest to apply), `live_resource_version` ("" when absent:
+apply refuses a plan whose objects moved since) and `adopted`.
 """
 
 from __future__ import annotations
@@ -110,7 +115,7 @@ def _header(data: Mapping[str, Any]) -> list[str]:
     state = data["state"]
     state_text = f"lineage {state['lineage']}, serial {state['serial']}" if state["lineage"] else "none (empty)"
     strict = "strict" if settings.get("strict_substitute", True) else "non-strict"
-    return [
+    lines = [
         f"fluxform plan of {data['target']} ({data['mode']}: no cluster was read)"
         if data["mode"] == "offline"
         else f"fluxform plan of {data['target']} (against the live cluster)",
@@ -118,6 +123,14 @@ def _header(data: Mapping[str, Any]) -> list[str]:
         f"  state:        {state_text}",
         f"  substitution: {strict}",
     ]
+    cluster = settings.get("cluster")
+    if data["mode"] == "live" and isinstance(cluster, Mapping):
+        lines += [
+            f"  cluster:      {cluster.get('context') or '(in-cluster)'} ({cluster.get('server', '')})",
+            f"  apply as:     {settings.get('field_manager', '')}",
+            f"  comparison:   {settings.get('comparison', '')}",
+        ]
+    return lines
 
 
 def render_text(plan: Plan | Mapping[str, Any], *, colour: bool = False) -> str:
