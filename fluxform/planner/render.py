@@ -172,7 +172,8 @@ def _owner_block(owner: Mapping[str, Any], changes: list[Mapping[str, Any]], col
         lines.append("  not rendered (see the warnings); its objects are left as they are")
     unchanged = sum(1 for c in changes if c["action"] == "no-op")
     for change in changes:
-        if change["action"] != "no-op":
+        # a no-op with a reason (skipped by a Flux policy, adopted) is worth a line
+        if change["action"] != "no-op" or change["reason"]:
             lines += _change_lines(change, colour)
     if unchanged:
         lines.append(f"  ({unchanged} unchanged)")
