@@ -54,7 +54,9 @@ class GitRepository:
 
     @classmethod
     def containing(cls, path: Path) -> GitRepository:
-        directory = path if path.is_dir() else path.parent
+        directory = path.resolve()
+        while not directory.is_dir() and directory != directory.parent:
+            directory = directory.parent  # a path that exists only at another revision
         result = run_tool([_git(), "rev-parse", "--show-toplevel"], tool="git", cwd=directory, check=False)
         if result.exit_code != 0:
             raise SourceError(f"{path} is not inside a git repository", hint="run fluxform diff inside a git clone")
