@@ -20,7 +20,13 @@ def _ks(**spec: Any) -> FluxKustomization:
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
             "kind": "Kustomization",
             "metadata": {"name": "apps", "namespace": "flux-system"},
-            "spec": {"sourceRef": {"kind": "GitRepository", "name": "flux-system"}, "path": "./apps", **spec},
+            "spec": {
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+                "path": "./apps",
+                "interval": "10m",
+                "prune": True,
+                **spec,
+            },
         }
     )
 
