@@ -35,6 +35,8 @@ from fluxform.planner.tables import (
 )
 from fluxform.planner.workflow import FleetRequest, plan_fleet, rendered_fleet
 from fluxform.sources.chart_cache import ChartCache
+from fluxform.state.backend import StateBackend, open_backend
+from fluxform.state.config import FluxformConfig, load_config
 
 __all__ = ["cli", "main"]
 
@@ -122,9 +124,31 @@ def cli() -> None:
     """Terraform-style plan/apply for Flux GitOps repositories."""
 
 
+def _fleet_path(path: Path | None, config: FluxformConfig) -> Path:
+    if path is not None:
+        return path
+    if config.cluster_path:
+        return config.root / config.cluster_path
+    raise click.UsageError("give the cluster PATH, or set `cluster:` in fluxform.yaml")
+
+
+def _state_source(state_path: Path | None, config: FluxformConfig) -> Path | StateBackend | None:
+    """--state FILE, else the state fluxform.yaml configures, else none (an empty state)."""
+    if state_path is not None:
+        return state_path
+    if config.source is None:
+        return None
+    return open_backend(
+        config.state, root=config.root, kubeconfig=config.kubeconfig, context=config.context or "default"
+    )
+
+
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--state", "state_path", type=click.Path(path_type=Path), help="State file (absent: empty state).")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--state", "state_path", type=click.Path(path_type=Path), help="State file (default: fluxform.yaml's, else empty)."
+)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="fluxform.yaml to use.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
@@ -136,8 +160,9 @@ def cli() -> None:
 @click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
 @_fleet_options
 def plan(
-    path: Path,
+    path: Path | None,
     state_path: Path | None,
+    config_file: Path | None,
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -153,21 +178,27 @@ def plan(
 
     Without cluster flags the plan is offline (against --state only); with --kubeconfig,
     --context, --in-cluster or --live it reads the cluster and dry-runs the changes."""
-    if kubeconfig or kube_context or in_cluster or live:
+    config = load_config(config_file, path or Path.cwd())
+    path = _fleet_path(path, config)
+    state_source = _state_source(state_path, config)
+    wants_live = bool(kubeconfig or kube_context or in_cluster or live)  # never implied by config/env
+    kubeconfig = kubeconfig or config.kubeconfig
+    kube_context = kube_context or config.context or None
+    if wants_live:
         from fluxform.cluster.client import ClusterOptions
         from fluxform.planner.live import LiveOptions, live_plan_to_dict, plan_fleet_live
 
         result = plan_fleet_live(
             path,
             _fleet_request(fleet),
-            state_path=state_path,
+            state_path=state_source,
             cluster_options=ClusterOptions(kubeconfig=kubeconfig, context=kube_context or "", in_cluster=in_cluster),
             live_options=LiveOptions(field_manager=field_manager),
             helm=_helm_options(fleet),
         )
         data = live_plan_to_dict(result)
     else:
-        result = plan_fleet(path, _fleet_request(fleet), state_path=state_path)
+        result = plan_fleet(path, _fleet_request(fleet), state_path=state_source)
         data = plan_to_dict(result)
     as_json = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if out is not None:

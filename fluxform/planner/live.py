@@ -34,6 +34,7 @@ from fluxform.planner.plan import Masking, Plan
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.render import plan_to_dict
 from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
+from fluxform.state.backend import StateBackend
 from fluxform.state.model import StateFile
 
 __all__ = ["LiveChange", "LiveOptions", "live_plan_to_dict", "plan_fleet_live", "plan_live"]
@@ -45,7 +46,7 @@ def plan_fleet_live(
     path: Path,
     request: FleetRequest,
     *,
-    state_path: Path | None,
+    state_path: Path | StateBackend | None,
     cluster_options: ClusterOptions,
     live_options: LiveOptions | None = None,
     helm: HelmOptions | None = None,

@@ -16,6 +16,7 @@ from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Plan, plan_offline
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
+from fluxform.state.backend import StateBackend
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
 
@@ -28,11 +29,13 @@ class FleetRequest:
     secrets: SecretOptions = field(default_factory=SecretOptions)
 
 
-def load_state(path: Path | None) -> StateFile | None:
-    """The state at `path`; None (an empty state) when there is no file yet."""
-    if path is None or not path.exists():
+def load_state(source: Path | StateBackend | None) -> StateFile | None:
+    """The recorded state: from a local file (None when there is none yet) or a backend."""
+    if source is None:
         return None
-    return LocalBackend(path).read()
+    if isinstance(source, Path):
+        return LocalBackend(source).read() if source.exists() else None
+    return source.read()
 
 
 @contextlib.contextmanager
@@ -43,7 +46,7 @@ def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredS
         yield replace(desired, diagnostics=(*desired.diagnostics, *secrets.diagnostics())), secrets
 
 
-def plan_fleet(path: Path, request: FleetRequest, *, state_path: Path | None = None) -> Plan:
+def plan_fleet(path: Path, request: FleetRequest, *, state_path: Path | StateBackend | None = None) -> Plan:
     state = load_state(state_path)
     with rendered_fleet(path, request) as (desired, secrets):
         return plan_offline(desired, state, secrets.masking(state), target=str(path))

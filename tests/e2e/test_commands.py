@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from fluxform import yamlio
 from tests.e2e.cli import FIXTURES, KEYS, run
+from tests.e2e.state_from_plan import record_plan
+from tests.e2e.test_plan_offline import _mask_key
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 
@@ -66,3 +71,25 @@ def test_version_names_every_tool() -> None:
     keys = [line.split(":")[0] for line in result.out.splitlines()]
     assert keys == ["fluxform", "kustomize", "helm", "sops"]
     assert "v5." in result.out and "v4." in result.out and "3.11" in result.out
+
+
+def test_fluxform_yaml_gives_the_cluster_path_and_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fleet = tmp_path / "fleet"
+    shutil.copytree(FIXTURES / "minimal", fleet)
+    (fleet / "fluxform.yaml").write_text("cluster: clusters/dev\nstate:\n  path: .fluxform/dev.json\n")
+    monkeypatch.chdir(fleet)
+    out = tmp_path / "plan.json"
+    first = run("plan", "--out", out)
+    assert first.code == 0, first.err
+    assert "Plan: 5 to add, 0 to change, 0 to destroy." in first.out
+    record_plan(out, fleet / ".fluxform" / "dev.json", mask_key=_mask_key())
+    second = run("plan", "--detailed-exitcode")
+    assert second.code == 0, second.out + second.err
+    assert "serial 1" in second.out
+
+
+def test_no_path_and_no_config_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("plan")
+    assert result.code == 2
+    assert "give the cluster PATH, or set `cluster:` in fluxform.yaml" in result.err
