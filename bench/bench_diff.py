@@ -36,7 +36,9 @@ from fluxform.planner.cache import BuildCache
 from fluxform.planner.diff import FleetDiff
 from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
 from fluxform.planner.discover import DiscoverOptions
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.workflow import FleetRequest
+from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.git import GitRepository
 from fluxform.tool import find_executable, run_tool
 
@@ -96,7 +98,8 @@ def floor(repo: Path, base: str, scratch: Path) -> Figure:
 def run_diff(
     repo: Path, base: str, *, cache: BuildCache, jobs: int, changed_only: bool, index: Path | None
 ) -> FleetDiff:
-    fleet = FleetRequest(DiscoverOptions(cache=cache, jobs=jobs))
+    helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(repo.parent / "charts")))
+    fleet = FleetRequest(DiscoverOptions(cache=cache, jobs=jobs, helm=helm))
     request = DiffRequest((repo / "clusters",), base, fleet=fleet, changed_only=changed_only, index_dir=index)
     return diff_revisions(request)
 

@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +26,9 @@ from bench.fleetgen import FleetSpec, generate_fleet
 from fluxform.planner.cache import BuildCache
 from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.plan import plan_offline
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
+from fluxform.sources.chart_cache import ChartCache
 
 
 @dataclass
@@ -83,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         layout = generate_fleet(root / "fleet", FleetSpec(args.clusters, args.kustomizations, seed=1))
         clusters = [root / "fleet" / p for p in layout.cluster_paths]
         jobs = os.cpu_count() or 1
-        cache = BuildCache(root / "cache")
+        helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(root / "charts")))
+        cold = DiscoverOptions(jobs=jobs, cache=BuildCache(root / "cache"), helm=helm)
         runs = [
-            plan_all("naive (seq, no cache)", clusters, DiscoverOptions(jobs=1, cache=BuildCache.disabled())),
-            plan_all(f"{jobs} jobs, cold cache", clusters, DiscoverOptions(jobs=jobs, cache=cache)),
-            plan_all(f"{jobs} jobs, warm cache", clusters, DiscoverOptions(jobs=jobs, cache=cache)),
+            plan_all("naive (seq, no cache)", clusters, replace(cold, jobs=1, cache=BuildCache.disabled())),
+            plan_all(f"{jobs} jobs, cold cache", clusters, cold),
+            plan_all(f"{jobs} jobs, warm cache", clusters, cold),
         ]
         print(f"plan of {len(clusters)} clusters x {args.kustomizations} Flux Kustomizations (+HelmReleases), "
               f"{runs[0].objects} objects; temp dir {tempfile.gettempdir()}")  # fmt: skip

@@ -32,4 +32,4 @@ def test_change_outside_every_kustomization_gives_no_diff(tmp_path: Path) -> Non
         assert all(c["owners"] == [] for c in data["clusters"])
     assert [c["rendered"] for c in json.loads(first.out)["clusters"]] == [False, False]  # base rendered for the index
     assert [c["rendered"] for c in json.loads(full.out)["clusters"]] == [True, True]
-    assert [c["unchanged_owners"] for c in json.loads(full.out)["clusters"]] == [3, 3]
+    assert [c["unchanged_owners"] for c in json.loads(full.out)["clusters"]] == [5, 5]  # root, 2 ks, 2 releases

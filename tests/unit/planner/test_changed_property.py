@@ -17,7 +17,9 @@ from fluxform.planner.cache import BuildCache
 from fluxform.planner.diff_render import diff_to_dict
 from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
 from fluxform.planner.discover import DiscoverOptions
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.workflow import FleetRequest
+from fluxform.sources.chart_cache import ChartCache
 from tests.support.gitrepo import TestRepo
 
 CLUSTERS, APPS = 2, 2
@@ -73,7 +75,8 @@ def _comparable(data: dict[str, Any]) -> list[Any]:
 
 
 def _diff(repo: TestRepo, base: str, *, changed_only: bool, index_dir: Path) -> dict[str, Any]:
-    fleet = FleetRequest(DiscoverOptions(cache=BuildCache(CACHE), jobs=2))
+    helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(CACHE / "charts")))
+    fleet = FleetRequest(DiscoverOptions(cache=BuildCache(CACHE / "builds"), jobs=2, helm=helm))
     request = DiffRequest((repo.path / "clusters",), base, fleet=fleet, changed_only=changed_only, index_dir=index_dir)
     return diff_to_dict(diff_revisions(request))
 
