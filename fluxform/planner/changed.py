@@ -44,7 +44,7 @@ from fluxform.sources.artifact import IGNORE_FILE
 
 __all__ = ["INDEX_VERSION", "IndexRoots", "IndexStore", "ObjectKey", "OwnerInputs", "RenderIndex", "index_state"]
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -57,6 +57,9 @@ class OwnerInputs:
     files: frozenset[str] | None  # repository-relative; None: unknown, affected by any change
     dirs: frozenset[str] = frozenset()  # a new file below one of these may be read
     lookups: tuple[ObjectKey, ...] = ()
+    #: renders kinds whose scope the CRDs of the whole desired state decide (HelmReleases
+    #: place namespaced objects in the release namespace): any affected owner may add a CRD
+    scope_sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class RenderIndex:
     def affected(self, changed: Iterable[str]) -> frozenset[ObjectId]:
         """Every owner whose render may differ once `changed` paths changed."""
         affected = self.seeds(changed)
+        if affected:
+            affected |= {o.id for o in self.owners.values() if o.scope_sensitive}
         grew = bool(affected)
         while grew:
             grew = False
@@ -108,6 +113,7 @@ class RenderIndex:
                 "files": sorted(o.files) if o.files is not None else None,
                 "dirs": sorted(o.dirs),
                 "lookups": [list(k) for k in o.lookups],
+                "scope_sensitive": o.scope_sensitive,
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
@@ -128,6 +134,7 @@ class RenderIndex:
                 files=frozenset(item["files"]) if item["files"] is not None else None,
                 dirs=frozenset(item["dirs"]),
                 lookups=tuple((k[0], k[1], k[2]) for k in item["lookups"]),
+                scope_sensitive=bool(item["scope_sensitive"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
         return cls(owners, producers)
@@ -161,7 +168,8 @@ def index_state(state: DesiredState, roots: IndexRoots) -> RenderIndex:
         else:
             inputs = _kustomization_inputs(owner, manifest, roots, self_source)
         parent = owner.parent or (producer_of.get(_key(owner.id)) if owner.kind == "HelmRelease" else None)
-        owners[owner.id] = OwnerInputs(owner.id, parent, *inputs)
+        sensitive = owner.kind == "HelmRelease" and any("." in o.id.group for o in owner.objects)
+        owners[owner.id] = OwnerInputs(owner.id, parent, *inputs, scope_sensitive=sensitive)
     wanted = {k for o in owners.values() for k in o.lookups}
     producers = {k: producer_of[k] for k in wanted if k in producer_of}
     return RenderIndex(owners, producers)
@@ -217,6 +225,8 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     assert template is not None
     ref = template.source_ref
     lookups.append((ref.kind, ref.namespace, ref.name))
+    if template.values_files:  # the HelmChart's generation enters the chart version
+        lookups.append(("HelmChart", ref.namespace, f"{hr.namespace}-{hr.name}"))
     if ref.kind == "HelmRepository":
         return frozenset(), frozenset(), tuple(lookups)  # the chart comes from the chart cache
     source = f"{ref.kind}/{ref.namespace}/{ref.name}"

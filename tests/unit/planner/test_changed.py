@@ -12,6 +12,8 @@ from fluxform.objects import ObjectId
 from fluxform.planner.cache import BuildCache
 from fluxform.planner.changed import IndexRoots, IndexStore, OwnerInputs, RenderIndex, index_state
 from fluxform.planner.discover import DiscoverOptions, discover
+from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.sources.chart_cache import ChartCache
 
 
 def ks(name: str) -> ObjectId:
@@ -20,6 +22,11 @@ def ks(name: str) -> ObjectId:
 
 ROOT, APP, CHILD, READER, OTHER = ks("flux-system"), ks("app"), ks("child"), ks("reader"), ks("other")
 SETTINGS = ("ConfigMap", "flux-system", "settings")
+
+
+def web(app: str) -> ObjectId:
+    return ObjectId(app, f"{app}-web", "helm.toolkit.fluxcd.io", "HelmRelease")
+
 
 INDEX = RenderIndex(
     owners={
@@ -59,6 +66,15 @@ def test_unknown_inputs_and_unproduced_lookups_count_as_affected_by_any_change()
     assert index.affected(["anything"]) == {OTHER, READER}
 
 
+def test_scope_sensitive_releases_follow_any_change() -> None:
+    release = ObjectId("apps", "web", "helm.toolkit.fluxcd.io", "HelmRelease")
+    owners = dict(INDEX.owners)
+    owners[release] = OwnerInputs(release, OTHER, frozenset({"charts/c/Chart.yaml"}), frozenset(), (), True)
+    index = RenderIndex(owners, INDEX.producers)
+    assert index.affected(["apps/child/k.yaml"]) == {CHILD, release}  # a CRD may appear anywhere
+    assert index.affected(["README.md"]) == set()
+
+
 def test_json_round_trip_and_store(tmp_path: Path) -> None:
     assert RenderIndex.from_json(INDEX.to_json()) == INDEX
     store = IndexStore(tmp_path / "idx")
@@ -75,29 +91,36 @@ def test_json_round_trip_and_store(tmp_path: Path) -> None:
 def test_index_of_a_real_render(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     generate_fleet(root / "fleet", FleetSpec(clusters=2, kustomizations=2, seed=1))
-    state = discover(
-        root / "fleet/clusters/cluster-01", DiscoverOptions(repo_root=root / "fleet", cache=BuildCache.disabled())
-    )
+    helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(tmp_path / "charts")))
+    options = DiscoverOptions(repo_root=root / "fleet", cache=BuildCache.disabled(), helm=helm)
+    state = discover(root / "fleet/clusters/cluster-01", options)
     index = index_state(state, IndexRoots(root / "fleet", "fleet"))
 
-    assert set(index.owners) == {ks("flux-system"), ks("app-000"), ks("app-001")}
+    assert set(index.owners) == {ks("flux-system"), ks("app-000"), ks("app-001"), web("app-000"), web("app-001")}
     app = index.owners[ks("app-001")]
     assert app.parent == ks("flux-system")
-    assert (
-        app.files is not None
-        and {
-            "fleet/apps/app-001/overlays/cluster-01/kustomization.yaml",
-            "fleet/apps/app-001/base/deployment.yaml",
-            "fleet/apps/app-001/base/config/app.properties",
-            "fleet/components/common/kustomization.yaml",
-        }
-        <= app.files
-    )
+    assert app.files is not None
+    assert {
+        "fleet/apps/app-001/overlays/cluster-01/kustomization.yaml",
+        "fleet/apps/app-001/base/deployment.yaml",
+        "fleet/apps/app-001/base/config/app.properties",
+        "fleet/components/common/kustomization.yaml",
+    } <= app.files
     assert not any("cluster-00" in f or "app-000" in f for f in app.files)
     assert app.lookups == (("ConfigMap", "flux-system", "cluster-settings"),)
-    assert index.producers == {("ConfigMap", "flux-system", "cluster-settings"): ks("flux-system")}
+    assert index.producers[("ConfigMap", "flux-system", "cluster-settings")] == ks("flux-system")
     root_files = index.owners[ks("flux-system")].files
     assert root_files is not None and "fleet/clusters/cluster-01/apps/app-000.yaml" in root_files
-    assert index.affected(["fleet/apps/app-001/base/service.yaml"]) == {ks("app-001")}
+
+    release = index.owners[web("app-001")]
+    assert release.parent == ks("app-001") and not release.scope_sensitive
+    assert release.files is not None and "fleet/charts/fleet-app/templates/deployment.yaml" in release.files
+    values = next(k for k in release.lookups if k[0] == "ConfigMap")
+    assert values[:2] == ("ConfigMap", "app-001") and values[2].startswith("app-001-values-")
+    assert set(release.lookups) == {values, ("GitRepository", "flux-system", "flux-system")}
+    assert index.producers[values] == ks("app-001")
+
+    assert index.affected(["fleet/apps/app-001/base/service.yaml"]) == {ks("app-001"), web("app-001")}
     assert index.affected(["fleet/apps/app-001/overlays/cluster-00/values.yaml"]) == set()
+    assert index.affected(["fleet/charts/fleet-app/values.yaml"]) == {web("app-000"), web("app-001")}
     assert index.affected(["fleet/clusters/cluster-01/vars/cluster-settings.yaml"]) == set(index.owners)
