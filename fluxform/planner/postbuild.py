@@ -12,7 +12,7 @@ import base64
 import binascii
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,9 @@ __all__ = [
 OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
 
+#: Leaves (keys and list indices) that held SOPS ciphertext in a non-Secret kind.
+LeafPaths = tuple[tuple[str | int, ...], ...]
+
 #: (kind, namespace, name) -> manifest in the desired state so far, or None.
 ObjectLookup = Callable[[str, str, str], Mapping[str, Any] | None]
 
@@ -54,7 +57,7 @@ class Decryptor(Protocol):
     """SOPS for a Flux Kustomization that has spec.decryption: built resources, and the
     encrypted generator inputs kustomize must read decrypted (a private tmpfs copy)."""
 
-    def decrypt(self, manifest: Mapping[str, Any], ks: FluxKustomization) -> dict[str, Any]: ...
+    def decrypt_all(self, manifests: Sequence[Mapping[str, Any]], ks: FluxKustomization) -> list[dict[str, Any]]: ...
 
     def needs_source_decryption(self, ks: FluxKustomization, directory: Path, root: Path) -> bool: ...
 
@@ -172,57 +175,91 @@ def finalize_kustomization(
     post_build = ks.post_build
     variables = _variables(ks, ctx.lookup) if post_build is not None else {}
     substitute = post_build is not None and should_substitute(post_build, variables)
+    parsed = _parse(output_text, ks)
+    started = time.perf_counter()
+    decrypted = _decrypt_all(parsed, ks, ctx, diagnostics)
+    ctx.add_time("decrypt", started)
     objects: list[DesiredObject] = []
-    for index, text in enumerate(split_documents(output_text)):
-        try:
-            doc = _validate(yamlio.load(text), ks, index)
-        except yamlio.YamlError as exc:
-            raise RenderError("kustomize output is not valid YAML", detail=str(exc), subject=ks.id) from exc
-        sensitive = tuple(encrypted_paths(doc)) if ks.decryption is not None else ()
-        started = time.perf_counter()
-        doc, text = _decrypt(doc, text, ks, ctx, diagnostics)
-        ctx.add_time("decrypt", started)
+    for index, (doc, text, sensitive) in enumerate(decrypted):
         started = time.perf_counter()
         if substitute and not substitution_disabled(doc):
-            try:
-                doc = _validate(yamlio.load(substitute_document(text, variables, strict=ctx.strict)), ks, index)
-            except yamlio.YamlError as exc:
-                raise RenderError(
-                    f"{ObjectId.from_manifest(doc)} is not valid YAML after variable substitution",
-                    detail=str(exc),
-                    subject=ks.id,
-                    hint="quote substituted values that contain ': ' or start with '*', '&', '{'",
-                ) from exc
-            except RenderError as exc:
-                exc.summary = f"{ObjectId.from_manifest(doc)}: {exc.summary}"
-                exc.args = (exc.summary,)
-                raise exc.with_context(subject=ks.id) from None
+            doc = _substitute(doc, text, variables, ks, ctx, index)
         ctx.add_time("substitute", started)
-        obj = normalize_manifest(doc)
-        _set_metadata(obj, "labels", (ks.common_metadata.get("labels") or {}))
-        _set_metadata(obj, "annotations", (ks.common_metadata.get("annotations") or {}))
-        if ks.id.namespace:  # the synthetic root owner (no namespace) is fluxform itself, not Flux
-            _set_metadata(obj, "labels", {OWNER_NAME_LABEL: ks.id.name, OWNER_NAMESPACE_LABEL: ks.id.namespace})
-        oid = ObjectId.from_manifest(obj)
-        objects.append(DesiredObject(oid, str(obj["apiVersion"]), obj, ks.id, None, sensitive))
+        objects.append(_finish(doc, ks, sensitive))
     return objects, diagnostics
 
 
-def _decrypt(
-    doc: dict[str, Any], text: str, ks: FluxKustomization, ctx: PostBuildContext, diagnostics: list[Diagnostic]
-) -> tuple[dict[str, Any], str]:
-    if not has_sops_data(doc):
-        return doc, text
+def _parse(output_text: str, ks: FluxKustomization) -> list[tuple[dict[str, Any], str]]:
+    parsed = []
+    for index, text in enumerate(split_documents(output_text)):
+        try:
+            parsed.append((_validate(yamlio.load(text), ks, index), text))
+        except yamlio.YamlError as exc:
+            raise RenderError("kustomize output is not valid YAML", detail=str(exc), subject=ks.id) from exc
+    return parsed
+
+
+def _substitute(
+    doc: dict[str, Any],
+    text: str,
+    variables: Mapping[str, str],
+    ks: FluxKustomization,
+    ctx: PostBuildContext,
+    index: int,
+) -> dict[str, Any]:
+    """Textual substitution on the resource's YAML, then re-parsed (so types may change)."""
+    try:
+        return _validate(yamlio.load(substitute_document(text, variables, strict=ctx.strict)), ks, index)
+    except yamlio.YamlError as exc:
+        raise RenderError(
+            f"{ObjectId.from_manifest(doc)} is not valid YAML after variable substitution",
+            detail=str(exc),
+            subject=ks.id,
+            hint="quote substituted values that contain ': ' or start with '*', '&', '{'",
+        ) from exc
+    except RenderError as exc:
+        exc.summary = f"{ObjectId.from_manifest(doc)}: {exc.summary}"
+        exc.args = (exc.summary,)
+        raise exc.with_context(subject=ks.id) from None
+
+
+def _finish(doc: dict[str, Any], ks: FluxKustomization, sensitive: LeafPaths) -> DesiredObject:
+    """Normalise, then commonMetadata, then the owner labels (which win)."""
+    obj = normalize_manifest(doc)
+    _set_metadata(obj, "labels", (ks.common_metadata.get("labels") or {}))
+    _set_metadata(obj, "annotations", (ks.common_metadata.get("annotations") or {}))
+    if ks.id.namespace:  # the synthetic root owner (no namespace) is fluxform itself, not Flux
+        _set_metadata(obj, "labels", {OWNER_NAME_LABEL: ks.id.name, OWNER_NAMESPACE_LABEL: ks.id.namespace})
+    return DesiredObject(ObjectId.from_manifest(obj), str(obj["apiVersion"]), obj, ks.id, None, sensitive)
+
+
+def _decrypt_all(
+    parsed: list[tuple[dict[str, Any], str]],
+    ks: FluxKustomization,
+    ctx: PostBuildContext,
+    diagnostics: list[Diagnostic],
+) -> list[tuple[dict[str, Any], str, LeafPaths]]:
+    """Decrypt every resource carrying SOPS data, in one parallel batch (independent files).
+    Returns (doc, text for substitution, leaves that held ciphertext) per resource."""
+    no_paths: LeafPaths = ()
+    out = [(doc, text, no_paths) for doc, text in parsed]
+    encrypted = [i for i, (doc, _) in enumerate(parsed) if has_sops_data(doc)]
+    if not encrypted:
+        return out
     if ks.decryption is None or ctx.decryptor is None:
         if ks.decryption is None:
-            diagnostics.append(
-                Diagnostic(
-                    f"{ObjectId.from_manifest(doc)} holds SOPS-encrypted data but the Kustomization has no "
-                    "spec.decryption: Flux would apply the ciphertext (a v1 Secret with a sops field fails the apply)",
-                    subject=ks.id,
-                    location=ks.origin,
-                )
-            )
-        return doc, text
-    decrypted = ctx.decryptor.decrypt(doc, ks)
-    return decrypted, yamlio.dump(decrypted)
+            diagnostics.extend(_undecrypted(parsed[i][0], ks) for i in encrypted)
+        return out
+    docs = ctx.decryptor.decrypt_all([parsed[i][0] for i in encrypted], ks)
+    for i, doc in zip(encrypted, docs, strict=True):
+        out[i] = (doc, yamlio.dump(doc), tuple(encrypted_paths(parsed[i][0])))
+    return out
+
+
+def _undecrypted(doc: Mapping[str, Any], ks: FluxKustomization) -> Diagnostic:
+    return Diagnostic(
+        f"{ObjectId.from_manifest(doc)} holds SOPS-encrypted data but the Kustomization has no "
+        "spec.decryption: Flux would apply the ciphertext (a v1 Secret with a sops field fails the apply)",
+        subject=ks.id,
+        location=ks.origin,
+    )

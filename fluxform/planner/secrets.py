@@ -31,7 +31,7 @@ from fluxform.decrypt import (
     Masker,
     SopsSession,
     decrypt_generator_sources,
-    decrypt_manifest,
+    decrypt_manifests,
     derive_mask_key,
     find_encrypted_generator_sources,
     keyring_from_keys_dir,
@@ -98,8 +98,13 @@ class FleetSecrets:
             self._sessions[key] = self._stack.enter_context(SopsSession(ring))
         return self._sessions[key]
 
-    def decrypt(self, manifest: Mapping[str, Any], ks: FluxKustomization) -> dict[str, Any]:
-        return dict(decrypt_manifest(manifest, self.session_for(ks), subject=ks.id, location=ks.origin))
+    def decrypt_all(self, manifests: Sequence[Mapping[str, Any]], ks: FluxKustomization) -> list[dict[str, Any]]:
+        """Decrypt independent resources in parallel (one sops process each)."""
+        session = self.session_for(ks)
+        return [
+            dict(m)
+            for m in decrypt_manifests(manifests, session, subject=ks.id, locations=[ks.origin] * len(manifests))
+        ]
 
     def needs_source_decryption(self, ks: FluxKustomization, directory: Path, root: Path) -> bool:
         if ks.decryption is None:
