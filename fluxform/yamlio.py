@@ -327,17 +327,47 @@ _LENIENT: Any = LenientGoLoader
 _LENIENT.add_constructor(None, LenientGoLoader.construct_undefined)
 
 
+if yaml.__with_libyaml__:
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+    class GoCLoader(CParser, GoConstructor, GoResolver):
+        """libyaml's scanner/parser/composer with our resolver and constructor: same values,
+        several times faster. libyaml refuses a re-defined anchor; load_all then falls back."""
+
+        def __init__(self, stream: str | bytes) -> None:
+            CParser.__init__(self, stream)
+            GoConstructor.__init__(self)
+            GoResolver.__init__(self)
+
+    class LenientGoCLoader(GoCLoader):
+        construct_undefined = LenientGoLoader.construct_undefined
+
+    _LENIENT_C: Any = LenientGoCLoader
+    _LENIENT_C.add_constructor(None, LenientGoLoader.construct_undefined)
+
+
 def load_all(text: str | bytes, *, unknown_tags: str = "error") -> list[Any]:
     """Every document in `text` (empty documents dropped), with Go's scalar meanings.
     `unknown_tags="plain"` reads custom tags as their untagged value instead of failing."""
+    if yaml.__with_libyaml__:
+        try:
+            return _load_with(LenientGoCLoader(text) if unknown_tags == "plain" else GoCLoader(text), text)
+        except YamlError as exc:
+            if "duplicate anchor" not in str(exc):
+                raise
     loader: GoLoader | LenientGoLoader = LenientGoLoader(text) if unknown_tags == "plain" else GoLoader(text)
+    return _load_with(loader, text)
+
+
+def _load_with(loader: Any, text: str | bytes) -> list[Any]:
+    may_alias = ("*" in text) if isinstance(text, str) else (b"*" in text)
     docs: list[Any] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            if may_alias and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
                 raise YamlError(
                     f"document expands to more than {MAX_EXPANDED_NODES} nodes through aliases",
                     line=int(node.start_mark.line) + 1,

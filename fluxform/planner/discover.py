@@ -130,6 +130,7 @@ class _Discovery:
         self.source_dirs: dict[SourceRef, Path] = {}
         self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
         self._file_docs: dict[Path, list[tuple[str, str]]] = {}
+        self._file_text: dict[Path, str] = {}
         self.timings: dict[str, float] = {}
 
     # -- sources -------------------------------------------------------------------------
@@ -214,23 +215,34 @@ class _Discovery:
     def _definition_file(self, oid: ObjectId, files: frozenset[Path], root: Path) -> SourceLocation | None:
         """The file a Flux object was written in, so errors can name it (kustomize drops it)."""
         for path in sorted(files):
-            if path.suffix not in (".yaml", ".yml"):
-                continue
-            if path not in self._file_docs:
-                text = path.read_text(encoding="utf-8", errors="replace")
-                docs: list[tuple[str, str]] = []
-                if "toolkit.fluxcd.io" in text:
-                    with contextlib.suppress(yamlio.YamlError):
-                        docs = [
-                            (str(d.get("kind")), str((d.get("metadata") or {}).get("name")))
-                            for d in yamlio.load_all(text)
-                            if isinstance(d, dict)
-                        ]
-                self._file_docs[path] = docs
-            if (oid.kind, oid.name) in self._file_docs[path]:
+            if path.suffix in (".yaml", ".yml") and (oid.kind, oid.name) in self._flux_objects_in(path, oid.name):
                 with contextlib.suppress(ValueError):
                     return SourceLocation(str(path.resolve().relative_to(root.resolve())))
         return None
+
+    def _flux_objects_in(self, path: Path, name: str) -> list[tuple[str, str]]:
+        """(kind, name) of the Flux objects a file defines; parsed once, and only when the
+        file mentions both a Flux API group and the name looked for."""
+        if path in self._file_docs:
+            return self._file_docs[path]
+        text = self._file_text.get(path)
+        if text is None:
+            text = self._file_text[path] = path.read_text(encoding="utf-8", errors="replace")
+        if "toolkit.fluxcd.io" not in text:
+            self._file_docs[path] = []
+            return []
+        if name not in text:
+            return []
+        docs: list[tuple[str, str]] = []
+        with contextlib.suppress(yamlio.YamlError):
+            docs = [
+                (str(d.get("kind")), str((d.get("metadata") or {}).get("name")))
+                for d in yamlio.load_all(text, unknown_tags="plain")
+                if isinstance(d, dict)
+            ]
+        self._file_docs[path] = docs
+        del self._file_text[path]
+        return docs
 
     def run(self, start: Path) -> DesiredState:
         if not start.is_dir():

@@ -118,12 +118,20 @@ def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:
             data = source.read_bytes()
             target = dest / rel_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            shutil.copymode(source, target)
+            _place(source, target, data)
             rel = "/".join((*parts, name))
             digest.update(f"{rel}\0{len(data)}\0".encode())
             digest.update(data)
     return "sha256:" + digest.hexdigest()
+
+
+def _place(source: Path, target: Path, data: bytes) -> None:
+    """Hard-link when possible (nothing ever writes into an artifact), else copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        target.write_bytes(data)
+        shutil.copymode(source, target)
 
 
 @dataclass(frozen=True)
