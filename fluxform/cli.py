@@ -7,7 +7,6 @@ follows Terraform: 0 no changes, 1 error, 2 changes.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,15 +16,14 @@ from typing import Any, NoReturn
 import click
 
 from fluxform import __version__
+from fluxform.commands.diff import diff
+from fluxform.commands.fleet import fleet_options, fleet_request, helm_options, write_private
 from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import FluxformError
-from fluxform.planner.cache import BuildCache, default_cache_dir
-from fluxform.planner.discover import DiscoverOptions
 from fluxform.planner.helm import ResolvedChart
 from fluxform.planner.planfile import read_plan_file
-from fluxform.planner.releases import HelmOptions, chart_pull_hook, helm_hook
+from fluxform.planner.releases import HelmOptions, chart_pull_hook
 from fluxform.planner.render import plan_to_dict, render_markdown, render_text
-from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.tables import (
     format_table,
     helm_release_table,
@@ -33,89 +31,12 @@ from fluxform.planner.tables import (
     owner_manifests,
     sources_table,
 )
-from fluxform.planner.workflow import FleetRequest, plan_fleet, rendered_fleet
+from fluxform.planner.workflow import plan_fleet, rendered_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.state.backend import StateBackend, open_backend
 from fluxform.state.config import FluxformConfig, load_config
 
 __all__ = ["cli", "main"]
-
-
-def _parse_sources(values: Sequence[str]) -> dict[str, Path]:
-    sources: dict[str, Path] = {}
-    for value in values:
-        name, sep, directory = value.partition("=")
-        if not sep or not name or not directory:
-            raise click.BadParameter(f"{value!r}: expected NAME=DIR (NAME as name, namespace/name or Kind/ns/name)")
-        sources[name] = Path(directory)
-    return sources
-
-
-def _helm_options(fleet: dict[str, Any]) -> HelmOptions:
-    return HelmOptions(
-        offline=bool(fleet.get("offline")),
-        cache=ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None,
-        missing_charts=fleet.get("missing_charts") or "error",
-    )
-
-
-def _fleet_request(fleet: dict[str, Any]) -> FleetRequest:
-    cache = BuildCache.disabled() if fleet.get("no_cache") else BuildCache(Path(fleet["cache_dir"]) / "builds")
-    discover = DiscoverOptions(
-        sources=_parse_sources(fleet.get("source") or ()),
-        repo_root=Path(fleet["repo_root"]) if fleet.get("repo_root") else None,
-        strict_substitute=fleet.get("strict_substitute", True),
-        jobs=fleet.get("jobs") or max(1, os.cpu_count() or 1),
-        cache=cache,
-        helm=helm_hook(_helm_options(fleet)),
-    )
-    secrets = SecretOptions(
-        decryption_keys=tuple(Path(p) for p in fleet.get("decryption_key") or ()),
-        keys_dir=Path(fleet["keys_dir"]) if fleet.get("keys_dir") else None,
-    )
-    return FleetRequest(discover=discover, secrets=secrets)
-
-
-def _fleet_options(func: Any) -> Any:
-    """Flags shared by every command that builds a fleet."""
-    options = [
-        click.option("--source", multiple=True, metavar="NAME=DIR", help="Map a Flux source to a local directory."),
-        click.option("--repo-root", type=click.Path(file_okay=False), help="Root of the self source (default: found)."),
-        click.option(
-            "--strict-substitute/--no-strict-substitute",
-            default=True,
-            show_default=True,
-            help="Fail on undefined ${vars} (Flux >= 2.9 default).",
-        ),
-        click.option("--jobs", type=int, default=0, help="Parallel builds (default: CPU count)."),
-        click.option("--no-cache", is_flag=True, help="Do not use the build cache."),
-        click.option(
-            "--cache-dir", default=lambda: str(default_cache_dir()), show_default="~/.cache/fluxform", help="Cache dir."
-        ),
-        click.option(
-            "--decryption-key",
-            multiple=True,
-            type=click.Path(exists=True, dir_okay=False),
-            help="age identity file (*.agekey) or armored PGP private key (*.asc); repeatable.",
-        ),
-        click.option("--offline", is_flag=True, help="Charts only from the chart cache (air-gapped planning)."),
-        click.option("--chart-cache", type=click.Path(file_okay=False), help="Chart cache directory."),
-        click.option(
-            "--missing-charts",
-            type=click.Choice(["error", "warn"]),
-            default="error",
-            show_default=True,
-            help="A chart that cannot be fetched: fail, or skip its HelmRelease with a warning.",
-        ),
-        click.option(
-            "--keys-dir",
-            type=click.Path(exists=True, file_okay=False),
-            help="Directory of Secret manifests named by spec.decryption.secretRef (Flux's sops-age).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,7 +79,7 @@ def _state_source(state_path: Path | None, config: FluxformConfig) -> Path | Sta
 @click.option("--in-cluster", is_flag=True, help="Use the pod's service account (implies a live plan).")
 @click.option("--live", is_flag=True, help="Plan against the cluster of the default kubeconfig.")
 @click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
-@_fleet_options
+@fleet_options
 def plan(
     path: Path | None,
     state_path: Path | None,
@@ -190,19 +111,19 @@ def plan(
 
         result = plan_fleet_live(
             path,
-            _fleet_request(fleet),
+            fleet_request(fleet),
             state_path=state_source,
             cluster_options=ClusterOptions(kubeconfig=kubeconfig, context=kube_context or "", in_cluster=in_cluster),
             live_options=LiveOptions(field_manager=field_manager),
-            helm=_helm_options(fleet),
+            helm=helm_options(fleet),
         )
         data = live_plan_to_dict(result)
     else:
-        result = plan_fleet(path, _fleet_request(fleet), state_path=state_source)
+        result = plan_fleet(path, fleet_request(fleet), state_path=state_source)
         data = plan_to_dict(result)
     as_json = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if out is not None:
-        _write_private(out, as_json)
+        write_private(out, as_json)
     if fmt == "json":
         click.echo(as_json, nl=False)
     elif fmt == "markdown":
@@ -212,15 +133,6 @@ def plan(
         click.echo(render_text(data, colour=colour), nl=False)
     if detailed_exitcode and result.has_changes():
         sys.exit(2)
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 @cli.command()
@@ -246,28 +158,28 @@ def get() -> None:
 
 @get.command("ks")
 @click.argument("path", type=click.Path(path_type=Path))
-@_fleet_options
+@fleet_options
 def get_ks(path: Path, **fleet: Any) -> None:
     """Flux Kustomizations reachable from PATH, in apply order."""
-    with rendered_fleet(path, _fleet_request(fleet)) as (state, _):
+    with rendered_fleet(path, fleet_request(fleet)) as (state, _):
         click.echo(kustomization_table(state), nl=False)
 
 
 @get.command("sources")
 @click.argument("path", type=click.Path(path_type=Path))
-@_fleet_options
+@fleet_options
 def get_sources(path: Path, **fleet: Any) -> None:
     """Flux sources defined in the fleet and which Kustomizations use them."""
-    with rendered_fleet(path, _fleet_request(fleet)) as (state, _):
+    with rendered_fleet(path, fleet_request(fleet)) as (state, _):
         click.echo(sources_table(state), nl=False)
 
 
 @get.command("hr")
 @click.argument("path", type=click.Path(path_type=Path))
-@_fleet_options
+@fleet_options
 def get_hr(path: Path, **fleet: Any) -> None:
     """HelmReleases: chart, resolved version, source, release and values sources."""
-    with rendered_fleet(path, _fleet_request(fleet)) as (state, _):
+    with rendered_fleet(path, fleet_request(fleet)) as (state, _):
         click.echo(helm_release_table(state), nl=False)
 
 
@@ -281,10 +193,10 @@ def build() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--namespace", "-n", default="", help="Namespace of the Kustomization (default: any).")
 @click.option("--show-secrets", is_flag=True, help="Print decrypted Secret values (said on stderr).")
-@_fleet_options
+@fleet_options
 def build_ks(name: str, path: Path, namespace: str, show_secrets: bool, **fleet: Any) -> None:
     """The manifests Flux would apply for Kustomization NAME (Secret values masked)."""
-    with rendered_fleet(path, _fleet_request(fleet)) as (state, secrets):
+    with rendered_fleet(path, fleet_request(fleet)) as (state, secrets):
         if show_secrets:
             click.echo("fluxform: --show-secrets: printing decrypted Secret values in plaintext", err=True)
         masking = None if show_secrets else secrets.masking(None)
@@ -296,10 +208,10 @@ def build_ks(name: str, path: Path, namespace: str, show_secrets: bool, **fleet:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--namespace", "-n", default="", help="Namespace of the HelmRelease (default: any).")
 @click.option("--show-secrets", is_flag=True, help="Print Secret values in plaintext (said on stderr).")
-@_fleet_options
+@fleet_options
 def build_hr(name: str, path: Path, namespace: str, show_secrets: bool, **fleet: Any) -> None:
     """The manifests helm-controller would apply for HelmRelease NAME (Secret values masked)."""
-    with rendered_fleet(path, _fleet_request(fleet)) as (state, secrets):
+    with rendered_fleet(path, fleet_request(fleet)) as (state, secrets):
         if show_secrets:
             click.echo("fluxform: --show-secrets: printing Secret values in plaintext", err=True)
         masking = None if show_secrets else secrets.masking(None)
@@ -313,10 +225,10 @@ def charts() -> None:
 
 @charts.command("pull")
 @click.argument("path", type=click.Path(path_type=Path))
-@_fleet_options
+@fleet_options
 def charts_pull(path: Path, **fleet: Any) -> None:
     """Fetch every chart the fleet at PATH needs into the chart cache (needs network)."""
-    request = _fleet_request(fleet)
+    request = fleet_request(fleet)
     pulled: list[ResolvedChart] = []
     helm = HelmOptions(cache=ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None)
     request = replace(request, discover=replace(request.discover, helm=chart_pull_hook(helm, pulled)))
@@ -337,6 +249,7 @@ def version() -> None:
 
 cli.add_command(state_group)
 cli.add_command(force_unlock)
+cli.add_command(diff)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

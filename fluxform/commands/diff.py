@@ -14,7 +14,9 @@ from typing import Any
 
 import click
 
-from fluxform.cli import _fleet_options, _fleet_request, _write_private
+from fluxform.commands.fleet import fleet_options as _fleet_options
+from fluxform.commands.fleet import fleet_request as _fleet_request
+from fluxform.commands.fleet import write_private as _write_private
 from fluxform.planner.diff_render import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
 from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
 
