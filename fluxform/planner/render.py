@@ -10,7 +10,7 @@ JSON schema (format_version "1.0"):
      "owners": [{"id", "inventory_id", "kind", "namespace", "name", "status", "source", "path",
                  "depends_on": [ids], "parent", "objects": N}],
      "changes": [{"id", "kind", "namespace", "name", "api_version", "owner", "owner_id", "action",
-                  "reason", "before", "after", "diff"}],   # masked manifests; diff for updates
+                  "reason", "before", "after", "diff", "fields"}],  # masked; diff + changed field paths for updates
      "drift": [same shape], "diagnostics": [{"summary", "subject"}]}
 
 A live plan (`mode` "live") adds `settings.cluster {context, server}`, `settings.field_manager`,
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxform.objects import ObjectId
+from fluxform.planner.fields import changed_fields
 from fluxform.planner.plan import Action, Change, Plan
 
 __all__ = ["plan_to_dict", "render_json", "render_markdown", "render_text", "summary_line"]
@@ -40,6 +41,7 @@ _SYMBOLS = {
 }
 _COLOURS = {"+": "\x1b[32m", "~": "\x1b[33m", "-/+": "\x1b[35m", "-": "\x1b[31m", ".": "\x1b[36m"}
 _RESET = "\x1b[0m"
+_DIFFED = (Action.UPDATE, Action.REPLACE)
 _MAX_MARKDOWN_DIFF = 20_000
 
 
@@ -57,6 +59,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
         "before": change.before,
         "after": change.after,
         "diff": change.diff if change.action in (Action.UPDATE, Action.REPLACE) else "",
+        "fields": changed_fields(change.before, change.after) if change.action in _DIFFED else [],
     }
     return out
 
@@ -188,6 +191,8 @@ def _change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
     if colour:
         text = _COLOURS.get(symbol, "") + text + _RESET
     lines = [text]
+    if change.get("fields"):
+        lines.append("      fields: " + ", ".join(change["fields"]))
     for diff_line in (change.get("diff") or "").splitlines():
         if diff_line.startswith(("---", "+++")):
             continue

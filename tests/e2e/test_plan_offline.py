@@ -96,6 +96,7 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert result.code == 0, result.err
     assert "~ update  ResourceQuota/team-blue/team-blue-quota" in result.out
+    assert '      fields: spec.hard["requests.cpu"]' in result.out
     assert "      -    requests.cpu: '2'\n      +    requests.cpu: '8'" in result.out
     assert (
         "- delete  StorageClass/fast-ssd  # no longer rendered by Kustomization/flux-system/infra-configs" in result.out
