@@ -14,9 +14,7 @@ from typing import Any
 
 import click
 
-from fluxform.commands.fleet import fleet_options as _fleet_options
-from fluxform.commands.fleet import fleet_request as _fleet_request
-from fluxform.commands.fleet import write_private as _write_private
+from fluxform.commands.fleet import fleet_options, fleet_request, write_private
 from fluxform.planner.diff_render import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
 from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
 
@@ -41,7 +39,7 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 )
 @click.option("--markdown-limit", type=int, default=MARKDOWN_LIMIT, show_default=True, help="Markdown size cap.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
-@_fleet_options
+@fleet_options
 def diff(
     paths: tuple[Path, ...],
     base: str,
@@ -58,10 +56,10 @@ def diff(
     """Compare the clusters at PATHS between --base and --head (a directory of clusters,
     such as clusters/, stands for each cluster below it). The work tree is not touched."""
     index_dir = None if fleet.get("no_cache") else Path(fleet["cache_dir"]) / "diff-index"
-    request = DiffRequest(paths, base, head, _fleet_request(fleet), changed_only=not full, index_dir=index_dir)
+    request = DiffRequest(paths, base, head, fleet_request(fleet), changed_only=not full, index_dir=index_dir)
     result = diff_revisions(request)
     if out is not None:
-        _write_private(out, render_diff_json(result))
+        write_private(out, render_diff_json(result))
     summary_file = os.environ.get(STEP_SUMMARY_ENV)
     if step_summary and summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:

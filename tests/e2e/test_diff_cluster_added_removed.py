@@ -8,9 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.e2e.cli import run
-from tests.support.gitrepo import generated_fleet_repo, register_diff_command
-
-register_diff_command()
+from tests.support.gitrepo import generated_fleet_repo
 
 
 def test_cluster_path_added_and_removed(tmp_path: Path) -> None:

@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.cli import run
-from tests.support.gitrepo import TestRepo, generated_fleet_repo, register_diff_command
-
-register_diff_command()
+from tests.support.gitrepo import TestRepo, generated_fleet_repo
 
 
 def _history(tmp_path: Path) -> tuple[TestRepo, list[str]]:

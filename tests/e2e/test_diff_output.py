@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import run
-from tests.support.gitrepo import TestRepo, generated_fleet_repo, register_diff_command
-
-register_diff_command()
+from tests.support.gitrepo import TestRepo, generated_fleet_repo
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.cli import run
-from tests.support.gitrepo import generated_fleet_repo, register_diff_command
-
-register_diff_command()
+from tests.support.gitrepo import generated_fleet_repo
 
 
 def test_change_outside_every_kustomization_gives_no_diff(tmp_path: Path) -> None:

@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.cli import FIXTURES, KEYS, run
-from tests.support.gitrepo import TestRepo, register_diff_command
-
-register_diff_command()
+from tests.support.gitrepo import TestRepo
 
 
 def test_renamed_directory_prunes_old_objects_and_creates_new(tmp_path: Path) -> None:

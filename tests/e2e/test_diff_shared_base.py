@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 
 from tests.e2e.cli import run
-from tests.support.gitrepo import generated_fleet_repo, register_diff_command
-
-register_diff_command()
+from tests.support.gitrepo import generated_fleet_repo
 
 
 def _owners(cluster: dict[str, object]) -> dict[str, dict[str, object]]:

@@ -14,10 +14,8 @@ from fluxform import yamlio
 from fluxform.decrypt import sops_executable
 from fluxform.tool import run_tool
 from tests.e2e.cli import FIXTURES, KEYS, run
-from tests.support.gitrepo import TestRepo, register_diff_command
+from tests.support.gitrepo import TestRepo
 from tests.unit.decrypt.support import SopsCli
-
-register_diff_command()
 
 RECIPIENT = "age1eg26z7g52cqtk82wvlva02l24y60sxqx8l2rc0hnxk3zn50jme3sxzkayl"  # fixtures/keys/README.md
 SECRETS_FILE = "fleet/clusters/staging/vars/cluster-secrets.yaml"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fluxform.tool import find_executable, run_tool
 
-__all__ = ["TestRepo", "generated_fleet_repo", "register_diff_command"]
+__all__ = ["TestRepo", "generated_fleet_repo"]
 
 
 def _git() -> str:
@@ -70,15 +70,6 @@ class TestRepo:
     def shallow_clone(self, destination: Path, depth: int) -> TestRepo:
         run_tool([_git(), "clone", "-q", f"--depth={depth}", self.path.as_uri(), str(destination)], tool="git")
         return TestRepo(destination)
-
-
-def register_diff_command() -> None:
-    """Until fluxform/cli.py registers `diff` itself, add it to the group the CLI runs."""
-    from fluxform.cli import cli
-    from fluxform.commands.diff import diff
-
-    if "diff" not in cli.commands:
-        cli.add_command(diff)
 
 
 def generated_fleet_repo(path: Path, *, clusters: int, kustomizations: int, seed: int = 0) -> TestRepo:
