@@ -30,7 +30,6 @@ __all__ = [
     "OwnerDiff",
     "OwnerStatusChange",
     "Revision",
-    "changed_fields",
     "count_changes",
     "diff_states",
 ]
@@ -107,26 +106,6 @@ def count_changes(changes: Iterator[Change] | Sequence[Change]) -> dict[str, int
         if change.action in key:
             counts[key[change.action]] += 1
     return counts
-
-
-def changed_fields(before: Any, after: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of the leaves that differ (`spec.replicas`, `data.password`, `spec.ports[0]`)."""
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
-        paths: list[str] = []
-        for key in sorted(set(before) | set(after), key=str):
-            child = f"{prefix}.{key}" if prefix else str(key)
-            if key not in before or key not in after:
-                paths.append(child)
-            else:
-                paths += changed_fields(before[key], after[key], child)
-        return paths
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [
-            p
-            for i, (a, b) in enumerate(zip(before, after, strict=True))
-            for p in changed_fields(a, b, f"{prefix}[{i}]")
-        ]
-    return [] if before == after else [prefix or "."]
 
 
 def _removal(obj: DesiredObject, masked: dict[str, Any], owner: Owner, why: str) -> Change:

@@ -11,7 +11,7 @@ JSON schema (format_version "1.0"):
      "clusters": [{"path", "status", "rendered", "summary": {...},
                    "owners": [{"id", "kind", "namespace", "name", "status", "path", "note",
                                "unchanged": N, "summary": {...},
-                               "changes": [{plan change fields..., "fields": [dotted paths]}]}],
+                               "changes": [{the plan's change fields, "fields" included}]}],
                    "diagnostics": [{"summary", "subject"}]}]}
     Owners that neither changed nor carry a note are left out of "owners".
 """
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxform import __version__
-from fluxform.planner.diff import ClusterDiff, FleetDiff, OwnerDiff, changed_fields, count_changes
+from fluxform.planner.diff import ClusterDiff, FleetDiff, OwnerDiff, count_changes
 from fluxform.planner.render import _SYMBOLS, _address, _change_dict, _change_lines, summary_line
 
 __all__ = ["MARKDOWN_LIMIT", "diff_to_dict", "render_diff_json", "render_diff_markdown", "render_diff_text"]
@@ -33,11 +33,6 @@ MARKDOWN_LIMIT = 60_000
 
 
 def _owner_dict(owner: OwnerDiff) -> dict[str, Any]:
-    changes = []
-    for change in owner.changes:
-        entry = _change_dict(change)
-        entry["fields"] = changed_fields(change.before, change.after) if change.before and change.after else []
-        changes.append(entry)
     return {
         "id": str(owner.id),
         "kind": owner.kind,
@@ -48,7 +43,7 @@ def _owner_dict(owner: OwnerDiff) -> dict[str, Any]:
         "note": owner.note,
         "unchanged": owner.unchanged,
         "summary": count_changes(owner.changes),
-        "changes": changes,
+        "changes": [_change_dict(c) for c in owner.changes],
     }
 
 

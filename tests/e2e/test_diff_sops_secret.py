@@ -64,7 +64,7 @@ def test_secret_change_is_masked_and_fingerprints_change(tmp_path: Path, monkeyp
     others = [c for k, c in changes.items() if k[0] != "Secret"]
     assert {c["owner"] for c in others} == {"HelmRelease/apps/guestbook"}
     assert {f for c in others for f in c["fields"]} == {
-        "metadata.labels.helm.sh/chart",
+        'metadata.labels["helm.sh/chart"]',
         "spec.template.metadata.annotations.checksum/config",
     }
     root_secret = changes[("Secret", "flux-system", "cluster-secrets")]

@@ -8,7 +8,7 @@ import pytest
 
 from fluxform.decrypt.mask import Masker
 from fluxform.objects import ObjectId
-from fluxform.planner.diff import ClusterStatus, OwnerStatusChange, changed_fields, count_changes, diff_states
+from fluxform.planner.diff import ClusterStatus, OwnerStatusChange, count_changes, diff_states
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import PRUNE_ANNOTATION, Action
 
@@ -136,19 +136,3 @@ def test_only_compares_the_owners_named() -> None:
     apps, team = result.owners
     assert (apps.changes, apps.unchanged, apps.status) == ((), 1, OwnerStatusChange.UNCHANGED)
     assert actions(team) == [("update", "b", "")]
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "fields"),
-    [
-        ({"a": 1}, {"a": 1}, []),
-        ({"spec": {"replicas": 1, "x": 1}}, {"spec": {"replicas": 2, "x": 1}}, ["spec.replicas"]),
-        ({"a": {"b": 1}}, {"a": {"c": 1}}, ["a.b", "a.c"]),
-        ({"l": [1, {"p": 80}]}, {"l": [1, {"p": 81}]}, ["l[1].p"]),
-        ({"l": [1]}, {"l": [1, 2]}, ["l"]),
-        ({"a": 1}, {"a": "1"}, ["a"]),
-    ],
-    ids=["equal", "nested", "key-added-and-removed", "list-item", "list-length", "type"],
-)
-def test_changed_fields(before: Any, after: Any, fields: list[str]) -> None:
-    assert changed_fields(before, after) == fields
