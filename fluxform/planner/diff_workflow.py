@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
+from fluxform.sources.artifact import Artifact, materialize_artifact
 from fluxform.sources.git import GitRepository
 
 __all__ = ["DiffRequest", "cluster_paths", "diff_revisions"]
@@ -79,9 +81,19 @@ def cluster_paths(repo: GitRepository, commits: tuple[str, ...], path: str) -> l
 class _Revisions:
     """Trees extracted on first use into the private scratch directory."""
 
-    def __init__(self, repo: GitRepository, scratch: Path, timings: dict[str, float]) -> None:
-        self.repo, self.scratch, self.timings = repo, scratch, timings
+    def __init__(self, repo: GitRepository, scratch: Path, timings: dict[str, float], stack: ExitStack) -> None:
+        self.repo, self.scratch, self.timings, self.stack = repo, scratch, timings, stack
         self._trees: dict[str, Path] = {}
+        self._artifacts: dict[Path, Artifact] = {}
+
+    def artifact(self, root: Path) -> Artifact:
+        """The filtered source artifact of an extracted tree, made once for all its clusters."""
+        root = root.resolve()
+        if root not in self._artifacts:
+            started = time.perf_counter()
+            self._artifacts[root] = self.stack.enter_context(materialize_artifact(root))
+            _add(self.timings, "artifact", started)
+        return self._artifacts[root]
 
     def tree(self, commit: str) -> Path:
         if commit not in self._trees:
@@ -125,6 +137,8 @@ class _Run:
         tree = self.revisions.tree(commit)
         start = tree / cluster
         options = self.options(tree, start)
+        assert options.repo_root is not None
+        options = replace(options, artifacts={options.repo_root: self.revisions.artifact(options.repo_root)})
         started = time.perf_counter()
         state = discover(start, options)
         _add(self.timings, "render", started)
@@ -204,8 +218,12 @@ def diff_revisions(request: DiffRequest) -> FleetDiff:
         rels += cluster_paths(repo, (base, head), "" if rel == "." else rel)
     timings: dict[str, float] = {}
     changed = repo.changed_files(base, head)
-    with FleetSecrets(request.fleet.secrets) as secrets, private_dir(require_tmpfs=False) as scratch:
-        revisions = _Revisions(repo, scratch, timings)
+    with (
+        FleetSecrets(request.fleet.secrets) as secrets,
+        private_dir(require_tmpfs=False) as scratch,
+        ExitStack() as artifacts,
+    ):
+        revisions = _Revisions(repo, scratch, timings, artifacts)
         run = _Run(request, repo, secrets, revisions, changed, timings, IndexStore(request.index_dir))
         masking = secrets.masking(None)
         clusters = tuple(run.cluster(cluster, base, head, masking) for cluster in sorted(set(rels)))

@@ -54,6 +54,9 @@ class DiscoverOptions:
     cache: BuildCache = field(default_factory=BuildCache.disabled)
     decryptor: Decryptor | None = None
     helm: HelmHook | None = None
+    # artifacts the caller already materialised (origin dir -> artifact), reused instead of
+    # copying the tree again; the caller owns their lifetime (e.g. one per revision in a diff)
+    artifacts: Mapping[Path, Artifact] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,7 +124,7 @@ class _Discovery:
     def __init__(self, options: DiscoverOptions, stack: contextlib.ExitStack) -> None:
         self.options = options
         self.stack = stack
-        self.artifacts: dict[Path, Artifact] = {}
+        self.artifacts: dict[Path, Artifact] = {k.resolve(): v for k, v in options.artifacts.items()}
         self.objects: dict[ObjectId, DesiredObject] = {}
         self.owners: dict[ObjectId, Owner] = {}
         self.parents: dict[ObjectId, ObjectId | None] = {}
