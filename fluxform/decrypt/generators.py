@@ -31,9 +31,9 @@ from urllib.parse import urlparse
 
 from fluxform import yamlio
 from fluxform.decrypt.formats import SopsFormat, contains_marker, format_for_path
-from fluxform.decrypt.sops import MacMismatch, SopsSession
+from fluxform.decrypt.sops import SopsSession
 from fluxform.decrypt.tmpfs import ALLOW_DISK_TEMP_ENV, is_on_tmpfs
-from fluxform.errors import DecryptError, Diagnostic
+from fluxform.errors import DecryptError
 from fluxform.objects import ObjectId, SourceLocation
 
 __all__ = [
@@ -142,28 +142,14 @@ def decrypt_generator_sources(
 def _decrypt_source(source: GeneratorSource, session: SopsSession, dest_root: Path, subject: ObjectId | None) -> None:
     location = SourceLocation(str(source.relative))
     what = f"{source.relative} ({source.usage} of {source.kustomization})"
-    cipher = source.path.read_bytes()
-    common: dict[str, Any] = {
-        "input_type": source.format,
-        "output_type": source.format,
-        "subject": subject,
-        "location": location,
-        "what": what,
-    }
-    try:
-        plain = session.decrypt(cipher, ignore_mac=False, **common)
-    except MacMismatch as exc:
-        if session.strict_mac:
-            raise
-        session.warn(
-            Diagnostic(
-                f"{what}: MAC mismatch, decrypted anyway as Flux does (it does not check MACs)",
-                subject=subject,
-                location=location,
-                detail=exc.hint,
-            )
-        )
-        plain = session.decrypt(cipher, ignore_mac=True, **common)
+    plain = session.decrypt_like_flux(
+        source.path.read_bytes(),
+        input_type=source.format,
+        output_type=source.format,
+        subject=subject,
+        location=location,
+        what=what,
+    )
     _write_private(dest_root.joinpath(*source.relative.parts), plain)
 
 

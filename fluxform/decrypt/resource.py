@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fluxform.decrypt.formats import SopsFormat, format_for_path, format_from_markers
-from fluxform.decrypt.sops import MacMismatch, SopsSession
+from fluxform.decrypt.sops import SopsSession
 from fluxform.errors import DecryptError, Diagnostic
 from fluxform.objects import ObjectId, SourceLocation
 
@@ -217,28 +217,14 @@ def _decrypt_value(
     subject: ObjectId | None,
     location: SourceLocation | None,
 ) -> bytes:
-    what = f"{ObjectId.from_manifest(manifest)} data {key!r}"
-    common: dict[str, Any] = {
-        "input_type": fmt,
-        "output_type": format_for_path(key),
-        "subject": subject,
-        "location": location,
-        "what": what,
-    }
-    try:
-        return session.decrypt(raw, ignore_mac=False, **common)
-    except MacMismatch as exc:
-        if session.strict_mac:
-            raise
-        session.warn(
-            Diagnostic(
-                f"{what}: MAC mismatch, decrypted anyway as Flux does (it does not check MACs)",
-                subject=subject,
-                location=location,
-                detail=exc.hint,
-            )
-        )
-    return session.decrypt(raw, ignore_mac=True, **common)
+    return session.decrypt_like_flux(
+        raw,
+        input_type=fmt,
+        output_type=format_for_path(key),
+        subject=subject,
+        location=location,
+        what=f"{ObjectId.from_manifest(manifest)} data {key!r}",
+    )
 
 
 def _encrypted_data_entries(manifest: Mapping[str, Any]) -> dict[str, tuple[bytes, SopsFormat]]:

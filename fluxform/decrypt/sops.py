@@ -19,7 +19,7 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from fluxform.decrypt.formats import SopsFormat
 from fluxform.decrypt.gpghome import GnupgHome, gnupg_home
@@ -127,6 +127,40 @@ class SopsSession:
             if name in os.environ:
                 env[name] = os.devnull if name.endswith("_FILE") else "true"
         return env
+
+    def decrypt_like_flux(
+        self,
+        data: bytes,
+        *,
+        input_type: SopsFormat | str,
+        output_type: SopsFormat | str,
+        subject: ObjectId | None = None,
+        location: SourceLocation | None = None,
+        what: str = "",
+    ) -> bytes:
+        """Decrypt checking the MAC; on a mismatch warn and decrypt anyway, as Flux (which
+        never checks MACs) would, unless this session is `strict_mac`."""
+        common: dict[str, Any] = {
+            "input_type": input_type,
+            "output_type": output_type,
+            "subject": subject,
+            "location": location,
+            "what": what,
+        }
+        try:
+            return self.decrypt(data, ignore_mac=False, **common)
+        except MacMismatch as exc:
+            if self.strict_mac:
+                raise
+            self.warn(
+                Diagnostic(
+                    f"{what}: MAC mismatch, decrypted anyway as Flux does (it does not check MACs)",
+                    subject=subject,
+                    location=location,
+                    detail=exc.hint,
+                )
+            )
+        return self.decrypt(data, ignore_mac=True, **common)
 
     def decrypt(
         self,
