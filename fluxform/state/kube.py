@@ -35,10 +35,10 @@ from typing import Any
 from kubernetes import client
 
 from fluxform.errors import StateError
-from fluxform.state.backend import next_serial, wait_for_lock
+from fluxform.state.backend import locked, next_serial, wait_for_lock
 from fluxform.state.kubeclient import REQUEST_TIMEOUT, Conflict, api_call, client_from_kubeconfig, json_headers
 from fluxform.state.lease import LeaseLock
-from fluxform.state.lock import LockInfo, new_lock_info
+from fluxform.state.lock import LockInfo
 from fluxform.state.model import StateFile, state_from_json, state_to_json
 
 __all__ = ["DEFAULT_PART_BYTES", "KubeBackend", "default_state_name"]
@@ -199,11 +199,8 @@ class KubeBackend:
         if self._lease.held_id is not None:
             yield
             return
-        lock_id = self.lock(new_lock_info("write state"))
-        try:
+        with locked(self, "write state"):
             yield
-        finally:
-            self.unlock(lock_id)
 
     # -- locking -------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fluxform.errors import StateError
-from fluxform.state.backend import next_serial, wait_for_lock
+from fluxform.state.backend import locked, next_serial, wait_for_lock
 from fluxform.state.codec import read_header
 from fluxform.state.lock import (
     LockHeld,
@@ -39,7 +39,6 @@ from fluxform.state.lock import (
     LockLost,
     lock_info_from_json,
     lock_info_to_json,
-    new_lock_info,
 )
 from fluxform.state.model import StateFile, state_from_json, state_to_json
 
@@ -262,11 +261,8 @@ class LocalBackend:
                 )
             yield
             return
-        lock_id = self.lock(new_lock_info("write state"))
-        try:
+        with locked(self, "write state"):
             yield
-        finally:
-            self.unlock(lock_id)
 
     def _path_inode(self) -> tuple[int, int] | None:
         try:
