@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,6 +21,7 @@ from fluxform.commands.fleet import fleet_options, fleet_request, helm_options, 
 from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import FluxformError
 from fluxform.planner.helm import ResolvedChart
+from fluxform.planner.model import DesiredState
 from fluxform.planner.planfile import read_plan_file
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
 from fluxform.planner.render import plan_to_dict, render_markdown, render_text
@@ -156,31 +157,20 @@ def get() -> None:
     """List what a fleet defines."""
 
 
-@get.command("ks")
-@click.argument("path", type=click.Path(path_type=Path))
-@fleet_options
-def get_ks(path: Path, **fleet: Any) -> None:
-    """Flux Kustomizations reachable from PATH, in apply order."""
-    with rendered_fleet(path, fleet_request(fleet)) as (state, _):
-        click.echo(kustomization_table(state), nl=False)
+def _register_table(name: str, table: Callable[[DesiredState], str], summary: str) -> None:
+    """`fluxform get NAME PATH`: render the fleet, print one table of it."""
+
+    @get.command(name, help=summary)
+    @click.argument("path", type=click.Path(path_type=Path))
+    @fleet_options
+    def command(path: Path, **fleet: Any) -> None:
+        with rendered_fleet(path, fleet_request(fleet)) as (state, _):
+            click.echo(table(state), nl=False)
 
 
-@get.command("sources")
-@click.argument("path", type=click.Path(path_type=Path))
-@fleet_options
-def get_sources(path: Path, **fleet: Any) -> None:
-    """Flux sources defined in the fleet and which Kustomizations use them."""
-    with rendered_fleet(path, fleet_request(fleet)) as (state, _):
-        click.echo(sources_table(state), nl=False)
-
-
-@get.command("hr")
-@click.argument("path", type=click.Path(path_type=Path))
-@fleet_options
-def get_hr(path: Path, **fleet: Any) -> None:
-    """HelmReleases: chart, resolved version, source, release and values sources."""
-    with rendered_fleet(path, fleet_request(fleet)) as (state, _):
-        click.echo(helm_release_table(state), nl=False)
+_register_table("ks", kustomization_table, "Flux Kustomizations reachable from PATH, in apply order.")
+_register_table("sources", sources_table, "Flux sources defined in the fleet and which Kustomizations use them.")
+_register_table("hr", helm_release_table, "HelmReleases: chart, resolved version, source, release and values sources.")
 
 
 @cli.group()
