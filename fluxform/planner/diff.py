@@ -20,7 +20,7 @@ from typing import Any
 from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
-from fluxform.planner.plan import PRUNE_ANNOTATION, Action, Change, Masking
+from fluxform.planner.plan import Action, Change, Masking, removal_action
 
 __all__ = [
     "DIFF_FORMAT_VERSION",
@@ -110,13 +110,8 @@ def count_changes(changes: Iterator[Change] | Sequence[Change]) -> dict[str, int
 
 def _removal(obj: DesiredObject, masked: dict[str, Any], owner: Owner, why: str) -> Change:
     """What Flux does with an object the owner no longer renders (or the owner itself went)."""
-    meta = masked.get("metadata") or {}
-    policy = (meta.get("annotations") or {}).get(PRUNE_ANNOTATION, (meta.get("labels") or {}).get(PRUNE_ANNOTATION))
-    if str(policy or "").lower() == "disabled":
-        return Change(obj.id, obj.api_version, owner.id, Action.FORGET, masked, None, f"{PRUNE_ANNOTATION}: disabled")
-    if not owner.prune:
-        return Change(obj.id, obj.api_version, owner.id, Action.FORGET, masked, None, f"{owner.id} has prune: false")
-    return Change(obj.id, obj.api_version, owner.id, Action.DELETE, masked, None, why)
+    action, reason = removal_action(masked, prune=owner.prune, owner=owner.id, why=why)
+    return Change(obj.id, obj.api_version, owner.id, action, masked, None, reason)
 
 
 def _masked(owner: Owner | None, masking: Masking) -> dict[ObjectId, tuple[DesiredObject, dict[str, Any]]]:

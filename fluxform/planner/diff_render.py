@@ -24,7 +24,7 @@ from typing import Any
 
 from fluxform import __version__
 from fluxform.planner.diff import ClusterDiff, FleetDiff, OwnerDiff, count_changes
-from fluxform.planner.render import _SYMBOLS, _address, _change_dict, _change_lines, summary_line
+from fluxform.planner.render import SYMBOLS, address, change_dict, change_lines, summary_line
 
 __all__ = ["MARKDOWN_LIMIT", "diff_to_dict", "render_diff_json", "render_diff_markdown", "render_diff_text"]
 
@@ -43,7 +43,7 @@ def _owner_dict(owner: OwnerDiff) -> dict[str, Any]:
         "note": owner.note,
         "unchanged": owner.unchanged,
         "summary": count_changes(owner.changes),
-        "changes": [_change_dict(c) for c in owner.changes],
+        "changes": [change_dict(c) for c in owner.changes],
     }
 
 
@@ -103,7 +103,7 @@ def render_diff_text(diff: FleetDiff | Mapping[str, Any], *, colour: bool = Fals
             lines.append(f"  {owner['id']}  ({owner['path']})" + (f"  [{owner['status']}]" if owner["status"] else ""))
             if owner["note"]:
                 lines.append(f"    {owner['note']}")
-            lines += ["  " + line for change in owner["changes"] for line in _change_lines(change, colour)]
+            lines += ["  " + line for change in owner["changes"] for line in change_lines(change, colour)]
         if cluster["unchanged_owners"]:
             lines.append(f"  ({cluster['unchanged_owners']} owner(s) unchanged)")
         lines += [f"  ! {d['summary']}" for d in cluster["diagnostics"]]
@@ -135,7 +135,7 @@ def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any]) -> str:
     if owner["note"]:
         body.append(f"# {owner['note']}")
     for change in owner["changes"]:
-        head = f"{_SYMBOLS[change['action']]} {change['action']} {_address(change)}"
+        head = f"{SYMBOLS[change['action']]} {change['action']} {address(change)}"
         if change["reason"]:
             head += f"  # {change['reason']}"
         body.append(head)

@@ -116,21 +116,31 @@ def _change_for(obj: DesiredObject, masked: dict[str, Any], recorded: tuple[Owne
     return Change(obj.id, obj.api_version, obj.owner, Action.UPDATE, previous.manifest, masked, reason)
 
 
+def removal_action(
+    manifest: Mapping[str, Any] | None, *, prune: bool, owner: ObjectId, why: str
+) -> tuple[Action, str]:
+    """Flux's garbage collection for an object its owner no longer renders: kept in the
+    cluster (forgotten) with `prune: disabled` (label or annotation, any case) or when the
+    owner does not prune; else deleted for `why`."""
+    meta = (manifest or {}).get("metadata") or {}
+    annotations, labels = meta.get("annotations") or {}, meta.get("labels") or {}
+    if str(annotations.get(PRUNE_ANNOTATION, labels.get(PRUNE_ANNOTATION, ""))).lower() == "disabled":
+        return Action.FORGET, f"{PRUNE_ANNOTATION}: disabled"
+    if not prune:
+        return Action.FORGET, f"{owner} has prune: false"
+    return Action.DELETE, why
+
+
 def _removal(owner_state: OwnerState, previous: StateObject, desired_owner: Owner | None) -> Change | None:
     if desired_owner is not None and desired_owner.status is not OwnerStatus.BUILT:
         return None  # suspended or not rendered: Flux touches nothing
-    prune = desired_owner.prune if desired_owner is not None else owner_state.prune
-    manifest = previous.manifest or {}
-    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
-    labels = (manifest.get("metadata") or {}).get("labels") or {}
-    keep = str(annotations.get(PRUNE_ANNOTATION, labels.get(PRUNE_ANNOTATION, ""))).lower() == "disabled"
-    if keep:
-        reason, action = f"{PRUNE_ANNOTATION}: disabled", Action.FORGET
-    elif not prune:
-        reason, action = f"{owner_state.id} has prune: false", Action.FORGET
-    else:
-        gone = "" if desired_owner is not None else f"; {owner_state.id} itself was removed"
-        reason, action = f"no longer rendered by {owner_state.id}{gone}", Action.DELETE
+    gone = "" if desired_owner is not None else f"; {owner_state.id} itself was removed"
+    action, reason = removal_action(
+        previous.manifest,
+        prune=desired_owner.prune if desired_owner is not None else owner_state.prune,
+        owner=owner_state.id,
+        why=f"no longer rendered by {owner_state.id}{gone}",
+    )
     return Change(previous.id, previous.api_version, owner_state.id, action, previous.manifest, None, reason)
 
 

@@ -29,9 +29,19 @@ from fluxform.objects import ObjectId
 from fluxform.planner.fields import changed_fields
 from fluxform.planner.plan import Action, Change, Plan
 
-__all__ = ["plan_to_dict", "render_json", "render_markdown", "render_text", "summary_line"]
+__all__ = [
+    "SYMBOLS",
+    "address",
+    "change_dict",
+    "change_lines",
+    "plan_to_dict",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "summary_line",
+]
 
-_SYMBOLS = {
+SYMBOLS = {
     "create": "+",
     "update": "~",
     "replace": "-/+",
@@ -45,7 +55,7 @@ _DIFFED = (Action.UPDATE, Action.REPLACE)
 _MAX_MARKDOWN_DIFF = 20_000
 
 
-def _change_dict(change: Change) -> dict[str, Any]:
+def change_dict(change: Change) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": change.id.inventory_id(),
         "kind": change.id.kind,
@@ -90,8 +100,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             }
             for o in plan.owners
         ],
-        "changes": [_change_dict(c) for c in plan.changes],
-        "drift": [_change_dict(c) for c in plan.drift],
+        "changes": [change_dict(c) for c in plan.changes],
+        "drift": [change_dict(c) for c in plan.drift],
         "diagnostics": [
             {"summary": d.one_line(), "subject": str(d.subject) if d.subject else ""} for d in plan.diagnostics
         ],
@@ -109,7 +119,7 @@ def summary_line(summary: Mapping[str, int]) -> str:
     return line + "."
 
 
-def _address(change: Mapping[str, Any]) -> str:
+def address(change: Mapping[str, Any]) -> str:
     return str(ObjectId(change["namespace"], change["name"], "", change["kind"]))
 
 
@@ -153,7 +163,7 @@ def render_text(plan: Plan | Mapping[str, Any], *, colour: bool = False) -> str:
     if data["drift"]:
         lines += ["", "Objects changed outside of fluxform since the last apply:"]
         for change in data["drift"]:
-            lines += _change_lines(change, colour)
+            lines += change_lines(change, colour)
     if data["diagnostics"]:
         lines += ["", "Warnings:"]
         lines += [f"  ! {d['summary']}" for d in data["diagnostics"]]
@@ -177,15 +187,15 @@ def _owner_block(owner: Mapping[str, Any], changes: list[Mapping[str, Any]], col
     for change in changes:
         # a no-op with a reason (skipped by a Flux policy, adopted) is worth a line
         if change["action"] != "no-op" or change["reason"]:
-            lines += _change_lines(change, colour)
+            lines += change_lines(change, colour)
     if unchanged:
         lines.append(f"  ({unchanged} unchanged)")
     return lines
 
 
-def _change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
-    symbol = _SYMBOLS[change["action"]]
-    text = f"  {symbol} {change['action']:<7} {_address(change)}"
+def change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
+    symbol = SYMBOLS[change["action"]]
+    text = f"  {symbol} {change['action']:<7} {address(change)}"
     if change["reason"]:
         text += f"  # {change['reason']}"
     if colour:
@@ -218,7 +228,7 @@ def render_markdown(plan: Plan | Mapping[str, Any]) -> str:
     for change in data["changes"]:
         by_owner.setdefault(change["owner"], []).append(change)
     for owner in data["owners"]:
-        counts = {a: sum(1 for c in by_owner.get(owner["id"], []) if c["action"] == a) for a in _SYMBOLS}
+        counts = {a: sum(1 for c in by_owner.get(owner["id"], []) if c["action"] == a) for a in SYMBOLS}
         lines.append(
             f"| `{owner['id']}` | {owner['status']} | {counts['create'] + counts['replace']} | {counts['update']} "
             f"| {counts['delete'] + counts['replace']} | {counts['no-op']} |"
@@ -232,7 +242,7 @@ def render_markdown(plan: Plan | Mapping[str, Any]) -> str:
         body = ["", f"<details><summary><code>{owner_id}</code>: {len(visible)} change(s)</summary>", "", "```diff"]
         for change in visible:
             body.append(
-                f"{_SYMBOLS[change['action']]} {change['action']} {_address(change)}"
+                f"{SYMBOLS[change['action']]} {change['action']} {address(change)}"
                 + (f"  # {change['reason']}" if change["reason"] else "")
             )
             diff = "\n".join(ln for ln in (change.get("diff") or "").splitlines() if not ln.startswith(("---", "+++")))
