@@ -138,7 +138,11 @@ class _Run:
         start = tree / cluster
         options = self.options(tree, start)
         assert options.repo_root is not None
-        options = replace(options, artifacts={options.repo_root: self.revisions.artifact(options.repo_root)})
+        options = replace(
+            options,
+            artifacts={options.repo_root: self.revisions.artifact(options.repo_root)},
+            source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
+        )
         started = time.perf_counter()
         state = discover(start, options)
         _add(self.timings, "render", started)

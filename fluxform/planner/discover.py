@@ -57,6 +57,9 @@ class DiscoverOptions:
     # artifacts the caller already materialised (origin dir -> artifact), reused instead of
     # copying the tree again; the caller owns their lifetime (e.g. one per revision in a diff)
     artifacts: Mapping[Path, Artifact] = field(default_factory=dict)
+    # the git commit the self source is at, when the caller knows it better than the directory
+    # does (a revision extracted from git has no .git); "" means ask git about the directory
+    source_commit: str = ""
 
 
 @dataclass
@@ -263,7 +266,7 @@ class _Discovery:
         self._check_namespaces(state_objects)
         if self.options.helm is not None:
             started = time.perf_counter()
-            commit = _git_commit(repo_root)
+            commit = self.options.source_commit or _git_commit(repo_root)
             context = DiscoveryContext(
                 self.objects,
                 self.source_dirs,

@@ -86,7 +86,14 @@ class _Renderer:
 
     def owner(self, obj: DesiredObject) -> Owner:
         spec = HelmReleaseSpec.from_doc(obj.body, obj.origin)
-        chart = spec.chart_template.chart if spec.chart_template else str(spec.chart_ref)
+        ref = spec.chart_ref
+        chart = (
+            spec.chart_template.chart
+            if spec.chart_template
+            else f"{ref.kind}/{ref.namespace}/{ref.name}"
+            if ref
+            else ""
+        )
         base = Owner(
             id=spec.id,
             kind="HelmRelease",
