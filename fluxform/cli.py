@@ -6,7 +6,6 @@ follows Terraform: 0 no changes, 1 error, 2 changes.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -24,7 +23,7 @@ from fluxform.planner.helm import ResolvedChart
 from fluxform.planner.model import DesiredState
 from fluxform.planner.planfile import read_plan_file
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
-from fluxform.planner.render import plan_to_dict, render_markdown, render_text
+from fluxform.planner.render import plan_to_dict, render_json, render_markdown, render_text
 from fluxform.planner.tables import (
     format_table,
     helm_release_table,
@@ -122,7 +121,7 @@ def plan(
     else:
         result = plan_fleet(path, fleet_request(fleet), state_path=state_source)
         data = plan_to_dict(result)
-    as_json = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    as_json = render_json(data)
     if out is not None:
         write_private(out, as_json)
     if fmt == "json":
@@ -143,9 +142,8 @@ def show(plan_file: Path, fmt: str) -> None:
     """Print a saved plan file."""
     data = read_plan_file(plan_file)
     if fmt == "json":
-        import json
 
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        click.echo(render_json(data), nl=False)
     elif fmt == "markdown":
         click.echo(render_markdown(data), nl=False)
     else:

@@ -108,8 +108,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_json(plan: Plan) -> str:
-    return json.dumps(plan_to_dict(plan), indent=2, sort_keys=True) + "\n"
+def render_json(plan: Plan | Mapping[str, Any]) -> str:
+    """The documented JSON; accepts a Plan or an already built plan dict (live plans add keys)."""
+    data = plan_to_dict(plan) if isinstance(plan, Plan) else plan
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def summary_line(summary: Mapping[str, int]) -> str:
