@@ -19,6 +19,7 @@ apply) and `comparison` (server-side dry-run, or where it fell back to client-si
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def plan_fleet_live(
         discovery = Discovery(cluster)
         discovery.serves_group("")
         if helm is not None:
-            request = _with_capabilities(request, helm, discovery)
+            request = _with_capabilities(request, helm, discovery, cluster)
         with rendered_fleet(path, request) as (desired, secrets):
             return plan_live(
                 desired,
@@ -75,13 +76,34 @@ def plan_fleet_live(
             )
 
 
-def _with_capabilities(request: FleetRequest, helm: HelmOptions, discovery: Discovery) -> FleetRequest:
+def _with_capabilities(
+    request: FleetRequest, helm: HelmOptions, discovery: Discovery, cluster: ClusterClient
+) -> FleetRequest:
     capable = replace(
         helm,
         kube_version=discovery.server_version() or helm.kube_version,
         api_versions=discovery.api_versions(),
+        installed_releases=installed_releases(cluster),
     )
     return replace(request, discover=replace(request.discover, helm=helm_hook(capable)))
+
+
+def installed_releases(cluster: ClusterClient) -> dict[tuple[str, str], int]:
+    """Latest revision of every Helm release in the cluster, from the labels of Helm's
+    storage Secrets (`owner=helm`, `name`, `version`); one LIST, metadata only used. When
+    Secrets may not be listed (read-only CI), every release renders as an install."""
+    reply = cluster.request("GET", "/api/v1/secrets", query=[("labelSelector", "owner=helm")])
+    if not reply.ok:
+        return {}
+    releases: dict[tuple[str, str], int] = {}
+    for item in json.loads(reply.data).get("items") or []:
+        meta = item.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        name, version = labels.get("name"), str(labels.get("version") or "")
+        if name and version.isdigit():
+            key = (str(meta.get("namespace") or ""), str(name))
+            releases[key] = max(releases.get(key, 0), int(version))
+    return releases
 
 
 def plan_live(

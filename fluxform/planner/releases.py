@@ -24,6 +24,7 @@ from fluxform.planner.helm import (
     ResolvedChart,
     is_helm_release,
     pull_charts,
+    release_name,
     render_release,
 )
 from fluxform.planner.helm_spec import HELM_GROUP
@@ -40,7 +41,10 @@ class HelmOptions:
     missing_charts: str = "error"  # "warn": a chart that cannot be fetched skips its release
     kube_version: str | None = None  # the cluster's, when known
     api_versions: tuple[str, ...] = ()
-    release_revisions: Mapping[ObjectId, int] = field(default_factory=dict)  # HR -> installed revision (live)
+    # (storage namespace, release name) -> latest installed revision, read from the cluster's
+    # Helm release Secrets; a release found there renders as an upgrade (IsUpgrade, revision N+1,
+    # upgrade CRD policy), as helm-controller would
+    installed_releases: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 def source_revision(body: Mapping[str, Any] | None, commit: str, digest: str) -> str:
@@ -110,7 +114,7 @@ class _Renderer:
         if spec.remote_cluster:
             self.diagnostics.append(Diagnostic("applies to a remote cluster (spec.kubeConfig): not planned", spec.id))
             return base
-        revision = self.options.release_revisions.get(spec.id)
+        revision = self.options.installed_releases.get((spec.storage_namespace or spec.namespace, release_name(spec)))
         try:
             rendered = render_release(
                 obj.body,

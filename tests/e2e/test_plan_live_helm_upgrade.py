@@ -1,0 +1,75 @@
+"""Against a cluster, a HelmRelease whose release already exists renders as helm-controller
+renders an upgrade: `.Release.IsUpgrade`, the next revision (read from Helm's storage Secrets)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from tests.e2e.cli import run
+from tests.kubeapi import KubeApi
+from tests.support.charts_http import write_chart
+from tests.support.trees import write_tree
+
+TEMPLATE = textwrap.dedent(
+    """\
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: {{ .Release.Name }}-release
+    data:
+      revision: {{ .Release.Revision | quote }}
+      upgrade: {{ .Release.IsUpgrade | quote }}
+    """
+)
+
+
+def _fleet(root: Path) -> Path:
+    write_chart(root / "charts", "demo", "1.0.0", templates={"cm.yaml": TEMPLATE})
+    sync = textwrap.dedent(
+        """\
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: {name: flux-system, namespace: flux-system}
+        spec: {interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+        ---
+        apiVersion: helm.toolkit.fluxcd.io/v2
+        kind: HelmRelease
+        metadata: {name: demo, namespace: default}
+        spec:
+          interval: 10m
+          chart:
+            spec:
+              chart: ./charts/demo
+              sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
+        """
+    )
+    return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
+
+
+def _release_data(kubeapi: KubeApi, cluster: Path) -> dict[str, str]:
+    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig_path, "--format", "json")
+    assert result.code == 0, result.err
+    change = next(c for c in json.loads(result.out)["changes"] if c["name"] == "demo-release")
+    return dict(change["after"]["data"])
+
+
+def test_existing_release_renders_as_the_next_upgrade(kubeapi: KubeApi, tmp_path: Path) -> None:
+    cluster = _fleet(tmp_path / "fleet")
+    assert _release_data(kubeapi, cluster) == {"revision": "1", "upgrade": "false"}
+    for version in (2, 3):
+        kubeapi.server.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "helm.sh/release.v1",
+                "metadata": {
+                    "name": f"sh.helm.release.v1.demo.v{version}",
+                    "namespace": "default",
+                    "labels": {"owner": "helm", "name": "demo", "version": str(version), "status": "deployed"},
+                },
+                "data": {"release": "e30="},
+            }
+        )
+    assert _release_data(kubeapi, cluster) == {"revision": "4", "upgrade": "true"}
