@@ -20,6 +20,7 @@ apply) and `comparison` (server-side dry-run, or where it fell back to client-si
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -83,27 +84,40 @@ def _with_capabilities(
         helm,
         kube_version=discovery.server_version() or helm.kube_version,
         api_versions=discovery.api_versions(),
-        installed_releases=installed_releases(cluster),
+        installed_release=InstalledReleases(cluster).revision,
     )
     return replace(request, discover=replace(request.discover, helm=helm_hook(capable)))
 
 
-def installed_releases(cluster: ClusterClient) -> dict[tuple[str, str], int]:
-    """Latest revision of every Helm release in the cluster, from the labels of Helm's
-    storage Secrets (`owner=helm`, `name`, `version`); one LIST, metadata only used. When
-    Secrets may not be listed (read-only CI), every release renders as an install."""
-    reply = cluster.request("GET", "/api/v1/secrets", query=[("labelSelector", "owner=helm")])
-    if not reply.ok:
-        return {}
-    releases: dict[tuple[str, str], int] = {}
-    for item in json.loads(reply.data).get("items") or []:
-        meta = item.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        name, version = labels.get("name"), str(labels.get("version") or "")
-        if name and version.isdigit():
-            key = (str(meta.get("namespace") or ""), str(name))
-            releases[key] = max(releases.get(key, 0), int(version))
-    return releases
+class InstalledReleases:
+    """Latest revision of Helm releases, from the labels of Helm's storage Secrets
+    (`owner=helm`, `name`, `version`): one LIST per storage namespace that holds a
+    HelmRelease, never cluster-wide. Where Secrets may not be listed (read-only CI), the
+    release renders as an install."""
+
+    def __init__(self, cluster: ClusterClient) -> None:
+        self.cluster = cluster
+        self._by_namespace: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def revision(self, namespace: str, release: str) -> int | None:
+        with self._lock:
+            if namespace not in self._by_namespace:
+                self._by_namespace[namespace] = self._list(namespace)
+            return self._by_namespace[namespace].get(release)
+
+    def _list(self, namespace: str) -> dict[str, int]:
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        reply = self.cluster.request("GET", path, query=[("labelSelector", "owner=helm")])
+        if not reply.ok:
+            return {}
+        releases: dict[str, int] = {}
+        for item in json.loads(reply.data).get("items") or []:
+            labels = (item.get("metadata") or {}).get("labels") or {}
+            name, version = labels.get("name"), str(labels.get("version") or "")
+            if name and version.isdigit():
+                releases[str(name)] = max(releases.get(str(name), 0), int(version))
+        return releases
 
 
 def plan_live(

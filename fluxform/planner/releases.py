@@ -10,8 +10,8 @@ and `spec.dependsOn` orders it among other HelmReleases.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fluxform.errors import Diagnostic, RenderError, SourceError
@@ -41,10 +41,10 @@ class HelmOptions:
     missing_charts: str = "error"  # "warn": a chart that cannot be fetched skips its release
     kube_version: str | None = None  # the cluster's, when known
     api_versions: tuple[str, ...] = ()
-    # (storage namespace, release name) -> latest installed revision, read from the cluster's
-    # Helm release Secrets; a release found there renders as an upgrade (IsUpgrade, revision N+1,
-    # upgrade CRD policy), as helm-controller would
-    installed_releases: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # (storage namespace, release name) -> latest installed revision or None, read from the
+    # cluster's Helm release Secrets; a release found there renders as an upgrade (IsUpgrade,
+    # revision N+1, upgrade CRD policy), as helm-controller would. None: no cluster (installs)
+    installed_release: Callable[[str, str], int | None] | None = None
 
 
 def source_revision(body: Mapping[str, Any] | None, commit: str, digest: str) -> str:
@@ -114,7 +114,8 @@ class _Renderer:
         if spec.remote_cluster:
             self.diagnostics.append(Diagnostic("applies to a remote cluster (spec.kubeConfig): not planned", spec.id))
             return base
-        revision = self.options.installed_releases.get((spec.storage_namespace or spec.namespace, release_name(spec)))
+        lookup = self.options.installed_release
+        revision = lookup(spec.storage_namespace or spec.namespace, release_name(spec)) if lookup else None
         try:
             rendered = render_release(
                 obj.body,
