@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,16 @@ GOLDEN = Path(__file__).parent / "golden"
 def _mask_key() -> str:
     with FleetSecrets(SecretOptions(keys_dir=KEYS, use_env=False)) as secrets:
         return base64.b64encode(secrets.mask_key(None)).decode()
+
+
+def _applied_staging(fleet_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The staging cluster of a fleet copy, and a state recording its plan as applied."""
+    cluster = fleet_copy / "clusters" / "staging"
+    plan_file = tmp_path / "plan.json"
+    assert run("plan", cluster, "--keys-dir", KEYS, "--out", plan_file).code == 0
+    state_file = tmp_path / "state.json"
+    record_plan(plan_file, state_file, mask_key=_mask_key())
+    return cluster, state_file
 
 
 def _check_golden(name: str, text: str) -> None:
@@ -81,11 +90,7 @@ def test_markdown_has_summary_table() -> None:
 
 
 def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path: Path) -> None:
-    cluster = fleet_copy / "clusters" / "staging"
-    plan_file = tmp_path / "plan.json"
-    assert run("plan", cluster, "--keys-dir", KEYS, "--out", plan_file).code == 0
-    state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    cluster, state_file = _applied_staging(fleet_copy, tmp_path)
 
     quotas = fleet_copy / "infrastructure" / "configs" / "quotas.yaml"
     quotas.write_text(quotas.read_text().replace('requests.cpu: "2"', 'requests.cpu: "8"'))
@@ -108,11 +113,7 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
 
 
 def test_suspended_kustomization_is_skipped_and_never_pruned(fleet_copy: Path, tmp_path: Path) -> None:
-    cluster = fleet_copy / "clusters" / "staging"
-    plan_file = tmp_path / "plan.json"
-    run("plan", cluster, "--keys-dir", KEYS, "--out", plan_file)
-    state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    cluster, state_file = _applied_staging(fleet_copy, tmp_path)
     tenants = cluster / "tenants.yaml"
     tenants.write_text(tenants.read_text().replace("spec:\n", "spec:\n  suspend: true\n", 1))
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
@@ -122,16 +123,11 @@ def test_suspended_kustomization_is_skipped_and_never_pruned(fleet_copy: Path, t
 
 
 def test_prune_false_forgets_instead_of_deleting(fleet_copy: Path, tmp_path: Path) -> None:
-    cluster = fleet_copy / "clusters" / "staging"
-    plan_file = tmp_path / "plan.json"
-    run("plan", cluster, "--keys-dir", KEYS, "--out", plan_file)
-    state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    cluster, state_file = _applied_staging(fleet_copy, tmp_path)
     infra = cluster / "infrastructure.yaml"
     text = infra.read_text()
     configs_at = text.index("name: infra-configs")
     infra.write_text(text[:configs_at] + text[configs_at:].replace("prune: true", "prune: false", 1))
-    shutil.rmtree(fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml", ignore_errors=True)
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
