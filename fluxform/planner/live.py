@@ -28,6 +28,7 @@ from typing import Any
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.mapping import RestMapper
+from fluxform.errors import Diagnostic
 from fluxform.planner.live_changes import LiveChange
 from fluxform.planner.live_policy import FLUX_MARKER, FieldManagers
 from fluxform.planner.live_run import LiveOptions, LiveRun
@@ -63,9 +64,11 @@ def plan_fleet_live(
     with connect(cluster_options) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
+        releases = InstalledReleases(cluster)
         if helm is not None:
-            request = _with_capabilities(request, helm, discovery, cluster)
+            request = _with_capabilities(request, helm, discovery, releases)
         with rendered_fleet(path, request) as (desired, secrets):
+            desired = replace(desired, diagnostics=(*desired.diagnostics, *releases.diagnostics()))
             return plan_live(
                 desired,
                 state,
@@ -78,13 +81,13 @@ def plan_fleet_live(
 
 
 def _with_capabilities(
-    request: FleetRequest, helm: HelmOptions, discovery: Discovery, cluster: ClusterClient
+    request: FleetRequest, helm: HelmOptions, discovery: Discovery, releases: InstalledReleases
 ) -> FleetRequest:
     capable = replace(
         helm,
         kube_version=discovery.server_version() or helm.kube_version,
         api_versions=discovery.api_versions(),
-        installed_release=InstalledReleases(cluster).revision,
+        installed_release=releases.revision,
     )
     return replace(request, discover=replace(request.discover, helm=helm_hook(capable)))
 
@@ -98,7 +101,17 @@ class InstalledReleases:
     def __init__(self, cluster: ClusterClient) -> None:
         self.cluster = cluster
         self._by_namespace: dict[str, dict[str, int]] = {}
+        self._unreadable: list[str] = []
         self._lock = threading.Lock()
+
+    def diagnostics(self) -> list[Diagnostic]:
+        return [
+            Diagnostic(
+                f"cannot list Helm release Secrets in namespace {ns}: its HelmReleases are planned as "
+                "first installs (an installed release would render as an upgrade)"
+            )
+            for ns in self._unreadable
+        ]
 
     def revision(self, namespace: str, release: str) -> int | None:
         with self._lock:
@@ -110,6 +123,8 @@ class InstalledReleases:
         path = f"/api/v1/namespaces/{namespace}/secrets"
         reply = self.cluster.request("GET", path, query=[("labelSelector", "owner=helm")])
         if not reply.ok:
+            if reply.status != 404:  # a namespace that does not exist yet holds no release
+                self._unreadable.append(namespace)
             return {}
         releases: dict[str, int] = {}
         for item in json.loads(reply.data).get("items") or []:

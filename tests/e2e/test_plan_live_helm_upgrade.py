@@ -73,3 +73,11 @@ def test_existing_release_renders_as_the_next_upgrade(kubeapi: KubeApi, tmp_path
             }
         )
     assert _release_data(kubeapi, cluster) == {"revision": "4", "upgrade": "true"}
+
+
+def test_unreadable_release_secrets_plan_an_install_and_say_so(kubeapi: KubeApi, tmp_path: Path) -> None:
+    cluster = _fleet(tmp_path / "fleet")
+    kubeapi.server.forbid(verb="list", resource="secrets", namespace="default")
+    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig_path, "--no-color")
+    assert result.code == 0, result.err
+    assert "cannot list Helm release Secrets in namespace default" in result.out
