@@ -29,11 +29,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from fluxform import yamlio
+from fluxform import paths, yamlio
 from fluxform.decrypt.formats import SopsFormat, contains_marker, format_for_path
 from fluxform.decrypt.sops import SopsSession
 from fluxform.decrypt.tmpfs import ALLOW_DISK_TEMP_ENV, is_on_tmpfs
-from fluxform.errors import DecryptError
+from fluxform.errors import DecryptError, SourceError
 from fluxform.objects import ObjectId, SourceLocation
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
 
 MAX_ENCRYPTED_FILE_SIZE = 5 << 20
 KUSTOMIZATION_FILE_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_MAX_SYMLINK_HOPS = 255
 
 Usage = Literal["files", "envs", "patches"]
 
@@ -69,30 +68,11 @@ class GeneratorSource:
 
 
 def secure_join(root: Path, unsafe: str) -> Path:
-    """`root/unsafe` with every `..` and symlink resolved as if `root` were `/`.
-
-    The result never leaves `root` (filepath-securejoin semantics; missing parts are kept)."""
-    pending = [part for part in reversed(unsafe.split("/")) if part not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop()
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if not candidate.is_symlink():
-            resolved.append(part)
-            continue
-        hops += 1
-        if hops > _MAX_SYMLINK_HOPS:
-            raise DecryptError(f"too many levels of symbolic links under {root} resolving {unsafe}")
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved = []
-        pending.extend(part for part in reversed(target.split("/")) if part not in ("", "."))
-    return root.joinpath(*resolved)
+    """`fluxform.paths.secure_join`, with a symlink loop reported as a DecryptError."""
+    try:
+        return paths.secure_join(root, unsafe)
+    except SourceError as exc:
+        raise DecryptError(exc.summary) from None
 
 
 def find_encrypted_generator_sources(kustomization_dir: Path, root: Path) -> list[GeneratorSource]:

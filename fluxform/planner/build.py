@@ -14,7 +14,6 @@ writes its own.
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,12 +22,13 @@ from pathlib import Path
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.objects import ObjectId, SourceLocation
+from fluxform.paths import secure_join
 from fluxform.planner.cache import BuildCache, build_key
 from fluxform.planner.closure import input_closure
 from fluxform.planner.generate import KUSTOMIZATION_FILE_NAMES, prepare_kustomization
 from fluxform.planner.kustomize import kustomize_build, kustomize_tool
 
-__all__ = ["BuildOutput", "BuildRequest", "build_directory", "secure_join"]
+__all__ = ["BuildOutput", "BuildRequest", "build_directory"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,6 @@ class BuildOutput:
     text: str  # kustomize's multi-document output
     files: frozenset[Path]  # input closure (absolute)
     cached: bool
-
-
-def secure_join(root: Path, path: str) -> Path:
-    """securejoin: `..` can never climb above root (it is clamped, not an error)."""
-    clean = posixpath.normpath("/" + path.replace("\\", "/"))
-    return root.joinpath(*[p for p in clean.split("/") if p])
 
 
 def _mirror(root: Path, target: Path, mirror_root: Path) -> Path:

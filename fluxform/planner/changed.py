@@ -34,7 +34,7 @@ from typing import Any
 from fluxform import yamlio
 from fluxform.errors import FluxformError
 from fluxform.objects import ObjectId
-from fluxform.planner.build import secure_join
+from fluxform.paths import secure_join
 from fluxform.planner.closure import input_closure
 from fluxform.planner.flux import FluxKustomization
 from fluxform.planner.generate import prepare_kustomization

@@ -27,7 +27,8 @@ from fluxform import yamlio
 from fluxform.errors import Diagnostic, RenderError, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId, SourceLocation
-from fluxform.planner.build import BuildOutput, BuildRequest, build_directory, secure_join
+from fluxform.paths import secure_join
+from fluxform.planner.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.cache import BuildCache
 from fluxform.planner.dag import order_owners
 from fluxform.planner.flux import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization

@@ -18,7 +18,8 @@ import pytest
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.objects import ObjectId, SourceLocation
-from fluxform.planner.build import BuildOutput, BuildRequest, build_directory, secure_join
+from fluxform.paths import secure_join
+from fluxform.planner.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.cache import BuildCache
 from tests.support.trees import write_tree
 
