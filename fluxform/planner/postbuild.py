@@ -9,7 +9,6 @@ change type exactly as they do in Flux.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fluxform import yamlio
-from fluxform.decrypt.resource import encrypted_paths
+from fluxform.decrypt.resource import encrypted_paths, needs_decryption, undecrypted_warning
 from fluxform.errors import Diagnostic, RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.flux import FluxKustomization
@@ -39,7 +38,6 @@ __all__ = [
     "PostBuildContext",
     "VariablesPending",
     "finalize_kustomization",
-    "has_sops_data",
     "split_documents",
 ]
 
@@ -98,21 +96,6 @@ def split_documents(text: str) -> list[str]:
             current.append(line)
     docs.append("".join(current))
     return [d for d in docs if d.strip()]
-
-
-def has_sops_data(manifest: Mapping[str, Any]) -> bool:
-    sops = manifest.get("sops")
-    if isinstance(sops, Mapping) and sops.get("mac"):
-        return True
-    if manifest.get("kind") == "Secret" and isinstance(manifest.get("data"), Mapping):
-        for value in manifest["data"].values():
-            try:
-                raw = base64.b64decode(str(value), validate=False)
-            except (binascii.Error, ValueError):
-                continue
-            if b"ENC[AES256_GCM" in raw and (b"sops" in raw or b"mac" in raw):
-                return True
-    return False
 
 
 def _variables(ks: FluxKustomization, lookup: ObjectLookup) -> dict[str, str]:
@@ -243,23 +226,15 @@ def _decrypt_all(
     Returns (doc, text for substitution, leaves that held ciphertext) per resource."""
     no_paths: LeafPaths = ()
     out = [(doc, text, no_paths) for doc, text in parsed]
-    encrypted = [i for i, (doc, _) in enumerate(parsed) if has_sops_data(doc)]
+    encrypted = [i for i, (doc, _) in enumerate(parsed) if needs_decryption(doc)]
     if not encrypted:
         return out
     if ks.decryption is None or ctx.decryptor is None:
         if ks.decryption is None:
-            diagnostics.extend(_undecrypted(parsed[i][0], ks) for i in encrypted)
+            warnings = (undecrypted_warning(parsed[i][0], subject=ks.id, location=ks.origin) for i in encrypted)
+            diagnostics.extend(w for w in warnings if w is not None)
         return out
     docs = ctx.decryptor.decrypt_all([parsed[i][0] for i in encrypted], ks)
     for i, doc in zip(encrypted, docs, strict=True):
         out[i] = (doc, yamlio.dump(doc), tuple(encrypted_paths(parsed[i][0])))
     return out
-
-
-def _undecrypted(doc: Mapping[str, Any], ks: FluxKustomization) -> Diagnostic:
-    return Diagnostic(
-        f"{ObjectId.from_manifest(doc)} holds SOPS-encrypted data but the Kustomization has no "
-        "spec.decryption: Flux would apply the ciphertext (a v1 Secret with a sops field fails the apply)",
-        subject=ks.id,
-        location=ks.origin,
-    )

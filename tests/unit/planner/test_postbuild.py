@@ -159,5 +159,8 @@ def test_sops_data_without_decryption_is_a_warning_not_decrypted() -> None:
         "sops:\n  mac: ENC[AES256_GCM,data:m,iv:i,tag:t,type:str]\n"
     )
     objects, diagnostics = finalize_kustomization(_ks(), secret, _objects())
-    assert "holds SOPS-encrypted data but the Kustomization has no spec.decryption" in diagnostics[0].summary
+    # a v1 Secret still carrying `sops`: Flux refuses the whole apply (decryptor safety net)
+    assert "is SOPS-encrypted but the Kustomization has no spec.decryption: Flux refuses to apply it" in (
+        diagnostics[0].summary
+    )
     assert "sops" in objects[0].body
