@@ -177,16 +177,20 @@ class _Discovery:
         obj = self.objects.get(ObjectId(namespace, name, "", kind))
         return None if obj is None else obj.body
 
-    def add_owner(self, ks: FluxKustomization, objects: list[DesiredObject], status: OwnerStatus) -> None:
+    def claim(self, owner: ObjectId, objects: Sequence[DesiredObject]) -> None:
+        """Record an owner's objects; one object rendered by two owners is an error."""
         for obj in objects:
             other = self.objects.get(obj.id)
-            if other is not None and other.owner != ks.id:
+            if other is not None and other.owner != owner:
                 raise RenderError(
-                    f"{obj.id} is produced by both {other.owner} and {ks.id}",
-                    hint="an object must belong to exactly one Flux Kustomization",
+                    f"{obj.id} is produced by both {other.owner} and {owner}",
+                    hint="an object must belong to exactly one Kustomization or HelmRelease",
                 )
         for obj in objects:
             self.objects[obj.id] = obj
+
+    def add_owner(self, ks: FluxKustomization, objects: list[DesiredObject], status: OwnerStatus) -> None:
+        self.claim(ks.id, objects)
         self.owners[ks.id] = Owner(
             id=ks.id,
             kind="Kustomization" if ks.id.namespace else "Root",
@@ -283,6 +287,7 @@ class _Discovery:
             owners, diagnostics = self.options.helm(context)
             self.diagnostics.extend(diagnostics)
             for owner in owners:
+                self.claim(owner.id, owner.objects)
                 self.owners[owner.id] = owner
             self.timings["helm"] = time.perf_counter() - started
         ordered, dag_diags = order_owners(list(self.owners.values()))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fluxform.errors import Diagnostic, RenderError, SourceError
+from fluxform.errors import Diagnostic, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId
 from fluxform.planner.discover import DiscoveryContext, HelmHook
@@ -170,20 +170,7 @@ def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHo
 def helm_hook(options: HelmOptions) -> HelmHook:
     def render_all(ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
         renderer = _Renderer(options, ctx)
-        owners: list[Owner] = []
-        claimed = {oid: o.owner for oid, o in ctx.objects.items()}
-        for obj in sorted(ctx.objects.values(), key=lambda o: o.id):
-            if not is_helm_release(obj.body):
-                continue
-            owner = renderer.owner(obj)
-            for desired in owner.objects:
-                other = claimed.setdefault(desired.id, owner.id)
-                if other != owner.id:
-                    raise RenderError(
-                        f"{desired.id} is produced by both {other} and {owner.id}",
-                        hint="an object must belong to exactly one Kustomization or HelmRelease",
-                    )
-            owners.append(owner)
-        return owners, renderer.diagnostics
+        releases = sorted((o for o in ctx.objects.values() if is_helm_release(o.body)), key=lambda o: o.id)
+        return [renderer.owner(obj) for obj in releases], renderer.diagnostics
 
     return render_all
