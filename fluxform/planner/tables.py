@@ -7,12 +7,14 @@ from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
+from fluxform.planner.flux import SOURCE_KINDS
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking
 
 __all__ = ["format_table", "helm_release_table", "kustomization_table", "owner_manifests", "sources_table"]
 
-SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket", "HelmRepository", "HelmChart", "ExternalArtifact")
+#: Kustomization sources plus the Helm ones.
+LISTED_SOURCE_KINDS = SOURCE_KINDS | {"HelmRepository", "HelmChart"}
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -60,7 +62,7 @@ def sources_table(state: DesiredState) -> str:
     rows = []
     for owner in state.owners:
         for obj in owner.objects:
-            if obj.id.kind not in SOURCE_KINDS:
+            if obj.id.kind not in LISTED_SOURCE_KINDS:
                 continue
             key = f"{obj.id.kind}/{obj.id.namespace}/{obj.id.name}"
             rows.append(
