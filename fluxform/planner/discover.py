@@ -32,6 +32,7 @@ from fluxform.planner.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.cache import BuildCache
 from fluxform.planner.dag import order_owners
 from fluxform.planner.flux import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
+from fluxform.planner.generate import spec_changes_build
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.postbuild import Decryptor, PostBuildContext, VariablesPending, finalize_kustomization
 from fluxform.sources.artifact import Artifact, materialize_artifact
@@ -139,6 +140,7 @@ class _Discovery:
         self._file_docs: dict[Path, list[tuple[str, str]]] = {}
         self._file_text: dict[Path, str] = {}
         self.timings: dict[str, float] = {}
+        self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
 
     # -- sources -------------------------------------------------------------------------
     def artifact(self, directory: Path) -> Artifact:
@@ -171,6 +173,11 @@ class _Discovery:
         directory = secure_join(root, ks.path)
         if decryptor is not None and directory.is_dir() and decryptor.needs_source_decryption(ks, directory, root):
             return self.pool.submit(_build_decrypted, request, ks, decryptor)
+        plain = self._plain_root
+        if plain is not None and plain[0] == directory and not spec_changes_build(ks.spec):
+            done: Future[BuildOutput] = Future()  # the start path was already built as is
+            done.set_result(plain[1])
+            return done
         return self.pool.submit(build_directory, request, self.options.cache)
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
@@ -307,6 +314,7 @@ class _Discovery:
         synthetic = _synthetic_root(rel_start)
         request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None)
         output = build_directory(request, self.options.cache)
+        self._plain_root = (secure_join(artifact.root, rel_start), output)
         target = _normalise_path(rel_start)
         for doc in _docs(output.text):
             spec = doc.get("spec") or {}

@@ -22,7 +22,13 @@ from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.objects import SourceLocation
 
-__all__ = ["KUSTOMIZATION_FILE_NAMES", "PreparedKustomization", "find_kustomization_file", "prepare_kustomization"]
+__all__ = [
+    "KUSTOMIZATION_FILE_NAMES",
+    "PreparedKustomization",
+    "find_kustomization_file",
+    "prepare_kustomization",
+    "spec_changes_build",
+]
 
 KUSTOMIZATION_FILE_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -163,6 +169,21 @@ def _not_a_resource(doc: Any) -> str:
     if not isinstance(meta, dict) or not meta.get("name"):
         return "missing metadata.name"
     return ""
+
+
+_BUILD_FIELDS = (
+    "targetNamespace", "namePrefix", "nameSuffix", "patches", "components", "images", "buildMetadata",
+    "patchesStrategicMerge", "patchesJson6902",
+)  # fmt: skip
+
+
+def spec_changes_build(spec: Mapping[str, Any] | None) -> bool:
+    """Whether a Flux Kustomization spec changes what kustomize builds (vs a plain build)."""
+    if not spec:
+        return False
+    if spec.get("namePrefix") is not None or spec.get("nameSuffix") is not None:
+        return True  # even "" replaces the file's prefix/suffix
+    return any(spec.get(field) not in (None, "", []) for field in _BUILD_FIELDS)
 
 
 def _merge_spec(document: dict[str, Any], spec: Mapping[str, Any], directory: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fluxform.errors import RenderError
-from fluxform.planner.generate import find_kustomization_file, prepare_kustomization
+from fluxform.planner.generate import find_kustomization_file, prepare_kustomization, spec_changes_build
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -325,3 +325,19 @@ def test_prepare_does_not_write_into_the_directory(tmp_path: Path) -> None:
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     prepare_kustomization(tmp_path, spec={"namePrefix": "x-", "images": [{"name": "a", "newTag": "1"}]})
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("spec", "changes"),
+    [
+        (None, False),
+        ({"path": "./x", "prune": True, "postBuild": {"substitute": {"a": "b"}}}, False),
+        ({"patches": []}, False),
+        ({"targetNamespace": "t"}, True),
+        ({"namePrefix": ""}, True),  # an empty prefix still replaces the file's
+        ({"images": [{"name": "a", "newTag": "1"}]}, True),
+    ],
+)
+def test_spec_changes_build(spec: dict[str, Any] | None, changes: bool) -> None:
+    """1.3: only these spec fields are written into the kustomization file."""
+    assert spec_changes_build(spec) is changes
