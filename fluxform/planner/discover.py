@@ -36,7 +36,7 @@ from fluxform.planner.generate import spec_changes_build
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.postbuild import Decryptor, PostBuildContext, VariablesPending, finalize_kustomization
 from fluxform.sources.artifact import Artifact, materialize_artifact
-from fluxform.tool import find_executable, run_tool
+from fluxform.sources.git import GitRepository
 
 __all__ = ["ROOT_OWNER_NAME", "DiscoverOptions", "HelmHook", "discover", "find_repo_root"]
 
@@ -117,11 +117,8 @@ def find_repo_root(start: Path) -> Path:
         for candidate in (start, *start.parents):
             if all((candidate / p).is_dir() for p in paths):
                 return candidate
-    git = find_executable("git")
-    if git is not None:
-        result = run_tool([git, "rev-parse", "--show-toplevel"], tool="git", cwd=start, check=False)
-        if result.exit_code == 0:
-            return Path(result.stdout.decode().strip())
+    with contextlib.suppress(SourceError):  # not a git work tree, or no git
+        return GitRepository.containing(start).top
     return start
 
 
@@ -392,12 +389,10 @@ class _Discovery:
 
 
 def _git_commit(directory: Path) -> str:
-    """HEAD of the git work tree holding `directory`, or "" (not a repository, no git)."""
-    git = find_executable("git")
-    if git is None:
-        return ""
-    result = run_tool([git, "rev-parse", "HEAD"], tool="git", cwd=directory, check=False)
-    return result.stdout.decode().strip() if result.exit_code == 0 else ""
+    """HEAD of the git work tree holding `directory`, or "" (not a repository, no git, no commit)."""
+    with contextlib.suppress(SourceError):
+        return GitRepository.containing(directory).resolve("HEAD")
+    return ""
 
 
 def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: Decryptor) -> BuildOutput:
