@@ -142,7 +142,6 @@ def show(plan_file: Path, fmt: str) -> None:
     """Print a saved plan file."""
     data = read_plan_file(plan_file)
     if fmt == "json":
-
         click.echo(render_json(data), nl=False)
     elif fmt == "markdown":
         click.echo(render_markdown(data), nl=False)

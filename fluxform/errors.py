@@ -67,9 +67,7 @@ class FluxformError(Exception):
             line += f" (hint: {self.hint})"
         return " ".join(line.split())
 
-    def with_context(
-        self, *, subject: ObjectId | None = None, location: SourceLocation | None = None
-    ) -> FluxformError:
+    def with_context(self, *, subject: ObjectId | None = None, location: SourceLocation | None = None) -> FluxformError:
         """Fill in subject/location the raiser did not know; never overwrites."""
         if self.subject is None and subject is not None:
             self.subject = subject

@@ -104,9 +104,7 @@ def _parse_go_int(text: str) -> int:
 def _go_float32_key(value: float) -> str:
     """strconv.FormatFloat(v, 'g', -1, 32), how sigs.k8s.io/yaml writes a float key."""
     packed = struct.pack("<f", value)
-    digits = next(
-        f"{value:.{p}e}" for p in range(0, 10) if struct.pack("<f", float(f"{value:.{p}e}")) == packed
-    )
+    digits = next(f"{value:.{p}e}" for p in range(0, 10) if struct.pack("<f", float(f"{value:.{p}e}")) == packed)
     mantissa, exponent = digits.split("e")
     exp = int(exponent)
     mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
@@ -162,9 +160,7 @@ class GoConstructor(SafeConstructor):
                 raise yaml.constructor.ConstructorError(None, None, "null mapping key", key_node.start_mark)
             key = _json_key(raw_key)
             if not isinstance(key, str):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "unsupported mapping key type", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, "unsupported mapping key type", key_node.start_mark)
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
@@ -187,9 +183,7 @@ class GoConstructor(SafeConstructor):
         return out
 
     def construct_undefined(self, node: Node) -> Any:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark
-        )
+        raise yaml.constructor.ConstructorError(None, None, f"unsupported YAML tag {node.tag!r}", node.start_mark)
 
 
 _CONSTRUCTORS: list[tuple[str | None, Any]] = [

@@ -33,18 +33,28 @@ from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import FluxformError
+from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId
 from fluxform.paths import secure_join
 from fluxform.planner.closure import input_closure
 from fluxform.planner.flux import FluxKustomization
 from fluxform.planner.generate import prepare_kustomization
 from fluxform.planner.helm_spec import HelmReleaseSpec
-from fluxform.planner.model import DesiredState, Owner, OwnerStatus
+from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.sources.artifact import IGNORE_FILE
 
-__all__ = ["INDEX_VERSION", "IndexRoots", "IndexStore", "ObjectKey", "OwnerInputs", "RenderIndex", "index_state"]
+__all__ = [
+    "INDEX_VERSION",
+    "IndexRoots",
+    "IndexStore",
+    "ObjectKey",
+    "OwnerInputs",
+    "RenderIndex",
+    "index_state",
+    "owner_inputs",
+]
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -60,6 +70,31 @@ class OwnerInputs:
     #: renders kinds whose scope the CRDs of the whole desired state decide (HelmReleases
     #: place namespaced objects in the release namespace): any affected owner may add a CRD
     scope_sensitive: bool = False
+    #: what the render showed of the owner, so it can stand in for itself unrendered
+    #: (DiscoverOptions.stand_ins): ids and scopes only, never a manifest or a value
+    kind: str = "Kustomization"
+    status: OwnerStatus = OwnerStatus.BUILT
+    path: str = ""
+    source: str = ""
+    depends_on: tuple[ObjectId, ...] = ()
+    prune: bool = True
+    objects: tuple[ObjectId, ...] = ()
+    crd_scopes: tuple[tuple[str, str, bool], ...] = ()  # (group, kind, namespaced) of its CRDs
+
+    def stand_in(self) -> Owner:
+        """The owner as the render saw it, its objects reduced to their ids."""
+        return Owner(
+            id=self.id,
+            kind=self.kind,
+            status=self.status,
+            source=self.source,
+            path=self.path,
+            parent=self.parent,
+            depends_on=self.depends_on,
+            prune=self.prune,
+            origin=None,
+            objects=tuple(DesiredObject(oid, "", {}, self.id) for oid in self.objects),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +140,28 @@ class RenderIndex:
                 return True  # absent at base: an affected owner may start producing it
         return False
 
+    def wanted(self, owners: Iterable[ObjectId]) -> frozenset[ObjectId]:
+        """What rendering `owners` needs rendered too: their parents up to the root and the
+        producers of the objects they look up, transitively."""
+        wanted: set[ObjectId] = set()
+        todo = [o for o in owners if o in self.owners]
+        while todo:
+            oid = todo.pop()
+            if oid in wanted:
+                continue
+            wanted.add(oid)
+            inputs = self.owners[oid]
+            if inputs.parent is not None and inputs.parent in self.owners:
+                todo.append(inputs.parent)
+            todo += [p for p in (self.producers.get(k) for k in inputs.lookups) if p is not None]
+        return frozenset(wanted)
+
+    def stand_ins(self, rendered: frozenset[ObjectId]) -> tuple[tuple[Owner, ...], dict[tuple[str, str], bool]]:
+        """The owners outside `rendered`, standing in for themselves, and their CRDs' scopes."""
+        others = [o for oid, o in sorted(self.owners.items()) if oid not in rendered]
+        scopes = {(group, kind): namespaced for o in others for group, kind, namespaced in o.crd_scopes}
+        return tuple(o.stand_in() for o in others), scopes
+
     def to_json(self) -> str:
         owners = [
             {
@@ -114,6 +171,14 @@ class RenderIndex:
                 "dirs": sorted(o.dirs),
                 "lookups": [list(k) for k in o.lookups],
                 "scope_sensitive": o.scope_sensitive,
+                "kind": o.kind,
+                "status": str(o.status),
+                "path": o.path,
+                "source": o.source,
+                "depends_on": [d.inventory_id() for d in o.depends_on],
+                "prune": o.prune,
+                "objects": [oid.inventory_id() for oid in o.objects],
+                "crd_scopes": [list(c) for c in o.crd_scopes],
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
@@ -135,6 +200,14 @@ class RenderIndex:
                 dirs=frozenset(item["dirs"]),
                 lookups=tuple((k[0], k[1], k[2]) for k in item["lookups"]),
                 scope_sensitive=bool(item["scope_sensitive"]),
+                kind=str(item["kind"]),
+                status=OwnerStatus(item["status"]),
+                path=str(item["path"]),
+                source=str(item["source"]),
+                depends_on=tuple(ObjectId.parse(d) for d in item["depends_on"]),
+                prune=bool(item["prune"]),
+                objects=tuple(ObjectId.parse(i) for i in item["objects"]),
+                crd_scopes=tuple((str(c[0]), str(c[1]), bool(c[2])) for c in item["crd_scopes"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
         return cls(owners, producers)
@@ -157,22 +230,48 @@ class IndexRoots:
 
 def index_state(state: DesiredState, roots: IndexRoots) -> RenderIndex:
     """The inputs of every owner of `state`, rendered from the files under `roots.root`."""
+    owners = owner_inputs(state, roots)
+    producer_of = {_key(obj.id): obj.owner for o in state.owners for obj in o.objects}
+    wanted = {k for o in owners.values() for k in o.lookups}
+    producers = {k: producer_of[k] for k in wanted if k in producer_of}
+    return RenderIndex(owners, producers)
+
+
+def owner_inputs(
+    state: DesiredState, roots: IndexRoots, only: Iterable[ObjectId] | None = None
+) -> dict[ObjectId, OwnerInputs]:
+    """The inputs of the rendered owners of `state` (of those in `only`, when given)."""
     manifests = {oid: obj.body for oid, obj in state.objects().items()}
-    producer_of = {(oid.kind, oid.namespace, oid.name): obj.owner for oid, obj in state.objects().items()}
+    producer_of = {_key(oid): obj.owner for oid, obj in state.objects().items()}
     self_source = str(state.settings.get("self_source") or "")
+    chosen = None if only is None else set(only)
     owners: dict[ObjectId, OwnerInputs] = {}
     for owner in state.owners:
+        if owner.id in state.stand_ins or (chosen is not None and owner.id not in chosen):
+            continue
         manifest = manifests.get(owner.id)
         if owner.kind == "HelmRelease":
             inputs = _helm_inputs(owner, manifest, roots, self_source)
         else:
-            inputs = _kustomization_inputs(owner, manifest, roots, self_source)
+            inputs = _kustomization_inputs(owner, manifest, roots, self_source, state.inputs.get(owner.id))
         parent = owner.parent or (producer_of.get(_key(owner.id)) if owner.kind == "HelmRelease" else None)
         sensitive = owner.kind == "HelmRelease" and any("." in o.id.group for o in owner.objects)
-        owners[owner.id] = OwnerInputs(owner.id, parent, *inputs, scope_sensitive=sensitive)
-    wanted = {k for o in owners.values() for k in o.lookups}
-    producers = {k: producer_of[k] for k in wanted if k in producer_of}
-    return RenderIndex(owners, producers)
+        crds = KindScopes.from_manifests(o.body for o in owner.objects).crd_scopes
+        owners[owner.id] = OwnerInputs(
+            owner.id,
+            parent,
+            *inputs,
+            scope_sensitive=sensitive,
+            kind=owner.kind,
+            status=owner.status,
+            path=owner.path,
+            source=owner.source,
+            depends_on=owner.depends_on,
+            prune=owner.prune,
+            objects=tuple(o.id for o in owner.objects),
+            crd_scopes=tuple((group, kind, namespaced) for (group, kind), namespaced in sorted(crds.items())),
+        )
+    return owners
 
 
 _Inputs = tuple[frozenset[str] | None, frozenset[str], tuple[ObjectKey, ...]]
@@ -190,7 +289,9 @@ def _reads_self(source: str, self_source: str, mapped: frozenset[str]) -> bool:
     return source == self_source or (not self_source and name == "flux-system")
 
 
-def _kustomization_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
+def _kustomization_inputs(
+    owner: Owner, manifest: Any, roots: IndexRoots, self_source: str, built: tuple[Path, frozenset[Path]] | None
+) -> _Inputs:
     spec: Mapping[str, Any] | None = None
     lookups: tuple[ObjectKey, ...] = ()
     if isinstance(manifest, Mapping) and owner.id.namespace:
@@ -205,6 +306,8 @@ def _kustomization_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_s
     if not _reads_self(owner.source, self_source, roots.mapped_sources):
         return None, frozenset(), lookups
     directory = secure_join(roots.root, owner.path)
+    if built is not None and built[0] == roots.root:  # the closure discovery's build computed
+        return (*_relative_inputs(built[1], [directory], roots), lookups)
     try:
         document = prepare_kustomization(directory, spec=spec, root=roots.root).document
         files = input_closure(roots.root, directory, document)

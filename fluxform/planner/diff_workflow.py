@@ -5,7 +5,12 @@ touched); both renders share one build cache, so a build whose inputs did not ch
 a cache hit on the second side. In changed-only mode an index of the base render (kept
 in the cache directory, keyed by the base tree) says which owners the changed files can
 affect: a cluster none of whose owners is affected is neither rendered nor compared, and
-inside a rendered cluster only affected owners are compared.
+inside a rendered cluster only affected owners are rendered and compared. With a kept
+index, each side renders just the affected owners and what they need (parents, producers of
+what they look up); every other owner stands in for itself from the index, and only the
+files the rendered owners read are written out of git. What the head render reads or looks
+up beyond that is checked after it, and fetched and rendered again; any doubt (unknown
+inputs, an error) renders the whole cluster instead.
 
     result = diff_revisions(DiffRequest((Path("clusters"),), base="origin/main"))
 """
@@ -13,17 +18,16 @@ inside a rendered cluster only affected owners are compared.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from fluxform import __version__
 from fluxform.decrypt.tmpfs import private_dir
-from fluxform.errors import SourceError
+from fluxform.errors import FluxformError, SourceError
 from fluxform.objects import ObjectId
-from fluxform.planner.changed import IndexRoots, IndexStore, RenderIndex, index_state
+from fluxform.planner.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.diff import ClusterDiff, ClusterStatus, FleetDiff, Revision, diff_states
 from fluxform.planner.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.generate import KUSTOMIZATION_FILE_NAMES
@@ -32,8 +36,9 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
-from fluxform.sources.artifact import Artifact, materialize_artifact
+from fluxform.sources.artifact import Artifact
 from fluxform.sources.git import GitRepository
+from fluxform.sources.git_checkout import LazyCheckout, RevisionListing, artifact_filter
 
 __all__ = ["DiffRequest", "cluster_paths", "diff_revisions"]
 
@@ -48,65 +53,85 @@ class DiffRequest:
     index_dir: Path | None = None  # where base indexes are kept between runs (None: not kept)
 
 
-def _is_cluster_dir(repo: GitRepository, commit: str, path: str) -> bool | None:
-    """True: a cluster path; False: a directory of cluster paths; None: absent at `commit`."""
-    entries = repo.entries(commit, path)
-    if not entries:
+def _is_cluster_dir(listing: RevisionListing, path: str) -> bool | None:
+    """True: a cluster path; False: a directory of cluster paths; None: absent at that revision."""
+    children = listing.children(path)
+    if not children:
         return None
-    names = {e.path.rsplit("/", 1)[-1]: e.kind for e in entries}
-    if any(n.endswith((".yaml", ".yml")) or n in KUSTOMIZATION_FILE_NAMES for n, k in names.items() if k == "blob"):
+    if any(n.endswith((".yaml", ".yml")) or n in KUSTOMIZATION_FILE_NAMES for n, k in children.items() if k == "blob"):
         return True
-    return names.get("flux-system") == "tree" or not any(k == "tree" for k in names.values())
+    return children.get("flux-system") == "tree" or not any(k == "tree" for k in children.values())
 
 
-def cluster_paths(repo: GitRepository, commits: tuple[str, ...], path: str) -> list[str]:
+def cluster_paths(listings: tuple[RevisionListing, ...], path: str) -> list[str]:
     """`path` itself when it is a cluster (holds manifests or a flux-system/ directory), else
     its subdirectories: `clusters/` stands for every cluster below it, at either revision."""
     found: set[str] = set()
     present = False
-    for commit in commits:
-        kind = _is_cluster_dir(repo, commit, path)
+    for listing in listings:
+        kind = _is_cluster_dir(listing, path)
         if kind is None:
             continue
         present = True
         if kind:
             found.add(path)
         else:
-            found |= {e.path for e in repo.entries(commit, path) if e.kind == "tree"}
+            prefix = f"{path}/" if path else ""
+            found |= {prefix + name for name, k in listing.children(path).items() if k == "tree"}
     if not present:
         raise SourceError(f"{path or '.'} exists at neither revision", hint="give a cluster path inside the repository")
     return sorted(found)
 
 
-class _Revisions:
-    """Trees extracted on first use into the private scratch directory."""
+class _Revision:
+    """One commit: its file listing, its tree (for finding the source root) and the
+    artifacts of its source roots, all written on demand into the scratch directory."""
 
-    def __init__(self, repo: GitRepository, scratch: Path, timings: dict[str, float], stack: ExitStack) -> None:
-        self.repo, self.scratch, self.timings, self.stack = repo, scratch, timings, stack
-        self._trees: dict[str, Path] = {}
-        self._artifacts: dict[Path, Artifact] = {}
+    def __init__(self, repo: GitRepository, commit: str, scratch: Path, timings: dict[str, float]) -> None:
+        started = time.perf_counter()
+        self.repo, self.commit, self.scratch, self.timings = repo, commit, scratch / commit, timings
+        self.listing = RevisionListing.read(repo, commit)
+        self.tree = LazyCheckout(repo, self.listing, self.scratch / "tree")
+        self._artifacts: dict[str, tuple[LazyCheckout, Artifact]] = {}
+        _add(timings, "checkout", started)
 
-    def artifact(self, root: Path) -> Artifact:
-        """The filtered source artifact of an extracted tree, made once for all its clusters."""
-        root = root.resolve()
-        if root not in self._artifacts:
+    def want_tree(self, paths: list[str]) -> None:
+        started = time.perf_counter()
+        self.tree.want(paths)
+        _add(self.timings, "checkout", started)
+
+    def artifact(self, prefix: str) -> tuple[LazyCheckout, Artifact]:
+        """The artifact of the source root `prefix` (repository-relative; "" the top)."""
+        if prefix not in self._artifacts:
             started = time.perf_counter()
-            self._artifacts[root] = self.stack.enter_context(materialize_artifact(root))
+            keep, digest = artifact_filter(self.repo, self.listing, prefix)
+            root = self.scratch / f"artifact-{len(self._artifacts)}"
+            checkout = LazyCheckout(self.repo, self.listing, root, prefix=prefix, keep=keep, skeleton=False)
+            self._artifacts[prefix] = (checkout, Artifact(self.tree.root / prefix, root, digest))
             _add(self.timings, "artifact", started)
-        return self._artifacts[root]
-
-    def tree(self, commit: str) -> Path:
-        if commit not in self._trees:
-            started = time.perf_counter()
-            target = self.scratch / commit
-            self.repo.extract(commit, target)
-            self._trees[commit] = target
-            _add(self.timings, "checkout", started)
-        return self._trees[commit]
+        return self._artifacts[prefix]
 
 
 def _add(timings: dict[str, float], stage: str, started: float) -> None:
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Render only `wanted` (the index's other owners stand in for themselves), from a
+    checkout holding only what they read (lazy) or the whole source (not lazy)."""
+
+    index: RenderIndex
+    wanted: frozenset[ObjectId]
+    lazy: bool
+
+    def paths(self) -> set[str]:
+        """Repository-relative files and directories (everything below) the wanted owners read."""
+        found: set[str] = set()
+        for oid in self.wanted:
+            inputs = self.index.owners[oid]
+            found |= (inputs.files or set()) | inputs.dirs
+        return found
 
 
 @dataclass
@@ -114,7 +139,7 @@ class _Run:
     request: DiffRequest
     repo: GitRepository
     secrets: FleetSecrets
-    revisions: _Revisions
+    revisions: dict[str, _Revision]
     changed: tuple[str, ...]
     timings: dict[str, float]
     store: IndexStore
@@ -125,33 +150,91 @@ class _Run:
         except ValueError:
             return path  # outside the repository: the same directory for both revisions
 
-    def options(self, tree: Path, start: Path) -> DiscoverOptions:
+    def options(self, revision: _Revision, cluster: str) -> DiscoverOptions:
+        tree = revision.tree.root
         opts = self.request.fleet.discover
-        root = self._inside(opts.repo_root, tree) if opts.repo_root is not None else find_repo_root(start)
+        revision.want_tree([cluster])  # find_repo_root reads the start path
+        root = self._inside(opts.repo_root, tree) if opts.repo_root is not None else find_repo_root(tree / cluster)
         if not root.resolve().is_relative_to(tree.resolve()):
             root = tree
         sources = {k: self._inside(v, tree) for k, v in opts.sources.items()}
+        if any(v.resolve().is_relative_to(tree.resolve()) for v in sources.values()):
+            revision.want_tree([""])  # other sources are copied from the tree as they are
         return replace(opts, repo_root=root, sources=sources, decryptor=self.secrets)
 
-    def render(self, commit: str, cluster: str) -> tuple[DesiredState, IndexRoots]:
-        tree = self.revisions.tree(commit)
-        start = tree / cluster
-        options = self.options(tree, start)
+    def render(
+        self, commit: str, cluster: str, selection: _Selection | None = None
+    ) -> tuple[DesiredState, IndexRoots, LazyCheckout]:
+        """Render `cluster` at `commit`: everything, or only what `selection` wants."""
+        revision = self.revisions[commit]
+        options = self.options(revision, cluster)
         assert options.repo_root is not None
+        prefix = options.repo_root.resolve().relative_to(revision.tree.root.resolve()).as_posix()
+        prefix = "" if prefix == "." else prefix
+        checkout, artifact = revision.artifact(prefix)
+        started = time.perf_counter()
+        if selection is None or not selection.lazy:
+            checkout.want_all()
+        else:
+            checkout.want(_relative([*selection.paths(), cluster], prefix))
+        _add(self.timings, "checkout", started)
+        stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
         options = replace(
             options,
-            artifacts={options.repo_root: self.revisions.artifact(options.repo_root)},
+            artifacts={options.repo_root: artifact},
             source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
+            stand_ins=stand_ins,
+            stand_in_scopes=scopes,
         )
         started = time.perf_counter()
-        state = discover(start, options)
+        state = discover(revision.tree.root / cluster, options)
         _add(self.timings, "render", started)
         for stage, seconds in state.timings.items():
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
-        assert options.repo_root is not None
-        prefix = options.repo_root.resolve().relative_to(tree.resolve()).as_posix()
-        roots = IndexRoots(options.repo_root, "" if prefix == "." else prefix, frozenset(options.sources))
-        return state, roots
+        return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
+
+    def render_selected(self, commit: str, cluster: str, selection: _Selection) -> DesiredState:
+        """A render of the selected owners once everything they read and looked up was
+        there; what was missing is fetched and rendered again; any doubt renders all."""
+        for _ in range(4):
+            try:
+                state, roots, checkout = self.render(commit, cluster, selection)
+            except FluxformError:
+                break  # perhaps an input not written or a producer not rendered: render all
+            started = time.perf_counter()
+            grown = self._grown(state, roots, checkout, selection)
+            _add(self.timings, "check", started)
+            if grown is None:
+                return state
+            selection = grown
+        self.timings["fallback"] = self.timings.get("fallback", 0.0) + 1
+        return self.render(commit, cluster)[0]  # the whole cluster: real errors surface here
+
+    def _grown(
+        self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: _Selection
+    ) -> _Selection | None:
+        """`selection` grown by what the rendered owners read or looked up beyond it, or
+        None when they had everything: every input file written, every directory they read
+        complete, every object they look up produced by a rendered owner."""
+        rendered = [o.id for o in state.owners if o.id not in state.stand_ins]
+        inputs = owner_inputs(state, roots, rendered)
+        producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
+        extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
+        wanted = selection.wanted | selection.index.wanted(extra)
+        lazy = all(i.files is not None for i in inputs.values())
+        lazy = lazy and all(selection.index.owners[o].files is not None for o in wanted if o in selection.index.owners)
+        if not selection.lazy:
+            return None if wanted == selection.wanted else _Selection(selection.index, wanted, False)
+        if not lazy:
+            return _Selection(selection.index, wanted, False)
+        files = _relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
+        dirs = _relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
+        unread = [f for f in files if checkout.has_file(f) and f not in checkout.written]
+        unread += [d for d in dirs if not checkout.complete(d)]
+        if not unread and wanted == selection.wanted:
+            return None
+        checkout.want(unread)
+        return _Selection(selection.index, wanted, True)
 
     def index_key(self, commit: str, cluster: str) -> str:
         opts = self.request.fleet.discover
@@ -163,26 +246,29 @@ class _Run:
             "sources": sorted((k, str(v)) for k, v in opts.sources.items()),
             "helm": opts.helm is not None,
         }
-        return self.store.key(self.repo.tree_id(commit), cluster, settings)
+        return self.store.key(self.revisions[commit].listing.tree_id, cluster, settings)
 
     def cluster(self, cluster: str, base: str, head: str, masking: Masking) -> ClusterDiff:
-        in_base = _is_cluster_dir(self.repo, base, cluster) is not None
-        in_head = _is_cluster_dir(self.repo, head, cluster) is not None
+        in_base = _is_cluster_dir(self.revisions[base].listing, cluster) is not None
+        in_head = _is_cluster_dir(self.revisions[head].listing, cluster) is not None
         if not (self.request.changed_only and in_base and in_head):
-            base_state = self.render(base, cluster)[0] if in_base else None
-            head_state = self.render(head, cluster)[0] if in_head else None
-            return self.compare(cluster, base_state, head_state, masking, None)
+            before = self.render(base, cluster)[0] if in_base else None
+            after = self.render(head, cluster)[0] if in_head else None
+            return self.compare(cluster, before, after, masking, None)
         key = self.index_key(base, cluster)
         index = self.store.load(key)
-        if index is not None and not index.affected(self.changed):
-            return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False)
-        base_state, roots = self.render(base, cluster)
+        base_state: DesiredState | None = None
         if index is None:
+            base_state, roots, _ = self.render(base, cluster)
             index = self._index(key, base_state, roots)
         affected = index.affected(self.changed)
         if not affected:
             return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False)
-        head_state = self.render(head, cluster)[0]
+        wanted = index.wanted(affected)
+        selection = _Selection(index, wanted, all(index.owners[o].files is not None for o in wanted))
+        if base_state is None:
+            base_state = self.render_selected(base, cluster, selection)
+        head_state = self.render_selected(head, cluster, selection)
         new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
         return self.compare(cluster, base_state, head_state, masking, affected | new)
 
@@ -207,27 +293,37 @@ class _Run:
         return index
 
 
+def _relative(paths: Iterable[str], prefix: str) -> list[str]:
+    """Repository-relative paths made relative to the source root `prefix` (others dropped)."""
+    if not prefix:
+        return sorted(paths)
+    found = []
+    for path in paths:
+        if path == prefix:
+            found.append("")
+        elif path.startswith(prefix + "/"):
+            found.append(path[len(prefix) + 1 :])
+    return sorted(found)
+
+
 def diff_revisions(request: DiffRequest) -> FleetDiff:
     """Render every cluster path at both revisions and compare them (see module doc)."""
     if not request.paths:
         raise SourceError("no cluster path given")
     repo = GitRepository.containing(request.paths[0])
     base, head = repo.resolve(request.base), repo.resolve(request.head)
-    rels = []
-    for path in request.paths:
-        try:
-            rel = path.resolve().relative_to(repo.top).as_posix()
-        except ValueError:
-            raise SourceError(f"{path} is outside the git repository at {repo.top}") from None
-        rels += cluster_paths(repo, (base, head), "" if rel == "." else rel)
     timings: dict[str, float] = {}
     changed = repo.changed_files(base, head)
-    with (
-        FleetSecrets(request.fleet.secrets) as secrets,
-        private_dir(require_tmpfs=False) as scratch,
-        ExitStack() as artifacts,
-    ):
-        revisions = _Revisions(repo, scratch, timings, artifacts)
+    with FleetSecrets(request.fleet.secrets) as secrets, private_dir(require_tmpfs=False) as scratch:
+        revisions = {commit: _Revision(repo, commit, scratch, timings) for commit in (base, head)}
+        listings = (revisions[base].listing, revisions[head].listing)
+        rels = []
+        for path in request.paths:
+            try:
+                rel = path.resolve().relative_to(repo.top).as_posix()
+            except ValueError:
+                raise SourceError(f"{path} is outside the git repository at {repo.top}") from None
+            rels += cluster_paths(listings, "" if rel == "." else rel)
         run = _Run(request, repo, secrets, revisions, changed, timings, IndexStore(request.index_dir))
         masking = secrets.masking(None)
         clusters = tuple(run.cluster(cluster, base, head, masking) for cluster in sorted(set(rels)))

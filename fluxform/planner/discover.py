@@ -62,6 +62,12 @@ class DiscoverOptions:
     # the git commit the self source is at, when the caller knows it better than the directory
     # does (a revision extracted from git has no .git); "" means ask git about the directory
     source_commit: str = ""
+    # owners rendered elsewhere (e.g. from a base revision's index, in a changed-only diff):
+    # they are not built here but stand in for themselves in the result (ordering, counts,
+    # the one-owner-per-object check); their objects carry ids only. Anything not listed,
+    # including owners unknown to the caller, is rendered.
+    stand_ins: tuple[Owner, ...] = ()
+    stand_in_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # their CRDs' scopes
 
 
 @dataclass
@@ -73,6 +79,8 @@ class DiscoveryContext:
     self_root: Path
     source_commits: dict[SourceRef, str] = field(default_factory=dict)  # git commit, when known
     source_digests: dict[SourceRef, str] = field(default_factory=dict)  # artifact digest
+    scopes: KindScopes = field(default_factory=KindScopes)  # CRDs of the whole desired state
+    skip: frozenset[ObjectId] = frozenset()  # HelmReleases standing in (DiscoverOptions.stand_ins)
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         for obj in self.objects.values():
@@ -138,6 +146,8 @@ class _Discovery:
         self._file_text: dict[Path, str] = {}
         self.timings: dict[str, float] = {}
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
+        self.stand_ins = {o.id: o for o in options.stand_ins}
+        self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
 
     # -- sources -------------------------------------------------------------------------
     def artifact(self, directory: Path) -> Artifact:
@@ -222,8 +232,9 @@ class _Discovery:
         return found
 
     def _located(self, obj: DesiredObject, files: frozenset[Path], root: Path) -> DesiredObject:
-        """Flux objects get the file they were written in, so their errors can name it."""
-        if "toolkit.fluxcd.io" not in obj.id.group:
+        """Flux objects get the file they were written in, so their errors can name it
+        (not those standing in: nothing here reports on them)."""
+        if "toolkit.fluxcd.io" not in obj.id.group or obj.id in self.stand_ins:
             return obj
         return replace(obj, origin=self._definition_file(obj.id, files, root))
 
@@ -271,8 +282,9 @@ class _Discovery:
         deferred: list[tuple[FluxKustomization, BuildOutput]] = []
         while queue or deferred:
             queue, deferred = self._wave(queue, deferred, self_artifact)
-        state_objects = list(self.objects.values())
-        self._check_namespaces(state_objects)
+        scopes = KindScopes.from_manifests(o.body for o in self.objects.values())
+        scopes = KindScopes({**self.options.stand_in_scopes, **scopes.crd_scopes})
+        self._check_namespaces(list(self.objects.values()), scopes)
         if self.options.helm is not None:
             started = time.perf_counter()
             commit = self.options.source_commit or _git_commit(repo_root)
@@ -287,6 +299,8 @@ class _Discovery:
                     for ref, root in self.source_dirs.items()
                     if root == a.root
                 },
+                scopes,
+                frozenset(self.stand_ins),
             )
             owners, diagnostics = self.options.helm(context)
             self.diagnostics.extend(diagnostics)
@@ -294,9 +308,12 @@ class _Discovery:
                 self.claim(owner.id, owner.objects)
                 self.owners[owner.id] = owner
             self.timings["helm"] = time.perf_counter() - started
-        ordered, dag_diags = order_owners(list(self.owners.values()))
+        self._check_stand_ins()
+        ordered, dag_diags = order_owners([*self.owners.values(), *self.stand_ins.values()])
         return DesiredState(
             owners=tuple(ordered),
+            stand_ins=frozenset(self.stand_ins),
+            inputs=dict(self.inputs),
             source_revision=self_artifact.digest,
             diagnostics=tuple(self.diagnostics + dag_diags),
             settings={
@@ -305,6 +322,19 @@ class _Discovery:
             },
             timings=dict(self.timings),
         )
+
+    def _check_stand_ins(self) -> None:
+        """The one-owner-per-object check against the owners not rendered here."""
+        for stand_in in self.stand_ins.values():
+            if stand_in.id in self.owners:
+                raise RenderError(f"{stand_in.id} was rendered although it stands in (caller error)")
+            for obj in stand_in.objects:
+                other = self.objects.get(obj.id)
+                if other is not None:
+                    raise RenderError(
+                        f"{obj.id} is produced by both {stand_in.id} and {other.owner}",
+                        hint="an object must belong to exactly one Kustomization or HelmRelease",
+                    )
 
     def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
         """The self-managing Kustomization whose path is the start path, or a synthetic one."""
@@ -337,6 +367,8 @@ class _Discovery:
         for ks in sorted(queue, key=lambda k: k.id):
             if ks.id in self.owners:
                 raise RenderError(f"Flux Kustomization {ks.id} is defined more than once", location=ks.origin)
+            if ks.id in self.stand_ins:
+                continue  # rendered elsewhere; it stands in for itself
             if ks.suspend:
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
                 continue
@@ -358,6 +390,8 @@ class _Discovery:
             root = self.source_dirs.get(ks.source_ref, self_artifact.root)
             objects = [self._located(obj, output.files, root) for obj in objects]
             self.add_owner(ks, objects, OwnerStatus.BUILT)
+            if output.files:  # not known for builds from a decrypted copy
+                self.inputs[ks.id] = (root, output.files)
             next_queue.extend(self.children(objects, ks.id, output.files, root))
         if still_deferred and not progressed and not next_queue and not futures:
             ks, _ = still_deferred[0]
@@ -376,8 +410,7 @@ class _Discovery:
     def _postbuild_context(self) -> PostBuildContext:
         return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor, self.timings)
 
-    def _check_namespaces(self, objects: list[DesiredObject]) -> None:
-        scopes = KindScopes.from_manifests(o.body for o in objects)
+    def _check_namespaces(self, objects: list[DesiredObject], scopes: KindScopes) -> None:
         for obj in sorted(objects, key=lambda o: o.id):
             if not obj.id.namespace and scopes.is_namespaced(obj.id.group, obj.id.kind):
                 raise RenderError(

@@ -12,6 +12,7 @@ name, buildMetadata replaces. This module reproduces that, without touching the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,12 +138,27 @@ def _generate(directory: Path, root: Path) -> dict[str, Any]:
     return document
 
 
+#: sha256 of file contents already seen to decode: the same file is generated for again and
+#: again (both sides of a diff, a parent and its index); a failure is never remembered
+_DECODES: set[bytes] = set()
+_DECODES_LIMIT = 200_000
+
+
 def _check_decodes(path: Path, root: Path) -> None:
     """kustomize's resource factory must accept the file: valid YAML (custom tags allowed),
     every document an object with a kind and a metadata.name (List items likewise)."""
-    rel = _relative(path, root)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).digest()
+    if digest in _DECODES:
+        return
+    _check_decodes_text(data, _relative(path, root))
+    if len(_DECODES) < _DECODES_LIMIT:
+        _DECODES.add(digest)
+
+
+def _check_decodes_text(data: bytes, rel: str) -> None:
     try:
-        docs = yamlio.load_all(path.read_bytes(), unknown_tags="plain")
+        docs = yamlio.load_all(data, unknown_tags="plain")
     except yamlio.YamlError as exc:
         raise RenderError(
             f"failed to decode Kubernetes YAML from {rel}", detail=str(exc), location=SourceLocation(rel, exc.line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from fluxform.errors import Diagnostic
@@ -59,6 +60,12 @@ class DesiredState:
     diagnostics: tuple[Diagnostic, ...] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. strict substitution, for the plan header
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)  # seconds per stage; never rendered
+    #: owners not rendered in this state but standing in for themselves as another render
+    #: saw them (DiscoverOptions.stand_ins): their objects carry ids, not manifests
+    stand_ins: frozenset[ObjectId] = frozenset()
+    #: (source root, files read) of each Kustomization's build, when discovery knows them;
+    #: absolute paths, valid while the source root (often a temporary artifact) exists
+    inputs: Mapping[ObjectId, tuple[Path, frozenset[Path]]] = field(default_factory=dict, compare=False)
 
     def objects(self) -> dict[ObjectId, DesiredObject]:
         return {obj.id: obj for owner in self.owners for obj in owner.objects}

@@ -116,9 +116,7 @@ def _change_for(obj: DesiredObject, masked: dict[str, Any], recorded: tuple[Owne
     return Change(obj.id, obj.api_version, obj.owner, Action.UPDATE, previous.manifest, masked, reason)
 
 
-def removal_action(
-    manifest: Mapping[str, Any] | None, *, prune: bool, owner: ObjectId, why: str
-) -> tuple[Action, str]:
+def removal_action(manifest: Mapping[str, Any] | None, *, prune: bool, owner: ObjectId, why: str) -> tuple[Action, str]:
     """Flux's garbage collection for an object its owner no longer renders: kept in the
     cluster (forgotten) with `prune: disabled` (label or annotation, any case) or when the
     owner does not prune; else deleted for `why`."""

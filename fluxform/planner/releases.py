@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fluxform.errors import Diagnostic, SourceError
-from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId
 from fluxform.planner.discover import DiscoveryContext, HelmHook
 from fluxform.planner.helm import (
@@ -69,7 +68,7 @@ class _Renderer:
     def __init__(self, options: HelmOptions, ctx: DiscoveryContext) -> None:
         self.options = options
         self.discovery = ctx
-        self.scopes = KindScopes.from_manifests(o.body for o in ctx.objects.values())
+        self.scopes = ctx.scopes
         keys = {(r.kind, r.namespace, r.name): path for r, path in ctx.source_dirs.items()}
         revisions = {
             (r.kind, r.namespace, r.name): source_revision(
@@ -170,7 +169,9 @@ def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHo
 def helm_hook(options: HelmOptions) -> HelmHook:
     def render_all(ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
         renderer = _Renderer(options, ctx)
-        releases = sorted((o for o in ctx.objects.values() if is_helm_release(o.body)), key=lambda o: o.id)
+        releases = sorted(
+            (o for o in ctx.objects.values() if is_helm_release(o.body) and o.id not in ctx.skip), key=lambda o: o.id
+        )
         return [renderer.owner(obj) for obj in releases], renderer.diagnostics
 
     return render_all

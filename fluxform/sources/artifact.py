@@ -17,7 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
 from fluxform.errors import SourceError
 
-__all__ = ["Artifact", "IgnoreMatcher", "copy_filtered", "materialize_artifact"]
+__all__ = ["IGNORE_FILE", "Artifact", "IgnoreMatcher", "ListingFilter", "copy_filtered", "materialize_artifact"]
 
 IGNORE_FILE = ".sourceignore"
 EXCLUDE_VCS = (".git/", ".gitignore", ".gitmodules", ".gitattributes")
@@ -53,7 +53,17 @@ class IgnoreMatcher:
     def for_tree(cls, root: Path, extra: str = "") -> IgnoreMatcher:
         """source-controller's rules: every `.sourceignore` in the tree plus `spec.ignore`;
         if none of those yields a pattern, the default exclusions apply; VCS files always."""
-        collected = _collect_sourceignore(root, ())
+        return cls.for_ignore_files(_sourceignore_files(root, ()), extra)
+
+    @classmethod
+    def for_ignore_files(cls, files: Iterable[tuple[tuple[str, ...], str]], extra: str = "") -> IgnoreMatcher:
+        """The same rules from `.sourceignore` texts given as (directory parts, text), e.g.
+        read from git; they are applied in depth-first order, as the tree walk reads them."""
+        collected = [
+            _Rule(domain, GitIgnoreSpecPattern(line))
+            for domain, text in sorted(files, key=lambda item: item[0])
+            for line in _pattern_lines(text)
+        ]
         collected += [_Rule((), GitIgnoreSpecPattern(line)) for line in _pattern_lines(extra)]
         base = [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_VCS]
         if not collected:
@@ -78,20 +88,53 @@ class IgnoreMatcher:
         return verdict
 
 
+class ListingFilter:
+    """`copy_filtered`'s verdicts for paths from a listing (e.g. a git tree), one path at a
+    time, so a caller can materialise part of an artifact and still keep exactly the files
+    the whole walk would keep. Directory verdicts are memoised."""
+
+    def __init__(self, matcher: IgnoreMatcher) -> None:
+        self.matcher = matcher
+        self._prune = not matcher.has_negations
+        self._dirs: dict[tuple[str, ...], bool] = {(): False}
+
+    def _dir_ignored(self, parts: tuple[str, ...]) -> bool:
+        """The walk does not enter it (pruning) or does not create it."""
+        verdict = self._dirs.get(parts)
+        if verdict is None:
+            verdict = (self._prune and self._dir_ignored(parts[:-1])) or self.matcher.ignored(parts, True)
+            self._dirs[parts] = verdict
+        return verdict
+
+    def keeps(self, path: str) -> bool:
+        """A file (POSIX path relative to the source root) the artifact holds."""
+        parts = tuple(path.split("/"))
+        return not ((self._prune and self._dir_ignored(parts[:-1])) or self.matcher.ignored(parts, False))
+
+    def directories(self, dirs: Iterable[str]) -> set[str]:
+        """Which of these directories the artifact has (with their ancestors: the walk
+        creates them with parents=True); ancestors of kept files are added by callers."""
+        found = {""}
+        for directory in dirs:
+            parts = tuple(directory.split("/")) if directory else ()
+            if parts and not self._dir_ignored(parts):
+                found.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+        return found
+
+
 def _pattern_lines(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def _collect_sourceignore(directory: Path, domain: tuple[str, ...]) -> list[_Rule]:
-    rules: list[_Rule] = []
+def _sourceignore_files(directory: Path, domain: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
     ignore_file = directory / IGNORE_FILE
     if ignore_file.is_file():
-        text = ignore_file.read_text(encoding="utf-8", errors="replace")
-        rules += [_Rule(domain, GitIgnoreSpecPattern(line)) for line in _pattern_lines(text)]
+        found.append((domain, ignore_file.read_text(encoding="utf-8", errors="replace")))
     for child in sorted(directory.iterdir()):
         if child.is_dir() and not child.is_symlink() and child.name != ".git":
-            rules += _collect_sourceignore(child, (*domain, child.name))
-    return rules
+            found += _sourceignore_files(child, (*domain, child.name))
+    return found
 
 
 def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:

@@ -26,9 +26,9 @@ from pathlib import Path, PurePosixPath
 from fluxform.errors import SourceError, ToolError
 from fluxform.tool import find_executable, run_tool
 
-__all__ = ["GitRepository", "TreeEntry"]
+__all__ = ["BLOB_MODES", "GitRepository", "TreeEntry", "safe_parts"]
 
-_BLOB_MODES = {"100644": 0o644, "100755": 0o755}
+BLOB_MODES = {"100644": 0o644, "100755": 0o755}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,23 +105,29 @@ class GitRepository:
         out = self._run(*args).decode("utf-8", "surrogateescape")
         return list(_parse_ls_tree(out))
 
+    def read_blobs(self, entries: list[TreeEntry]) -> list[bytes]:
+        """The raw contents of blobs, in order, from one `git cat-file --batch`."""
+        if not entries:
+            return []
+        data = self._run("cat-file", "--batch", stdin="".join(f"{e.oid}\n" for e in entries).encode())
+        contents, offset = [], 0
+        for entry in entries:
+            content, offset = _next_blob(data, offset, entry.oid)
+            contents.append(content)
+        return contents
+
     def extract(self, commit: str, destination: Path) -> int:
         """Write every regular file of `commit` under `destination` (created, private);
         returns how many files were written."""
-        blobs = [e for e in self.entries(commit) if e.kind == "blob" and e.mode in _BLOB_MODES]
+        blobs = [e for e in self.entries(commit) if e.kind == "blob" and e.mode in BLOB_MODES]
         destination.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not blobs:
-            return 0
-        data = self._run("cat-file", "--batch", stdin="".join(f"{e.oid}\n" for e in blobs).encode())
-        offset = 0
         made: set[Path] = set()
-        for entry in blobs:
-            content, offset = _next_blob(data, offset, entry.oid)
-            target = destination.joinpath(*_safe_parts(entry.path))
+        for entry, content in zip(blobs, self.read_blobs(blobs), strict=True):
+            target = destination.joinpath(*safe_parts(entry.path))
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _BLOB_MODES[entry.mode])
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, BLOB_MODES[entry.mode])
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
         return len(blobs)
@@ -147,7 +153,7 @@ def _next_blob(data: bytes, offset: int, oid: str) -> tuple[bytes, int]:
     return data[start:end], end + 1
 
 
-def _safe_parts(path: str) -> tuple[str, ...]:
+def safe_parts(path: str) -> tuple[str, ...]:
     parts = PurePosixPath(path).parts
     if not parts or any(p in ("", ".", "..") for p in parts) or path.startswith("/"):
         raise SourceError(f"refusing unsafe path {path!r} in a git tree")
