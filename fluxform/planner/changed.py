@@ -78,7 +78,7 @@ class OwnerInputs:
     source: str = ""
     depends_on: tuple[ObjectId, ...] = ()
     prune: bool = True
-    objects: tuple[ObjectId, ...] = ()
+    objects: tuple[str, ...] = ()  # inventory ids (parsed only when standing in)
     crd_scopes: tuple[tuple[str, str, bool], ...] = ()  # (group, kind, namespaced) of its CRDs
 
     def stand_in(self) -> Owner:
@@ -93,7 +93,7 @@ class OwnerInputs:
             depends_on=self.depends_on,
             prune=self.prune,
             origin=None,
-            objects=tuple(DesiredObject(oid, "", {}, self.id) for oid in self.objects),
+            objects=tuple(DesiredObject(ObjectId.parse(i), "", {}, self.id) for i in self.objects),
         )
 
 
@@ -177,7 +177,7 @@ class RenderIndex:
                 "source": o.source,
                 "depends_on": [d.inventory_id() for d in o.depends_on],
                 "prune": o.prune,
-                "objects": [oid.inventory_id() for oid in o.objects],
+                "objects": list(o.objects),
                 "crd_scopes": [list(c) for c in o.crd_scopes],
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
@@ -206,7 +206,7 @@ class RenderIndex:
                 source=str(item["source"]),
                 depends_on=tuple(ObjectId.parse(d) for d in item["depends_on"]),
                 prune=bool(item["prune"]),
-                objects=tuple(ObjectId.parse(i) for i in item["objects"]),
+                objects=tuple(str(i) for i in item["objects"]),
                 crd_scopes=tuple((str(c[0]), str(c[1]), bool(c[2])) for c in item["crd_scopes"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
@@ -268,7 +268,7 @@ def owner_inputs(
             source=owner.source,
             depends_on=owner.depends_on,
             prune=owner.prune,
-            objects=tuple(o.id for o in owner.objects),
+            objects=tuple(o.id.inventory_id() for o in owner.objects),
             crd_scopes=tuple((group, kind, namespaced) for (group, kind), namespaced in sorted(crds.items())),
         )
     return owners

@@ -91,13 +91,22 @@ class _Revision:
         started = time.perf_counter()
         self.repo, self.commit, self.scratch, self.timings = repo, commit, scratch / commit, timings
         self.listing = RevisionListing.read(repo, commit)
-        self.tree = LazyCheckout(repo, self.listing, self.scratch / "tree")
+        self.tree = LazyCheckout(repo, self.listing, self.scratch / "tree", skeleton=False)
         self._artifacts: dict[str, tuple[LazyCheckout, Artifact]] = {}
         _add(timings, "checkout", started)
 
-    def want_tree(self, paths: list[str]) -> None:
+    def is_dir(self, path: Path) -> bool:
+        """A directory of the revision (the tree is written only in part)."""
+        try:
+            rel = path.resolve().relative_to(self.tree.root.resolve()).as_posix()
+        except ValueError:
+            return path.is_dir()
+        return ("" if rel == "." else rel) in self.listing.dirs
+
+    def want_tree(self, paths: list[str] | None = None) -> None:
+        """Write `paths` of the tree (None: all of it, empty directories included)."""
         started = time.perf_counter()
-        self.tree.want(paths)
+        self.tree.want(paths) if paths is not None else self.tree.want_all()
         _add(self.timings, "checkout", started)
 
     def artifact(self, prefix: str) -> tuple[LazyCheckout, Artifact]:
@@ -154,12 +163,15 @@ class _Run:
         tree = revision.tree.root
         opts = self.request.fleet.discover
         revision.want_tree([cluster])  # find_repo_root reads the start path
-        root = self._inside(opts.repo_root, tree) if opts.repo_root is not None else find_repo_root(tree / cluster)
+        if opts.repo_root is not None:
+            root = self._inside(opts.repo_root, tree)
+        else:
+            root = find_repo_root(tree / cluster, revision.is_dir)
         if not root.resolve().is_relative_to(tree.resolve()):
             root = tree
         sources = {k: self._inside(v, tree) for k, v in opts.sources.items()}
         if any(v.resolve().is_relative_to(tree.resolve()) for v in sources.values()):
-            revision.want_tree([""])  # other sources are copied from the tree as they are
+            revision.want_tree()  # other sources are copied from the tree as they are
         return replace(opts, repo_root=root, sources=sources, decryptor=self.secrets)
 
     def render(

@@ -14,6 +14,7 @@ substitution) run in order because substituteFrom may read objects another build
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import posixpath
 import time
@@ -94,36 +95,60 @@ def _normalise_path(path: str) -> str:
     return "" if clean == "." else clean
 
 
-def _flux_kustomizations_in_files(directory: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+def _kustomization_paths_in_files(directory: Path) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.endswith((".yaml", ".yml")):
-                continue
-            try:
-                docs = yamlio.load_all((Path(dirpath) / name).read_bytes())
-            except (yamlio.YamlError, OSError):
-                continue
-            for doc in docs:
-                if isinstance(doc, dict) and is_flux_kustomization(doc):
-                    yield doc, Path(dirpath) / name
+            if name.endswith((".yaml", ".yml")):
+                with contextlib.suppress(OSError):
+                    yield from _kustomization_paths((Path(dirpath) / name).read_bytes())
 
 
-def find_repo_root(start: Path) -> Path:
+@functools.lru_cache(maxsize=4096)
+def _kustomization_paths(data: bytes) -> tuple[str, ...]:
+    """spec.path (normalised) of every Flux Kustomization in a file's content; memoised by
+    content, because both sides of a diff hold mostly the same files."""
+    if KUSTOMIZATION_GROUP.encode() not in data:
+        return ()
+    try:
+        docs = yamlio.load_all(data)
+    except yamlio.YamlError:
+        return ()
+    return tuple(
+        _normalise_path(str((doc.get("spec") or {}).get("path") or ""))
+        for doc in docs
+        if isinstance(doc, dict) and is_flux_kustomization(doc)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _kinds_and_names(data: bytes) -> tuple[tuple[str, str], ...]:
+    """(kind, metadata.name) of every document of a file that mentions a Flux API group;
+    memoised by content like `_kustomization_paths`."""
+    if b"toolkit.fluxcd.io" not in data:
+        return ()
+    try:
+        docs = yamlio.load_all(data, unknown_tags="plain")
+    except yamlio.YamlError:
+        return ()
+    return tuple((str(d.get("kind")), str((d.get("metadata") or {}).get("name"))) for d in docs if isinstance(d, dict))
+
+
+def find_repo_root(start: Path, is_dir: Callable[[Path], bool] = Path.is_dir) -> Path:
     """The source root the Kustomizations under `start` are relative to: where one of them
     points back at `start` (flux bootstrap's layout), else the nearest ancestor in which
-    every Kustomization path exists, else the git work tree, else `start` itself."""
+    every Kustomization path exists (`is_dir`: a tree written partly on disk can answer
+    from its listing), else the git work tree, else `start` itself."""
     start = start.resolve()
     paths = []
-    for doc, _ in _flux_kustomizations_in_files(start):
-        rel = _normalise_path(str((doc.get("spec") or {}).get("path") or ""))
+    for rel in _kustomization_paths_in_files(start):
         parts = tuple(p for p in rel.split("/") if p)
         if parts and start.parts[-len(parts) :] == parts:
             return Path(*start.parts[: -len(parts)])
         paths.append(rel)
     if paths:
         for candidate in (start, *start.parents):
-            if all((candidate / p).is_dir() for p in paths):
+            if all(is_dir(candidate / p) for p in paths):
                 return candidate
     with contextlib.suppress(SourceError):  # not a git work tree, or no git
         return GitRepository.containing(start).top
@@ -142,8 +167,7 @@ class _Discovery:
         self.self_source: SourceRef | None = None
         self.source_dirs: dict[SourceRef, Path] = {}
         self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
-        self._file_docs: dict[Path, list[tuple[str, str]]] = {}
-        self._file_text: dict[Path, str] = {}
+        self._file_bytes: dict[Path, bytes] = {}
         self.timings: dict[str, float] = {}
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
         self.stand_ins = {o.id: o for o in options.stand_ins}
@@ -246,29 +270,15 @@ class _Discovery:
                     return SourceLocation(str(path.resolve().relative_to(root.resolve())))
         return None
 
-    def _flux_objects_in(self, path: Path, name: str) -> list[tuple[str, str]]:
-        """(kind, name) of the Flux objects a file defines; parsed once, and only when the
-        file mentions both a Flux API group and the name looked for."""
-        if path in self._file_docs:
-            return self._file_docs[path]
-        text = self._file_text.get(path)
-        if text is None:
-            text = self._file_text[path] = path.read_text(encoding="utf-8", errors="replace")
-        if "toolkit.fluxcd.io" not in text:
-            self._file_docs[path] = []
-            return []
-        if name not in text:
-            return []
-        docs: list[tuple[str, str]] = []
-        with contextlib.suppress(yamlio.YamlError):
-            docs = [
-                (str(d.get("kind")), str((d.get("metadata") or {}).get("name")))
-                for d in yamlio.load_all(text, unknown_tags="plain")
-                if isinstance(d, dict)
-            ]
-        self._file_docs[path] = docs
-        del self._file_text[path]
-        return docs
+    def _flux_objects_in(self, path: Path, name: str) -> tuple[tuple[str, str], ...]:
+        """(kind, name) of the documents of a file defining Flux objects; parsed only when
+        the file mentions both a Flux API group and the name looked for."""
+        data = self._file_bytes.get(path)
+        if data is None:
+            data = self._file_bytes[path] = path.read_bytes()
+        if name.encode() not in data:
+            return ()
+        return _kinds_and_names(data)
 
     def run(self, start: Path) -> DesiredState:
         if not start.is_dir():
@@ -284,7 +294,8 @@ class _Discovery:
             queue, deferred = self._wave(queue, deferred, self_artifact)
         scopes = KindScopes.from_manifests(o.body for o in self.objects.values())
         scopes = KindScopes({**self.options.stand_in_scopes, **scopes.crd_scopes})
-        self._check_namespaces(list(self.objects.values()), scopes)
+        standing = [obj for owner in self.stand_ins.values() for obj in owner.objects]  # ids suffice here
+        self._check_namespaces([*self.objects.values(), *standing], scopes)
         if self.options.helm is not None:
             started = time.perf_counter()
             commit = self.options.source_commit or _git_commit(repo_root)
@@ -343,7 +354,7 @@ class _Discovery:
         output = build_directory(request, self.options.cache)
         self._plain_root = (secure_join(artifact.root, rel_start), output)
         target = _normalise_path(rel_start)
-        for doc in _docs(output.text):
+        for doc in _docs(_candidates(output.text, target)):
             spec = doc.get("spec") or {}
             if is_flux_kustomization(doc) and _normalise_path(str(spec.get("path") or "")) == target:
                 ks = FluxKustomization.from_doc(doc, SourceLocation(rel_start or "./"))
@@ -456,6 +467,17 @@ def _synthetic_root(rel_start: str) -> FluxKustomization:
         spec={},
         manifest={},
     )
+
+
+def _candidates(output: str, target: str) -> str:
+    """The documents of kustomize's output that may be a Flux Kustomization whose path is
+    `target`: kustomize writes one `---`-separated document per object with plain scalars,
+    so a document not mentioning the group and the path is not one. Everything, when no
+    document passes (the filter must never be the reason none is found)."""
+    if not target:
+        return output
+    chosen = [d for d in output.split("\n---\n") if KUSTOMIZATION_GROUP in d and target in d]
+    return "\n---\n".join(chosen) if chosen else output
 
 
 def _docs(text: str) -> Iterator[dict[str, Any]]:

@@ -19,14 +19,15 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import helm_python
+from typing import TYPE_CHECKING, Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.planner.helm_chart import ResolvedChart
 from fluxform.planner.helm_sdk import chart_dependencies, chart_metadata, load_chart
+
+if TYPE_CHECKING:
+    import helm_python
 
 __all__ = ["open_chart"]
 

@@ -29,13 +29,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import helm_python
-from helm_python import _native
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
+
+if TYPE_CHECKING:
+    import helm_python
 
 __all__ = [
     "DEFAULT_KUBE_VERSION",
@@ -61,7 +62,15 @@ PINNED_SDK = "0.2.2"
 #: What `.Capabilities.KubeVersion` is when no kube version is passed (Helm SDK v4.2.3).
 DEFAULT_KUBE_VERSION = "v1.36.0"
 
-Chart = helm_python.Chart
+
+def _sdk() -> ModuleType:
+    """The SDK module, imported on first use: loading the Go library and its Python
+    dependencies costs a quarter of a second that commands rendering no chart never need."""
+    import helm_python
+    import helm_python._native
+
+    return helm_python
+
 
 _home_lock = threading.Lock()
 _home: Path | None = None
@@ -79,14 +88,14 @@ class RenderOptions:
 
 def sdk_version() -> str:
     """`helm-python-sdk <wheel version> (Helm <Go SDK version>)`, for `fluxform version`."""
-    return f"helm-python-sdk {helm_python.__version__} (Helm {helm_python.helm_sdk_version()})"
+    return f"helm-python-sdk {_sdk().__version__} (Helm {_sdk().helm_sdk_version()})"
 
 
 def check_sdk() -> None:
     """Refuse an SDK other than the one the private render call was verified against."""
-    if helm_python.__version__ != PINNED_SDK:
+    if _sdk().__version__ != PINNED_SDK:
         raise RenderError(
-            f"helm-python-sdk {helm_python.__version__} is installed, fluxform needs {PINNED_SDK}",
+            f"helm-python-sdk {_sdk().__version__} is installed, fluxform needs {PINNED_SDK}",
             hint=f"pip install helm-python-sdk=={PINNED_SDK}",
         )
 
@@ -109,8 +118,8 @@ def load_chart(source: Path | bytes) -> Iterator[helm_python.Chart]:
     """Load a chart dir, a .tgz path or .tgz bytes; closes the native handle on exit."""
     use_private_helm_home()
     try:
-        chart = helm_python.Chart.load_archive(source) if isinstance(source, bytes) else helm_python.Chart.load(source)
-    except helm_python.HelmError as exc:
+        chart = _sdk().Chart.load_archive(source) if isinstance(source, bytes) else _sdk().Chart.load(source)
+    except _sdk().HelmError as exc:
         raise RenderError("chart could not be loaded", detail=_first_line(exc)) from exc
     try:
         yield chart
@@ -157,12 +166,12 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
         if options.api_versions:
             native["api_versions"] = _with_group_versions(options.api_versions)
         # Private: the only way to pass capabilities (see module docstring).
-        text = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(native))
-    except helm_python.HelmValuesError as exc:
+        text = _sdk()._native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(native))
+    except _sdk().HelmValuesError as exc:
         raise RenderError("values do not match the chart's values.schema.json", detail=_squash(exc)) from exc
-    except helm_python.HelmRenderError as exc:
+    except _sdk().HelmRenderError as exc:
         raise RenderError("chart template failed to render", detail=_squash(exc)) from exc
-    except helm_python.HelmError as exc:
+    except _sdk().HelmError as exc:
         raise RenderError("Helm render failed", detail=_squash(exc)) from exc
     rendered: dict[str, str] = json.loads(text)
     return rendered
@@ -171,8 +180,8 @@ def render_chart(chart: helm_python.Chart, values: Mapping[str, Any], options: R
 def validate_release_name(name: str) -> None:
     """Helm's own rule (DNS-1123 label-like, at most 53 characters); Helm refuses others."""
     try:
-        helm_python.validate_release_name(name)
-    except helm_python.HelmError as exc:
+        _sdk().validate_release_name(name)
+    except _sdk().HelmError as exc:
         raise RenderError(f"invalid Helm release name {name!r}", detail=_squash(exc)) from exc
 
 
@@ -212,8 +221,9 @@ def parse_values_yaml(text: str) -> dict[str, Any]:
     """Helm's ReadValues (sigs.k8s.io/yaml): what Flux does with a valuesFrom document."""
     use_private_helm_home()
     try:
-        return helm_python.values_from_yaml(text)
-    except helm_python.HelmError as exc:
+        values: dict[str, Any] = _sdk().values_from_yaml(text)
+        return values
+    except _sdk().HelmError as exc:
         raise RenderError("values are not valid YAML", detail=_squash(exc)) from exc
 
 
@@ -221,8 +231,9 @@ def dependency_status(chart_dir: Path) -> list[dict[str, Any]]:
     """`helm dependency list`: `[{name, version, repository, status}]`."""
     use_private_helm_home()
     try:
-        return helm_python.dependency_list(chart_dir)
-    except helm_python.HelmError as exc:
+        found: list[dict[str, Any]] = _sdk().dependency_list(chart_dir)
+        return found
+    except _sdk().HelmError as exc:
         raise RenderError("chart dependencies could not be listed", detail=_squash(exc)) from exc
 
 
@@ -230,8 +241,8 @@ def package_chart(chart_dir: Path, destination: Path) -> Path:
     """`helm package`: writes `<name>-<version>.tgz` into destination."""
     use_private_helm_home()
     try:
-        return Path(helm_python.package(chart_dir, destination=destination))
-    except helm_python.HelmError as exc:
+        return Path(_sdk().package(chart_dir, destination=destination))
+    except _sdk().HelmError as exc:
         raise RenderError("chart could not be packaged", detail=_squash(exc)) from exc
 
 

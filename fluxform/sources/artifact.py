@@ -97,6 +97,7 @@ class ListingFilter:
         self.matcher = matcher
         self._prune = not matcher.has_negations
         self._dirs: dict[tuple[str, ...], bool] = {(): False}
+        self._files: dict[str, bool] = {}
 
     def _dir_ignored(self, parts: tuple[str, ...]) -> bool:
         """The walk does not enter it (pruning) or does not create it."""
@@ -108,8 +109,12 @@ class ListingFilter:
 
     def keeps(self, path: str) -> bool:
         """A file (POSIX path relative to the source root) the artifact holds."""
-        parts = tuple(path.split("/"))
-        return not ((self._prune and self._dir_ignored(parts[:-1])) or self.matcher.ignored(parts, False))
+        verdict = self._files.get(path)
+        if verdict is None:
+            parts = tuple(path.split("/"))
+            ignored = (self._prune and self._dir_ignored(parts[:-1])) or self.matcher.ignored(parts, False)
+            verdict = self._files[path] = not ignored
+        return verdict
 
     def directories(self, dirs: Iterable[str]) -> set[str]:
         """Which of these directories the artifact has (with their ancestors: the walk
