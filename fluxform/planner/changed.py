@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
-from fluxform.errors import FluxformError
+from fluxform.errors import Diagnostic, FluxformError
 from fluxform.kinds import KindScopes
-from fluxform.objects import ObjectId
+from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.closure import input_closure
 from fluxform.planner.flux import FluxKustomization
@@ -54,7 +54,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -80,6 +80,7 @@ class OwnerInputs:
     prune: bool = True
     objects: tuple[str, ...] = ()  # inventory ids (parsed only when standing in)
     crd_scopes: tuple[tuple[str, str, bool], ...] = ()  # (group, kind, namespaced) of its CRDs
+    diagnostics: tuple[Diagnostic, ...] = ()  # its warnings (they name objects, never values)
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -94,6 +95,7 @@ class OwnerInputs:
             prune=self.prune,
             origin=None,
             objects=tuple(DesiredObject(ObjectId.parse(i), "", {}, self.id) for i in self.objects),
+            diagnostics=self.diagnostics,
         )
 
 
@@ -101,6 +103,7 @@ class OwnerInputs:
 class RenderIndex:
     owners: Mapping[ObjectId, OwnerInputs]
     producers: Mapping[ObjectKey, ObjectId] = field(default_factory=dict)  # looked-up objects only
+    diagnostics: tuple[Diagnostic, ...] = ()  # the render's warnings, in its order
 
     def seeds(self, changed: Iterable[str]) -> set[ObjectId]:
         """Owners that read a changed path directly."""
@@ -179,11 +182,14 @@ class RenderIndex:
                 "prune": o.prune,
                 "objects": list(o.objects),
                 "crd_scopes": [list(c) for c in o.crd_scopes],
+                "diagnostics": [_diagnostic_json(d) for d in o.diagnostics],
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
         producers = [[*k, v.inventory_id()] for k, v in sorted(self.producers.items())]
-        return json.dumps({"version": INDEX_VERSION, "owners": owners, "producers": producers}, sort_keys=True)
+        diagnostics = [_diagnostic_json(d) for d in self.diagnostics]
+        data = {"version": INDEX_VERSION, "owners": owners, "producers": producers, "diagnostics": diagnostics}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RenderIndex:
@@ -208,9 +214,30 @@ class RenderIndex:
                 prune=bool(item["prune"]),
                 objects=tuple(str(i) for i in item["objects"]),
                 crd_scopes=tuple((str(c[0]), str(c[1]), bool(c[2])) for c in item["crd_scopes"]),
+                diagnostics=tuple(_diagnostic_from_json(d) for d in item["diagnostics"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
-        return cls(owners, producers)
+        return cls(owners, producers, tuple(_diagnostic_from_json(d) for d in data["diagnostics"]))
+
+
+def _diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
+    location = diagnostic.location
+    return {
+        "summary": diagnostic.summary,
+        "subject": diagnostic.subject.inventory_id() if diagnostic.subject else None,
+        "location": [location.path, location.line, location.document] if location else None,
+        "detail": diagnostic.detail,
+    }
+
+
+def _diagnostic_from_json(item: Mapping[str, Any]) -> Diagnostic:
+    location = item["location"]
+    return Diagnostic(
+        str(item["summary"]),
+        ObjectId.parse(item["subject"]) if item["subject"] else None,
+        SourceLocation(str(location[0]), location[1], location[2]) if location else None,
+        str(item["detail"]),
+    )
 
 
 def _ancestors(path: str) -> list[str]:
@@ -234,7 +261,7 @@ def index_state(state: DesiredState, roots: IndexRoots) -> RenderIndex:
     producer_of = {_key(obj.id): obj.owner for o in state.owners for obj in o.objects}
     wanted = {k for o in owners.values() for k in o.lookups}
     producers = {k: producer_of[k] for k in wanted if k in producer_of}
-    return RenderIndex(owners, producers)
+    return RenderIndex(owners, producers, state.diagnostics)
 
 
 def owner_inputs(
@@ -270,6 +297,7 @@ def owner_inputs(
             prune=owner.prune,
             objects=tuple(o.id.inventory_id() for o in owner.objects),
             crd_scopes=tuple((group, kind, namespaced) for (group, kind), namespaced in sorted(crds.items())),
+            diagnostics=owner.diagnostics,
         )
     return owners
 

@@ -274,8 +274,8 @@ class _Run:
             base_state, roots, _ = self.render(base, cluster)
             index = self._index(key, base_state, roots)
         affected = index.affected(self.changed)
-        if not affected:
-            return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False)
+        if not affected:  # both sides render as the base did: its warnings are the head's
+            return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False, diagnostics=index.diagnostics)
         wanted = index.wanted(affected)
         selection = _Selection(index, wanted, all(index.owners[o].files is not None for o in wanted))
         if base_state is None:

@@ -227,7 +227,13 @@ class _Discovery:
         for obj in objects:
             self.objects[obj.id] = obj
 
-    def add_owner(self, ks: FluxKustomization, objects: list[DesiredObject], status: OwnerStatus) -> None:
+    def add_owner(
+        self,
+        ks: FluxKustomization,
+        objects: list[DesiredObject],
+        status: OwnerStatus,
+        diagnostics: tuple[Diagnostic, ...] = (),
+    ) -> None:
         self.claim(ks.id, objects)
         self.owners[ks.id] = Owner(
             id=ks.id,
@@ -241,6 +247,7 @@ class _Discovery:
             origin=ks.origin,
             objects=tuple(objects),
             details={"targetNamespace": ks.target_namespace or "", "suspend": ks.suspend},
+            diagnostics=diagnostics,
         )
 
     def children(
@@ -326,7 +333,9 @@ class _Discovery:
             stand_ins=frozenset(self.stand_ins),
             inputs=dict(self.inputs),
             source_revision=self_artifact.digest,
-            diagnostics=tuple(self.diagnostics + dag_diags),
+            # owner by owner in dependency order, so a render standing in for some owners
+            # reports the same warnings in the same order as a full one
+            diagnostics=(*self.diagnostics, *(d for o in ordered for d in o.diagnostics), *dag_diags),
             settings={
                 "strict_substitute": self.options.strict_substitute,
                 "self_source": str(self.self_source) if self.self_source else "",
@@ -397,10 +406,9 @@ class _Discovery:
                 still_deferred.append((ks, output))
                 continue
             progressed = True
-            self.diagnostics.extend(diags)
             root = self.source_dirs.get(ks.source_ref, self_artifact.root)
             objects = [self._located(obj, output.files, root) for obj in objects]
-            self.add_owner(ks, objects, OwnerStatus.BUILT)
+            self.add_owner(ks, objects, OwnerStatus.BUILT, tuple(diags))
             if output.files:  # not known for builds from a decrypted copy
                 self.inputs[ks.id] = (root, output.files)
             next_queue.extend(self.children(objects, ks.id, output.files, root))

@@ -51,6 +51,7 @@ class Owner:
     origin: SourceLocation | None
     objects: tuple[DesiredObject, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)  # kind-specific facts for `get`
+    diagnostics: tuple[Diagnostic, ...] = ()  # warnings rendering it gave
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,12 @@ def helm_hook(options: HelmOptions) -> HelmHook:
         releases = sorted(
             (o for o in ctx.objects.values() if is_helm_release(o.body) and o.id not in ctx.skip), key=lambda o: o.id
         )
-        return [renderer.owner(obj) for obj in releases], renderer.diagnostics
+        owners = []
+        for obj in releases:  # each release keeps the warnings its render gave
+            before = len(renderer.diagnostics)
+            owner = renderer.owner(obj)
+            owners.append(replace(owner, diagnostics=tuple(renderer.diagnostics[before:])))
+            del renderer.diagnostics[before:]
+        return owners, renderer.diagnostics
 
     return render_all
