@@ -10,6 +10,8 @@ Measured, each printed against the naive baseline and the floor:
   full     full diff (every cluster and owner), parallel builds, empty build cache
   warm     the same full diff again: every build is a cache hit
   one-file changed-only diff of the one-file change, warm cache and kept base index
+  cli      the same one-file diff as a `fluxform diff` process: interpreter start-up and
+           imports included, which the in-process figures leave out
 
     .venv/bin/python bench/bench_diff.py --sizes small,large [--tmpdir /dev/shm] [--skip-naive]
 """
@@ -116,6 +118,17 @@ def timed(label: str, action: Callable[[], FleetDiff]) -> Figure:
     return Figure(label, seconds, detail)
 
 
+def timed_cli(repo: Path, base: str, cache_dir: Path) -> Figure:
+    """The one-file diff as users run it: a fresh `fluxform diff` process."""
+    fluxform = find_executable("fluxform")
+    assert fluxform is not None, "install fluxform into the venv first (pip install -e .)"
+    argv = [fluxform, "diff", str(repo / "clusters"), "--base", base, "--cache-dir", str(cache_dir)]
+    argv += ["--offline", "--chart-cache", str(repo.parent / "charts"), "--format", "json"]
+    started = time.perf_counter()
+    run_tool(argv, tool="fluxform", cwd=repo)
+    return Figure("one-file change: CLI process, start-up included", time.perf_counter() - started)
+
+
 def report(
     name: str, spec: FleetSpec, files: int, figures: list[Figure], naive: Figure | None, base_floor: Figure
 ) -> None:
@@ -156,6 +169,7 @@ def bench(name: str, spec: FleetSpec, *, tmpdir: str | None, skip_naive: bool) -
             timed("full diff, warm cache", full),
             timed("changed-only, warm cache, first run (index)", changed_only),
             timed("one-file change: changed-only, warm", changed_only),
+            timed_cli(repo, base, root / "cache"),
         ]
         report(name, spec, files, figures, naive, base_floor)
 
