@@ -212,7 +212,11 @@ class _Run:
             try:
                 state, roots, checkout = self.render(commit, cluster, selection)
             except FluxformError:
-                break  # perhaps an input not written or a producer not rendered: render all
+                if not selection.lazy:
+                    break  # perhaps a producer not rendered: render all
+                selection = replace(selection, lazy=False)  # perhaps an input not written: write all
+                self.timings["write-all"] = self.timings.get("write-all", 0.0) + 1
+                continue
             started = time.perf_counter()
             grown = self._grown(state, roots, checkout, selection)
             _add(self.timings, "check", started)
