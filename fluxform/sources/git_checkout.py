@@ -71,16 +71,18 @@ class RevisionListing:
 
 def artifact_filter(repo: GitRepository, listing: RevisionListing, prefix: str) -> tuple[ListingFilter, str]:
     """source-controller's filter for the source root `prefix` of a revision, from the
-    `.sourceignore` files in git, and a digest naming the artifact's content (the root's
-    git tree plus those rules) without reading every blob."""
+    `.sourceignore` files in git, and a digest naming the artifact's content (the blobs
+    below the root and those rules) without reading every blob."""
+    prefix = prefix.strip("/")
     below = listing.below(prefix)
     ignore_paths = [p for p in below if p.rsplit("/", 1)[-1] == IGNORE_FILE]
     texts = dict(zip(ignore_paths, repo.read_blobs([listing.files[p] for p in ignore_paths]), strict=True))
-    start = len(prefix.rstrip("/")) + 1 if prefix else 0
+    start = len(prefix) + 1 if prefix else 0
     files = [(tuple(p[start:].split("/")[:-1]), t.decode("utf-8", "replace")) for p, t in texts.items()]
-    digest = hashlib.sha256(f"fluxform-git-artifact-v1\0{listing.tree_id}\0{prefix}\0".encode())
-    for path, text in sorted(texts.items()):
-        digest.update(f"{path}\0".encode() + text + b"\0")
+    digest = hashlib.sha256(b"fluxform-git-artifact-v2\0")
+    for path in below:
+        entry = listing.files[path]
+        digest.update(f"{path[start:]}\0{entry.mode}\0{entry.oid}\0".encode())
     return ListingFilter(IgnoreMatcher.for_ignore_files(files)), "sha256:" + digest.hexdigest()
 
 

@@ -525,6 +525,19 @@ def test_changed_sourceignore_changes_digest_and_filter(tmp_path: Path) -> None:
     assert keep_before.keeps("app-1/deploy.yaml") and not keep_after.keeps("app-1/deploy.yaml")
 
 
+def test_digest_and_filter_of_a_source_root_ignore_what_lies_beside_it(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "repo", "fleet", {"app/" + IGNORE_FILE: (b"deploy.yaml\n", False)})
+    _, before = artifact_filter(fleet.git, fleet.listing, "fleet")
+    fleet.repo.write("outside.txt", "beside the source root\n")
+    listing = RevisionListing.read(fleet.git, fleet.repo.commit("edit beside fleet/"))
+    keep, after = artifact_filter(fleet.git, listing, "fleet")
+    assert after == before  # the artifact of fleet/ did not change
+    for spelling in ("fleet/", "/fleet", "/fleet/"):
+        other_keep, digest = artifact_filter(fleet.git, listing, spelling)
+        assert digest == after
+        assert not other_keep.keeps("app/deploy.yaml") and not keep.keeps("app/deploy.yaml")
+
+
 # --- the listing --------------------------------------------------------------------------------
 
 BELOW_CASES = [
