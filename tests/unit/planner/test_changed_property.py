@@ -38,6 +38,12 @@ SUBSTITUTIONS = {
     ),
     "component": ("components/common/kustomization.yaml", r"managed: 'true'", "managed: 'v{n}'"),
     "chart-template": ("charts/fleet-app/templates/configmap.yaml", r"data:\n", "data:\n  rev: '{n}'\n"),
+    # the overlay starts reading a directory no owner of its cluster read before
+    "read-other-component": (
+        "apps/{app}/overlays/{cluster}/kustomization.yaml",
+        r"components:\n",
+        "components:\n- ../../../../components/extra-{n}\n",
+    ),
 }
 #: name -> (file written, content); an empty content deletes the file.
 FILES = {
@@ -49,6 +55,8 @@ FILES = {
     "base-new-unlisted-file": ("apps/{app}/base/notes-{n}.txt", "not a resource\n"),
     "outside": ("README.md", "edit {n}\n"),
 }
+#: committed with the base, read by no owner until an edit names it (read-other-component)
+EXTRA_COMPONENT = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  extra: '{n}'\n"
 EDITS = sorted([*SUBSTITUTIONS, *FILES])
 
 
@@ -70,8 +78,10 @@ def apply_edit(root: Path, name: str, n: int) -> None:
 
 
 def _comparable(data: dict[str, Any]) -> list[Any]:
-    """What a reviewer sees: per cluster its status, counts and every owner's changes."""
-    return [(c["path"], c["status"], c["summary"], c["owners"]) for c in data["clusters"]] + [data["summary"]]
+    """What a reviewer sees: per cluster its status, counts, every owner's changes and the
+    warnings."""
+    clusters = [(c["path"], c["status"], c["summary"], c["owners"], c["diagnostics"]) for c in data["clusters"]]
+    return [*clusters, data["summary"]]
 
 
 def _diff(repo: TestRepo, base: str, *, changed_only: bool, index_dir: Path) -> dict[str, Any]:
@@ -91,6 +101,10 @@ def test_changed_only_diff_equals_full_diff(seed: int, edits: list[tuple[str, in
         repo = TestRepo.create(Path(tmp) / "repo")
         layout: FleetLayout = generate_fleet(repo.path, FleetSpec(clusters=CLUSTERS, kustomizations=APPS, seed=seed))
         assert layout.flux_kustomizations == CLUSTERS * APPS
+        for n in range(8):
+            extra = repo.path / f"components/extra-{n}/kustomization.yaml"
+            extra.parent.mkdir(parents=True)
+            extra.write_text(EXTRA_COMPONENT.format(n=n))
         base = repo.commit("fleet")
         for name, n in edits:
             apply_edit(repo.path, name, n)
