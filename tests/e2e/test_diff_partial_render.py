@@ -29,25 +29,9 @@ from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from tests.e2e.cli import run
 from tests.support.gitrepo import TestRepo
+from tests.support.trees import flux_kustomization
 
 CLUSTER = "clusters/dev"
-
-
-def _flux_ks(name: str, path: str, extra: str = "") -> str:
-    return f"""\
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: {name}
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: {path}
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-{extra}"""
 
 
 def _configmap(name: str, namespace: str, **data: str) -> str:
@@ -80,13 +64,13 @@ spec:
 #: without kustomization.yaml) defines `app-a`. A change under tenants/ or apps/a affects
 #: `tenants`/`app-a` only, so `infra` stands in for itself from the index.
 FLEET = {
-    f"{CLUSTER}/flux-system/gotk-sync.yaml": _GOTK_SOURCE + _flux_ks("flux-system", f"./{CLUSTER}"),
+    f"{CLUSTER}/flux-system/gotk-sync.yaml": _GOTK_SOURCE + flux_kustomization("flux-system", f"./{CLUSTER}"),
     f"{CLUSTER}/flux-system/kustomization.yaml": _kustomization("gotk-sync.yaml"),
-    f"{CLUSTER}/infra.yaml": _flux_ks("infra", "./infra"),
-    f"{CLUSTER}/tenants.yaml": _flux_ks("tenants", "./tenants/dev"),
+    f"{CLUSTER}/infra.yaml": flux_kustomization("infra", "./infra"),
+    f"{CLUSTER}/tenants.yaml": flux_kustomization("tenants", "./tenants/dev"),
     "infra/kustomization.yaml": _kustomization("settings.yaml"),
     "infra/settings.yaml": _configmap("settings", "flux-system", greeting="hello-from-infra"),
-    "tenants/dev/app-a.yaml": _flux_ks("app-a", "./apps/a"),
+    "tenants/dev/app-a.yaml": flux_kustomization("app-a", "./apps/a"),
     "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml"),
     "apps/a/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n",
     "apps/a/config.yaml": _configmap("a-config", "a", greeting="${greeting:=default}"),
@@ -183,7 +167,7 @@ def test_substitute_from_a_configmap_a_stand_in_produces(tmp_path: Path, optiona
     repo, base = _repo(tmp_path)
     source = "  postBuild:\n    substituteFrom:\n      - kind: ConfigMap\n        name: settings\n"
     source += f"        optional: {str(optional).lower()}\n"
-    repo.write("tenants/dev/app-a.yaml", _flux_ks("app-a", "./apps/a", source))
+    repo.write("tenants/dev/app-a.yaml", flux_kustomization("app-a", "./apps/a", source))
     repo.commit("app-a: variables from infra's settings")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -241,7 +225,7 @@ GENERATED = {
 
 def test_generated_kustomization_sees_every_file_below_its_path(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, GENERATED)
-    repo.write("tenants/dev/app-a.yaml", _flux_ks("app-a", "./shared/gen"))  # no kustomization.yaml there
+    repo.write("tenants/dev/app-a.yaml", flux_kustomization("app-a", "./shared/gen"))  # no kustomization.yaml there
     repo.write("shared/gen/more/new.yaml", _configmap("gen-new", "a", n="3"))  # a new file in a new subdirectory
     repo.commit("app-a: build shared/gen as Flux generates it")
 
@@ -281,7 +265,7 @@ def _same_failure(repo: TestRepo, base: str, tmp_path: Path) -> str:
 def test_required_substitute_from_nobody_produces_fails_as_full(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path)
     source = "  postBuild:\n    substituteFrom:\n      - kind: ConfigMap\n        name: nowhere\n"
-    repo.write("tenants/dev/app-a.yaml", _flux_ks("app-a", "./apps/a", source))
+    repo.write("tenants/dev/app-a.yaml", flux_kustomization("app-a", "./apps/a", source))
     repo.commit("app-a: variables from a ConfigMap nobody makes")
 
     err = _same_failure(repo, base, tmp_path)
@@ -354,7 +338,7 @@ def test_cluster_scoped_crd_moves_a_stand_in_releases_widget_out_of_its_namespac
 
 
 WIDGETS_KUSTOMIZATION = {
-    f"{CLUSTER}/widgets.yaml": _flux_ks("widgets", "./widgets"),
+    f"{CLUSTER}/widgets.yaml": flux_kustomization("widgets", "./widgets"),
     "widgets/kustomization.yaml": _kustomization("widget.yaml"),
     "widgets/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\n",
     "apps/a/crd.yaml": _crd("Cluster"),
@@ -402,7 +386,9 @@ def test_crd_moving_between_owners_keeps_a_stand_ins_widgets_cluster_scoped(tmp_
 def test_new_kustomization_under_an_unchanged_parent_shows_as_added(tmp_path: Path, where: str) -> None:
     path = "apps/c" if where == "unread-directory" else "apps/a/extra"
     repo, base = _repo(tmp_path, {f"{path}/config.yaml": _configmap("c-config", "a", owner="app-c")})
-    repo.write("tenants/dev/app-c.yaml", _flux_ks("app-c", f"./{path}"))  # tenants/dev has no kustomization.yaml
+    repo.write(
+        "tenants/dev/app-c.yaml", flux_kustomization("app-c", f"./{path}")
+    )  # tenants/dev has no kustomization.yaml
     repo.commit("app-c")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -502,7 +488,7 @@ def test_selection_grows_twice_files_then_a_lookup(tmp_path: Path) -> None:
     }
     repo, base = _repo(tmp_path, fleet)
     repo.write("shared/gen/top.yaml", _release("greeter-2", _values_from("settings", optional=True)))
-    repo.write("tenants/dev/app-a.yaml", _flux_ks("app-a", "./shared/gen"))
+    repo.write("tenants/dev/app-a.yaml", flux_kustomization("app-a", "./shared/gen"))
     repo.commit("app-a: shared/gen, with a second greeter")
 
     full, warm = _agreeing(repo, base, tmp_path)

@@ -12,3 +12,22 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+def flux_kustomization(name: str, path: str, extra: str = "", *, source: str = "flux-system") -> str:
+    """A Flux Kustomization in flux-system reading `path` of a GitRepository; `extra`:
+    more `spec` lines, indented by two spaces."""
+    return f"""\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {name}
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: {path}
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: {source}
+{extra}"""

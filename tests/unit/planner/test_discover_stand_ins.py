@@ -17,6 +17,7 @@ from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState, OwnerStatus
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.sources.chart_cache import ChartCache
+from tests.support.trees import flux_kustomization
 
 
 def ks(name: str) -> ObjectId:
@@ -29,21 +30,7 @@ WIDGET_SCOPE = ("example.com", "Widget", False)  # cluster-scoped
 
 
 def _flux_ks(name: str, path: str, extra: str = "") -> str:
-    return f"""\
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: {name}
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: {path}
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-{extra}"""
+    return "---\n" + flux_kustomization(name, path, extra)
 
 
 #: flux-system (the cluster path) defines infra and apps and the ConfigMap apps substitutes
