@@ -23,6 +23,7 @@ __all__ = [
     "DecryptError",
     "Diagnostic",
     "FluxformError",
+    "ObjectNotFound",
     "PlanError",
     "RenderError",
     "SourceError",
@@ -78,6 +79,23 @@ class FluxformError(Exception):
 
 class RenderError(FluxformError):
     """The desired state could not be built."""
+
+
+class ObjectNotFound(RenderError):
+    """An object a render looks up (substituteFrom, valuesFrom) is produced by no owner
+    rendered; `missing` names it, so a caller rendering part of a fleet can add its producer."""
+
+    def __init__(
+        self,
+        summary: str,
+        missing: tuple[str, str, str],
+        *,
+        hint: str = "",
+        subject: ObjectId | None = None,
+        location: SourceLocation | None = None,
+    ) -> None:
+        super().__init__(summary, hint=hint, subject=subject, location=location)
+        self.missing = missing  # (kind, namespace, name)
 
 
 class DecryptError(FluxformError):

@@ -159,6 +159,16 @@ class RenderIndex:
             todo += [p for p in (self.producers.get(k) for k in inputs.lookups) if p is not None]
         return frozenset(wanted)
 
+    def producer_of(self, key: ObjectKey) -> ObjectId | None:
+        """The owner whose render had the object (kind, namespace, name), if any."""
+        kind, namespace, name = key
+        for owner in self.owners.values():
+            for inventory_id in owner.objects:
+                oid = ObjectId.parse(inventory_id)
+                if (oid.kind, oid.namespace, oid.name) == (kind, namespace, name):
+                    return owner.id
+        return None
+
     def stand_ins(self, rendered: frozenset[ObjectId]) -> tuple[tuple[Owner, ...], dict[tuple[str, str], bool]]:
         """The owners outside `rendered`, standing in for themselves, and their CRDs' scopes."""
         others = [o for oid, o in sorted(self.owners.items()) if oid not in rendered]

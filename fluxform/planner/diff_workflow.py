@@ -25,7 +25,7 @@ from typing import Any
 
 from fluxform import __version__
 from fluxform.decrypt.tmpfs import private_dir
-from fluxform.errors import FluxformError, SourceError
+from fluxform.errors import FluxformError, ObjectNotFound, SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.diff import ClusterDiff, ClusterStatus, FleetDiff, Revision, diff_states
@@ -211,9 +211,14 @@ class _Run:
         for _ in range(4):
             try:
                 state, roots, checkout = self.render(commit, cluster, selection)
-            except FluxformError:
+            except FluxformError as exc:
+                with_producer = _with_producer(exc, selection)
+                if with_producer is not None:  # it looked up an object a stand-in produces
+                    selection = with_producer
+                    self.timings["grow"] = self.timings.get("grow", 0.0) + 1
+                    continue
                 if not selection.lazy:
-                    break  # perhaps a producer not rendered: render all
+                    break  # render all: real errors surface there
                 selection = replace(selection, lazy=False)  # perhaps an input not written: write all
                 self.timings["write-all"] = self.timings.get("write-all", 0.0) + 1
                 continue
@@ -223,6 +228,7 @@ class _Run:
             if grown is None:
                 return state
             selection = grown
+            self.timings["grow"] = self.timings.get("grow", 0.0) + 1
         self.timings["fallback"] = self.timings.get("fallback", 0.0) + 1
         return self.render(commit, cluster)[0]  # the whole cluster: real errors surface here
 
@@ -307,6 +313,17 @@ class _Run:
         self.store.save(key, index)
         _add(self.timings, "index", started)
         return index
+
+
+def _with_producer(error: FluxformError, selection: _Selection) -> _Selection | None:
+    """`selection` grown by the owner producing the object `error` found missing, when an
+    owner standing in produces it; else None."""
+    if not isinstance(error, ObjectNotFound):
+        return None
+    producer = selection.index.producer_of(error.missing)
+    if producer is None or producer in selection.wanted:
+        return None
+    return replace(selection, wanted=selection.wanted | selection.index.wanted({producer}))
 
 
 def _relative(paths: Iterable[str], prefix: str) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
-from fluxform.errors import Diagnostic, RenderError, SourceError
+from fluxform.errors import Diagnostic, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
@@ -417,9 +417,10 @@ class _Discovery:
             try:
                 finalize_kustomization(ks, _.text, self._postbuild_context())
             except VariablesPending as missing:
-                raise RenderError(
+                raise ObjectNotFound(
                     f"substitute from '{missing.kind}/{missing.name}' error: not found in namespace "
                     f"{ks.id.namespace} (nothing in the fleet produces it)",
+                    (missing.kind, ks.id.namespace, missing.name),
                     subject=ks.id,
                     location=ks.origin,
                     hint="mark it optional: true, or add it to the fleet",

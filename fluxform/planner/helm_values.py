@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluxform.errors import Diagnostic, RenderError
+from fluxform.errors import Diagnostic, ObjectNotFound, RenderError
 from fluxform.planner.helm_sdk import parse_values_yaml
 from fluxform.planner.helm_spec import HelmReleaseSpec, ValuesReference
 from fluxform.planner.helm_strvals import StrvalsError, parse_into, parse_into_string
@@ -108,7 +108,7 @@ def _values_data(hr: HelmReleaseSpec, ref: ValuesReference, lookup: Lookup) -> s
     if doc is None:
         if ref.optional:
             return None
-        raise _ref_error(hr, ref, "resource not found")
+        raise _ref_error(hr, ref, "resource not found", missing=True)
     data = _secret_data(hr, ref, doc) if ref.kind == "Secret" else _configmap_data(doc)
     if ref.values_key not in data:
         if ref.optional:
@@ -211,12 +211,13 @@ def _describe(hr: HelmReleaseSpec, ref: ValuesReference) -> str:
     return f"{text} -> {ref.target_path}" if ref.target_path else text
 
 
-def _ref_error(hr: HelmReleaseSpec, ref: ValuesReference, reason: str) -> RenderError:
+def _ref_error(hr: HelmReleaseSpec, ref: ValuesReference, reason: str, *, missing: bool = False) -> RenderError:
     optional = " optional" if ref.optional else ""
-    return RenderError(
+    summary = (
         f"could not resolve{optional} {ref.kind} chart values reference '{hr.namespace}/{ref.name}' "
-        f"with key '{ref.values_key}': {reason}",
-        subject=hr.id,
-        location=hr.origin,
-        hint=f"add {ref.kind} {hr.namespace}/{ref.name} with key {ref.values_key} to the fleet, or mark it optional",
+        f"with key '{ref.values_key}': {reason}"
     )
+    hint = f"add {ref.kind} {hr.namespace}/{ref.name} with key {ref.values_key} to the fleet, or mark it optional"
+    if missing:
+        return ObjectNotFound(summary, (ref.kind, hr.namespace, ref.name), subject=hr.id, location=hr.origin, hint=hint)
+    return RenderError(summary, subject=hr.id, location=hr.origin, hint=hint)
