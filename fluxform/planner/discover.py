@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import posixpath
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,12 +37,14 @@ from fluxform.planner.flux import KUSTOMIZATION_GROUP, FluxKustomization, Source
 from fluxform.planner.generate import spec_changes_build
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.postbuild import Decryptor, PostBuildContext, VariablesPending, finalize_kustomization
-from fluxform.sources.artifact import Artifact, materialize_artifact
+from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
+from fluxform.sources.generator import GENERATOR_GROUP, ArtifactGenerator, build_artifact
 from fluxform.sources.git import GitRepository
 
 __all__ = ["ROOT_OWNER_NAME", "DiscoverOptions", "HelmHook", "discover", "find_repo_root"]
 
 ROOT_OWNER_NAME = "fluxform-root"
+EXTERNAL_ARTIFACT = "ExternalArtifact"
 
 #: Renders HelmReleases found in the desired state; returns their owners (objects inside)
 #: and warnings.
@@ -117,8 +120,17 @@ def _kustomization_paths(data: bytes) -> tuple[str, ...]:
     return tuple(
         _normalise_path(str((doc.get("spec") or {}).get("path") or ""))
         for doc in docs
-        if isinstance(doc, dict) and is_flux_kustomization(doc)
+        if isinstance(doc, dict) and _may_build_from_repository(doc)
     )
+
+
+def _may_build_from_repository(doc: Mapping[str, Any]) -> bool:
+    """A Flux Kustomization whose path may be relative to the repository: not one reading an
+    ExternalArtifact (its paths are inside an artifact an ArtifactGenerator builds)."""
+    if not is_flux_kustomization(doc):
+        return False
+    ref = (doc.get("spec") or {}).get("sourceRef")
+    return not (isinstance(ref, Mapping) and ref.get("kind") == EXTERNAL_ARTIFACT)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -171,6 +183,7 @@ class _Discovery:
         self.timings: dict[str, float] = {}
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
         self.stand_ins = {o.id: o for o in options.stand_ins}
+        self.generated: dict[tuple[str, str], Path] = {}  # (namespace, name) of ExternalArtifacts built
         self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
 
     # -- sources -------------------------------------------------------------------------
@@ -182,20 +195,62 @@ class _Discovery:
 
     def resolve_source(self, ks: FluxKustomization, self_artifact: Artifact) -> Path:
         ref = ks.source_ref
+        root = self._source_dir(ref, self_artifact)
+        if root is None and ref.kind == EXTERNAL_ARTIFACT:
+            root = self._generated(ks, self_artifact)
+        if root is None:
+            raise SourceError(
+                f"cannot resolve spec.sourceRef {ref} to a local directory",
+                subject=ks.id,
+                location=ks.origin,
+                hint=f"map it with --source {ref.namespace}/{ref.name}=DIR",
+            )
+        self.source_dirs[ref] = root
+        return root
+
+    def _source_dir(self, ref: SourceRef, self_artifact: Artifact) -> Path | None:
+        """Where a source's artifact is: a --source mapping, or the self source."""
         for key in (f"{ref.kind}/{ref.namespace}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
             if key in self.options.sources:
-                root = self.artifact(self.options.sources[key]).root
-                self.source_dirs[ref] = root
-                return root
+                return self.artifact(self.options.sources[key]).root
         if ref == self.self_source or (self.self_source is None and ref.name == "flux-system"):
-            self.source_dirs[ref] = self_artifact.root
             return self_artifact.root
-        raise SourceError(
-            f"cannot resolve spec.sourceRef {ref} to a local directory",
-            subject=ks.id,
-            location=ks.origin,
-            hint=f"map it with --source {ref.namespace}/{ref.name}=DIR",
-        )
+        return None
+
+    def _generated(self, ks: FluxKustomization, self_artifact: Artifact) -> Path:
+        """The ExternalArtifact an ArtifactGenerator of the fleet builds, built here from
+        its sources' artifacts (sources/generator.py). SourcePending while no generator
+        rendered so far produces it: a sibling's build may still bring it."""
+        ref = ks.source_ref
+        key = (ref.namespace, ref.name)
+        if key in self.generated:
+            return self.generated[key]
+        generators = [
+            ArtifactGenerator.from_doc(o.body)
+            for o in self.objects.values()
+            if o.id.kind == "ArtifactGenerator" and o.id.group == GENERATOR_GROUP and o.id.namespace == ref.namespace
+        ]
+        found = [(g, g.artifacts[ref.name]) for g in generators if ref.name in g.artifacts]
+        if not found:
+            raise SourcePending(ks)
+        generator, output = found[0]
+        sources: dict[str, Path] = {}
+        for alias, (kind, namespace, name) in generator.sources.items():
+            root = self._source_dir(SourceRef(kind, namespace, name), self_artifact)
+            if root is None:
+                raise SourceError(
+                    f"ArtifactGenerator {generator.id.namespace}/{generator.id.name}: cannot resolve source "
+                    f"{kind}/{namespace}/{name} (alias {alias}) to a local directory",
+                    subject=ks.id,
+                    hint=f"map it with --source {namespace}/{name}=DIR",
+                )
+            sources[alias] = root
+        scratch = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="fluxform-generated-")))
+        build_artifact(output, sources, scratch / "staging")
+        (scratch / "artifact").mkdir()
+        copy_filtered(scratch / "staging", scratch / "artifact", IgnoreMatcher.for_ignore_files(()))
+        self.generated[key] = scratch / "artifact"
+        return self.generated[key]
 
     # -- building ------------------------------------------------------------------------
     def submit(self, ks: FluxKustomization, root: Path) -> Future[BuildOutput]:
@@ -365,7 +420,7 @@ class _Discovery:
         target = _normalise_path(rel_start)
         for doc in _docs(_candidates(output.text, target)):
             spec = doc.get("spec") or {}
-            if is_flux_kustomization(doc) and _normalise_path(str(spec.get("path") or "")) == target:
+            if _may_build_from_repository(doc) and _normalise_path(str(spec.get("path") or "")) == target:
                 ks = FluxKustomization.from_doc(doc, SourceLocation(rel_start or "./"))
                 self.self_source = ks.source_ref
                 return ks
@@ -384,6 +439,7 @@ class _Discovery:
         self_artifact: Artifact,
     ) -> tuple[list[FluxKustomization], list[tuple[FluxKustomization, BuildOutput]]]:
         futures: list[tuple[FluxKustomization, Future[BuildOutput]]] = []
+        waiting: list[FluxKustomization] = []
         for ks in sorted(queue, key=lambda k: k.id):
             if ks.id in self.owners:
                 raise RenderError(f"Flux Kustomization {ks.id} is defined more than once", location=ks.origin)
@@ -392,7 +448,10 @@ class _Discovery:
             if ks.suspend:
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
                 continue
-            futures.append((ks, self.submit(ks, self.resolve_source(ks, self_artifact))))
+            try:
+                futures.append((ks, self.submit(ks, self.resolve_source(ks, self_artifact))))
+            except SourcePending:
+                waiting.append(ks)  # its ExternalArtifact's generator may come from this wave
         started = time.perf_counter()
         ready = deferred + [(ks, future.result()) for ks, future in futures]
         self.timings["build"] = self.timings.get("build", 0.0) + time.perf_counter() - started
@@ -412,6 +471,16 @@ class _Discovery:
             if output.files:  # not known for builds from a decrypted copy
                 self.inputs[ks.id] = (root, output.files)
             next_queue.extend(self.children(objects, ks.id, output.files, root))
+        if waiting and not progressed and not next_queue and not futures:
+            ks = waiting[0]
+            raise SourceError(
+                f"no ArtifactGenerator in the fleet produces ExternalArtifact {ks.source_ref.namespace}/"
+                f"{ks.source_ref.name}",
+                subject=ks.id,
+                location=ks.origin,
+                hint=f"add the generator, or map it with --source {ks.source_ref.namespace}/{ks.source_ref.name}=DIR",
+            )
+        next_queue.extend(waiting)
         if still_deferred and not progressed and not next_queue and not futures:
             ks, _ = still_deferred[0]
             try:
@@ -439,6 +508,14 @@ class _Discovery:
                     hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
                     "(kustomize-controller does not default it)",
                 )
+
+
+class SourcePending(Exception):
+    """A Kustomization's ExternalArtifact has no generator yet; retried after the next wave."""
+
+    def __init__(self, ks: FluxKustomization) -> None:
+        super().__init__(str(ks.source_ref))
+        self.ks = ks
 
 
 def _git_commit(directory: Path) -> str:
