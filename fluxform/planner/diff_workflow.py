@@ -166,7 +166,7 @@ class _Run:
         if opts.repo_root is not None:
             root = self._inside(opts.repo_root, tree)
         else:
-            root = find_repo_root(tree / cluster, revision.is_dir)
+            root = find_repo_root(tree / cluster, revision.is_dir, top=tree)
         if not root.resolve().is_relative_to(tree.resolve()):
             root = tree
         sources = {k: self._inside(v, tree) for k, v in opts.sources.items()}

@@ -146,11 +146,12 @@ def _kinds_and_names(data: bytes) -> tuple[tuple[str, str], ...]:
     return tuple((str(d.get("kind")), str((d.get("metadata") or {}).get("name"))) for d in docs if isinstance(d, dict))
 
 
-def find_repo_root(start: Path, is_dir: Callable[[Path], bool] = Path.is_dir) -> Path:
+def find_repo_root(start: Path, is_dir: Callable[[Path], bool] = Path.is_dir, top: Path | None = None) -> Path:
     """The source root the Kustomizations under `start` are relative to: where one of them
     points back at `start` (flux bootstrap's layout), else the nearest ancestor in which
     every Kustomization path exists (`is_dir`: a tree written partly on disk can answer
-    from its listing), else the git work tree, else `start` itself."""
+    from its listing), else the git work tree (`top` when the caller knows it: a tree
+    extracted from git has no .git), else `start` itself."""
     start = start.resolve()
     paths = []
     for rel in _kustomization_paths_in_files(start):
@@ -162,6 +163,8 @@ def find_repo_root(start: Path, is_dir: Callable[[Path], bool] = Path.is_dir) ->
         for candidate in (start, *start.parents):
             if all(is_dir(candidate / p) for p in paths):
                 return candidate
+    if top is not None:
+        return top.resolve()
     with contextlib.suppress(SourceError):  # not a git work tree, or no git
         return GitRepository.containing(start).top
     return start

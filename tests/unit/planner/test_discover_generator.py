@@ -4,6 +4,7 @@ Kustomization's path sees, wherever in the fleet the generator is rendered."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ import pytest
 from fluxform.errors import SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.cache import BuildCache
+from fluxform.planner.diff_render import diff_to_dict
+from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
 from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
+from fluxform.planner.workflow import FleetRequest
 from tests.support.gitrepo import TestRepo
 from tests.support.trees import flux_kustomization, write_tree
 
@@ -137,3 +141,31 @@ def test_the_example_layout_is_not_mistaken_for_the_self_managing_kustomization(
 
     assert _names(state, "apps") == ["ConfigMap/apps/dev-app"]
     assert any("no Flux Kustomization under clusters/dev builds it" in d.summary for d in state.diagnostics)
+
+
+def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_repository_top(tmp_path: Path) -> None:
+    """A tree read from git has no .git: without a flux-system Kustomization, the source
+    root of each revision is the repository top, not the cluster directory."""
+    files = dict(FLEET)
+    files["clusters/dev/flux-system/gotk-sync.yaml"] = SYNC.removesuffix("---\n")  # no flux-system Kustomization
+    files["clusters/dev/generator.yaml"] = GENERATOR
+    repo = TestRepo.create(tmp_path / "repo")
+    write_tree(repo.path, files)
+    base = repo.commit("fleet")
+    repo.write("apps/base/cm.yaml", _configmap("app", "apps", "changed"))
+    repo.commit("apps: new value")
+
+    def run(changed_only: bool) -> dict[str, object]:
+        fleet = FleetRequest(DiscoverOptions(cache=BuildCache(tmp_path / "cache"), jobs=2))
+        request = DiffRequest((repo.path / "clusters",), base, fleet=fleet, changed_only=changed_only)
+        return diff_to_dict(diff_revisions(replace(request, index_dir=tmp_path / "index")))
+
+    full, cold, warm = run(False), run(True), run(True)
+
+    assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0}
+    (cluster,) = full["clusters"]  # type: ignore[misc]
+    (owner,) = [o for o in cluster["owners"] if o["changes"]]
+    assert owner["id"] == "Kustomization/flux-system/apps"
+    assert [c["name"] for c in owner["changes"]] == ["dev-app"]
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("mode", "timings")}  # noqa: E731
+    assert strip(cold) == strip(full) and strip(warm) == strip(full)
