@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import posixpath
 import re
 import shutil
 from collections.abc import Mapping
@@ -99,8 +100,8 @@ class ArtifactGenerator:
 
 def _operation(op: Mapping[str, Any], sources: Mapping[str, object], fail: Any) -> CopyOperation:
     origin, to = str(op.get("from") or ""), str(op.get("to") or "")
-    alias, _, pattern = origin.removeprefix("@").partition("/")
-    if not origin.startswith("@") or not pattern:
+    alias, slash, pattern = origin.removeprefix("@").partition("/")
+    if not origin.startswith("@") or not slash:
         raise fail(f"copy from {origin!r}: the format is '@alias/pattern'")
     if alias not in sources:
         raise fail(f"copy from {origin!r}: source alias '{alias}' not found")
@@ -122,6 +123,8 @@ def build_artifact(artifact: OutputArtifact, sources: Mapping[str, Path], stagin
     """Apply the copy operations, in order, from the source roots into `staging`."""
     staging.mkdir(parents=True, exist_ok=True)
     for op in artifact.copy:
+        if op.source not in sources:
+            raise SourceError(f"source alias '{op.source}' not found")
         try:
             _apply(op, sources[op.source], staging)
         except SourceError as exc:
@@ -247,13 +250,17 @@ def _matches_any(path: str, patterns: tuple[str, ...]) -> bool:
 def _doublestar(pattern: str) -> re.Pattern[str]:
     """doublestar's Match: `**` as a whole segment spans any number of segments, `*` and `?`
     stay inside one, `[...]` classes (`!` or `^` negates), `{a,b}` alternatives, `\\` escapes."""
-    out, i, depth = [], 0, 0
+    out: list[str] = []
+    i = depth = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "*" and pattern.startswith("**", i) and (i == 0 or pattern[i - 1] == "/"):
             end = i + 2
             if end == len(pattern):
-                out.append(".*")
+                if i > 0:  # "dir/**" matches dir itself too
+                    out[-1] = "(?:/.*)?"
+                else:
+                    out.append(".*")
                 i = end
                 continue
             if pattern[end] == "/":
@@ -354,7 +361,10 @@ def _selection_root(pattern: str) -> str:
 
 
 def _clean(path: str) -> str:
-    clean = os.path.normpath("/" + path).lstrip("/")
+    """`path` normalised; one leaving its root through `..` is refused, as os.Root does."""
+    clean = posixpath.normpath(path.lstrip("/")) if path.strip("/") else "."
+    if clean == ".." or clean.startswith("../"):
+        raise SourceError(f"path '{path}' escapes its root")
     return "" if clean == "." else clean
 
 

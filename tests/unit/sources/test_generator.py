@@ -302,23 +302,9 @@ COPY_CASES: list[tuple[str, Trees, Copy, dict[str, str]]] = [
 ]
 
 
-COPY_XFAIL = {
-    "the source root copied to the artifact root": "source-watcher's parseCopySource accepts '@src/' (empty "
-    "pattern, the whole source root; builder_test 'build artifact with root directory copy'); fluxform's "
-    "from_doc refuses it as not '@alias/pattern'",
-}
-
-
 @pytest.mark.parametrize(
     ("trees", "copy", "expected"),
-    [
-        pytest.param(
-            *c[1:],
-            id=c[0],
-            marks=[pytest.mark.xfail(strict=True, reason=COPY_XFAIL[c[0]])] if c[0] in COPY_XFAIL else [],
-        )
-        for c in COPY_CASES
-    ],
+    [pytest.param(*c[1:], id=c[0]) for c in COPY_CASES],
 )
 def test_copy_operations_stage_exactly(tmp_path: Path, trees: Trees, copy: Copy, expected: dict[str, str]) -> None:
     assert staged_files(build(tmp_path, trees, copy)) == expected
@@ -339,14 +325,6 @@ def test_directories_left_empty_by_file_excludes_are_kept(tmp_path: Path) -> Non
     assert staged_dirs(staging) == {"docs"}
 
 
-DOUBLESTAR_DIR_REASON = (
-    "doublestar v4 Match('dir/**', 'dir') is true, so source-watcher excludes the directory itself "
-    "(SkipDir / dropped glob match) and stages no empty directory; fluxform's _doublestar needs the "
-    "trailing '/', so it copies the directory and leaves it empty"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DOUBLESTAR_DIR_REASON)
 @pytest.mark.parametrize(
     ("trees", "copy", "expected_dirs"),
     [
@@ -377,8 +355,6 @@ def test_directory_excluded_with_trailing_doublestar_is_not_staged(
     assert staged_dirs(build(tmp_path, trees, copy)) == expected_dirs
 
 
-@pytest.mark.xfail(strict=True, reason=DOUBLESTAR_DIR_REASON + "; so a glob whose only match is such a "
-                   "directory must fail with 'all files ... were excluded'")  # fmt: skip
 def test_glob_whose_only_match_is_an_excluded_directory_fails(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="were excluded"):
         build(tmp_path, {"src": {"cfg/sub/a.yaml": "a"}}, [op("@src/cfg/*", "@artifact/", exclude=["sub/**"])])
@@ -524,21 +500,11 @@ def test_build_errors(tmp_path: Path, tree: dict[str, str], copy: Copy, message:
     assert "secret: outside\n" not in staged_files(staging).values()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source-watcher opens sources through os.Root, which refuses '../outside.yaml' with 'path escapes "
-    "from parent'; fluxform's _clean rewrites it to 'outside.yaml' and copies that file from inside the root",
-)
 def test_from_path_with_dotdot_fails_even_when_the_cleaned_name_exists_inside(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
         build(tmp_path, {"src": {"outside.yaml": "inside"}}, [op("@src/../outside.yaml", "@artifact/")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source-watcher writes through an os.Root on the staging dir, so a 'to' of '@artifact/../x.yaml' "
-    "fails; fluxform's _clean rewrites it to 'x.yaml' and stages the file",
-)
 def test_to_path_escaping_the_artifact_fails(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
         build(tmp_path, {"src": {"a.yaml": "a"}}, [op("@src/a.yaml", "@artifact/../x.yaml")])
@@ -553,11 +519,6 @@ def test_symlink_escaping_the_source_root_is_refused(tmp_path: Path) -> None:
         build_artifact(generator.artifacts["out"], {"src": root}, tmp_path / "staging")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source-watcher's Build fails with \"source alias 'src' not found\" when the sources map lacks an "
-    "alias; fluxform's build_artifact indexes the mapping and raises KeyError",
-)
 def test_build_without_the_alias_root_is_a_source_error(tmp_path: Path) -> None:
     generator = ArtifactGenerator.from_doc(generator_doc([op("@src/a.yaml", "@artifact/")]))
     with pytest.raises(SourceError, match="not found"):
