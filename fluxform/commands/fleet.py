@@ -38,6 +38,7 @@ def helm_options(fleet: dict[str, Any]) -> HelmOptions:
         offline=bool(fleet.get("offline")),
         cache=ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None,
         missing_charts=fleet.get("missing_charts") or "error",
+        missing_objects=fleet.get("missing_objects") or "error",
     )
 
 
@@ -50,6 +51,8 @@ def fleet_request(fleet: dict[str, Any]) -> FleetRequest:
         jobs=fleet.get("jobs") or max(1, os.cpu_count() or 1),
         cache=cache,
         helm=helm_hook(helm_options(fleet)),
+        missing_sources=fleet.get("missing_sources") or "error",
+        missing_objects=fleet.get("missing_objects") or "error",
     )
     secrets = SecretOptions(
         decryption_keys=tuple(Path(p) for p in fleet.get("decryption_key") or ()),
@@ -88,6 +91,21 @@ def fleet_options(func: Any) -> Any:
             default="error",
             show_default=True,
             help="A chart that cannot be fetched: fail, or skip its HelmRelease with a warning.",
+        ),
+        click.option(
+            "--missing-sources",
+            type=click.Choice(["error", "warn"]),
+            default="error",
+            show_default=True,
+            help="A Flux source not mapped with --source: fail, or skip its Kustomizations with a warning.",
+        ),
+        click.option(
+            "--missing-objects",
+            type=click.Choice(["error", "warn"]),
+            default="error",
+            show_default=True,
+            help="A substituteFrom/valuesFrom object nothing in the fleet produces (made in the cluster, "
+            "e.g. by external-secrets): fail, or skip its Kustomization or HelmRelease with a warning.",
         ),
         click.option(
             "--keys-dir",

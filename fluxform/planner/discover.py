@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
-from fluxform.errors import Diagnostic, ObjectNotFound, RenderError, SourceError
+from fluxform.errors import Diagnostic, FluxformError, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
@@ -72,6 +72,11 @@ class DiscoverOptions:
     # including owners unknown to the caller, is rendered.
     stand_ins: tuple[Owner, ...] = ()
     stand_in_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # their CRDs' scopes
+    # "warn": a Kustomization whose source cannot be resolved locally, or whose substituteFrom
+    # object nothing in the fleet produces (made at run time, e.g. by external-secrets), is
+    # planned as not rendered with a warning instead of failing the plan
+    missing_sources: str = "error"
+    missing_objects: str = "error"
 
 
 @dataclass
@@ -452,9 +457,14 @@ class _Discovery:
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
                 continue
             try:
-                futures.append((ks, self.submit(ks, self.resolve_source(ks, self_artifact))))
+                root = self.resolve_source(ks, self_artifact)
             except SourcePending:
                 waiting.append(ks)  # its ExternalArtifact's generator may come from this wave
+                continue
+            except SourceError as exc:
+                self._unresolved(ks, exc, self.options.missing_sources)
+                continue
+            futures.append((ks, self.submit(ks, root)))
         started = time.perf_counter()
         ready = deferred + [(ks, future.result()) for ks, future in futures]
         self.timings["build"] = self.timings.get("build", 0.0) + time.perf_counter() - started
@@ -474,30 +484,41 @@ class _Discovery:
             if output.files:  # not known for builds from a decrypted copy
                 self.inputs[ks.id] = (root, output.files)
             next_queue.extend(self.children(objects, ks.id, output.files, root))
-        if waiting and not progressed and not next_queue and not futures:
-            ks = waiting[0]
-            raise SourceError(
-                f"no ArtifactGenerator in the fleet produces ExternalArtifact {ks.source_ref.namespace}/"
-                f"{ks.source_ref.name}",
+        stuck = not progressed and not next_queue and not futures
+        if stuck and waiting:
+            for ks in waiting:
+                self._unresolved(ks, _no_generator(ks), self.options.missing_sources)
+            waiting = []
+        next_queue.extend(waiting)
+        if stuck and still_deferred and not next_queue:
+            for ks, output in still_deferred:
+                self._unresolved(ks, self._missing_object(ks, output), self.options.missing_objects)
+            still_deferred = []
+        return next_queue, still_deferred
+
+    def _unresolved(self, ks: FluxKustomization, error: FluxformError, policy: str) -> None:
+        """Raise `error`; with policy "warn", plan `ks` as not rendered and say why (its
+        objects are left alone, as Flux leaves them when the reconciliation fails)."""
+        if policy != "warn":
+            raise error.with_context(subject=ks.id, location=ks.origin)
+        hint = f" (hint: {error.hint})" if error.hint else ""
+        note = Diagnostic(f"not rendered: {error.summary}{hint}", ks.id, ks.origin, error.detail)
+        self.add_owner(ks, [], OwnerStatus.EXTERNAL, (note,))
+
+    def _missing_object(self, ks: FluxKustomization, output: BuildOutput) -> FluxformError:
+        """Why a Kustomization's substitution cannot finish: the object nothing produces."""
+        try:
+            finalize_kustomization(ks, output.text, self._postbuild_context())
+        except VariablesPending as missing:
+            return ObjectNotFound(
+                f"substitute from '{missing.kind}/{missing.name}' error: not found in namespace "
+                f"{ks.id.namespace} (nothing in the fleet produces it)",
+                (missing.kind, ks.id.namespace, missing.name),
                 subject=ks.id,
                 location=ks.origin,
-                hint=f"add the generator, or map it with --source {ks.source_ref.namespace}/{ks.source_ref.name}=DIR",
+                hint="mark it optional: true, or add it to the fleet",
             )
-        next_queue.extend(waiting)
-        if still_deferred and not progressed and not next_queue and not futures:
-            ks, _ = still_deferred[0]
-            try:
-                finalize_kustomization(ks, _.text, self._postbuild_context())
-            except VariablesPending as missing:
-                raise ObjectNotFound(
-                    f"substitute from '{missing.kind}/{missing.name}' error: not found in namespace "
-                    f"{ks.id.namespace} (nothing in the fleet produces it)",
-                    (missing.kind, ks.id.namespace, missing.name),
-                    subject=ks.id,
-                    location=ks.origin,
-                    hint="mark it optional: true, or add it to the fleet",
-                ) from None
-        return next_queue, still_deferred
+        return RenderError("substitution finished on a retry (caller error)", subject=ks.id)
 
     def _postbuild_context(self) -> PostBuildContext:
         return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor, self.timings)
@@ -511,6 +532,16 @@ class _Discovery:
                     hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
                     "(kustomize-controller does not default it)",
                 )
+
+
+def _no_generator(ks: FluxKustomization) -> SourceError:
+    ref = ks.source_ref
+    return SourceError(
+        f"no ArtifactGenerator in the fleet produces ExternalArtifact {ref.namespace}/{ref.name}",
+        subject=ks.id,
+        location=ks.origin,
+        hint=f"add the generator, or map it with --source {ref.namespace}/{ref.name}=DIR",
+    )
 
 
 class SourcePending(Exception):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fluxform.errors import Diagnostic, SourceError
+from fluxform.errors import Diagnostic, ObjectNotFound, SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.discover import DiscoveryContext, HelmHook
 from fluxform.planner.helm import (
@@ -38,6 +38,7 @@ class HelmOptions:
     offline: bool = False  # charts only from the cache (or the repository itself)
     cache: ChartCache | None = None  # None: the default chart cache
     missing_charts: str = "error"  # "warn": a chart that cannot be fetched skips its release
+    missing_objects: str = "error"  # "warn": a valuesFrom object nothing produces skips its release
     kube_version: str | None = None  # the cluster's, when known
     api_versions: tuple[str, ...] = ()
     # (storage namespace, release name) -> latest installed revision or None, read from the
@@ -124,11 +125,12 @@ class _Renderer:
                 origin=obj.origin,
                 revision=None if revision is None else revision + 1,
             )
-        except SourceError as exc:
-            if self.options.missing_charts != "warn":
+        except (SourceError, ObjectNotFound) as exc:
+            policy = self.options.missing_objects if isinstance(exc, ObjectNotFound) else self.options.missing_charts
+            if policy != "warn":
                 raise exc.with_context(subject=spec.id, location=obj.origin) from None
-            detail = f"{exc.detail} (hint: {exc.hint})" if exc.hint else exc.detail
-            self.diagnostics.append(Diagnostic(f"not rendered: {exc.summary}", spec.id, obj.origin, detail))
+            hint = f" (hint: {exc.hint})" if exc.hint else ""
+            self.diagnostics.append(Diagnostic(f"not rendered: {exc.summary}{hint}", spec.id, obj.origin, exc.detail))
             return base
         self.diagnostics.extend(rendered.diagnostics)
         objects = tuple(
