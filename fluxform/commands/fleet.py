@@ -61,6 +61,11 @@ def fleet_request(fleet: dict[str, Any]) -> FleetRequest:
     return FleetRequest(discover=discover, secrets=secrets)
 
 
+def _skip_or_fail(flag: str, help_text: str) -> Any:
+    """An `error|warn` policy for an input fluxform cannot get here."""
+    return click.option(flag, type=click.Choice(["error", "warn"]), default="error", show_default=True, help=help_text)
+
+
 def fleet_options(func: Any) -> Any:
     """Flags shared by every command that builds a fleet."""
     options = [
@@ -85,27 +90,17 @@ def fleet_options(func: Any) -> Any:
         ),
         click.option("--offline", is_flag=True, help="Charts only from the chart cache (air-gapped planning)."),
         click.option("--chart-cache", type=click.Path(file_okay=False), help="Chart cache directory."),
-        click.option(
-            "--missing-charts",
-            type=click.Choice(["error", "warn"]),
-            default="error",
-            show_default=True,
-            help="A chart that cannot be fetched: fail, or skip its HelmRelease with a warning.",
+        _skip_or_fail(
+            "--missing-charts", "A chart that cannot be fetched: fail, or skip its HelmRelease with a warning."
         ),
-        click.option(
+        _skip_or_fail(
             "--missing-sources",
-            type=click.Choice(["error", "warn"]),
-            default="error",
-            show_default=True,
-            help="A Flux source not mapped with --source: fail, or skip its Kustomizations with a warning.",
+            "A Flux source not mapped with --source: fail, or skip its Kustomizations with a warning.",
         ),
-        click.option(
+        _skip_or_fail(
             "--missing-objects",
-            type=click.Choice(["error", "warn"]),
-            default="error",
-            show_default=True,
-            help="A substituteFrom/valuesFrom object nothing in the fleet produces (made in the cluster, "
-            "e.g. by external-secrets): fail, or skip its Kustomization or HelmRelease with a warning.",
+            "A substituteFrom/valuesFrom object nothing in the fleet produces (made in the cluster, e.g. by "
+            "external-secrets): fail, or skip its Kustomization or HelmRelease with a warning.",
         ),
         click.option(
             "--keys-dir",

@@ -267,23 +267,11 @@ def _doublestar(pattern: str) -> re.Pattern[str]:
                 out.append("(?:.*/)?")
                 i = end + 1
                 continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif c == "[":
-            close = pattern.find("]", i + 2)
-            if close < 0:
-                raise re.error(f"unclosed class in {pattern!r}")
-            body = pattern[i + 1 : close]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^/" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = close
-        elif c == "{":
+        if c in "*?[\\":
+            atom, i = _atom(pattern, i, "!^")
+            out.append(atom)
+            continue
+        if c == "{":
             depth += 1
             out.append("(?:")
         elif c == "}" and depth:
@@ -326,28 +314,36 @@ def _glob_in(root: Path, directory: str, name: str) -> list[str]:
 @functools.lru_cache(maxsize=256)
 def _go_match(segment: str) -> re.Pattern[str]:
     """Go's path.Match for one segment: `*` any run, `?` one character, `[...]` with `^`."""
-    out, i = [], 0
-    while i < len(segment):
-        c = segment[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "\\" and i + 1 < len(segment):
-            i += 1
-            out.append(re.escape(segment[i]))
-        elif c == "[":
-            close = segment.find("]", i + 2)
-            if close < 0:
-                raise SourceError(f"invalid glob pattern segment {segment!r}")
-            body = segment[i + 1 : close]
-            negate = body.startswith("^")
-            out.append("[" + ("^" if negate else "") + (body[1:] if negate else body).replace("\\", "\\\\") + "]")
-            i = close
-        else:
-            out.append(re.escape(c))
-        i += 1
+    out: list[str] = []
+    i = 0
+    try:
+        while i < len(segment):
+            atom, i = _atom(segment, i, "^")
+            out.append(atom)
+    except re.error:
+        raise SourceError(f"invalid glob pattern segment {segment!r}") from None
     return re.compile("".join(out))
+
+
+def _atom(pattern: str, i: int, negators: str) -> tuple[str, int]:
+    """The regex of the glob atom at `pattern[i]` (`*`, `?`, `\\x`, a `[...]` class whose
+    leading `negators` negate it, or a literal) and where the next atom starts."""
+    c = pattern[i]
+    if c == "*":
+        return "[^/]*", i + 1
+    if c == "?":
+        return "[^/]", i + 1
+    if c == "\\" and i + 1 < len(pattern):
+        return re.escape(pattern[i + 1]), i + 2
+    if c == "[":
+        close = pattern.find("]", i + 2)
+        if close < 0:
+            raise re.error(f"unclosed class in {pattern!r}")
+        body = pattern[i + 1 : close]
+        negate = body[:1] in tuple(negators)
+        body = body[1:] if negate else body
+        return "[" + ("^/" if negate else "") + body.replace("\\", "\\\\") + "]", close + 1
+    return re.escape(c), i + 1
 
 
 def _selection_root(pattern: str) -> str:
