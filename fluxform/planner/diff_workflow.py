@@ -33,6 +33,7 @@ from fluxform.planner.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.generate import KUSTOMIZATION_FILE_NAMES
 from fluxform.planner.kustomize import kustomize_tool
 from fluxform.planner.model import DesiredState
+from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
@@ -316,11 +317,15 @@ class _Run:
 
 
 def _with_producer(error: FluxformError, selection: _Selection) -> _Selection | None:
-    """`selection` grown by the owner producing the object `error` found missing, when an
-    owner standing in produces it; else None."""
-    if not isinstance(error, ObjectNotFound):
+    """`selection` grown by the owner standing in that `error` needs rendered: the producer
+    of an object found missing, or an owner listing an object a rendered one produces
+    too; else None."""
+    if isinstance(error, StandInCollision):
+        producer: ObjectId | None = error.stand_in
+    elif isinstance(error, ObjectNotFound):
+        producer = selection.index.producer_of(error.missing)
+    else:
         return None
-    producer = selection.index.producer_of(error.missing)
     if producer is None or producer in selection.wanted:
         return None
     return replace(selection, wanted=selection.wanted | selection.index.wanted({producer}))

@@ -36,6 +36,7 @@ from fluxform.planner.dag import order_owners
 from fluxform.planner.flux import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 from fluxform.planner.generate import spec_changes_build
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.ownership import one_owner_per_object
 from fluxform.planner.postbuild import Decryptor, PostBuildContext, VariablesPending, finalize_kustomization
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
 from fluxform.sources.generator import GENERATOR_GROUP, ArtifactGenerator, build_artifact
@@ -279,16 +280,10 @@ class _Discovery:
         return None if obj is None else obj.body
 
     def claim(self, owner: ObjectId, objects: Sequence[DesiredObject]) -> None:
-        """Record an owner's objects; one object rendered by two owners is an error."""
+        """Record an owner's objects for lookups (the first copy of one rendered twice; which
+        owner keeps it is decided once the order is known: planner/ownership.py)."""
         for obj in objects:
-            other = self.objects.get(obj.id)
-            if other is not None and other.owner != owner:
-                raise RenderError(
-                    f"{obj.id} is produced by both {other.owner} and {owner}",
-                    hint="an object must belong to exactly one Kustomization or HelmRelease",
-                )
-        for obj in objects:
-            self.objects[obj.id] = obj
+            self.objects.setdefault(obj.id, obj)
 
     def add_owner(
         self,
@@ -391,6 +386,7 @@ class _Discovery:
             self.timings["helm"] = time.perf_counter() - started
         self._check_stand_ins()
         ordered, dag_diags = order_owners([*self.owners.values(), *self.stand_ins.values()])
+        ordered = one_owner_per_object(ordered, frozenset(self.stand_ins))
         return DesiredState(
             owners=tuple(ordered),
             stand_ins=frozenset(self.stand_ins),
@@ -407,17 +403,9 @@ class _Discovery:
         )
 
     def _check_stand_ins(self) -> None:
-        """The one-owner-per-object check against the owners not rendered here."""
         for stand_in in self.stand_ins.values():
             if stand_in.id in self.owners:
                 raise RenderError(f"{stand_in.id} was rendered although it stands in (caller error)")
-            for obj in stand_in.objects:
-                other = self.objects.get(obj.id)
-                if other is not None:
-                    raise RenderError(
-                        f"{obj.id} is produced by both {stand_in.id} and {other.owner}",
-                        hint="an object must belong to exactly one Kustomization or HelmRelease",
-                    )
 
     def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
         """The self-managing Kustomization whose path is the start path, or a synthetic one."""

@@ -417,6 +417,25 @@ def test_object_a_stand_in_already_produces_fails_as_full(tmp_path: Path) -> Non
     assert "flux-system/app-a" in err and "flux-system/infra" in err, err
 
 
+def test_the_same_object_a_stand_in_already_produces_is_planned_under_the_first_owner(tmp_path: Path) -> None:
+    """Identical copies are allowed, as Flux applies both: the selected render meets a
+    stand-in's object, renders that owner too to compare, and plans what --full plans."""
+    repo, base = _repo(tmp_path)
+    repo.write("apps/a/settings.yaml", _configmap("settings", "flux-system", greeting="hello-from-infra"))
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "settings.yaml"))
+    repo.commit("app-a: the same settings as infra")
+
+    full, warm = _agreeing(repo, base, tmp_path)
+
+    cluster = full.data["clusters"][0]
+    assert full.data["summary"] == {"add": 0, "change": 0, "destroy": 0, "forget": 0}  # still infra's object
+    warnings = [d["summary"] for d in cluster["diagnostics"]]
+    assert any(
+        "ConfigMap/flux-system/settings is also rendered by Kustomization/flux-system/infra" in w for w in warnings
+    )
+    _took(warm, "grew")
+
+
 # -- a HelmRelease looks up values a stand-in produces ------------------------------------------
 
 GREETER = {

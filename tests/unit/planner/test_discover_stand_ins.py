@@ -15,6 +15,7 @@ from fluxform.planner.cache import BuildCache
 from fluxform.planner.changed import IndexRoots, RenderIndex, index_state
 from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState, OwnerStatus
+from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.trees import flux_kustomization
@@ -200,8 +201,11 @@ def test_object_a_stand_in_lists_cannot_be_rendered_by_another_owner(repo: Path,
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-web\n  namespace: flux-system\n"
     )  # the stand-in release renders this one
 
-    with pytest.raises(RenderError, match=r"ConfigMap/flux-system/web-web is produced by both .*web and .*apps"):
+    with pytest.raises(
+        StandInCollision, match=r"ConfigMap/flux-system/web-web is produced by .*apps and by .*web"
+    ) as e:
         _render(repo, tmp_path, index, index.wanted({APPS}))
+    assert e.value.stand_in == WEB  # the caller renders it too, and the copies are compared then
 
 
 def test_owners_the_index_does_not_know_are_rendered(repo: Path, tmp_path: Path) -> None:

@@ -1,0 +1,63 @@
+"""One owner per object: Flux applies an object two owners render from both, so identical
+copies (owner labels aside) are planned under the first owner with a warning; copies that
+differ would overwrite each other and are an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fluxform.errors import RenderError
+from fluxform.objects import ObjectId
+from fluxform.planner.cache import BuildCache
+from fluxform.planner.discover import DiscoverOptions, discover
+from tests.support.trees import flux_kustomization, write_tree
+
+
+def ks(name: str) -> ObjectId:
+    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
+
+
+VALUES = ObjectId("flux-system", "operator-values", "", "ConfigMap")
+#: flux-operator's layout (xunholy/k8s-gitops): the cluster directory has no kustomization.yaml,
+#: so Flux's generated one takes in operator/app (it has one), which operator's own
+#: Kustomization builds again
+FLEET = {
+    "clusters/dev/sync.yaml": flux_kustomization("flux-system", "./clusters/dev"),
+    "clusters/dev/operator/ks.yaml": flux_kustomization("operator", "./clusters/dev/operator/app"),
+    "clusters/dev/operator/app/kustomization.yaml": "resources: [values.yaml]\n",
+    "clusters/dev/operator/app/values.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: operator-values\n  namespace: flux-system\n"
+        "data:\n  replicas: '2'\n"
+    ),
+}
+
+
+def test_the_same_object_from_two_owners_is_planned_under_the_first(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "repo", FLEET)
+
+    state = discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+
+    holders = [o.id for o in state.owners if any(obj.id == VALUES for obj in o.objects)]
+    assert holders == [ks("flux-system")]  # the parent comes first in dependency order
+    operator = state.owner(ks("operator"))
+    assert operator is not None and operator.objects == ()
+    (note,) = [d for d in state.diagnostics if d.subject == ks("operator")]
+    assert f"{VALUES} is also rendered by {ks('flux-system')}" in note.summary
+
+
+def test_copies_that_differ_are_an_error_naming_both_owners(tmp_path: Path) -> None:
+    files = dict(FLEET)
+    files["clusters/dev/operator/ks.yaml"] = flux_kustomization(
+        "operator", "./clusters/dev/operator/app", "  targetNamespace: operator\n"
+    )  # its copy lands elsewhere: not the same object, so no conflict
+    files["clusters/dev/other.yaml"] = flux_kustomization("other", "./other")
+    files["other/values.yaml"] = FLEET["clusters/dev/operator/app/values.yaml"].replace("'2'", "'3'")
+    root = write_tree(tmp_path / "repo", files)
+
+    with pytest.raises(RenderError, match=r"ConfigMap/flux-system/operator-values is produced by both") as caught:
+        discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+    assert "with different content" in caught.value.summary
+    assert "Kustomization/flux-system/flux-system" in caught.value.summary
+    assert "Kustomization/flux-system/other" in caught.value.summary
