@@ -23,6 +23,7 @@ __all__ = [
     "DecryptError",
     "Diagnostic",
     "FluxformError",
+    "MissingKeys",
     "ObjectNotFound",
     "PlanError",
     "RenderError",
@@ -100,6 +101,10 @@ class ObjectNotFound(RenderError):
 
 class DecryptError(FluxformError):
     """SOPS decryption failed."""
+
+
+class MissingKeys(DecryptError):
+    """No key at all was given for a Kustomization that decrypts (CI without secrets)."""
 
 
 class SourceError(FluxformError):

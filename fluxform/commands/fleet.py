@@ -53,6 +53,7 @@ def fleet_request(fleet: dict[str, Any]) -> FleetRequest:
         helm=helm_hook(helm_options(fleet)),
         missing_sources=fleet.get("missing_sources") or "error",
         missing_objects=fleet.get("missing_objects") or "error",
+        missing_keys=fleet.get("missing_keys") or "error",
     )
     secrets = SecretOptions(
         decryption_keys=tuple(Path(p) for p in fleet.get("decryption_key") or ()),
@@ -101,6 +102,10 @@ def fleet_options(func: Any) -> Any:
             "--missing-objects",
             "A substituteFrom/valuesFrom object nothing in the fleet produces (made in the cluster, e.g. by "
             "external-secrets): fail, or skip its Kustomization or HelmRelease with a warning.",
+        ),
+        _skip_or_fail(
+            "--missing-keys",
+            "A Kustomization with SOPS secrets and no key given (CI without secrets): fail, or skip it, warning.",
         ),
         click.option(
             "--keys-dir",

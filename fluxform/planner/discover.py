@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
-from fluxform.errors import Diagnostic, FluxformError, ObjectNotFound, RenderError, SourceError
+from fluxform.errors import Diagnostic, FluxformError, MissingKeys, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
@@ -78,6 +78,7 @@ class DiscoverOptions:
     # planned as not rendered with a warning instead of failing the plan
     missing_sources: str = "error"
     missing_objects: str = "error"
+    missing_keys: str = "error"  # "warn": one that must decrypt with no key given is not rendered
 
 
 @dataclass
@@ -454,7 +455,12 @@ class _Discovery:
                 continue
             futures.append((ks, self.submit(ks, root)))
         started = time.perf_counter()
-        ready = deferred + [(ks, future.result()) for ks, future in futures]
+        ready = list(deferred)
+        for ks, future in futures:
+            try:
+                ready.append((ks, future.result()))
+            except MissingKeys as exc:  # its generator inputs are encrypted
+                self._unresolved(ks, exc, self.options.missing_keys)
         self.timings["build"] = self.timings.get("build", 0.0) + time.perf_counter() - started
         next_queue: list[FluxKustomization] = []
         still_deferred: list[tuple[FluxKustomization, BuildOutput]] = []
@@ -464,6 +470,9 @@ class _Discovery:
                 objects, diags = finalize_kustomization(ks, output.text, self._postbuild_context())
             except VariablesPending:
                 still_deferred.append((ks, output))
+                continue
+            except MissingKeys as exc:
+                self._unresolved(ks, exc, self.options.missing_keys)
                 continue
             progressed = True
             root = self.source_dirs.get(ks.source_ref, self_artifact.root)

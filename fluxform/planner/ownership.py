@@ -6,7 +6,9 @@ kustomization.yaml, whose generated build takes in every `app/` directory holdin
 each app's own Kustomization builds that directory again. The copies are the same object
 apart from Flux's owner labels, and the cluster ends up with it either way: fluxform plans
 it under the first owner in dependency order and warns on the others. Copies that differ
-would overwrite each other on every reconcile: that is an error naming both owners.
+would overwrite each other on every reconcile: that is an error naming both owners. The
+synthetic root (no self-managing Kustomization in the repository, e.g. flux-operator's
+FluxInstance applies the start path) yields to any real owner, whatever its copy says.
 
     owners = one_owner_per_object(ordered_owners, stand_ins=frozenset())
 """
@@ -36,36 +38,52 @@ class StandInCollision(RenderError):
 
 
 def one_owner_per_object(ordered: Sequence[Owner], stand_ins: frozenset[ObjectId]) -> list[Owner]:
-    """`ordered` (dependency order) with each object kept by its first owner only."""
-    first: dict[ObjectId, DesiredObject] = {}
-    out: list[Owner] = []
+    """`ordered` (dependency order) with each object kept by one owner: the first, unless
+    that is fluxform's synthetic root (its spec is a guess: whatever applies the start path
+    is not in the repository) and a real Kustomization renders the object too."""
+    copies: dict[ObjectId, list[DesiredObject]] = {}
     for owner in ordered:
-        kept: list[DesiredObject] = []
-        notes: list[Diagnostic] = []
         for obj in owner.objects:
-            holder = first.get(obj.id)
-            if holder is None or holder.owner == owner.id:
-                first.setdefault(obj.id, obj)
-                kept.append(obj)
+            copies.setdefault(obj.id, []).append(obj)
+    keeper: dict[ObjectId, ObjectId] = {}
+    notes: dict[ObjectId, list[Diagnostic]] = {}
+    for oid, objs in copies.items():
+        if len({o.owner for o in objs}) < 2:
+            continue
+        real = [o for o in objs if not _synthetic(o.owner)]
+        chosen = real[0] if _synthetic(objs[0].owner) and real else objs[0]
+        keeper[oid] = chosen.owner
+        for other in objs:
+            if other.owner == chosen.owner:
                 continue
-            _check_same(obj, holder, stand_ins)
-            notes.append(
+            _check_same(other, chosen, stand_ins)
+            notes.setdefault(other.owner, []).append(
                 Diagnostic(
-                    f"{obj.id} is also rendered by {holder.owner}; Flux applies it from both, the same but "
-                    f"for owner labels (the last reconcile wins them): planned under {holder.owner}",
-                    owner.id,
+                    f"{oid} is also rendered by {chosen.owner}; Flux applies it from both (the last reconcile "
+                    f"wins): planned under {chosen.owner}",
+                    other.owner,
                 )
             )
-        if notes:
-            owner = replace(owner, objects=tuple(kept), diagnostics=(*owner.diagnostics, *notes))
+    out: list[Owner] = []
+    for owner in ordered:
+        if owner.id in notes:
+            kept = tuple(o for o in owner.objects if keeper.get(o.id, owner.id) == owner.id)
+            owner = replace(owner, objects=kept, diagnostics=(*owner.diagnostics, *notes[owner.id]))
         out.append(owner)
     return out
+
+
+def _synthetic(oid: ObjectId) -> bool:
+    """fluxform's own root owner: the one Kustomization without a namespace."""
+    return oid.kind == "Kustomization" and not oid.namespace
 
 
 def _check_same(obj: DesiredObject, holder: DesiredObject, stand_ins: frozenset[ObjectId]) -> None:
     for standing, other in ((holder.owner, obj.owner), (obj.owner, holder.owner)):
         if standing in stand_ins:
             raise StandInCollision(obj.id, standing, other)
+    if _synthetic(holder.owner) or _synthetic(obj.owner):
+        return  # the synthetic root's copy is only a guess at what applies the start path
     if _without_owner_labels(obj.body) != _without_owner_labels(holder.body):
         raise RenderError(
             f"{obj.id} is produced by both {holder.owner} and {obj.owner}, with different content",

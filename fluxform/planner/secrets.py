@@ -37,7 +37,7 @@ from fluxform.decrypt import (
     keyring_from_keys_dir,
     private_tmpfs_dir,
 )
-from fluxform.errors import DecryptError, Diagnostic
+from fluxform.errors import DecryptError, Diagnostic, MissingKeys
 from fluxform.planner.flux import FluxKustomization
 from fluxform.planner.plan import Masking
 from fluxform.state.model import StateFile
@@ -83,7 +83,7 @@ class FleetSecrets:
                 ring = KeyRing.merged(ring, found)
         if ring.is_empty:
             wanted = f"Secret {ks.id.namespace}/{name}" if name else "keys"
-            raise DecryptError(
+            raise MissingKeys(
                 f"no decryption keys for this Kustomization (it needs {wanted})",
                 subject=ks.id,
                 location=ks.origin,

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from fluxform.errors import ObjectNotFound, SourceError
+from fluxform.errors import MissingKeys, ObjectNotFound, SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.cache import BuildCache
 from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState, OwnerStatus
 from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.trees import flux_kustomization, write_tree
 
@@ -102,3 +103,35 @@ def test_warn_plans_them_as_not_rendered_and_says_why(tmp_path: Path) -> None:
     assert any("team" in w and "not rendered: cannot resolve spec.sourceRef" in w for w in warnings)
     assert any("tunnel" in w and "not rendered: substitute from 'Secret/tunnel-id'" in w for w in warnings)
     assert any("web" in w and "not rendered" in w and "made-in-the-cluster" in w for w in warnings)
+
+
+REPO = Path(__file__).resolve().parents[3]
+ENCRYPTED = (REPO / "fixtures/fleet/clusters/staging/vars/cluster-secrets.yaml").read_text()  # age, TEST-ONLY key
+DECRYPTING = "  decryption:\n    provider: sops\n"
+
+
+def test_missing_keys_warn_skips_only_what_must_decrypt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE"):
+        monkeypatch.delenv(variable, raising=False)  # no key at all, as in CI without secrets
+    files = {
+        "clusters/dev/sync.yaml": flux_kustomization("flux-system", "./clusters/dev"),
+        "clusters/dev/secrets.yaml": flux_kustomization("secrets", "./apps/secrets", DECRYPTING),
+        "clusters/dev/plain.yaml": flux_kustomization("plain", "./apps/plain"),
+        "apps/secrets/secret.yaml": ENCRYPTED,
+        "apps/plain/cm.yaml": FLEET["apps/plain/cm.yaml"],
+    }
+    root = write_tree(tmp_path / "repo", files)
+
+    def render(policy: str) -> DesiredState:
+        with FleetSecrets(SecretOptions()) as secrets:
+            options = DiscoverOptions(
+                repo_root=root, cache=BuildCache.disabled(), decryptor=secrets, missing_keys=policy
+            )
+            return discover(root / "clusters/dev", options)
+
+    with pytest.raises(MissingKeys, match="no decryption keys for this Kustomization"):
+        render("error")
+    state = render("warn")
+    assert state.owner(ks("secrets")).status is OwnerStatus.EXTERNAL  # type: ignore[union-attr]
+    assert [str(o.id) for o in state.owner(ks("plain")).objects] == ["ConfigMap/default/plain"]  # type: ignore[union-attr]
+    assert any("not rendered: no decryption keys" in d.summary for d in state.diagnostics)

@@ -61,3 +61,27 @@ def test_copies_that_differ_are_an_error_naming_both_owners(tmp_path: Path) -> N
     assert "with different content" in caught.value.summary
     assert "Kustomization/flux-system/flux-system" in caught.value.summary
     assert "Kustomization/flux-system/other" in caught.value.summary
+
+
+def test_the_synthetic_root_yields_to_the_kustomization_that_builds_the_object(tmp_path: Path) -> None:
+    """Without a flux-system Kustomization (flux-operator's FluxInstance applies the start
+    path), fluxform's stand-in root cannot know that path's postBuild: the app's own
+    Kustomization, whose substitution differs, keeps the object."""
+    files = dict(FLEET)
+    del files["clusters/dev/sync.yaml"]
+    substitute = "  postBuild:\n    substitute:\n      replicas: five\n"
+    files["clusters/dev/operator/ks.yaml"] = flux_kustomization("operator", "./clusters/dev/operator/app", substitute)
+    files["clusters/dev/operator/app/values.yaml"] = FLEET["clusters/dev/operator/app/values.yaml"].replace(
+        "'2'", "'${replicas}'"
+    )
+    root = write_tree(tmp_path / "repo", files)
+
+    state = discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+
+    (holder,) = [o for o in state.owners if any(obj.id == VALUES for obj in o.objects)]
+    assert holder.id == ks("operator")
+    (values,) = [obj for obj in holder.objects if obj.id == VALUES]
+    assert values.body["data"] == {"replicas": "five"}
+    synthetic = ObjectId("", "fluxform-root", "kustomize.toolkit.fluxcd.io", "Kustomization")
+    assert any(d.subject == synthetic and "planned under Kustomization/flux-system/operator" in d.summary
+               for d in state.diagnostics)  # fmt: skip
