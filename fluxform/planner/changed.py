@@ -38,7 +38,7 @@ from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.closure import input_closure
 from fluxform.planner.flux import FluxKustomization
-from fluxform.planner.generate import prepare_kustomization
+from fluxform.planner.generate import find_kustomization_file, prepare_kustomization
 from fluxform.planner.helm_spec import HelmReleaseSpec
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.sources.artifact import IGNORE_FILE
@@ -54,7 +54,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "6"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -81,6 +81,7 @@ class OwnerInputs:
     objects: tuple[str, ...] = ()  # inventory ids (parsed only when standing in)
     crd_scopes: tuple[tuple[str, str, bool], ...] = ()  # (group, kind, namespaced) of its CRDs
     diagnostics: tuple[Diagnostic, ...] = ()  # its warnings (they name objects, never values)
+    flat_dirs: frozenset[str] = frozenset()  # a new file directly in one of these may be read
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -113,10 +114,16 @@ class RenderIndex:
         if any(posixpath.basename(p) == IGNORE_FILE for p in paths):
             return set(self.owners)  # the artifact's file filter itself changed
         ancestors = {a for p in paths for a in _ancestors(p)}
+        parents = {posixpath.dirname(p) for p in paths}
         found = set()
         for inputs in self.owners.values():
             files = inputs.files
-            if files is None or not inputs.dirs.isdisjoint(ancestors) or not files.isdisjoint(paths):
+            if (
+                files is None
+                or not files.isdisjoint(paths)
+                or not inputs.dirs.isdisjoint(ancestors)
+                or not inputs.flat_dirs.isdisjoint(parents)
+            ):
                 found.add(inputs.id)
         return found
 
@@ -182,6 +189,7 @@ class RenderIndex:
                 "parent": o.parent.inventory_id() if o.parent else None,
                 "files": sorted(o.files) if o.files is not None else None,
                 "dirs": sorted(o.dirs),
+                "flat_dirs": sorted(o.flat_dirs),
                 "lookups": [list(k) for k in o.lookups],
                 "scope_sensitive": o.scope_sensitive,
                 "kind": o.kind,
@@ -214,6 +222,7 @@ class RenderIndex:
                 parent=ObjectId.parse(item["parent"]) if item["parent"] else None,
                 files=frozenset(item["files"]) if item["files"] is not None else None,
                 dirs=frozenset(item["dirs"]),
+                flat_dirs=frozenset(item["flat_dirs"]),
                 lookups=tuple((k[0], k[1], k[2]) for k in item["lookups"]),
                 scope_sensitive=bool(item["scope_sensitive"]),
                 kind=str(item["kind"]),
@@ -294,10 +303,14 @@ def owner_inputs(
         parent = owner.parent or (producer_of.get(_key(owner.id)) if owner.kind == "HelmRelease" else None)
         sensitive = owner.kind == "HelmRelease" and any("." in o.id.group for o in owner.objects)
         crds = KindScopes.from_manifests(o.body for o in owner.objects).crd_scopes
+        files, dirs, lookups, flat_dirs = inputs
         owners[owner.id] = OwnerInputs(
             owner.id,
             parent,
-            *inputs,
+            files,
+            dirs,
+            lookups,
+            flat_dirs=flat_dirs,
             scope_sensitive=sensitive,
             kind=owner.kind,
             status=owner.status,
@@ -312,7 +325,9 @@ def owner_inputs(
     return owners
 
 
-_Inputs = tuple[frozenset[str] | None, frozenset[str], tuple[ObjectKey, ...]]
+#: (files, dirs read recursively, lookups, dirs read flat)
+_Inputs = tuple[frozenset[str] | None, frozenset[str], tuple[ObjectKey, ...], frozenset[str]]
+_NONE: frozenset[str] = frozenset()
 
 
 def _key(oid: ObjectId) -> ObjectKey:
@@ -340,28 +355,30 @@ def _kustomization_inputs(
             (str(r.get("kind")), ks.id.namespace, str(r.get("name"))) for r in refs if isinstance(r, Mapping)
         )
     if owner.status is not OwnerStatus.BUILT:
-        return frozenset(), frozenset(), lookups  # Flux renders nothing for it: only its object matters
+        return _NONE, _NONE, lookups, _NONE  # Flux renders nothing for it: only its object matters
     if not _reads_self(owner.source, self_source, roots.mapped_sources):
-        return None, frozenset(), lookups
+        return None, _NONE, lookups, _NONE
     directory = secure_join(roots.root, owner.path)
     if built is not None and built[0] == roots.root:  # the closure discovery's build computed
-        return (*_relative_inputs(built[1], [directory], roots), lookups)
+        return _kustomize_dirs(_relative_inputs(built[1], [directory], roots), roots, lookups)
     try:
         document = prepare_kustomization(directory, spec=spec, root=roots.root).document
         files = input_closure(roots.root, directory, document)
     except (FluxformError, OSError):
-        return None, frozenset(), lookups
-    return (*_relative_inputs(files, [directory], roots), lookups)
+        return None, _NONE, lookups, _NONE
+    return _kustomize_dirs(_relative_inputs(files, [directory], roots), roots, lookups)
 
 
 def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
     if not isinstance(manifest, Mapping):
-        return None, frozenset(), ()
+        return None, _NONE, (), _NONE
     hr = HelmReleaseSpec.from_doc(manifest)
     lookups = [(ref.kind, hr.namespace, ref.name) for ref in hr.values_from]
     if hr.chart_ref is not None:
         lookups.append((hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name))
-        return None, frozenset(), tuple(lookups)
+        if hr.chart_ref.kind == "OCIRepository":  # the chart comes from a registry: the object is the input
+            return _NONE, _NONE, tuple(lookups), _NONE
+        return None, _NONE, tuple(lookups), _NONE  # a HelmChart or ExternalArtifact may read the repository
     template = hr.chart_template
     assert template is not None
     ref = template.source_ref
@@ -369,17 +386,19 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     if template.values_files:  # the HelmChart's generation enters the chart version
         lookups.append(("HelmChart", ref.namespace, f"{hr.namespace}-{hr.name}"))
     if ref.kind == "HelmRepository":
-        return frozenset(), frozenset(), tuple(lookups)  # the chart comes from the chart cache
+        return _NONE, _NONE, tuple(lookups), _NONE  # the chart comes from the chart cache
     source = f"{ref.kind}/{ref.namespace}/{ref.name}"
     if template.reconcile_strategy == "Revision" or not _reads_self(source, self_source, roots.mapped_sources):
-        return None, frozenset(), tuple(lookups)  # chart version carries the source revision
+        return None, _NONE, tuple(lookups), _NONE  # chart version carries the source revision
     chart_dir = secure_join(roots.root, template.chart)
     files = set(_walk(chart_dir))
     for name in template.values_files:
         files |= {p for p in (secure_join(roots.root, name), chart_dir / name) if p.is_file()}
     dirs = [chart_dir, *(_local_dependency_dirs(chart_dir))]
     files |= {p for d in dirs[1:] for p in _walk(d)}
-    return (*_relative_inputs(files, dirs, roots), tuple(lookups))
+    file_set, chart_dirs = _relative_inputs(files, [], roots)
+    recursive = _relative_inputs(dirs, [], roots)[0]  # the chart and its local dependencies, whole
+    return file_set, recursive, tuple(lookups), chart_dirs - recursive
 
 
 def _local_dependency_dirs(chart_dir: Path) -> list[Path]:
@@ -395,6 +414,22 @@ def _local_dependency_dirs(chart_dir: Path) -> list[Path]:
         if repository.startswith("file://"):
             out.append((chart_dir / repository.removeprefix("file://")).resolve())
     return out
+
+
+def _kustomize_dirs(
+    relative: tuple[frozenset[str], frozenset[str]], roots: IndexRoots, lookups: tuple[ObjectKey, ...]
+) -> _Inputs:
+    """A directory holding a kustomization file is read flat (kustomize reads what it names;
+    a new file beside it matters only as another kustomization file); one without is read by
+    Flux's generator, recursively, so any new file below it may change the build."""
+    files, dirs = relative
+    recursive: set[str] = set()
+    flat: set[str] = set()
+    for directory in dirs:
+        inner = directory[len(roots.prefix) :].lstrip("/") if roots.prefix else directory
+        generated = find_kustomization_file(roots.root / inner) is None
+        (recursive if generated else flat).add(directory)
+    return files, frozenset(recursive), lookups, frozenset(flat)
 
 
 def _walk(directory: Path) -> list[Path]:

@@ -143,6 +143,11 @@ class _Selection:
             found |= (inputs.files or set()) | inputs.dirs
         return found
 
+    def flat_dirs(self) -> set[str]:
+        """Directories whose own files (not their subdirectories') the wanted owners may read:
+        a file added beside a kustomization file at head is written before the render."""
+        return {d for oid in self.wanted for d in self.index.owners[oid].flat_dirs}
+
 
 @dataclass
 class _Run:
@@ -190,6 +195,7 @@ class _Run:
             checkout.want_all()
         else:
             checkout.want(_relative([*selection.paths(), cluster], prefix))
+            checkout.want_flat(_relative(selection.flat_dirs(), prefix))
         _add(self.timings, "checkout", started)
         stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
         options = replace(

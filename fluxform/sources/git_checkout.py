@@ -149,6 +149,15 @@ class LazyCheckout:
                 todo.update(self.files_below(clean))
         return self._write(sorted(todo - self.written))
 
+    def want_flat(self, directories: Iterable[str]) -> int:
+        """Write the files directly in each directory (not those of its subdirectories)."""
+        todo: set[str] = set()
+        for directory in directories:
+            clean = directory.strip("/")
+            cut = len(clean) + 1 if clean else 0
+            todo.update(p for p in self.files_below(clean) if "/" not in p[cut:])
+        return self._write(sorted(todo - self.written))
+
     def want_all(self) -> int:
         """The whole checkout, empty directories included."""
         self._skeleton()

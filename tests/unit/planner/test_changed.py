@@ -124,3 +124,33 @@ def test_index_of_a_real_render(tmp_path: Path) -> None:
     assert index.affected(["fleet/apps/app-001/overlays/cluster-00/values.yaml"]) == set()
     assert index.affected(["fleet/charts/fleet-app/values.yaml"]) == {web("app-000"), web("app-001")}
     assert index.affected(["fleet/clusters/cluster-01/vars/cluster-settings.yaml"]) == set(index.owners)
+
+
+def test_directories_holding_a_kustomization_file_are_read_flat() -> None:
+    """kustomize reads what a kustomization names: a new file beside it may matter (another
+    kustomization file name), one in a new subdirectory cannot; a directory Flux generates a
+    kustomization for is read recursively."""
+    owner = OwnerInputs(
+        APP,
+        None,
+        frozenset({"apps/app/kustomization.yaml", "gen/cm.yaml"}),
+        dirs=frozenset({"gen"}),
+        flat_dirs=frozenset({"apps/app"}),
+    )
+    index = RenderIndex({APP: owner})
+    assert index.affected(["apps/app/kustomization.yml"]) == {APP}
+    assert index.affected(["apps/app/sub/new.yaml"]) == set()
+    assert index.affected(["gen/deeper/new.yaml"]) == {APP}
+
+
+def test_index_of_a_real_render_reads_overlays_flat(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    generate_fleet(root / "fleet", FleetSpec(clusters=2, kustomizations=2, seed=1))
+    options = DiscoverOptions(repo_root=root / "fleet", cache=BuildCache.disabled())
+    index = index_state(discover(root / "fleet/clusters/cluster-01", options), IndexRoots(root / "fleet", "fleet"))
+
+    app = index.owners[ks("app-001")]
+    assert "fleet/apps/app-001/overlays/cluster-01" in app.flat_dirs
+    assert "fleet/apps/app-001/overlays/cluster-01" not in app.dirs
+    assert "fleet/clusters/cluster-01" in index.owners[ks("flux-system")].dirs  # generated: recursive
+    assert index.affected(["fleet/apps/app-001/overlays/cluster-01/notes/readme.yaml"]) == set()
