@@ -54,7 +54,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "6"
+INDEX_VERSION = "7"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -113,17 +113,10 @@ class RenderIndex:
             return set()
         if any(posixpath.basename(p) == IGNORE_FILE for p in paths):
             return set(self.owners)  # the artifact's file filter itself changed
-        ancestors = {a for p in paths for a in _ancestors(p)}
-        parents = {posixpath.dirname(p) for p in paths}
         found = set()
         for inputs in self.owners.values():
             files = inputs.files
-            if (
-                files is None
-                or not files.isdisjoint(paths)
-                or not inputs.dirs.isdisjoint(ancestors)
-                or not inputs.flat_dirs.isdisjoint(parents)
-            ):
+            if files is None or not files.isdisjoint(paths) or any(_reaches(inputs, p) for p in paths):
                 found.add(inputs.id)
         return found
 
@@ -259,6 +252,19 @@ def _diagnostic_from_json(item: Mapping[str, Any]) -> Diagnostic:
     )
 
 
+def _reaches(inputs: OwnerInputs, path: str) -> bool:
+    """A new or changed `path` may be read: the nearest of its directories the owner reads
+    decides (a directory read whole reaches everything below it, one read flat only its
+    own files; a flat one below a whole one stops it)."""
+    parent = posixpath.dirname(path)
+    for directory in _ancestors(path):
+        if directory in inputs.dirs:
+            return True
+        if directory in inputs.flat_dirs:
+            return directory == parent
+    return False
+
+
 def _ancestors(path: str) -> list[str]:
     parts = path.split("/")[:-1]
     return ["/".join(parts[:i]) for i in range(len(parts), -1, -1)]
@@ -360,13 +366,13 @@ def _kustomization_inputs(
         return None, _NONE, lookups, _NONE
     directory = secure_join(roots.root, owner.path)
     if built is not None and built[0] == roots.root:  # the closure discovery's build computed
-        return _kustomize_dirs(_relative_inputs(built[1], [directory], roots), roots, lookups)
+        return _kustomize_dirs(_relative_inputs(built[1], [directory], roots), roots, lookups, directory)
     try:
         document = prepare_kustomization(directory, spec=spec, root=roots.root).document
         files = input_closure(roots.root, directory, document)
     except (FluxformError, OSError):
         return None, _NONE, lookups, _NONE
-    return _kustomize_dirs(_relative_inputs(files, [directory], roots), roots, lookups)
+    return _kustomize_dirs(_relative_inputs(files, [directory], roots), roots, lookups, directory)
 
 
 def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
@@ -417,19 +423,34 @@ def _local_dependency_dirs(chart_dir: Path) -> list[Path]:
 
 
 def _kustomize_dirs(
-    relative: tuple[frozenset[str], frozenset[str]], roots: IndexRoots, lookups: tuple[ObjectKey, ...]
+    relative: tuple[frozenset[str], frozenset[str]], roots: IndexRoots, lookups: tuple[ObjectKey, ...], build: Path
 ) -> _Inputs:
-    """A directory holding a kustomization file is read flat (kustomize reads what it names;
-    a new file beside it matters only as another kustomization file); one without is read by
-    Flux's generator, recursively, so any new file below it may change the build."""
+    """Which directories a build reads whole: those Flux's generator scans (the build
+    directory when it has no kustomization file, and its subdirectories without one, down
+    from it), where any new file may change the build. Every other directory it reads from
+    is read flat: kustomize reads what a kustomization names, so only a new file directly
+    in it (another kustomization file name) may matter."""
     files, dirs = relative
-    recursive: set[str] = set()
-    flat: set[str] = set()
-    for directory in dirs:
-        inner = directory[len(roots.prefix) :].lstrip("/") if roots.prefix else directory
-        generated = find_kustomization_file(roots.root / inner) is None
-        (recursive if generated else flat).add(directory)
-    return files, frozenset(recursive), lookups, frozenset(flat)
+    top = _relative_inputs([build], [], roots)[0]
+    start = next(iter(top), None)
+    has_marker: dict[str, bool] = {}
+
+    def marked(directory: str) -> bool:
+        if directory not in has_marker:
+            inner = directory[len(roots.prefix) :].lstrip("/") if roots.prefix else directory
+            has_marker[directory] = find_kustomization_file(roots.root / inner) is not None
+        return has_marker[directory]
+
+    def scanned(directory: str) -> bool:
+        """The generator reaches it: no kustomization file from the build directory down to it."""
+        if start is None or not (start == "" or directory == start or directory.startswith(f"{start}/")):
+            return False
+        parts = [p for p in directory[len(start) :].split("/") if p]
+        chain = [posixpath.join(start, *parts[:depth]) for depth in range(len(parts) + 1)]
+        return not any(marked(d) for d in chain)
+
+    recursive = {d for d in dirs if scanned(d)}
+    return files, frozenset(recursive), lookups, frozenset(dirs - recursive)
 
 
 def _walk(directory: Path) -> list[Path]:

@@ -196,8 +196,9 @@ def diff_states(
     for oid in order:
         if only is not None and oid not in only:
             current = head_owners.get(oid) or base_owners[oid]
-            count = len(current.objects)
-            diffs.append(OwnerDiff(oid, current.kind, OwnerStatusChange.UNCHANGED, current.path, unchanged=count))
+            note = _status_note(base_owners.get(oid), head_owners.get(oid))  # suspended, not rendered: as compared
+            count = 0 if note else len(current.objects)
+            diffs.append(OwnerDiff(oid, current.kind, OwnerStatusChange.UNCHANGED, current.path, note, unchanged=count))
             continue
         diffs.append(_owner_diff(base_owners.get(oid), head_owners.get(oid), masking, owners_of))
     status = ClusterStatus.ADDED if base is None else ClusterStatus.REMOVED if head is None else None

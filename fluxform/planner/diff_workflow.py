@@ -28,7 +28,8 @@ from fluxform.decrypt.tmpfs import private_dir
 from fluxform.errors import FluxformError, ObjectNotFound, SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
-from fluxform.planner.diff import ClusterDiff, ClusterStatus, FleetDiff, Revision, diff_states
+from fluxform.planner.dag import order_owners
+from fluxform.planner.diff import ClusterDiff, FleetDiff, Revision, diff_states
 from fluxform.planner.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.generate import KUSTOMIZATION_FILE_NAMES
 from fluxform.planner.kustomize import kustomize_tool
@@ -135,13 +136,13 @@ class _Selection:
     wanted: frozenset[ObjectId]
     lazy: bool
 
-    def paths(self) -> set[str]:
-        """Repository-relative files and directories (everything below) the wanted owners read."""
-        found: set[str] = set()
-        for oid in self.wanted:
-            inputs = self.index.owners[oid]
-            found |= (inputs.files or set()) | inputs.dirs
-        return found
+    def files(self) -> set[str]:
+        """Repository-relative files the wanted owners read."""
+        return {f for oid in self.wanted for f in self.index.owners[oid].files or ()}
+
+    def scanned_dirs(self) -> set[str]:
+        """Directories the wanted owners read whole: generator-scanned ones, charts."""
+        return {d for oid in self.wanted for d in self.index.owners[oid].dirs}
 
     def flat_dirs(self) -> set[str]:
         """Directories whose own files (not their subdirectories') the wanted owners may read:
@@ -194,7 +195,8 @@ class _Run:
         if selection is None or not selection.lazy:
             checkout.want_all()
         else:
-            checkout.want(_relative([*selection.paths(), cluster], prefix))
+            checkout.want(_relative([*selection.files(), cluster], prefix))
+            checkout.want_generated(_relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
             checkout.want_flat(_relative(selection.flat_dirs(), prefix))
         _add(self.timings, "checkout", started)
         stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
@@ -259,10 +261,11 @@ class _Run:
         files = _relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
         dirs = _relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
         unread = [f for f in files if checkout.has_file(f) and f not in checkout.written]
-        unread += [d for d in dirs if not checkout.complete(d)]
-        if not unread and wanted == selection.wanted:
+        unscanned = [d for d in dirs if not checkout.generated_complete(d, KUSTOMIZATION_FILE_NAMES)]
+        if not unread and not unscanned and wanted == selection.wanted:
             return None
         checkout.want(unread)
+        checkout.want_generated(unscanned, KUSTOMIZATION_FILE_NAMES)
         return _Selection(selection.index, wanted, True)
 
     def index_key(self, commit: str, cluster: str) -> str:
@@ -292,7 +295,7 @@ class _Run:
             index = self._index(key, base_state, roots)
         affected = index.affected(self.changed)
         if not affected:  # both sides render as the base did: its warnings are the head's
-            return ClusterDiff(cluster, ClusterStatus.UNCHANGED, rendered=False, diagnostics=index.diagnostics)
+            return self._unaffected(cluster, index, masking)
         wanted = index.wanted(affected)
         selection = _Selection(index, wanted, all(index.owners[o].files is not None for o in wanted))
         if base_state is None:
@@ -300,6 +303,14 @@ class _Run:
         head_state = self.render_selected(head, cluster, selection)
         new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
         return self.compare(cluster, base_state, head_state, masking, affected | new)
+
+    def _unaffected(self, cluster: str, index: RenderIndex, masking: Masking) -> ClusterDiff:
+        """A cluster nothing changed for, told from its index as a full render would tell it:
+        no change, the owners Flux leaves alone noted, the base's warnings."""
+        owners, _ = order_owners(list(index.stand_ins(frozenset())[0]))
+        state = DesiredState(tuple(owners), "", stand_ins=frozenset(o.id for o in owners))
+        result = self.compare(cluster, state, state, masking, frozenset())
+        return replace(result, rendered=False, diagnostics=index.diagnostics)
 
     def compare(
         self,

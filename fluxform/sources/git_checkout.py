@@ -158,6 +158,29 @@ class LazyCheckout:
             todo.update(p for p in self.files_below(clean) if "/" not in p[cut:])
         return self._write(sorted(todo - self.written))
 
+    def generated_files(self, directory: str, markers: tuple[str, ...]) -> list[str]:
+        """What a generator scanning `directory` reads (Flux's, for a directory without a
+        kustomization file): its files, and below it recursively, except that a
+        subdirectory holding one of the `markers` contributes that file only."""
+        clean = directory.strip("/")
+        found: list[str] = []
+        for name, kind in sorted(self.listing.children(self._full(clean)).items()):
+            path = f"{clean}/{name}" if clean else name
+            if kind == "blob":
+                found += [path] if self.has_file(path) else []
+                continue
+            marker = next((f"{path}/{m}" for m in markers if self.has_file(f"{path}/{m}")), None)
+            found += [marker] if marker is not None else self.generated_files(path, markers)
+        return found
+
+    def want_generated(self, directories: Iterable[str], markers: tuple[str, ...]) -> int:
+        """Write what a generator scanning each directory reads (`generated_files`)."""
+        todo = {p for d in directories for p in self.generated_files(d, markers)}
+        return self._write(sorted(todo - self.written))
+
+    def generated_complete(self, directory: str, markers: tuple[str, ...]) -> bool:
+        return all(p in self.written for p in self.generated_files(directory, markers))
+
     def want_all(self) -> int:
         """The whole checkout, empty directories included."""
         self._skeleton()

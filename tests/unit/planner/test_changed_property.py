@@ -101,6 +101,9 @@ def test_changed_only_diff_equals_full_diff(seed: int, edits: list[tuple[str, in
         repo = TestRepo.create(Path(tmp) / "repo")
         layout: FleetLayout = generate_fleet(repo.path, FleetSpec(clusters=CLUSTERS, kustomizations=APPS, seed=seed))
         assert layout.flux_kustomizations == CLUSTERS * APPS
+        if seed % 2:  # an owner Flux leaves alone: both modes must show it the same way
+            suspended = repo.path / f"clusters/{cluster_name(0)}/apps/{app_name(1)}.yaml"
+            suspended.write_text(suspended.read_text().replace("spec:\n", "spec:\n  suspend: true\n", 1))
         for n in range(8):
             extra = repo.path / f"components/extra-{n}/kustomization.yaml"
             extra.parent.mkdir(parents=True)
