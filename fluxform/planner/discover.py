@@ -141,16 +141,22 @@ def _may_build_from_repository(doc: Mapping[str, Any]) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _kinds_and_names(data: bytes) -> tuple[tuple[str, str], ...]:
-    """(kind, metadata.name) of every document of a file that mentions a Flux API group;
-    memoised by content like `_kustomization_paths`."""
+def _kinds_and_names(data: bytes) -> tuple[tuple[str, str, str], ...]:
+    """(kind, metadata.name, metadata.namespace or "") of every document of a file that
+    mentions a Flux API group; memoised by content like `_kustomization_paths`."""
     if b"toolkit.fluxcd.io" not in data:
         return ()
     try:
         docs = yamlio.load_all(data, unknown_tags="plain")
     except yamlio.YamlError:
         return ()
-    return tuple((str(d.get("kind")), str((d.get("metadata") or {}).get("name"))) for d in docs if isinstance(d, dict))
+    found = []
+    for doc in docs:
+        if isinstance(doc, dict):
+            meta = doc.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
+            found.append((str(doc.get("kind")), str(meta.get("name")), str(meta.get("namespace") or "")))
+    return tuple(found)
 
 
 def find_repo_root(start: Path, is_dir: Callable[[Path], bool] = Path.is_dir, top: Path | None = None) -> Path:
@@ -330,14 +336,24 @@ class _Discovery:
 
     def _definition_file(self, oid: ObjectId, files: frozenset[Path], root: Path) -> SourceLocation | None:
         """The file a Flux object was written in, so errors can name it (kustomize drops it)."""
+        exact, unnamespaced = (oid.kind, oid.name, oid.namespace), (oid.kind, oid.name, "")
+        fallback: Path | None = None  # written without a namespace (a kustomization sets it)
         for path in sorted(files):
-            if path.suffix in (".yaml", ".yml") and (oid.kind, oid.name) in self._flux_objects_in(path, oid.name):
-                with contextlib.suppress(ValueError):
-                    return SourceLocation(str(path.resolve().relative_to(root.resolve())))
+            if path.suffix not in (".yaml", ".yml"):
+                continue
+            docs = self._flux_objects_in(path, oid.name)
+            if exact in docs:
+                fallback = path
+                break
+            if fallback is None and unnamespaced in docs:
+                fallback = path
+        if fallback is not None:
+            with contextlib.suppress(ValueError):
+                return SourceLocation(str(fallback.resolve().relative_to(root.resolve())))
         return None
 
-    def _flux_objects_in(self, path: Path, name: str) -> tuple[tuple[str, str], ...]:
-        """(kind, name) of the documents of a file defining Flux objects; parsed only when
+    def _flux_objects_in(self, path: Path, name: str) -> tuple[tuple[str, str, str], ...]:
+        """(kind, name, namespace) of the documents of a file defining Flux objects; parsed only when
         the file mentions both a Flux API group and the name looked for."""
         data = self._file_bytes.get(path)
         if data is None:
@@ -444,6 +460,10 @@ class _Discovery:
                 continue  # rendered elsewhere; it stands in for itself
             if ks.suspend:
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
+                continue
+            if ks.spec.get("kubeConfig"):  # as for HelmReleases: another cluster's objects
+                note = Diagnostic("applies to a remote cluster (spec.kubeConfig): not planned", ks.id, ks.origin)
+                self.add_owner(ks, [], OwnerStatus.EXTERNAL, (note,))
                 continue
             try:
                 root = self.resolve_source(ks, self_artifact)

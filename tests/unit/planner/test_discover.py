@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from fluxform.errors import RenderError, SourceError
+from fluxform.objects import ObjectId
+from fluxform.planner.cache import BuildCache
 from fluxform.planner.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.model import OwnerStatus
+from tests.support.trees import flux_kustomization, write_tree
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -156,3 +159,34 @@ def test_crd_in_the_fleet_decides_scope_of_its_kind(fleet: Path) -> None:
     )
     state = discover(fleet / "clusters" / "prod")
     assert any(i.kind == "Widget" and i.namespace == "" for i in state.objects())
+
+
+def test_remote_cluster_kustomizations_are_not_planned_and_same_names_keep_their_files(tmp_path: Path) -> None:
+    """Hub-and-spoke (flux2-hub-spoke-example): a Kustomization with spec.kubeConfig applies
+    to another cluster, so its objects are not this cluster's; two Kustomizations of one name
+    in two namespaces are each located in their own file."""
+
+    def spoke(namespace: str) -> str:
+        text = flux_kustomization("tenants", f"./spokes/{namespace}", "  kubeConfig:\n    secretRef:\n      name: kc\n")
+        return text.replace("namespace: flux-system\nspec:", f"namespace: {namespace}\nspec:", 1)
+
+    root = write_tree(
+        tmp_path / "repo",
+        {
+            "hub/sync.yaml": flux_kustomization("flux-system", "./hub"),
+            "hub/production.yaml": spoke("production"),
+            "hub/staging.yaml": spoke("staging"),
+            "spokes/production/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n  namespace: x\n",
+            "spokes/staging/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n  namespace: x\n",
+        },
+    )
+
+    state = discover(root / "hub", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+
+    for namespace in ("production", "staging"):
+        oid = ObjectId(namespace, "tenants", "kustomize.toolkit.fluxcd.io", "Kustomization")
+        owner = state.owner(oid)
+        assert owner is not None and owner.status is OwnerStatus.EXTERNAL and owner.objects == ()
+        (note,) = owner.diagnostics
+        assert note.summary == "applies to a remote cluster (spec.kubeConfig): not planned"
+        assert str(note.location) == f"hub/{namespace}.yaml"
