@@ -54,7 +54,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -402,9 +402,11 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
         files |= {p for p in (secure_join(roots.root, name), chart_dir / name) if p.is_file()}
     dirs = [chart_dir, *(_local_dependency_dirs(chart_dir))]
     files |= {p for d in dirs[1:] for p in _walk(d)}
-    file_set, chart_dirs = _relative_inputs(files, [], roots)
+    file_set, read_from = _relative_inputs(files, [], roots)
     recursive = _relative_inputs(dirs, [], roots)[0]  # the chart and its local dependencies, whole
-    return file_set, recursive, tuple(lookups), chart_dirs - recursive
+    # values files outside the chart are read flat; nothing below a chart may stop its recursion
+    flat = {d for d in read_from if not any(d == r or d.startswith(f"{r}/") for r in recursive)}
+    return file_set, recursive, tuple(lookups), frozenset(flat)
 
 
 def _local_dependency_dirs(chart_dir: Path) -> list[Path]:

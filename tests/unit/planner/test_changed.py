@@ -154,3 +154,18 @@ def test_index_of_a_real_render_reads_overlays_flat(tmp_path: Path) -> None:
     assert "fleet/apps/app-001/overlays/cluster-01" not in app.dirs
     assert "fleet/clusters/cluster-01" in index.owners[ks("flux-system")].dirs  # generated: recursive
     assert index.affected(["fleet/apps/app-001/overlays/cluster-01/notes/readme.yaml"]) == set()
+
+
+def test_a_chart_is_read_whole_even_below_its_template_directories(tmp_path: Path) -> None:
+    """Helm loads every file of a chart: a new template in a new subdirectory changes the
+    render, although the directory it lands in was only a parent of read files."""
+    root = tmp_path / "repo"
+    generate_fleet(root / "fleet", FleetSpec(clusters=2, kustomizations=2, seed=1))
+    helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(tmp_path / "charts")))
+    options = DiscoverOptions(repo_root=root / "fleet", cache=BuildCache.disabled(), helm=helm)
+    index = index_state(discover(root / "fleet/clusters/cluster-01", options), IndexRoots(root / "fleet", "fleet"))
+
+    releases = {web("app-000"), web("app-001")}
+    assert index.affected(["fleet/charts/fleet-app/templates/extra/new.yaml"]) == releases
+    assert index.affected(["fleet/charts/fleet-app/files/deep/new.txt"]) == releases
+    assert not any(d.startswith("fleet/charts/fleet-app") for d in index.owners[web("app-000")].flat_dirs)

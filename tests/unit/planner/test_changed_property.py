@@ -54,6 +54,10 @@ FILES = {
     "remove-kustomization": ("clusters/{cluster}/apps/{other}.yaml", ""),
     "base-new-unlisted-file": ("apps/{app}/base/notes-{n}.txt", "not a resource\n"),
     "outside": ("README.md", "edit {n}\n"),
+    "chart-template-in-new-dir": (  # Helm reads a chart whole, subdirectories of templates/ too
+        "charts/fleet-app/templates/extra/cm-{n}.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}-extra-{n}\ndata:\n  n: '{n}'\n",
+    ),
 }
 #: committed with the base, read by no owner until an edit names it (read-other-component)
 EXTRA_COMPONENT = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  extra: '{n}'\n"
@@ -72,6 +76,7 @@ def apply_edit(root: Path, name: str, n: int) -> None:
     rel, content = FILES[name]
     path = root / rel.format(**fields)
     if content:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content.format(**fields))
     else:
         path.unlink(missing_ok=True)
