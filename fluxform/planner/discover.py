@@ -518,9 +518,7 @@ class _Discovery:
         objects are left alone, as Flux leaves them when the reconciliation fails)."""
         if policy != "warn":
             raise error.with_context(subject=ks.id, location=ks.origin)
-        hint = f" (hint: {error.hint})" if error.hint else ""
-        note = Diagnostic(f"not rendered: {error.summary}{hint}", ks.id, ks.origin, error.detail)
-        self.add_owner(ks, [], OwnerStatus.EXTERNAL, (note,))
+        self.add_owner(ks, [], OwnerStatus.EXTERNAL, (Diagnostic.not_rendered(error, ks.id, ks.origin),))
 
     def _missing_object(self, ks: FluxKustomization, output: BuildOutput) -> FluxformError:
         """Why a Kustomization's substitution cannot finish: the object nothing produces."""

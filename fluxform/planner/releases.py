@@ -129,8 +129,7 @@ class _Renderer:
             policy = self.options.missing_objects if isinstance(exc, ObjectNotFound) else self.options.missing_charts
             if policy != "warn":
                 raise exc.with_context(subject=spec.id, location=obj.origin) from None
-            hint = f" (hint: {exc.hint})" if exc.hint else ""
-            self.diagnostics.append(Diagnostic(f"not rendered: {exc.summary}{hint}", spec.id, obj.origin, exc.detail))
+            self.diagnostics.append(Diagnostic.not_rendered(exc, spec.id, obj.origin))
             return base
         self.diagnostics.extend(rendered.diagnostics)
         objects = tuple(
