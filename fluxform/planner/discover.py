@@ -371,7 +371,7 @@ class _Discovery:
         root_ks = self._root_kustomization(self_artifact, rel_start)
         self.parents[root_ks.id] = None
         queue: list[FluxKustomization] = [root_ks]
-        deferred: list[tuple[FluxKustomization, BuildOutput]] = []
+        deferred: list[_Deferred] = []
         while queue or deferred:
             queue, deferred = self._wave(queue, deferred, self_artifact)
         scopes = KindScopes.from_manifests(o.body for o in self.objects.values())
@@ -448,9 +448,9 @@ class _Discovery:
     def _wave(
         self,
         queue: list[FluxKustomization],
-        deferred: list[tuple[FluxKustomization, BuildOutput]],
+        deferred: list[_Deferred],
         self_artifact: Artifact,
-    ) -> tuple[list[FluxKustomization], list[tuple[FluxKustomization, BuildOutput]]]:
+    ) -> tuple[list[FluxKustomization], list[_Deferred]]:
         futures: list[tuple[FluxKustomization, Future[BuildOutput]]] = []
         waiting: list[FluxKustomization] = []
         for ks in sorted(queue, key=lambda k: k.id):
@@ -475,7 +475,7 @@ class _Discovery:
                 continue
             futures.append((ks, self.submit(ks, root)))
         started = time.perf_counter()
-        ready = list(deferred)
+        ready = [(ks, output) for ks, output, _ in deferred]
         for ks, future in futures:
             try:
                 ready.append((ks, future.result()))
@@ -483,13 +483,13 @@ class _Discovery:
                 self._unresolved(ks, exc, self.options.missing_keys)
         self.timings["build"] = self.timings.get("build", 0.0) + time.perf_counter() - started
         next_queue: list[FluxKustomization] = []
-        still_deferred: list[tuple[FluxKustomization, BuildOutput]] = []
+        still_deferred: list[_Deferred] = []
         progressed = False
         for ks, output in ready:
             try:
                 objects, diags = finalize_kustomization(ks, output.text, self._postbuild_context())
-            except VariablesPending:
-                still_deferred.append((ks, output))
+            except VariablesPending as pending:
+                still_deferred.append((ks, output, pending))
                 continue
             except MissingKeys as exc:
                 self._unresolved(ks, exc, self.options.missing_keys)
@@ -508,8 +508,8 @@ class _Discovery:
             waiting = []
         next_queue.extend(waiting)
         if stuck and still_deferred and not next_queue:
-            for ks, output in still_deferred:
-                self._unresolved(ks, self._missing_object(ks, output), self.options.missing_objects)
+            for ks, _, waiting_for in still_deferred:
+                self._unresolved(ks, _missing_object(ks, waiting_for), self.options.missing_objects)
             still_deferred = []
         return next_queue, still_deferred
 
@@ -519,21 +519,6 @@ class _Discovery:
         if policy != "warn":
             raise error.with_context(subject=ks.id, location=ks.origin)
         self.add_owner(ks, [], OwnerStatus.EXTERNAL, (Diagnostic.not_rendered(error, ks.id, ks.origin),))
-
-    def _missing_object(self, ks: FluxKustomization, output: BuildOutput) -> FluxformError:
-        """Why a Kustomization's substitution cannot finish: the object nothing produces."""
-        try:
-            finalize_kustomization(ks, output.text, self._postbuild_context())
-        except VariablesPending as missing:
-            return ObjectNotFound(
-                f"substitute from '{missing.kind}/{missing.name}' error: not found in namespace "
-                f"{ks.id.namespace} (nothing in the fleet produces it)",
-                (missing.kind, ks.id.namespace, missing.name),
-                subject=ks.id,
-                location=ks.origin,
-                hint="mark it optional: true, or add it to the fleet",
-            )
-        return RenderError("substitution finished on a retry (caller error)", subject=ks.id)
 
     def _postbuild_context(self) -> PostBuildContext:
         return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor, self.timings)
@@ -547,6 +532,22 @@ class _Discovery:
                     hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
                     "(kustomize-controller does not default it)",
                 )
+
+
+#: a Kustomization built but waiting for a substituteFrom object, and what it waits for
+_Deferred = tuple[FluxKustomization, BuildOutput, VariablesPending]
+
+
+def _missing_object(ks: FluxKustomization, missing: VariablesPending) -> ObjectNotFound:
+    """Why a Kustomization's substitution cannot finish: the object nothing produces."""
+    return ObjectNotFound(
+        f"substitute from '{missing.kind}/{missing.name}' error: not found in namespace "
+        f"{ks.id.namespace} (nothing in the fleet produces it)",
+        (missing.kind, ks.id.namespace, missing.name),
+        subject=ks.id,
+        location=ks.origin,
+        hint="mark it optional: true, or add it to the fleet",
+    )
 
 
 def _no_generator(ks: FluxKustomization) -> SourceError:
