@@ -127,6 +127,11 @@ def _add(timings: dict[str, float], stage: str, started: float) -> None:
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
 
 
+def _count(timings: dict[str, float], path: str) -> None:
+    """Timings also count the paths a selected render took (grow, write-all, fallback)."""
+    timings[path] = timings.get(path, 0.0) + 1
+
+
 @dataclass(frozen=True)
 class _Selection:
     """Render only `wanted` (the index's other owners stand in for themselves), from a
@@ -135,6 +140,11 @@ class _Selection:
     index: RenderIndex
     wanted: frozenset[ObjectId]
     lazy: bool
+
+    @classmethod
+    def of(cls, index: RenderIndex, wanted: frozenset[ObjectId]) -> _Selection:
+        """Lazy when the index knows what every wanted owner reads."""
+        return cls(index, wanted, all(index.owners[o].files is not None for o in wanted if o in index.owners))
 
     def files(self) -> set[str]:
         """Repository-relative files the wanted owners read."""
@@ -224,12 +234,12 @@ class _Run:
                 with_producer = _with_producer(exc, selection)
                 if with_producer is not None:  # it looked up an object a stand-in produces
                     selection = with_producer
-                    self.timings["grow"] = self.timings.get("grow", 0.0) + 1
+                    _count(self.timings, "grow")
                     continue
                 if not selection.lazy:
                     break  # render all: real errors surface there
                 selection = replace(selection, lazy=False)  # perhaps an input not written: write all
-                self.timings["write-all"] = self.timings.get("write-all", 0.0) + 1
+                _count(self.timings, "write-all")
                 continue
             started = time.perf_counter()
             grown = self._grown(state, roots, checkout, selection)
@@ -237,8 +247,8 @@ class _Run:
             if grown is None:
                 return state
             selection = grown
-            self.timings["grow"] = self.timings.get("grow", 0.0) + 1
-        self.timings["fallback"] = self.timings.get("fallback", 0.0) + 1
+            _count(self.timings, "grow")
+        _count(self.timings, "fallback")
         return self.render(commit, cluster)[0]  # the whole cluster: real errors surface here
 
     def _grown(
@@ -251,22 +261,22 @@ class _Run:
         inputs = owner_inputs(state, roots, rendered)
         producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
         extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
-        wanted = selection.wanted | selection.index.wanted(extra)
-        lazy = all(i.files is not None for i in inputs.values())
-        lazy = lazy and all(selection.index.owners[o].files is not None for o in wanted if o in selection.index.owners)
+        grown = _Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
+        if not (selection.lazy and all(i.files is not None for i in inputs.values())):
+            grown = replace(grown, lazy=False)
         if not selection.lazy:
-            return None if wanted == selection.wanted else _Selection(selection.index, wanted, False)
-        if not lazy:
-            return _Selection(selection.index, wanted, False)
+            return None if grown.wanted == selection.wanted else grown
+        if not grown.lazy:
+            return grown
         files = _relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
         dirs = _relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
         unread = [f for f in files if checkout.has_file(f) and f not in checkout.written]
         unscanned = [d for d in dirs if not checkout.generated_complete(d, KUSTOMIZATION_FILE_NAMES)]
-        if not unread and not unscanned and wanted == selection.wanted:
+        if not unread and not unscanned and grown.wanted == selection.wanted:
             return None
         checkout.want(unread)
         checkout.want_generated(unscanned, KUSTOMIZATION_FILE_NAMES)
-        return _Selection(selection.index, wanted, True)
+        return grown
 
     def index_key(self, commit: str, cluster: str) -> str:
         opts = self.request.fleet.discover
@@ -296,8 +306,7 @@ class _Run:
         affected = index.affected(self.changed)
         if not affected:  # both sides render as the base did: its warnings are the head's
             return self._unaffected(cluster, index, masking)
-        wanted = index.wanted(affected)
-        selection = _Selection(index, wanted, all(index.owners[o].files is not None for o in wanted))
+        selection = _Selection.of(index, index.wanted(affected))
         if base_state is None:
             base_state = self.render_selected(base, cluster, selection)
         head_state = self.render_selected(head, cluster, selection)
