@@ -403,7 +403,7 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     dirs = [chart_dir, *(_local_dependency_dirs(chart_dir))]
     files |= {p for d in dirs[1:] for p in _walk(d)}
     file_set, read_from = _relative_inputs(files, [], roots)
-    recursive = _relative_inputs(dirs, [], roots)[0]  # the chart and its local dependencies, whole
+    recursive = _all_relative(dirs, roots)  # the chart and its local dependencies, whole
     # values files outside the chart are read flat; nothing below a chart may stop its recursion
     flat = {d for d in read_from if not any(d == r or d.startswith(f"{r}/") for r in recursive)}
     return file_set, recursive, tuple(lookups), frozenset(flat)
@@ -433,8 +433,7 @@ def _kustomize_dirs(
     is read flat: kustomize reads what a kustomization names, so only a new file directly
     in it (another kustomization file name) may matter."""
     files, dirs = relative
-    top = _relative_inputs([build], [], roots)[0]
-    start = next(iter(top), None)
+    start = _repo_relative(build, roots)
     has_marker: dict[str, bool] = {}
 
     def marked(directory: str) -> bool:
@@ -459,23 +458,27 @@ def _walk(directory: Path) -> list[Path]:
     return [Path(d) / f for d, _, names in os.walk(directory) for f in names]
 
 
+def _repo_relative(path: Path, roots: IndexRoots) -> str | None:
+    """`path` (on disk, below the source root) as a repository-relative path, or None."""
+    root = roots.root.resolve()
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        return None
+    inner = resolved.relative_to(root).as_posix()
+    inner = "" if inner == "." else inner
+    return posixpath.join(roots.prefix, inner).rstrip("/") if roots.prefix else inner
+
+
+def _all_relative(paths: Iterable[Path], roots: IndexRoots) -> frozenset[str]:
+    return frozenset(r for r in (_repo_relative(p, roots) for p in paths) if r is not None)
+
+
 def _relative_inputs(
     files: Iterable[Path], dirs: Iterable[Path], roots: IndexRoots
 ) -> tuple[frozenset[str], frozenset[str]]:
-    root = roots.root.resolve()
-
-    def rel(path: Path) -> str | None:
-        resolved = path.resolve()
-        if not resolved.is_relative_to(root):
-            return None
-        inner = resolved.relative_to(root).as_posix()
-        inner = "" if inner == "." else inner
-        return posixpath.join(roots.prefix, inner).rstrip("/") if roots.prefix else inner
-
-    file_set = {r for r in (rel(p) for p in files) if r is not None}
-    dir_set = {r for r in (rel(d) for d in dirs) if r is not None}
-    dir_set |= {posixpath.dirname(f) for f in file_set}
-    return frozenset(file_set), frozenset(dir_set)
+    """Files read, and the directories read from (those given, and the files' own)."""
+    file_set = _all_relative(files, roots)
+    return file_set, _all_relative(dirs, roots) | {posixpath.dirname(f) for f in file_set}
 
 
 # -- keeping indexes between runs ------------------------------------------------------------
