@@ -107,6 +107,14 @@ class ListingFilter:
             self._dirs[parts] = verdict
         return verdict
 
+    def prunes(self, parts: tuple[str, ...]) -> bool:
+        """The walk does not enter this directory (only without `!` patterns)."""
+        return self._prune and self._dir_ignored(parts)
+
+    def has_dir(self, parts: tuple[str, ...]) -> bool:
+        """The artifact has this directory (of one the walk enters)."""
+        return not parts or not self._dir_ignored(parts)
+
     def keeps(self, path: str) -> bool:
         """A file (POSIX path relative to the source root) the artifact holds."""
         verdict = self._files.get(path)
@@ -146,22 +154,18 @@ def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:
     """Copy regular files and directories not ignored; returns a sha256 over paths+contents
     (the artifact's content digest, stable across runs and machines)."""
     digest = hashlib.sha256()
+    keep = ListingFilter(matcher)
     for dirpath, dirnames, filenames in os.walk(src):
         rel_dir = Path(dirpath).relative_to(src)
         parts = () if str(rel_dir) == "." else rel_dir.parts
-        prune = not matcher.has_negations
         dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not (Path(dirpath) / d).is_symlink()
-            and d != ".git"
-            and not (prune and matcher.ignored((*parts, d), True))
+            d for d in dirnames if not (Path(dirpath) / d).is_symlink() and d != ".git" and not keep.prunes((*parts, d))
         )
-        if not parts or not matcher.ignored(parts, True):
+        if keep.has_dir(parts):
             (dest / rel_dir).mkdir(parents=True, exist_ok=True)
         for name in sorted(filenames):
             source = Path(dirpath) / name
-            if source.is_symlink() or not source.is_file() or matcher.ignored((*parts, name), False):
+            if source.is_symlink() or not source.is_file() or not keep.keeps("/".join((*parts, name))):
                 continue
             data = source.read_bytes()
             target = dest / rel_dir / name
