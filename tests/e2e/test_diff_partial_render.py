@@ -29,7 +29,7 @@ from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from tests.e2e.cli import run
 from tests.support.gitrepo import TestRepo
-from tests.support.trees import flux_kustomization
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
 
 CLUSTER = "clusters/dev"
 
@@ -45,19 +45,7 @@ def _kustomization(*resources: str) -> str:
     )
 
 
-_GOTK_SOURCE = """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  url: https://example.com/fleet.git
----
-"""
+_GOTK_SOURCE = FLUX_SYSTEM_SOURCE + "---\n"
 
 #: The cluster (no kustomization.yaml: Flux generates one) builds flux-system, `infra` and
 #: `tenants`; `infra` produces the ConfigMap flux-system/settings; `tenants` (a directory

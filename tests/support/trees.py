@@ -31,3 +31,18 @@ spec:
     kind: GitRepository
     name: {source}
 {extra}"""
+
+
+#: The GitRepository `flux bootstrap` writes beside the flux-system Kustomization.
+FLUX_SYSTEM_SOURCE = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 1m0s
+  ref:
+    branch: main
+  url: https://example.com/fleet.git
+"""

@@ -23,21 +23,8 @@ def write(root: Path, rel: str, text: str) -> None:
 
 
 def ks(name: str, path: str, extra: str = "", source: str = "flux-system") -> str:
-    return f"""\
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata:
-      name: {name}
-      namespace: flux-system
-    spec:
-      interval: 10m
-      path: {path}
-      prune: true
-      sourceRef:
-        kind: GitRepository
-        name: {source}
-    {extra}"""
+    """A Flux Kustomization document, indented as the texts `write` dedents."""
+    return textwrap.indent("---\n" + flux_kustomization(name, path, extra, source=source), "    ")
 
 
 def cm(name: str, ns: str, data: str) -> str:
@@ -63,7 +50,7 @@ def fleet(tmp_path: Path) -> Path:
         ks(
             "apps",
             "./apps",
-            "  dependsOn: [{name: vars}]\n      postBuild:\n        substituteFrom: [{kind: ConfigMap, name: vars}]",
+            "  dependsOn: [{name: vars}]\n  postBuild:\n    substituteFrom: [{kind: ConfigMap, name: vars}]\n",
         ),
     )
     write(root, "clusters/prod/vars.yaml", ks("vars", "./vars"))

@@ -18,7 +18,7 @@ from fluxform.planner.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
 from fluxform.planner.workflow import FleetRequest
 from tests.support.gitrepo import TestRepo
-from tests.support.trees import flux_kustomization, write_tree
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
 
 GENERATOR = """\
 apiVersion: source.extensions.fluxcd.io/v1beta1
@@ -44,18 +44,7 @@ spec:
         - from: "@repo/apps/dev/**"
           to: "@artifact/dev/"
 """
-SYNC = """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m
-  url: https://example.com/fleet.git
-  ref: {branch: main}
----
-"""
+SYNC = FLUX_SYSTEM_SOURCE + "---\n"
 
 
 def _configmap(name: str, namespace: str, value: str) -> str:

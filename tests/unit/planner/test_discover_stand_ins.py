@@ -18,7 +18,7 @@ from fluxform.planner.model import DesiredState, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.sources.chart_cache import ChartCache
-from tests.support.trees import flux_kustomization
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
 
 
 def ks(name: str) -> ObjectId:
@@ -39,19 +39,7 @@ def _flux_ks(name: str, path: str, extra: str = "") -> str:
 #: apps (dependsOn infra) holds a namespaceless Widget that only infra's CRD makes valid.
 #: The release's chart verification gives a warning, which must outlive its render.
 FLEET = {
-    "clusters/prod/sync.yaml": """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  url: https://example.com/fleet.git
-"""
-    + _flux_ks("flux-system", "./clusters/prod"),
+    "clusters/prod/sync.yaml": FLUX_SYSTEM_SOURCE + _flux_ks("flux-system", "./clusters/prod"),
     "clusters/prod/infra.yaml": _flux_ks("infra", "./infra"),
     "clusters/prod/apps.yaml": _flux_ks(
         "apps",
