@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.fleetgen import FleetSpec, generate_fleet
 from fluxform import yamlio
-from fluxform.planner.cache import BuildCache
-from fluxform.planner.diff import FleetDiff
-from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
-from fluxform.planner.discover import DiscoverOptions
+from fluxform.planner.kustomization.cache import BuildCache
+from fluxform.planner.kustomization.discover import DiscoverOptions
 from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.planner.revdiff.compare import FleetDiff
+from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.git import GitRepository

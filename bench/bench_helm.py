@@ -28,8 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fluxform import yamlio
-from fluxform.planner.helm import HelmContext, render_release
-from fluxform.planner.helm_sdk import package_chart, sdk_version, use_private_helm_home
+from fluxform.helm import HelmContext, render_release
+from fluxform.helm.sdk import package_chart, sdk_version, use_private_helm_home
 from fluxform.sources.chart_cache import ChartCache
 
 TEMPLATE = """\

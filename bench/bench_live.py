@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fluxform.cluster.client import ClusterOptions, connect
 from fluxform.decrypt.mask import Masker, new_mask_key
 from fluxform.objects import ObjectId
-from fluxform.planner.live import LiveOptions, plan_live
+from fluxform.planner.live.workflow import LiveOptions, plan_live
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.state.model import OwnerState, StateObject, canonical_digest, new_state, next_revision
 from tests.kubeapi import KubeApi, start_kubeapi

@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.fleetgen import FleetSpec, generate_fleet
-from fluxform.planner.cache import BuildCache
-from fluxform.planner.discover import DiscoverOptions, discover
+from fluxform.planner.kustomization.cache import BuildCache
+from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.plan import plan_offline
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions

@@ -19,22 +19,22 @@ from fluxform.commands.diff import diff
 from fluxform.commands.fleet import fleet_options, fleet_request, helm_options, write_private
 from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import FluxformError
-from fluxform.planner.helm import ResolvedChart
+from fluxform.helm import ResolvedChart
 from fluxform.planner.model import DesiredState
 from fluxform.planner.planfile import read_plan_file
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
-from fluxform.planner.render import plan_to_dict, render_json, render_markdown, render_text
-from fluxform.planner.tables import (
+from fluxform.planner.workflow import plan_fleet, rendered_fleet
+from fluxform.sources.chart_cache import ChartCache
+from fluxform.state.backend import StateBackend, open_backend
+from fluxform.state.config import FluxformConfig, load_config
+from fluxform.views.plan import plan_to_dict, render_json, render_markdown, render_text
+from fluxform.views.tables import (
     format_table,
     helm_release_table,
     kustomization_table,
     owner_manifests,
     sources_table,
 )
-from fluxform.planner.workflow import plan_fleet, rendered_fleet
-from fluxform.sources.chart_cache import ChartCache
-from fluxform.state.backend import StateBackend, open_backend
-from fluxform.state.config import FluxformConfig, load_config
 
 __all__ = ["cli", "main"]
 
@@ -107,7 +107,7 @@ def plan(
     kube_context = kube_context or config.context or None
     if wants_live:
         from fluxform.cluster.client import ClusterOptions
-        from fluxform.planner.live import LiveOptions, live_plan_to_dict, plan_fleet_live
+        from fluxform.planner.live.workflow import LiveOptions, live_plan_to_dict, plan_fleet_live
 
         result = plan_fleet_live(
             path,

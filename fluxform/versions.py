@@ -10,7 +10,7 @@ __all__ = ["tool_versions"]
 
 
 def _kustomize() -> str:
-    from fluxform.planner.kustomize import kustomize_tool
+    from fluxform.kustomize.binary import kustomize_tool
 
     try:
         tool = kustomize_tool()

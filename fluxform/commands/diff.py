@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from fluxform.commands.fleet import fleet_options, fleet_request, write_private
-from fluxform.planner.diff_render import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
-from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
+from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
+from fluxform.views.revdiff import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
 
 __all__ = ["diff"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from fluxform.planner.cache import BuildCache, default_cache_dir
-from fluxform.planner.discover import DiscoverOptions
+from fluxform.planner.kustomization.cache import BuildCache, default_cache_dir
+from fluxform.planner.kustomization.discover import DiscoverOptions
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.workflow import FleetRequest

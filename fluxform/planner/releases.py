@@ -15,9 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fluxform.errors import Diagnostic, ObjectNotFound, SourceError
-from fluxform.objects import ObjectId
-from fluxform.planner.discover import DiscoveryContext, HelmHook
-from fluxform.planner.helm import (
+from fluxform.helm import (
     HelmContext,
     HelmReleaseSpec,
     ResolvedChart,
@@ -26,7 +24,9 @@ from fluxform.planner.helm import (
     release_name,
     render_release,
 )
-from fluxform.planner.helm_spec import HELM_GROUP
+from fluxform.helm.spec import HELM_GROUP
+from fluxform.objects import ObjectId
+from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
 from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
 from fluxform.sources.chart_cache import ChartCache
 

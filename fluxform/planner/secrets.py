@@ -38,7 +38,7 @@ from fluxform.decrypt import (
     private_tmpfs_dir,
 )
 from fluxform.errors import DecryptError, Diagnostic, MissingKeys
-from fluxform.planner.flux import FluxKustomization
+from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.plan import Masking
 from fluxform.state.model import StateFile
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fluxform.planner.discover import DiscoverOptions, discover
+from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Plan, plan_offline
 from fluxform.planner.secrets import FleetSecrets, SecretOptions

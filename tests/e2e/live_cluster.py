@@ -17,10 +17,10 @@ import pytest
 from fluxform.cluster.client import ClusterOptions, connect
 from fluxform.decrypt.mask import Masker
 from fluxform.objects import ObjectId
-from fluxform.planner.cache import BuildCache, default_cache_dir
-from fluxform.planner.discover import DiscoverOptions
-from fluxform.planner.live import LiveOptions, plan_fleet_live, plan_live
-from fluxform.planner.live_policy import FLUX_GROUPS, FieldManagers
+from fluxform.planner.kustomization.cache import BuildCache, default_cache_dir
+from fluxform.planner.kustomization.discover import DiscoverOptions
+from fluxform.planner.live.policy import FLUX_GROUPS, FieldManagers
+from fluxform.planner.live.workflow import LiveOptions, plan_fleet_live, plan_live
 from fluxform.planner.model import DesiredObject, DesiredState
 from fluxform.planner.plan import Masking, Plan
 from fluxform.planner.releases import HelmOptions, helm_hook

@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 from fluxform.errors import Diagnostic
-from fluxform.planner.cache import BuildCache
-from fluxform.planner.diff_render import diff_to_dict
-from fluxform.planner.diff_workflow import DiffRequest, diff_revisions
-from fluxform.planner.discover import DiscoverOptions, DiscoveryContext, HelmHook
+from fluxform.planner.kustomization.cache import BuildCache
+from fluxform.planner.kustomization.discover import DiscoverOptions, DiscoveryContext, HelmHook
 from fluxform.planner.model import Owner
 from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
+from fluxform.views.revdiff import diff_to_dict
 from tests.e2e.cli import run
 from tests.support.gitrepo import TestRepo
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization

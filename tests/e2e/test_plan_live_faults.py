@@ -10,9 +10,9 @@ import pytest
 
 from fluxform.cluster.client import ClusterOptions
 from fluxform.errors import ClusterError
-from fluxform.planner.live import plan_fleet_live
-from fluxform.planner.live_changes import CLIENT_SIDE
-from fluxform.planner.render import render_text
+from fluxform.planner.live.decide import CLIENT_SIDE
+from fluxform.planner.live.workflow import plan_fleet_live
+from fluxform.views.plan import render_text
 from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import apply_fleet, by_id, module_cache, plan, request, shared_build_cache
 from tests.kubeapi import KubeApi

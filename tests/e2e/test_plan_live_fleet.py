@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from fluxform.decrypt.mask import secret_plaintexts
-from fluxform.planner.live import live_plan_to_dict
+from fluxform.planner.live.workflow import live_plan_to_dict
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Plan
-from fluxform.planner.render import render_text
+from fluxform.views.plan import render_text
 from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
     apply_fleet,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fluxform.planner.render import render_text
+from fluxform.views.plan import render_text
 from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
     apply_fleet,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.e2e.cli import run
 from tests.support.trees import write_tree
-from tests.unit.planner.test_discover_missing import FLEET
+from tests.unit.planner.kustomization.test_discover_missing import FLEET
 
 
 def test_default_fails_with_one_line_and_warn_plans_the_rest(tmp_path: Path) -> None:

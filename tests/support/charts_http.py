@@ -21,7 +21,7 @@ from typing import Any
 import helm_python
 
 from fluxform import yamlio
-from fluxform.planner.helm_sdk import use_private_helm_home
+from fluxform.helm.sdk import use_private_helm_home
 
 __all__ = ["ChartRepoServer", "publish", "write_chart"]
 

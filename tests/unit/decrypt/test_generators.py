@@ -24,7 +24,7 @@ from fluxform.decrypt import (
 )
 from fluxform.decrypt.generators import MAX_ENCRYPTED_FILE_SIZE
 from fluxform.errors import DecryptError
-from fluxform.planner.kustomize import kustomize_build
+from fluxform.kustomize.binary import kustomize_build
 from tests.unit.decrypt.keygen import AgeKey
 from tests.unit.decrypt.support import SopsCli
 

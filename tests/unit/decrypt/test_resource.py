@@ -27,8 +27,8 @@ from fluxform.decrypt import (
     undecrypted_warning,
 )
 from fluxform.errors import DecryptError
+from fluxform.kustomize.binary import kustomize_build
 from fluxform.objects import ObjectId, SourceLocation
-from fluxform.planner.kustomize import kustomize_build
 from tests.unit.decrypt.keygen import AgeKey, PgpTestKey
 from tests.unit.decrypt.support import SopsCli, encrypt_manifest, secret
 

@@ -13,12 +13,12 @@ import pytest
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
+from fluxform.kustomize.binary import kustomize_build
 from fluxform.objects import ObjectId
-from fluxform.planner.build import BuildRequest, build_directory
-from fluxform.planner.cache import BuildCache
-from fluxform.planner.flux import FluxKustomization
-from fluxform.planner.generate import prepare_kustomization
-from fluxform.planner.kustomize import kustomize_build
+from fluxform.planner.kustomization.build import BuildRequest, build_directory
+from fluxform.planner.kustomization.cache import BuildCache
+from fluxform.planner.kustomization.generate import prepare_kustomization
+from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.sources.artifact import materialize_artifact
 from fluxform.tool import find_executable, run_tool
 from tests.support.trees import write_tree

@@ -10,8 +10,8 @@ import pytest
 
 from fluxform.errors import RenderError
 from fluxform.objects import ObjectId
-from fluxform.planner.cache import BuildCache
-from fluxform.planner.discover import DiscoverOptions, discover
+from fluxform.planner.kustomization.cache import BuildCache
+from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from tests.support.trees import flux_kustomization, write_tree
 
 

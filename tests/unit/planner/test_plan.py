@@ -8,8 +8,8 @@ from typing import Any
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import Action, plan_offline
-from fluxform.planner.render import render_json, render_markdown, render_text, summary_line
 from fluxform.state.model import OwnerState, StateObject, canonical_digest, new_state, next_revision
+from fluxform.views.plan import render_json, render_markdown, render_text, summary_line
 
 KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
 OTHER = ObjectId("flux-system", "infra", "kustomize.toolkit.fluxcd.io", "Kustomization")

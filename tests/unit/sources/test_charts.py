@@ -14,7 +14,7 @@ import oras.client
 import pytest
 
 from fluxform.errors import SourceError
-from fluxform.planner.helm_sdk import use_private_helm_home
+from fluxform.helm.sdk import use_private_helm_home
 from fluxform.sources.chart_cache import ChartCache, sha256_digest
 from fluxform.sources.charts import (
     ChartRepository,

@@ -1,0 +1,166 @@
+"""The plan against a live cluster: desired state + state file + what the cluster holds.
+
+Steps: map every kind (discovery, plus CRDs the plan itself creates), read the live objects
+with one LIST per type, dry-run server-side apply what could change (Flux's compare of
+dry-run result and live object decides update or no-op), then pair recorded objects the
+repo dropped with their live copies for prune. Secret values are masked the moment they
+arrive (list pages, dry-run answers); nothing below sees plaintext.
+
+    plan = plan_fleet_live(Path("clusters/prod"), FleetRequest(), state_path=state,
+                           cluster_options=ClusterOptions(context="prod"))
+
+A live plan's JSON (`live_plan_to_dict`) is the offline schema plus, per change, `desired`
+(the masked manifest apply sends; Secret values are fingerprints, re-derived at apply from
+the recorded source revision), `live_resource_version` ("" = absent: apply refuses a plan
+whose objects moved since) and `adopted`; and in `settings`: `cluster` {context, server},
+`field_manager` (for people), `field_managers` {Kustomization, HelmRelease, Root} (for
+apply) and `comparison` (server-side dry-run, or where it fell back to client-side).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
+from fluxform.cluster.discovery import Discovery
+from fluxform.cluster.mapping import RestMapper
+from fluxform.errors import Diagnostic
+from fluxform.planner.live.decide import LiveChange
+from fluxform.planner.live.policy import FLUX_MARKER, FieldManagers
+from fluxform.planner.live.run import LiveOptions, LiveRun
+from fluxform.planner.model import DesiredState
+from fluxform.planner.plan import Masking, Plan
+from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
+from fluxform.state.backend import StateBackend
+from fluxform.state.model import StateFile
+from fluxform.views.plan import plan_to_dict
+
+__all__ = ["LiveChange", "LiveOptions", "live_plan_to_dict", "plan_fleet_live", "plan_live"]
+
+_CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+def plan_fleet_live(
+    path: Path,
+    request: FleetRequest,
+    *,
+    state_path: Path | StateBackend | None,
+    cluster_options: ClusterOptions,
+    live_options: LiveOptions | None = None,
+    helm: HelmOptions | None = None,
+) -> Plan:
+    """What `fluxform plan` runs with a cluster: connect and read discovery first (an
+    unreachable cluster fails before the fleet is built), then build, then plan.
+
+    With `helm` (the options the CLI gives `helm_hook`), HelmReleases render against the
+    cluster's Kubernetes version and API versions (Helm's `.Capabilities`), as
+    helm-controller renders them; the request's own Helm hook is replaced."""
+    state = load_state(state_path)
+    with connect(cluster_options) as cluster:
+        discovery = Discovery(cluster)
+        discovery.serves_group("")
+        releases = InstalledReleases(cluster)
+        if helm is not None:
+            request = _with_capabilities(request, helm, discovery, releases)
+        with rendered_fleet(path, request) as (desired, secrets):
+            desired = replace(desired, diagnostics=(*desired.diagnostics, *releases.diagnostics()))
+            return plan_live(
+                desired,
+                state,
+                secrets.masking(state),
+                cluster,
+                target=str(path),
+                options=live_options or LiveOptions(),
+                discovery=discovery,
+            )
+
+
+def _with_capabilities(
+    request: FleetRequest, helm: HelmOptions, discovery: Discovery, releases: InstalledReleases
+) -> FleetRequest:
+    capable = replace(
+        helm,
+        kube_version=discovery.server_version() or helm.kube_version,
+        api_versions=discovery.api_versions(),
+        installed_release=releases.revision,
+    )
+    return replace(request, discover=replace(request.discover, helm=helm_hook(capable)))
+
+
+class InstalledReleases:
+    """Latest revision of Helm releases, from the labels of Helm's storage Secrets
+    (`owner=helm`, `name`, `version`): one LIST per storage namespace that holds a
+    HelmRelease, never cluster-wide. Where Secrets may not be listed (read-only CI), the
+    release renders as an install."""
+
+    def __init__(self, cluster: ClusterClient) -> None:
+        self.cluster = cluster
+        self._by_namespace: dict[str, dict[str, int]] = {}
+        self._unreadable: list[str] = []
+        self._lock = threading.Lock()
+
+    def diagnostics(self) -> list[Diagnostic]:
+        return [
+            Diagnostic(
+                f"cannot list Helm release Secrets in namespace {ns}: its HelmReleases are planned as "
+                "first installs (an installed release would render as an upgrade)"
+            )
+            for ns in self._unreadable
+        ]
+
+    def revision(self, namespace: str, release: str) -> int | None:
+        with self._lock:
+            if namespace not in self._by_namespace:
+                self._by_namespace[namespace] = self._list(namespace)
+            return self._by_namespace[namespace].get(release)
+
+    def _list(self, namespace: str) -> dict[str, int]:
+        path = f"/api/v1/namespaces/{namespace}/secrets"
+        reply = self.cluster.request("GET", path, query=[("labelSelector", "owner=helm")])
+        if not reply.ok:
+            if reply.status != 404:  # a namespace that does not exist yet holds no release
+                self._unreadable.append(namespace)
+            return {}
+        releases: dict[str, int] = {}
+        for item in json.loads(reply.data).get("items") or []:
+            labels = (item.get("metadata") or {}).get("labels") or {}
+            name, version = labels.get("name"), str(labels.get("version") or "")
+            if name and version.isdigit():
+                releases[str(name)] = max(releases.get(str(name), 0), int(version))
+        return releases
+
+
+def plan_live(
+    desired: DesiredState,
+    state: StateFile | None,
+    masking: Masking,
+    cluster: ClusterClient,
+    *,
+    target: str,
+    options: LiveOptions | None = None,
+    discovery: Discovery | None = None,
+) -> Plan:
+    options = options or LiveOptions()
+    discovery = discovery or Discovery(cluster)
+    objects = [obj for owner in desired.owners for obj in owner.objects]
+    mapper = RestMapper(discovery, [o.body for o in objects if (o.id.group, o.id.kind) == _CRD])
+    managers = FieldManagers.choose(flux_installed=bool(discovery.find(*FLUX_MARKER)), override=options.field_manager)
+    run = LiveRun(desired, state, masking, cluster, mapper, managers, options)
+    return run.plan(target)
+
+
+def live_plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """`plan_to_dict` plus what apply needs from a live plan, per change: the masked desired
+    manifest, the live resourceVersion seen ("" = absent) and whether it adopts the object."""
+    data = plan_to_dict(plan)
+    for entry, change in zip(data["changes"], plan.changes, strict=True):
+        if isinstance(change, LiveChange):
+            entry["desired"] = change.desired
+            entry["live_resource_version"] = change.live_resource_version
+            entry["adopted"] = change.adopted
+    return data

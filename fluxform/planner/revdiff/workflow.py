@@ -1,0 +1,401 @@
+"""The `fluxform diff` workflow: render cluster paths at two git revisions and compare.
+
+Each revision is read from git into a private scratch directory (the work tree is never
+touched); both renders share one build cache, so a build whose inputs did not change is
+a cache hit on the second side. In changed-only mode an index of the base render (kept
+in the cache directory, keyed by the base tree) says which owners the changed files can
+affect: a cluster none of whose owners is affected is neither rendered nor compared, and
+inside a rendered cluster only affected owners are rendered and compared. With a kept
+index, each side renders just the affected owners and what they need (parents, producers of
+what they look up); every other owner stands in for itself from the index, and only the
+files the rendered owners read are written out of git. What the head render reads or looks
+up beyond that is checked after it, and fetched and rendered again; any doubt (unknown
+inputs, an error) renders the whole cluster instead.
+
+    result = diff_revisions(DiffRequest((Path("clusters"),), base="origin/main"))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fluxform import __version__
+from fluxform.decrypt.tmpfs import private_dir
+from fluxform.errors import FluxformError, ObjectNotFound, SourceError
+from fluxform.kustomize.binary import kustomize_tool
+from fluxform.objects import ObjectId
+from fluxform.planner.dag import order_owners
+from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
+from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
+from fluxform.planner.model import DesiredState
+from fluxform.planner.ownership import StandInCollision
+from fluxform.planner.plan import Masking
+from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
+from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
+from fluxform.planner.secrets import FleetSecrets
+from fluxform.planner.workflow import FleetRequest
+from fluxform.sources.artifact import Artifact
+from fluxform.sources.git import GitRepository
+from fluxform.sources.git_checkout import LazyCheckout, RevisionListing, artifact_filter
+
+__all__ = ["DiffRequest", "cluster_paths", "diff_revisions"]
+
+
+@dataclass(frozen=True)
+class DiffRequest:
+    paths: tuple[Path, ...]  # cluster paths in the work tree (a directory of clusters is expanded)
+    base: str  # revision to compare against (e.g. origin/main)
+    head: str = "HEAD"
+    fleet: FleetRequest = field(default_factory=FleetRequest)
+    changed_only: bool = True  # skip clusters/owners the changed files cannot affect
+    index_dir: Path | None = None  # where base indexes are kept between runs (None: not kept)
+
+
+def _is_cluster_dir(listing: RevisionListing, path: str) -> bool | None:
+    """True: a cluster path; False: a directory of cluster paths; None: absent at that revision."""
+    children = listing.children(path)
+    if not children:
+        return None
+    if any(n.endswith((".yaml", ".yml")) or n in KUSTOMIZATION_FILE_NAMES for n, k in children.items() if k == "blob"):
+        return True
+    return children.get("flux-system") == "tree" or not any(k == "tree" for k in children.values())
+
+
+def cluster_paths(listings: tuple[RevisionListing, ...], path: str) -> list[str]:
+    """`path` itself when it is a cluster (holds manifests or a flux-system/ directory), else
+    its subdirectories: `clusters/` stands for every cluster below it, at either revision."""
+    found: set[str] = set()
+    present = False
+    for listing in listings:
+        kind = _is_cluster_dir(listing, path)
+        if kind is None:
+            continue
+        present = True
+        if kind:
+            found.add(path)
+        else:
+            prefix = f"{path}/" if path else ""
+            found |= {prefix + name for name, k in listing.children(path).items() if k == "tree"}
+    if not present:
+        raise SourceError(f"{path or '.'} exists at neither revision", hint="give a cluster path inside the repository")
+    return sorted(found)
+
+
+class _Revision:
+    """One commit: its file listing, its tree (for finding the source root) and the
+    artifacts of its source roots, all written on demand into the scratch directory."""
+
+    def __init__(self, repo: GitRepository, commit: str, scratch: Path, timings: dict[str, float]) -> None:
+        started = time.perf_counter()
+        self.repo, self.commit, self.scratch, self.timings = repo, commit, scratch / commit, timings
+        self.listing = RevisionListing.read(repo, commit)
+        self.tree = LazyCheckout(repo, self.listing, self.scratch / "tree", skeleton=False)
+        self._artifacts: dict[str, tuple[LazyCheckout, Artifact]] = {}
+        _add(timings, "checkout", started)
+
+    def is_dir(self, path: Path) -> bool:
+        """A directory of the revision (the tree is written only in part)."""
+        try:
+            rel = path.resolve().relative_to(self.tree.root.resolve()).as_posix()
+        except ValueError:
+            return path.is_dir()
+        return ("" if rel == "." else rel) in self.listing.dirs
+
+    def want_tree(self, paths: list[str] | None = None) -> None:
+        """Write `paths` of the tree (None: all of it, empty directories included)."""
+        started = time.perf_counter()
+        self.tree.want(paths) if paths is not None else self.tree.want_all()
+        _add(self.timings, "checkout", started)
+
+    def artifact(self, prefix: str) -> tuple[LazyCheckout, Artifact]:
+        """The artifact of the source root `prefix` (repository-relative; "" the top)."""
+        if prefix not in self._artifacts:
+            started = time.perf_counter()
+            keep, digest = artifact_filter(self.repo, self.listing, prefix)
+            root = self.scratch / f"artifact-{len(self._artifacts)}"
+            checkout = LazyCheckout(self.repo, self.listing, root, prefix=prefix, keep=keep, skeleton=False)
+            self._artifacts[prefix] = (checkout, Artifact(self.tree.root / prefix, root, digest))
+            _add(self.timings, "artifact", started)
+        return self._artifacts[prefix]
+
+
+def _add(timings: dict[str, float], stage: str, started: float) -> None:
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def _count(timings: dict[str, float], path: str) -> None:
+    """Timings also count the paths a selected render took (grow, write-all, fallback)."""
+    timings[path] = timings.get(path, 0.0) + 1
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Render only `wanted` (the index's other owners stand in for themselves), from a
+    checkout holding only what they read (lazy) or the whole source (not lazy)."""
+
+    index: RenderIndex
+    wanted: frozenset[ObjectId]
+    lazy: bool
+
+    @classmethod
+    def of(cls, index: RenderIndex, wanted: frozenset[ObjectId]) -> _Selection:
+        """Lazy when the index knows what every wanted owner reads."""
+        return cls(index, wanted, all(index.owners[o].files is not None for o in wanted if o in index.owners))
+
+    def files(self) -> set[str]:
+        """Repository-relative files the wanted owners read."""
+        return {f for oid in self.wanted for f in self.index.owners[oid].files or ()}
+
+    def scanned_dirs(self) -> set[str]:
+        """Directories the wanted owners read whole: generator-scanned ones, charts."""
+        return {d for oid in self.wanted for d in self.index.owners[oid].dirs}
+
+    def flat_dirs(self) -> set[str]:
+        """Directories whose own files (not their subdirectories') the wanted owners may read:
+        a file added beside a kustomization file at head is written before the render."""
+        return {d for oid in self.wanted for d in self.index.owners[oid].flat_dirs}
+
+
+@dataclass
+class _Run:
+    request: DiffRequest
+    repo: GitRepository
+    secrets: FleetSecrets
+    revisions: dict[str, _Revision]
+    changed: tuple[str, ...]
+    timings: dict[str, float]
+    store: IndexStore
+
+    def _inside(self, path: Path, tree: Path) -> Path:
+        try:
+            return tree / path.resolve().relative_to(self.repo.top)
+        except ValueError:
+            return path  # outside the repository: the same directory for both revisions
+
+    def options(self, revision: _Revision, cluster: str) -> DiscoverOptions:
+        tree = revision.tree.root
+        opts = self.request.fleet.discover
+        revision.want_tree([cluster])  # find_repo_root reads the start path
+        if opts.repo_root is not None:
+            root = self._inside(opts.repo_root, tree)
+        else:
+            root = find_repo_root(tree / cluster, revision.is_dir, top=tree)
+        if not root.resolve().is_relative_to(tree.resolve()):
+            root = tree
+        sources = {k: self._inside(v, tree) for k, v in opts.sources.items()}
+        if any(v.resolve().is_relative_to(tree.resolve()) for v in sources.values()):
+            revision.want_tree()  # other sources are copied from the tree as they are
+        return replace(opts, repo_root=root, sources=sources, decryptor=self.secrets)
+
+    def render(
+        self, commit: str, cluster: str, selection: _Selection | None = None
+    ) -> tuple[DesiredState, IndexRoots, LazyCheckout]:
+        """Render `cluster` at `commit`: everything, or only what `selection` wants."""
+        revision = self.revisions[commit]
+        options = self.options(revision, cluster)
+        assert options.repo_root is not None
+        prefix = options.repo_root.resolve().relative_to(revision.tree.root.resolve()).as_posix()
+        prefix = "" if prefix == "." else prefix
+        checkout, artifact = revision.artifact(prefix)
+        started = time.perf_counter()
+        if selection is None or not selection.lazy:
+            checkout.want_all()
+        else:
+            checkout.want(_relative([*selection.files(), cluster], prefix))
+            checkout.want_generated(_relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
+            checkout.want_flat(_relative(selection.flat_dirs(), prefix))
+        _add(self.timings, "checkout", started)
+        stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
+        options = replace(
+            options,
+            artifacts={options.repo_root: artifact},
+            source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
+            stand_ins=stand_ins,
+            stand_in_scopes=scopes,
+        )
+        started = time.perf_counter()
+        state = discover(revision.tree.root / cluster, options)
+        _add(self.timings, "render", started)
+        for stage, seconds in state.timings.items():
+            self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
+        return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
+
+    def render_selected(self, commit: str, cluster: str, selection: _Selection) -> DesiredState:
+        """A render of the selected owners once everything they read and looked up was
+        there; what was missing is fetched and rendered again; any doubt renders all."""
+        for _ in range(4):
+            try:
+                state, roots, checkout = self.render(commit, cluster, selection)
+            except FluxformError as exc:
+                with_producer = _with_producer(exc, selection)
+                if with_producer is not None:  # it looked up an object a stand-in produces
+                    selection = with_producer
+                    _count(self.timings, "grow")
+                    continue
+                if not selection.lazy:
+                    break  # render all: real errors surface there
+                selection = replace(selection, lazy=False)  # perhaps an input not written: write all
+                _count(self.timings, "write-all")
+                continue
+            started = time.perf_counter()
+            grown = self._grown(state, roots, checkout, selection)
+            _add(self.timings, "check", started)
+            if grown is None:
+                return state
+            selection = grown
+            _count(self.timings, "grow")
+        _count(self.timings, "fallback")
+        return self.render(commit, cluster)[0]  # the whole cluster: real errors surface here
+
+    def _grown(
+        self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: _Selection
+    ) -> _Selection | None:
+        """`selection` grown by what the rendered owners read or looked up beyond it, or
+        None when they had everything: every input file written, every directory they read
+        complete, every object they look up produced by a rendered owner."""
+        rendered = [o.id for o in state.owners if o.id not in state.stand_ins]
+        inputs = owner_inputs(state, roots, rendered)
+        producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
+        extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
+        grown = _Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
+        if not (selection.lazy and all(i.files is not None for i in inputs.values())):
+            grown = replace(grown, lazy=False)
+        if not selection.lazy:
+            return None if grown.wanted == selection.wanted else grown
+        if not grown.lazy:
+            return grown
+        files = _relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
+        dirs = _relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
+        unread = [f for f in files if checkout.has_file(f) and f not in checkout.written]
+        unscanned = [d for d in dirs if not checkout.generated_complete(d, KUSTOMIZATION_FILE_NAMES)]
+        if not unread and not unscanned and grown.wanted == selection.wanted:
+            return None
+        checkout.want(unread)
+        checkout.want_generated(unscanned, KUSTOMIZATION_FILE_NAMES)
+        return grown
+
+    def index_key(self, commit: str, cluster: str) -> str:
+        opts = self.request.fleet.discover
+        settings: Mapping[str, Any] = {
+            "fluxform": __version__,
+            "kustomize": kustomize_tool().version,
+            "strict": opts.strict_substitute,
+            "repo_root": str(opts.repo_root or ""),
+            "sources": sorted((k, str(v)) for k, v in opts.sources.items()),
+            "helm": opts.helm is not None,
+        }
+        return self.store.key(self.revisions[commit].listing.tree_id, cluster, settings)
+
+    def cluster(self, cluster: str, base: str, head: str, masking: Masking) -> ClusterDiff:
+        in_base = _is_cluster_dir(self.revisions[base].listing, cluster) is not None
+        in_head = _is_cluster_dir(self.revisions[head].listing, cluster) is not None
+        if not (self.request.changed_only and in_base and in_head):
+            before = self.render(base, cluster)[0] if in_base else None
+            after = self.render(head, cluster)[0] if in_head else None
+            return self.compare(cluster, before, after, masking, None)
+        key = self.index_key(base, cluster)
+        index = self.store.load(key)
+        base_state: DesiredState | None = None
+        if index is None:
+            base_state, roots, _ = self.render(base, cluster)
+            index = self._index(key, base_state, roots)
+        affected = index.affected(self.changed)
+        if not affected:  # both sides render as the base did: its warnings are the head's
+            return self._unaffected(cluster, index, masking)
+        selection = _Selection.of(index, index.wanted(affected))
+        if base_state is None:
+            base_state = self.render_selected(base, cluster, selection)
+        head_state = self.render_selected(head, cluster, selection)
+        new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
+        return self.compare(cluster, base_state, head_state, masking, affected | new)
+
+    def _unaffected(self, cluster: str, index: RenderIndex, masking: Masking) -> ClusterDiff:
+        """A cluster nothing changed for, told from its index as a full render would tell it:
+        no change, the owners Flux leaves alone noted, the base's warnings."""
+        owners, _ = order_owners(list(index.stand_ins(frozenset())[0]))
+        state = DesiredState(tuple(owners), "", stand_ins=frozenset(o.id for o in owners))
+        result = self.compare(cluster, state, state, masking, frozenset())
+        return replace(result, rendered=False, diagnostics=index.diagnostics)
+
+    def compare(
+        self,
+        cluster: str,
+        base: DesiredState | None,
+        head: DesiredState | None,
+        masking: Masking,
+        only: frozenset[ObjectId] | None,
+    ) -> ClusterDiff:
+        started = time.perf_counter()
+        result = diff_states(cluster, base, head, masking, only=only)
+        _add(self.timings, "compare", started)
+        return result
+
+    def _index(self, key: str, state: DesiredState, roots: IndexRoots) -> RenderIndex:
+        started = time.perf_counter()
+        index = index_state(state, roots)
+        self.store.save(key, index)
+        _add(self.timings, "index", started)
+        return index
+
+
+def _with_producer(error: FluxformError, selection: _Selection) -> _Selection | None:
+    """`selection` grown by the owner standing in that `error` needs rendered: the producer
+    of an object found missing, or an owner listing an object a rendered one produces
+    too; else None."""
+    if isinstance(error, StandInCollision):
+        producer: ObjectId | None = error.stand_in
+    elif isinstance(error, ObjectNotFound):
+        producer = selection.index.producer_of(error.missing)
+    else:
+        return None
+    if producer is None or producer in selection.wanted:
+        return None
+    return replace(selection, wanted=selection.wanted | selection.index.wanted({producer}))
+
+
+def _relative(paths: Iterable[str], prefix: str) -> list[str]:
+    """Repository-relative paths made relative to the source root `prefix` (others dropped)."""
+    if not prefix:
+        return sorted(paths)
+    found = []
+    for path in paths:
+        if path == prefix:
+            found.append("")
+        elif path.startswith(prefix + "/"):
+            found.append(path[len(prefix) + 1 :])
+    return sorted(found)
+
+
+def diff_revisions(request: DiffRequest) -> FleetDiff:
+    """Render every cluster path at both revisions and compare them (see module doc)."""
+    if not request.paths:
+        raise SourceError("no cluster path given")
+    repo = GitRepository.containing(request.paths[0])
+    base, head = repo.resolve(request.base), repo.resolve(request.head)
+    timings: dict[str, float] = {}
+    changed = repo.changed_files(base, head)
+    with FleetSecrets(request.fleet.secrets) as secrets, private_dir(require_tmpfs=False) as scratch:
+        revisions = {commit: _Revision(repo, commit, scratch, timings) for commit in (base, head)}
+        listings = (revisions[base].listing, revisions[head].listing)
+        rels = []
+        for path in request.paths:
+            try:
+                rel = path.resolve().relative_to(repo.top).as_posix()
+            except ValueError:
+                raise SourceError(f"{path} is outside the git repository at {repo.top}") from None
+            rels += cluster_paths(listings, "" if rel == "." else rel)
+        run = _Run(request, repo, secrets, revisions, changed, timings, IndexStore(request.index_dir))
+        masking = secrets.masking(None)
+        clusters = tuple(run.cluster(cluster, base, head, masking) for cluster in sorted(set(rels)))
+    return FleetDiff(
+        base=Revision(request.base, base),
+        head=Revision(request.head, head),
+        mode="changed-only" if request.changed_only else "full",
+        changed_files=changed,
+        clusters=clusters,
+        timings=timings,
+    )

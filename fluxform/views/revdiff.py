@@ -1,0 +1,195 @@
+"""Revision diffs as text, JSON (versioned) and Markdown (a PR comment or a job summary).
+
+Text and Markdown are built from the dict `diff_to_dict` returns, so the formats agree;
+change entries have the plan's shape (render.py), so both outputs read alike. Manifests
+in a FleetDiff are already masked: nothing here sees plaintext.
+
+JSON schema (format_version "1.0"):
+    {"kind": "fluxform-diff", "format_version", "fluxform_version", "mode",
+     "base": {"revision", "commit"}, "head": {"revision", "commit"}, "changed_files": [...],
+     "summary": {"add", "change", "destroy", "forget"},
+     "clusters": [{"path", "status", "rendered", "summary": {...},
+                   "owners": [{"id", "kind", "namespace", "name", "status", "path", "note",
+                               "unchanged": N, "summary": {...},
+                               "changes": [{the plan's change fields, "fields" included}]}],
+                   "diagnostics": [{"summary", "subject"}]}]}
+    Owners that neither changed nor carry a note are left out of "owners".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fluxform import __version__
+from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, OwnerDiff, count_changes
+from fluxform.views.plan import SYMBOLS, address, change_dict, change_lines, summary_line
+
+__all__ = ["MARKDOWN_LIMIT", "diff_to_dict", "render_diff_json", "render_diff_markdown", "render_diff_text"]
+
+#: GitHub refuses comments over 65,536 characters; stay clear of it with the notes we add.
+MARKDOWN_LIMIT = 60_000
+
+
+def _owner_dict(owner: OwnerDiff) -> dict[str, Any]:
+    return {
+        "id": str(owner.id),
+        "kind": owner.kind,
+        "namespace": owner.id.namespace,
+        "name": owner.id.name,
+        "status": str(owner.status),
+        "path": owner.path,
+        "note": owner.note,
+        "unchanged": owner.unchanged,
+        "summary": count_changes(owner.changes),
+        "changes": [change_dict(c) for c in owner.changes],
+    }
+
+
+def _cluster_dict(cluster: ClusterDiff) -> dict[str, Any]:
+    return {
+        "path": cluster.path,
+        "status": str(cluster.status),
+        "rendered": cluster.rendered,
+        "summary": count_changes(list(cluster.changes())),
+        "owners": [_owner_dict(o) for o in cluster.owners if o.changes or o.note],
+        "unchanged_owners": sum(1 for o in cluster.owners if not o.changes and not o.note),
+        "diagnostics": [
+            {"summary": d.one_line(), "subject": str(d.subject) if d.subject else ""} for d in cluster.diagnostics
+        ],
+    }
+
+
+def diff_to_dict(diff: FleetDiff) -> dict[str, Any]:
+    return {
+        "kind": "fluxform-diff",
+        "format_version": diff.format_version,
+        "fluxform_version": __version__,
+        "mode": diff.mode,
+        "base": {"revision": diff.base.name, "commit": diff.base.commit},
+        "head": {"revision": diff.head.name, "commit": diff.head.commit},
+        "changed_files": list(diff.changed_files),
+        "summary": diff.counts(),
+        "clusters": [_cluster_dict(c) for c in diff.clusters],
+    }
+
+
+def render_diff_json(diff: FleetDiff) -> str:
+    return json.dumps(diff_to_dict(diff), indent=2, sort_keys=True) + "\n"
+
+
+def _revisions(data: Mapping[str, Any]) -> str:
+    base, head = data["base"], data["head"]
+    return f"{base['revision']} ({base['commit'][:12]}) -> {head['revision']} ({head['commit'][:12]})"
+
+
+def _cluster_title(cluster: Mapping[str, Any]) -> str:
+    if not cluster["rendered"]:
+        return f"{cluster['path']}: unchanged (no file it reads changed; not rendered)"
+    status = cluster["status"]
+    text = summary_line(cluster["summary"]).removeprefix("Plan: ").rstrip(".")
+    suffix = {"added": " (new cluster path)", "removed": " (cluster path removed)"}.get(status, "")
+    return f"{cluster['path']}: {text}{suffix}" if status != "unchanged" else f"{cluster['path']}: no changes"
+
+
+def render_diff_text(diff: FleetDiff | Mapping[str, Any], *, colour: bool = False) -> str:
+    data = diff_to_dict(diff) if isinstance(diff, FleetDiff) else diff
+    files = len(data["changed_files"])
+    lines = [f"fluxform diff {_revisions(data)}", f"  mode: {data['mode']}, {files} file(s) changed"]
+    for cluster in data["clusters"]:
+        lines += ["", _cluster_title(cluster)]
+        for owner in cluster["owners"]:
+            lines.append(f"  {owner['id']}  ({owner['path']})" + (f"  [{owner['status']}]" if owner["status"] else ""))
+            if owner["note"]:
+                lines.append(f"    {owner['note']}")
+            lines += ["  " + line for change in owner["changes"] for line in change_lines(change, colour)]
+        if cluster["unchanged_owners"]:
+            lines.append(f"  ({cluster['unchanged_owners']} owner(s) unchanged)")
+        lines += [f"  ! {d['summary']}" for d in cluster["diagnostics"]]
+    lines += ["", summary_line(data["summary"])]
+    return "\n".join(lines) + "\n"
+
+
+# -- markdown ------------------------------------------------------------------------------------
+
+
+def _table(cluster: Mapping[str, Any]) -> list[str]:
+    lines = [f"#### `{cluster['path']}`", "", _cluster_title(cluster).partition(": ")[2], ""]
+    if not cluster["owners"]:
+        return lines
+    lines += ["| Owner | Status | + add | ~ change | - destroy | . forget |", "|---|---|---:|---:|---:|---:|"]
+    for owner in cluster["owners"]:
+        s = owner["summary"]
+        lines.append(
+            f"| `{owner['id']}` | {owner['status']} | {s['add']} | {s['change']} | {s['destroy']} | {s['forget']} |"
+        )
+    if cluster["unchanged_owners"]:
+        lines.append(f"\n{cluster['unchanged_owners']} other owner(s) unchanged.")
+    return [*lines, ""]
+
+
+def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any]) -> str:
+    body = [f"<details><summary><code>{cluster['path']}</code> <code>{owner['id']}</code>: "]
+    body[0] += f"{len(owner['changes'])} change(s)</summary>\n\n```diff"
+    if owner["note"]:
+        body.append(f"# {owner['note']}")
+    for change in owner["changes"]:
+        head = f"{SYMBOLS[change['action']]} {change['action']} {address(change)}"
+        if change["reason"]:
+            head += f"  # {change['reason']}"
+        body.append(head)
+        body += [ln for ln in (change.get("diff") or "").splitlines() if not ln.startswith(("---", "+++"))]
+    return "\n".join([*body, "```", "</details>", ""])
+
+
+def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MARKDOWN_LIMIT) -> str:
+    """Summary tables first, then one collapsible block per owner while the size budget lasts;
+    what does not fit is named in a closing note (the tables alone are cut the same way)."""
+    data = diff_to_dict(diff) if isinstance(diff, FleetDiff) else diff
+    out = [
+        f"### fluxform diff: `{data['base']['revision']}` → `{data['head']['revision']}`",
+        "",
+        f"**{summary_line(data['summary'])}**",
+        "",
+        f"base `{data['base']['commit'][:12]}`, head `{data['head']['commit'][:12]}`, "
+        f"{len(data['changed_files'])} file(s) changed, {data['mode']}.",
+        "",
+    ]
+    budget = limit - sum(len(s) + 1 for s in out) - 400  # room for the closing note
+    cut_tables: list[str] = []
+    for cluster in data["clusters"]:
+        block = "\n".join(_table(cluster))
+        if len(block) + 1 > budget:
+            cut_tables.append(cluster["path"])
+            continue
+        out.append(block)
+        budget -= len(block) + 1
+    cut_owners = 0
+    cut_changes = 0
+    for cluster in data["clusters"]:
+        for owner in cluster["owners"]:
+            if not owner["changes"] and not owner["note"]:
+                continue
+            block = _details(cluster, owner)
+            if len(block) + 1 > budget:
+                cut_owners += 1
+                cut_changes += len(owner["changes"])
+                continue
+            out.append(block)
+            budget -= len(block) + 1
+    out += _cut_note(cut_tables, cut_owners, cut_changes)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _cut_note(tables: list[str], owners: int, changes: int) -> list[str]:
+    if not tables and not owners:
+        return []
+    parts = []
+    if tables:
+        shown = ", ".join(f"`{t}`" for t in tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        parts.append(f"the summary of {len(tables)} cluster path(s) ({shown})")
+    if owners:
+        parts.append(f"the diffs of {owners} owner(s) ({changes} change(s))")
+    return ["", f"_Not shown, to stay under the comment size limit: {' and '.join(parts)}. "
+            "Run `fluxform diff` or see the job log for everything._"]  # fmt: skip
