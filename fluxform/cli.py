@@ -18,6 +18,7 @@ from fluxform import __version__
 from fluxform.commands.diff import diff
 from fluxform.commands.fleet import fleet_options, fleet_request, helm_options, write_private
 from fluxform.commands.state import force_unlock, state_group
+from fluxform.config import FluxformConfig, load_config
 from fluxform.errors import FluxformError
 from fluxform.helm import ResolvedChart
 from fluxform.planner.model import DesiredState
@@ -26,7 +27,6 @@ from fluxform.planner.releases import HelmOptions, chart_pull_hook
 from fluxform.planner.workflow import plan_fleet, rendered_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.state.backend import StateBackend, open_backend
-from fluxform.state.config import FluxformConfig, load_config
 from fluxform.views.plan import plan_to_dict, render_json, render_markdown, render_text
 from fluxform.views.tables import (
     format_table,

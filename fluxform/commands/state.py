@@ -19,10 +19,10 @@ from typing import Any
 import click
 
 from fluxform import yamlio
+from fluxform.config import BACKENDS, FluxformConfig, current_context, load_config
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
 from fluxform.state.backend import StateBackend, locked, open_backend
-from fluxform.state.config import BACKENDS, FluxformConfig, current_context, load_config
 from fluxform.state.model import OwnerState, StateFile, StateObject, state_from_json, state_to_json, without_ids
 
 __all__ = ["force_unlock", "state_group"]

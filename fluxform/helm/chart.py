@@ -40,7 +40,7 @@ from fluxform.sources.charts import (
     fetch_oci_artifact,
     fetch_repository_chart,
 )
-from fluxform.sources.oci import HELM_CHART_LAYER, Credentials
+from fluxform.sources.oci.registry import HELM_CHART_LAYER, Credentials
 from fluxform.sources.semver import SemverError, Version
 
 __all__ = ["ChartDependency", "ResolvedChart", "resolve_chart"]

@@ -29,7 +29,7 @@ import yaml
 
 from fluxform.errors import SourceError
 from fluxform.sources.chart_cache import ChartCache, sha256_digest
-from fluxform.sources.oci import HELM_CHART_LAYER, Credentials, OciClient, parse_oci_url
+from fluxform.sources.oci.registry import HELM_CHART_LAYER, Credentials, OciClient, parse_oci_url
 from fluxform.sources.semver import SemverError, highest, parse_flux_version
 
 __all__ = [

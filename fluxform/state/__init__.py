@@ -7,7 +7,6 @@
     backend.py  the StateBackend Protocol, the shared write rules, open_backend, locked
     local.py    LocalBackend: .fluxform/<context>.state.json, atomic writes, flock
     kube.py     KubeBackend: Secrets + a Lease (lease.py, kubeclient.py); imported lazily
-    config.py   fluxform.yaml / [tool.fluxform]
 
     backend = open_backend(config.state, root=config.root, kubeconfig=None, context="prod")
     with locked(backend, "apply", timeout=config.state.lock_timeout) as lock:
@@ -19,7 +18,6 @@ The Kubernetes backend is not imported here: the client takes ~0.3 s to import a
 """
 
 from fluxform.state.backend import StateBackend, locked, open_backend
-from fluxform.state.config import ConfigError, FluxformConfig, StateConfig, load_config
 from fluxform.state.local import LocalBackend, default_state_path
 from fluxform.state.lock import LockHeld, LockInfo, LockLost, new_lock_info
 from fluxform.state.model import (
@@ -41,8 +39,6 @@ from fluxform.state.secrets import restore_secret_manifest, secret_state_object
 __all__ = [
     "DEFAULT_HISTORY_LIMIT",
     "FORMAT_VERSION",
-    "ConfigError",
-    "FluxformConfig",
     "LocalBackend",
     "LockHeld",
     "LockInfo",
@@ -50,12 +46,10 @@ __all__ = [
     "OwnerState",
     "Revision",
     "StateBackend",
-    "StateConfig",
     "StateFile",
     "StateObject",
     "canonical_digest",
     "default_state_path",
-    "load_config",
     "locked",
     "new_lock_info",
     "new_state",

@@ -22,7 +22,7 @@ from fluxform.state.lock import LockHeld, LockInfo, new_lock_info
 from fluxform.state.model import StateFile
 
 if TYPE_CHECKING:
-    from fluxform.state.config import StateConfig
+    from fluxform.config import StateConfig
 
 __all__ = ["StateBackend", "locked", "next_serial", "open_backend", "wait_for_lock"]
 

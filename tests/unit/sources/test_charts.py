@@ -22,7 +22,7 @@ from fluxform.sources.charts import (
     fetch_oci_artifact,
     fetch_repository_chart,
 )
-from fluxform.sources.oci import HELM_CHART_LAYER, HELM_CONFIG, Credentials
+from fluxform.sources.oci.registry import HELM_CHART_LAYER, HELM_CONFIG, Credentials
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
 from tests.support.registry import Registry
 

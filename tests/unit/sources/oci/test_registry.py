@@ -14,7 +14,7 @@ import pytest
 
 from fluxform.errors import SourceError
 from fluxform.sources.chart_cache import sha256_digest
-from fluxform.sources.oci import Credentials, OciClient, parse_oci_url
+from fluxform.sources.oci.registry import Credentials, OciClient, parse_oci_url
 
 MANIFEST = json.dumps({"schemaVersion": 2, "layers": []}).encode()
 BLOB = b"layer bytes"

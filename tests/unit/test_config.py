@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fluxform.state.config import ConfigError, StateConfig, current_context, load_config
+from fluxform.config import ConfigError, StateConfig, current_context, load_config
 
 FULL = """\
 cluster: clusters/prod
