@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from fluxform.commands.fleet import fleet_options, fleet_request, write_private
-from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
+from fluxform.commands.files import write_private
+from fluxform.commands.options import fleet_options, output_option
+from fluxform.planner.options import FleetOptions
 from fluxform.views.revdiff import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
 
 __all__ = ["diff"]
@@ -27,7 +27,7 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--base", required=True, metavar="REV", help="Revision to compare against (e.g. origin/main).")
 @click.option("--head", default="HEAD", show_default=True, metavar="REV", help="Revision with the change.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@output_option("text", "json", "markdown")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences, 0 when not.")
 @click.option("--full", is_flag=True, help="Render and compare everything (no changed-only shortcuts).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON diff here.")
@@ -44,19 +44,20 @@ def diff(
     paths: tuple[Path, ...],
     base: str,
     head: str,
-    fmt: str,
+    output: str,
     detailed_exitcode: bool,
     full: bool,
     out: Path | None,
     step_summary: bool,
     markdown_limit: int,
     color: bool | None,
-    **fleet: Any,
+    fleet: FleetOptions,
 ) -> None:
     """Compare the clusters at PATHS between --base and --head (a directory of clusters,
     such as clusters/, stands for each cluster below it). The work tree is not touched."""
-    index_dir = None if fleet.get("no_cache") else Path(fleet["cache_dir"]) / "diff-index"
-    request = DiffRequest(paths, base, head, fleet_request(fleet), changed_only=not full, index_dir=index_dir)
+    from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
+
+    request = DiffRequest(paths, base, head, fleet.request(), changed_only=not full, index_dir=fleet.diff_index_dir)
     result = diff_revisions(request)
     if out is not None:
         write_private(out, render_diff_json(result))
@@ -64,9 +65,9 @@ def diff(
     if step_summary and summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write(render_diff_markdown(result, limit=markdown_limit))
-    if fmt == "json":
+    if output == "json":
         click.echo(render_diff_json(result), nl=False)
-    elif fmt == "markdown":
+    elif output == "markdown":
         click.echo(render_diff_markdown(result, limit=markdown_limit), nl=False)
     else:
         colour = sys.stdout.isatty() if color is None else color

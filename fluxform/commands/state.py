@@ -11,19 +11,20 @@ file for the kubeconfig's current context.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import click
 
 from fluxform import yamlio
-from fluxform.config import BACKENDS, FluxformConfig, current_context, load_config
+from fluxform.commands.options import state_options
+from fluxform.config import FluxformConfig
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
-from fluxform.state.backend import StateBackend, locked, open_backend
+from fluxform.state.backend import StateBackend, locked
 from fluxform.state.model import OwnerState, StateFile, StateObject, state_from_json, state_to_json, without_ids
+from fluxform.target import TargetFlags, resolve_target
 
 __all__ = ["force_unlock", "state_group"]
 
@@ -34,55 +35,11 @@ class _Target:
     config: FluxformConfig
 
 
-def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags that choose where state lives (shared by every state command)."""
-    options = [
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Config file (default: fluxform.yaml found upwards).",
-        ),
-        click.option(
-            "--state",
-            "state_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            help="Local state file (default: .fluxform/<context>.state.json).",
-        ),
-        click.option("--backend", type=click.Choice(BACKENDS), help="Where state lives (default: local)."),
-        click.option("--backend-namespace", help="Namespace of the kubernetes backend's Secrets and Lease."),
-        click.option("--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig file."),
-        click.option("--context", help="Kubeconfig context (default: the current context)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _open(opts: dict[str, Any]) -> _Target:
-    """The backend the flags and config select."""
-    config = load_config(opts.get("config_path"), Path.cwd())
-    settings = config.state
-    if opts.get("state_path") is not None:
-        if opts.get("backend") == "kubernetes":
-            raise click.UsageError("--state is a local state file; it cannot go with --backend kubernetes")
-        settings = replace(settings, backend="local", path=Path(opts["state_path"]).absolute())
-    if opts.get("backend"):
-        settings = replace(settings, backend=opts["backend"])
-    if opts.get("backend_namespace"):
-        settings = replace(settings, namespace=opts["backend_namespace"])
-    kubeconfig = opts.get("kubeconfig") or config.kubeconfig
-    context = opts.get("context") or config.context
-    needs_context = not (settings.backend == "local" and settings.path is not None)
-    if needs_context and not context:
-        context = current_context(kubeconfig)
-        if not context:
-            raise StateError(
-                "cannot tell which cluster's state to use",
-                hint="pass --context (or --state FILE), or set context in fluxform.yaml",
-            )
-    backend = open_backend(settings, root=config.root, kubeconfig=kubeconfig, context=context)
-    return _Target(backend, replace(config, state=settings, context=context))
+def _open(flags: TargetFlags) -> _Target:
+    """The backend the flags and config select (the same rule `plan` uses)."""
+    resolved = resolve_target(flags, default_state=True)
+    assert resolved.state is not None
+    return _Target(resolved.state, resolved.config)
 
 
 def _read(target: _Target) -> StateFile:
@@ -126,10 +83,10 @@ def state_group() -> None:
 
 @state_group.command("list")
 @click.option("--owner", help="Only objects of this Kustomization/HelmRelease.")
-@backend_options
-def list_objects(owner: str | None, **opts: Any) -> None:
+@state_options
+def list_objects(owner: str | None, target: TargetFlags) -> None:
     """List recorded objects: inventory id, API version, owner."""
-    state = _read(_open(opts))
+    state = _read(_open(target))
     owner_id = _resolve(state, owner) if owner else None
     rows = [
         [oid.inventory_id(), obj.api_version, str(own.id)]
@@ -141,10 +98,10 @@ def list_objects(owner: str | None, **opts: Any) -> None:
 
 @state_group.command("show")
 @click.argument("object_id", metavar="ID")
-@backend_options
-def show(object_id: str, **opts: Any) -> None:
+@state_options
+def show(object_id: str, target: TargetFlags) -> None:
     """Show one recorded owner or object (Secret values are masked in state)."""
-    state = _read(_open(opts))
+    state = _read(_open(target))
     oid = _resolve(state, object_id)
     if oid in state.owners:
         click.echo(_owner_text(state.owners[oid]))
@@ -187,28 +144,28 @@ def _object_text(owner: OwnerState, obj: StateObject) -> str:
 @state_group.command("rm")
 @click.argument("object_ids", metavar="ID...", nargs=-1, required=True)
 @click.option("--lock-timeout", type=float, default=None, help="Seconds to wait for a held lock.")
-@backend_options
-def remove(object_ids: tuple[str, ...], lock_timeout: float | None, **opts: Any) -> None:
+@state_options
+def remove(object_ids: tuple[str, ...], lock_timeout: float | None, target: TargetFlags) -> None:
     """Forget objects or whole owners; the cluster keeps them (fluxform will not prune them)."""
-    target = _open(opts)
-    timeout = target.config.state.lock_timeout if lock_timeout is None else lock_timeout
-    with locked(target.backend, "state rm", timeout=timeout) as info:
-        state = _read(target)
+    opened = _open(target)
+    timeout = opened.config.state.lock_timeout if lock_timeout is None else lock_timeout
+    with locked(opened.backend, "state rm", timeout=timeout) as info:
+        state = _read(opened)
         ids = [_resolve(state, text) for text in object_ids]
         forgotten = [oid for oid in ids if oid not in state.owners]
         forgotten += [obj.id for oid in ids if oid in state.owners for obj in state.owners[oid].objects]
-        new = without_ids(state, ids, by=info.who, history_limit=target.config.state.history_limit)
-        written = target.backend.write(new)
+        new = without_ids(state, ids, by=info.who, history_limit=opened.config.state.history_limit)
+        written = opened.backend.write(new)
     for oid in ids:
         click.echo(f"Removed {oid.inventory_id()}")
     click.echo(f"Forgot {len(set(forgotten))} object(s) (state serial {written.serial}); the cluster was not changed.")
 
 
 @state_group.command("history")
-@backend_options
-def history(**opts: Any) -> None:
+@state_options
+def history(target: TargetFlags) -> None:
     """List the revisions kept for rollback, newest first."""
-    state = _read(_open(opts))
+    state = _read(_open(target))
     current = (state.serial, state.written_at, state.written_by, state.operation, state.owners)
     revisions = [current, *((r.serial, r.written_at, r.written_by, r.operation, r.owners) for r in state.history)]
     rows = [
@@ -227,10 +184,10 @@ def history(**opts: Any) -> None:
 
 @state_group.command("pull")
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file, not stdout.")
-@backend_options
-def pull(out: Path | None, **opts: Any) -> None:
+@state_options
+def pull(out: Path | None, target: TargetFlags) -> None:
     """Print the stored state as JSON (Secret values stay masked or encrypted)."""
-    text = state_to_json(_read(_open(opts)))
+    text = state_to_json(_read(_open(target)))
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -242,19 +199,19 @@ def pull(out: Path | None, **opts: Any) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--force", is_flag=True, help="Push even when FILE has another lineage or an older serial.")
 @click.option("--lock-timeout", type=float, default=None, help="Seconds to wait for a held lock.")
-@backend_options
-def push(file: Path, force: bool, lock_timeout: float | None, **opts: Any) -> None:
+@state_options
+def push(file: Path, force: bool, lock_timeout: float | None, target: TargetFlags) -> None:
     """Replace the stored state with FILE (refuses an older serial or another lineage)."""
     pushed = state_from_json(file.read_bytes(), str(file))
-    target = _open(opts)
-    timeout = target.config.state.lock_timeout if lock_timeout is None else lock_timeout
-    with locked(target.backend, "state push", timeout=timeout):
-        current = target.backend.read()
+    opened = _open(target)
+    timeout = opened.config.state.lock_timeout if lock_timeout is None else lock_timeout
+    with locked(opened.backend, "state push", timeout=timeout):
+        current = opened.backend.read()
         if current is not None and not force:
             _check_push(pushed, current, str(file))
         base = pushed if current is None else replace(pushed, serial=current.serial)
-        written = target.backend.write(base, force=force)
-    click.echo(f"Pushed {file} to {target.backend.location} as serial {written.serial} (lineage {written.lineage}).")
+        written = opened.backend.write(base, force=force)
+    click.echo(f"Pushed {file} to {opened.backend.location} as serial {written.serial} (lineage {written.lineage}).")
 
 
 def _check_push(pushed: StateFile, current: StateFile, origin: str) -> None:
@@ -279,13 +236,13 @@ def _check_push(pushed: StateFile, current: StateFile, origin: str) -> None:
 @click.command("force-unlock")
 @click.argument("lock_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@backend_options
-def force_unlock(lock_id: str, yes: bool, **opts: Any) -> None:
+@state_options
+def force_unlock(lock_id: str, yes: bool, target: TargetFlags) -> None:
     """Break the state lock LOCK_ID left by a process that is gone."""
-    target = _open(opts)
-    holder = target.backend.lock_holder()
+    opened = _open(target)
+    holder = opened.backend.lock_holder()
     if holder is not None and not yes:
         click.echo(f"The state is locked by {holder.describe()}.", err=True)
         click.confirm("Unlocking while that process still runs can corrupt the state. Unlock?", abort=True, err=True)
-    target.backend.force_unlock(lock_id)
-    click.echo(f"Lock {lock_id} on {target.backend.location} released.")
+    opened.backend.force_unlock(lock_id)
+    click.echo(f"Lock {lock_id} on {opened.backend.location} released.")

@@ -1,0 +1,84 @@
+"""`fluxform get` and `fluxform build`: what a fleet defines, and what Flux would apply for it.
+
+fluxform get ks clusters/staging --keys-dir keys
+fluxform build hr podinfo clusters/staging --keys-dir keys
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from fluxform.commands.options import fleet_options
+from fluxform.planner.model import DesiredState
+from fluxform.planner.options import FleetOptions
+
+__all__ = ["build", "get"]
+
+
+@click.group()
+def get() -> None:
+    """List what a fleet defines."""
+
+
+def _register_table(name: str, table: str, summary: str) -> None:
+    """`fluxform get NAME PATH`: render the fleet, print one table of it."""
+
+    @get.command(name, help=summary)
+    @click.argument("path", type=click.Path(path_type=Path))
+    @fleet_options
+    def command(path: Path, fleet: FleetOptions) -> None:
+        from fluxform.planner.workflow import rendered_fleet
+        from fluxform.views import tables
+
+        render: Callable[[DesiredState], str] = getattr(tables, table)
+        with rendered_fleet(path, fleet.request()) as (state, _):
+            click.echo(render(state), nl=False)
+
+
+_register_table("ks", "kustomization_table", "Flux Kustomizations reachable from PATH, in apply order.")
+_register_table("sources", "sources_table", "Flux sources defined in the fleet and which Kustomizations use them.")
+_register_table(
+    "hr", "helm_release_table", "HelmReleases: chart, resolved version, source, release and values sources."
+)
+
+
+@click.group()
+def build() -> None:
+    """Print rendered manifests."""
+
+
+def _register_build(name: str, kind: str, summary: str, notice: str) -> None:
+    """`fluxform build NAME OWNER PATH`: the manifests one owner renders, Secrets masked."""
+
+    @build.command(name, help=summary)
+    @click.argument("owner_name", metavar="NAME")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--namespace", "-n", default="", help=f"Namespace of the {kind} (default: any).")
+    @click.option("--show-secrets", is_flag=True, help=f"{notice} (said on stderr).")
+    @fleet_options
+    def command(owner_name: str, path: Path, namespace: str, show_secrets: bool, fleet: FleetOptions) -> None:
+        from fluxform.planner.workflow import rendered_fleet
+        from fluxform.views.tables import owner_manifests
+
+        with rendered_fleet(path, fleet.request()) as (state, secrets):
+            if show_secrets:
+                click.echo(f"fluxform: --show-secrets: {notice[0].lower()}{notice[1:]}", err=True)
+            masking = None if show_secrets else secrets.masking(None)
+            click.echo(owner_manifests(state, kind, owner_name, namespace, masking), nl=False)
+
+
+_register_build(
+    "ks",
+    "Kustomization",
+    "The manifests Flux would apply for Kustomization NAME (Secret values masked).",
+    "Printing decrypted Secret values in plaintext",
+)
+_register_build(
+    "hr",
+    "HelmRelease",
+    "The manifests helm-controller would apply for HelmRelease NAME (Secret values masked).",
+    "Printing Secret values in plaintext",
+)

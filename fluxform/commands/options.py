@@ -1,0 +1,261 @@
+"""Flags shared by the commands, parsed into the typed values the library takes.
+
+Each decorator adds a family of click options and hands the command one typed value instead
+of loose keyword arguments: `fleet: FleetOptions` (how to build the fleet), `target:
+TargetFlags` (which cluster and state), `output: str` (one output switch, `-o/--output`, with
+the older `--format` kept as a hidden alias).
+
+    @click.command()
+    @fleet_options
+    @output_option("text", "json")
+    def command(fleet: FleetOptions, output: str) -> None: ...
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fluxform.planner.kustomization.cache import default_cache_dir
+from fluxform.planner.options import FleetOptions, Policy
+from fluxform.target import TargetFlags, UsageProblem
+
+__all__ = ["cluster_options", "fleet_options", "output_option", "state_options"]
+
+Command = Callable[..., Any]
+
+_FLEET_FLAGS = (
+    "source",
+    "repo_root",
+    "strict_substitute",
+    "jobs",
+    "no_cache",
+    "cache_dir",
+    "decryption_key",
+    "offline",
+    "chart_cache",
+    "missing_charts",
+    "missing_sources",
+    "missing_objects",
+    "missing_keys",
+    "keys_dir",
+)
+_TARGET_FLAGS = (
+    "config_file",
+    "kubeconfig",
+    "context",
+    "in_cluster",
+    "live",
+    "state_path",
+    "backend",
+    "backend_namespace",
+)
+
+
+def _apply(func: Command, options: Sequence[Callable[[Command], Command]]) -> Command:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _parse_sources(values: Sequence[str]) -> dict[str, Path]:
+    sources: dict[str, Path] = {}
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep or not name or not directory:
+            raise click.BadParameter(f"{value!r}: expected NAME=DIR (NAME as name, namespace/name or Kind/ns/name)")
+        sources[name] = Path(directory)
+    return sources
+
+
+def _policy_option(flag: str, help_text: str) -> Callable[[Command], Command]:
+    """An `error|warn` policy for an input fluxform cannot get here."""
+    choices = click.Choice([p.value for p in Policy])
+    return click.option(flag, type=choices, default=Policy.ERROR.value, show_default=True, help=help_text)
+
+
+def _fleet_from(values: dict[str, Any]) -> FleetOptions:
+    return FleetOptions(
+        sources=_parse_sources(values["source"] or ()),
+        repo_root=Path(values["repo_root"]) if values["repo_root"] else None,
+        strict_substitute=values["strict_substitute"],
+        jobs=values["jobs"] or 0,
+        cache_dir=Path(values["cache_dir"]),
+        use_cache=not values["no_cache"],
+        decryption_keys=tuple(Path(p) for p in values["decryption_key"] or ()),
+        keys_dir=Path(values["keys_dir"]) if values["keys_dir"] else None,
+        offline=values["offline"],
+        chart_cache=Path(values["chart_cache"]) if values["chart_cache"] else None,
+        missing_charts=Policy(values["missing_charts"]),
+        missing_sources=Policy(values["missing_sources"]),
+        missing_objects=Policy(values["missing_objects"]),
+        missing_keys=Policy(values["missing_keys"]),
+    )
+
+
+def fleet_options(func: Command) -> Command:
+    """Flags of every command that builds a fleet; the command receives `fleet: FleetOptions`."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _FLEET_FLAGS}
+        return func(*args, fleet=_fleet_from(values), **kwargs)
+
+    return _apply(
+        command,
+        [
+            click.option("--source", multiple=True, metavar="NAME=DIR", help="Map a Flux source to a local directory."),
+            click.option(
+                "--repo-root", type=click.Path(file_okay=False), help="Root of the self source (default: found)."
+            ),
+            click.option(
+                "--strict-substitute/--no-strict-substitute",
+                default=True,
+                show_default=True,
+                help="Fail on undefined ${vars} (Flux >= 2.9 default).",
+            ),
+            click.option("--jobs", type=int, default=0, help="Parallel builds (default: CPU count)."),
+            click.option("--no-cache", is_flag=True, help="Do not use the build cache."),
+            click.option(
+                "--cache-dir",
+                default=lambda: str(default_cache_dir()),
+                show_default="~/.cache/fluxform",
+                help="Cache dir.",
+            ),
+            click.option(
+                "--decryption-key",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False),
+                help="age identity file (*.agekey) or armored PGP private key (*.asc); repeatable.",
+            ),
+            click.option("--offline", is_flag=True, help="Charts only from the chart cache (air-gapped planning)."),
+            click.option("--chart-cache", type=click.Path(file_okay=False), help="Chart cache directory."),
+            _policy_option(
+                "--missing-charts", "A chart that cannot be fetched: fail, or skip its HelmRelease with a warning."
+            ),
+            _policy_option(
+                "--missing-sources",
+                "A Flux source not mapped with --source: fail, or skip its Kustomizations with a warning.",
+            ),
+            _policy_option(
+                "--missing-objects",
+                "A substituteFrom/valuesFrom object nothing in the fleet produces (made in the cluster, e.g. by "
+                "external-secrets): fail, or skip its Kustomization or HelmRelease with a warning.",
+            ),
+            _policy_option(
+                "--missing-keys",
+                "A Kustomization with SOPS secrets and no key given (CI without secrets): fail, or skip it, warning.",
+            ),
+            click.option(
+                "--keys-dir",
+                type=click.Path(exists=True, file_okay=False),
+                help="Directory of Secret manifests named by spec.decryption.secretRef (Flux's sops-age).",
+            ),
+        ],
+    )
+
+
+def _target_decorator(func: Command, options: Sequence[Callable[[Command], Command]]) -> Command:
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _TARGET_FLAGS if name in kwargs}
+        flags = TargetFlags(
+            config_file=given.get("config_file"),
+            kubeconfig=given.get("kubeconfig"),
+            context=given.get("context") or "",
+            in_cluster=bool(given.get("in_cluster")),
+            live=bool(given.get("live")),
+            state_path=given.get("state_path"),
+            backend=given.get("backend") or "",
+            backend_namespace=given.get("backend_namespace") or "",
+        )
+        try:
+            return func(*args, target=flags, **kwargs)
+        except UsageProblem as exc:  # flags that contradict each other: a usage error, as click's own
+            raise click.UsageError(exc.one_line()) from exc
+
+    return _apply(command, options)
+
+
+def _config_option() -> Callable[[Command], Command]:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="fluxform.yaml to use (default: found upwards).",
+    )
+
+
+def _kubeconfig_option(help_text: str) -> Callable[[Command], Command]:
+    return click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), help=help_text)
+
+
+def cluster_options(func: Command) -> Command:
+    """Flags of commands that may read a cluster and a state (plan); `target: TargetFlags`."""
+    return _target_decorator(
+        func,
+        [
+            click.option(
+                "--state",
+                "state_path",
+                type=click.Path(path_type=Path),
+                help="State file (default: fluxform.yaml's, else empty).",
+            ),
+            _config_option(),
+            _kubeconfig_option("Plan against this cluster."),
+            click.option("--context", help="kubeconfig context (implies a live plan)."),
+            click.option("--in-cluster", is_flag=True, help="Use the pod's service account (implies a live plan)."),
+            click.option("--live", is_flag=True, help="Plan against the cluster of the default kubeconfig."),
+        ],
+    )
+
+
+def state_options(func: Command) -> Command:
+    """Flags that choose where state lives (the `state` commands); `target: TargetFlags`."""
+    from fluxform.config import BACKENDS
+
+    return _target_decorator(
+        func,
+        [
+            _config_option(),
+            click.option(
+                "--state",
+                "state_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Local state file (default: .fluxform/<context>.state.json).",
+            ),
+            click.option("--backend", type=click.Choice(BACKENDS), help="Where state lives (default: local)."),
+            click.option("--backend-namespace", help="Namespace of the kubernetes backend's Secrets and Lease."),
+            _kubeconfig_option("Kubeconfig file."),
+            click.option("--context", help="Kubeconfig context (default: the current context)."),
+        ],
+    )
+
+
+def output_option(*choices: str, default: str = "text") -> Callable[[Command], Command]:
+    """`-o/--output` with the given choices; the command receives `output: str`.
+
+    `--format` is the same switch under its older name (hidden, kept for scripts)."""
+
+    def decorate(func: Command) -> Command:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            alias = kwargs.pop("format_alias")
+            if alias is not None:
+                kwargs["output"] = alias
+            return func(*args, **kwargs)
+
+        kind = click.Choice(list(choices))
+        return _apply(
+            command,
+            [
+                click.option("-o", "--output", type=kind, default=default, show_default=True, help="Output format."),
+                click.option("--format", "format_alias", type=kind, default=None, hidden=True),
+            ],
+        )
+
+    return decorate

@@ -1,0 +1,98 @@
+"""`fluxform plan` and `fluxform show`: what applying the fleet would change, and saved plans.
+
+    fluxform plan clusters/staging --keys-dir keys --out plan.json --detailed-exitcode
+    fluxform show plan.json -o markdown
+
+Exit codes with --detailed-exitcode follow Terraform: 0 no changes, 1 error, 2 changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from fluxform.commands.files import write_private
+from fluxform.commands.options import cluster_options, fleet_options, output_option
+from fluxform.planner.options import FleetOptions
+from fluxform.planner.plan import Plan
+from fluxform.target import TargetFlags, resolve_target
+
+__all__ = ["plan", "show"]
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@output_option("text", "json", "markdown")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
+@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
+@click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
+@cluster_options
+@fleet_options
+def plan(
+    path: Path | None,
+    output: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    color: bool | None,
+    field_manager: str,
+    target: TargetFlags,
+    fleet: FleetOptions,
+) -> None:
+    """Show what applying the fleet at PATH would change.
+
+    Without cluster flags the plan is offline (against --state only); with --kubeconfig,
+    --context, --in-cluster or --live it reads the cluster and dry-runs the changes."""
+    resolved = resolve_target(target, path=path, needs_path=True, live=True)
+    assert resolved.fleet_path is not None
+    if resolved.cluster is not None:
+        from fluxform.planner.live.run import LiveOptions
+        from fluxform.planner.live.workflow import live_plan_to_dict, plan_fleet_live
+
+        result: Plan = plan_fleet_live(
+            resolved.fleet_path,
+            fleet.request(),
+            state_path=resolved.state,
+            cluster_options=resolved.cluster,
+            live_options=LiveOptions(field_manager=field_manager),
+            helm=fleet.helm(),
+        )
+        data = live_plan_to_dict(result)
+    else:
+        from fluxform.planner.workflow import plan_fleet
+        from fluxform.views.plan import plan_to_dict
+
+        result = plan_fleet(resolved.fleet_path, fleet.request(), state_path=resolved.state)
+        data = plan_to_dict(result)
+    from fluxform.views.plan import render_json
+
+    if out is not None:
+        write_private(out, render_json(data))
+    _echo_plan(data, output, color)
+    if detailed_exitcode and result.has_changes():
+        sys.exit(2)
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@output_option("text", "json", "markdown")
+@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
+def show(plan_file: Path, output: str, color: bool | None) -> None:
+    """Print a saved plan file."""
+    from fluxform.planner.planfile import read_plan_file
+
+    _echo_plan(read_plan_file(plan_file), output, color)
+
+
+def _echo_plan(data: dict[str, object], output: str, color: bool | None) -> None:
+    from fluxform.views.plan import render_json, render_markdown, render_text
+
+    if output == "json":
+        click.echo(render_json(data), nl=False)
+    elif output == "markdown":
+        click.echo(render_markdown(data), nl=False)
+    else:
+        colour = sys.stdout.isatty() if color is None else color
+        click.echo(render_text(data, colour=colour), nl=False)

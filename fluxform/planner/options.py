@@ -1,0 +1,96 @@
+"""What a user chose about building a fleet, as one typed value.
+
+The CLI parses its flags into a `FleetOptions`; the library turns it into the requests each
+stage takes (`request()` for discovery and decryption, `helm()` for HelmRelease rendering).
+It is also what a plan file records so that `apply` can render the same fleet again: it holds
+paths and policies, never key material.
+
+    options = FleetOptions(keys_dir=Path("fixtures/keys"), missing_charts=Policy.WARN)
+    plan = plan_fleet(Path("clusters/staging"), options.request())
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fluxform.planner.kustomization.cache import default_cache_dir
+
+if TYPE_CHECKING:  # the pipeline is imported when a request is made, not to parse flags
+    from fluxform.planner.releases import HelmOptions
+    from fluxform.planner.workflow import FleetRequest
+
+__all__ = ["FleetOptions", "Policy"]
+
+
+class Policy(StrEnum):
+    """What to do with an input fluxform cannot get here (a chart, a source, an object, a key)."""
+
+    ERROR = "error"  # fail the plan, naming the owner
+    WARN = "warn"  # plan the owner as not rendered, with a warning
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    #: Flux source -> local directory (`--source NAME=DIR`; NAME as name, ns/name or Kind/ns/name)
+    sources: Mapping[str, Path] = field(default_factory=dict)
+    repo_root: Path | None = None  # root of the self source; None: found from the start path
+    strict_substitute: bool = True  # StrictPostBuildSubstitutions (Flux >= 2.9 default)
+    jobs: int = 0  # parallel builds; 0: the CPU count
+    cache_dir: Path = field(default_factory=default_cache_dir)  # build cache and diff index
+    use_cache: bool = True  # False: --no-cache
+    decryption_keys: tuple[Path, ...] = ()  # age identity files and armored PGP secret keys
+    keys_dir: Path | None = None  # Secret manifests named by spec.decryption.secretRef
+    offline: bool = False  # charts only from the chart cache
+    chart_cache: Path | None = None  # None: the default chart cache
+    missing_charts: Policy = Policy.ERROR
+    missing_sources: Policy = Policy.ERROR
+    missing_objects: Policy = Policy.ERROR
+    missing_keys: Policy = Policy.ERROR
+
+    @property
+    def build_cache_dir(self) -> Path | None:
+        return self.cache_dir / "builds" if self.use_cache else None
+
+    @property
+    def diff_index_dir(self) -> Path | None:
+        return self.cache_dir / "diff-index" if self.use_cache else None
+
+    def helm(self) -> HelmOptions:
+        """How HelmReleases are rendered (the live plan adds the cluster's capabilities)."""
+        from fluxform.planner.releases import HelmOptions
+        from fluxform.sources.chart_cache import ChartCache
+
+        return HelmOptions(
+            offline=self.offline,
+            cache=ChartCache(self.chart_cache) if self.chart_cache is not None else None,
+            missing_charts=str(self.missing_charts),
+            missing_objects=str(self.missing_objects),
+        )
+
+    def request(self) -> FleetRequest:
+        """The library's request: discovery, the build cache, the Helm hook and the keys."""
+        from fluxform.planner.kustomization.cache import BuildCache
+        from fluxform.planner.kustomization.discover import DiscoverOptions
+        from fluxform.planner.releases import helm_hook
+        from fluxform.planner.secrets import SecretOptions
+        from fluxform.planner.workflow import FleetRequest
+
+        directory = self.build_cache_dir
+        discover = DiscoverOptions(
+            sources=dict(self.sources),
+            repo_root=self.repo_root,
+            strict_substitute=self.strict_substitute,
+            jobs=self.jobs or max(1, os.cpu_count() or 1),
+            cache=BuildCache(directory) if directory is not None else BuildCache.disabled(),
+            helm=helm_hook(self.helm()),
+            missing_sources=str(self.missing_sources),
+            missing_objects=str(self.missing_objects),
+            missing_keys=str(self.missing_keys),
+        )
+        secrets = SecretOptions(decryption_keys=self.decryption_keys, keys_dir=self.keys_dir)
+        return FleetRequest(discover=discover, secrets=secrets)
