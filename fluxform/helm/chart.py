@@ -37,8 +37,6 @@ from fluxform.sources.charts import (
     ChartRepository,
     FetchedChart,
     OciSelector,
-    fetch_oci_artifact,
-    fetch_repository_chart,
 )
 from fluxform.sources.oci.registry import HELM_CHART_LAYER, Credentials
 from fluxform.sources.semver import SemverError, Version
@@ -68,7 +66,7 @@ def _from_template(tpl: ChartTemplate, ctx: HelmContext, helm_chart: Mapping[str
     if ref.kind == "HelmRepository":
         repo_doc = _require(ctx, ref.kind, ref.namespace, ref.name)
         repo = _chart_repository(repo_doc, ref, ctx)
-        fetched = fetch_repository_chart(repo, tpl.chart, tpl.version, ctx.cache, offline=ctx.offline)
+        fetched = ctx.fetcher.repository_chart(repo, tpl.chart, tpl.version, ctx.cache, offline=ctx.offline)
         source = f"HelmRepository/{ref.namespace}/{ref.name} ({fetched.source})"
         values = _archive_values_files(fetched.data, tpl, source)
         resolved = ResolvedChart(
@@ -248,7 +246,7 @@ def _from_oci_repository(namespace: str, name: str, ctx: HelmContext) -> Resolve
     layer = spec.get("layerSelector") or {}
     source_ref = SourceRef("OCIRepository", name, namespace)
     url = str(spec.get("url") or "")
-    fetched = fetch_oci_artifact(
+    fetched = ctx.fetcher.oci_artifact(
         url,
         selector,
         ctx.cache,

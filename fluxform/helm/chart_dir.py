@@ -22,7 +22,7 @@ from fluxform.helm.chart_model import ChartDependency, ResolvedChart, merge_valu
 from fluxform.helm.context import HelmContext
 from fluxform.helm.sdk import dependency_status
 from fluxform.helm.spec import ChartTemplate, SourceRef
-from fluxform.sources.charts import ChartRepository, fetch_repository_chart
+from fluxform.sources.charts import ChartRepository
 from fluxform.sources.semver import Constraint, SemverError, Version
 
 __all__ = ["chart_from_source_dir"]
@@ -116,7 +116,7 @@ def _local_dependency(chart_dir: Path, root: Path, name: str, repository: str, v
 
 def _remote_dependency(name: str, repository: str, version: str, ctx: HelmContext) -> ChartDependency:
     repo = ChartRepository(repository, type="oci" if repository.startswith("oci://") else "default")
-    fetched = fetch_repository_chart(repo, name, version, ctx.cache, offline=ctx.offline)
+    fetched = ctx.fetcher.repository_chart(repo, name, version, ctx.cache, offline=ctx.offline)
     return ChartDependency(name, data=fetched.data)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fluxform.helm.values import Lookup
 from fluxform.sources.chart_cache import ChartCache
+from fluxform.sources.charts import ChartFetcher
 
 __all__ = ["HelmContext", "SourceKey"]
 
@@ -41,3 +42,5 @@ class HelmContext:
     kube_version: str | None = None
     # extra `.Capabilities.APIVersions` ("group/version" or "group/version/Kind")
     api_versions: tuple[str, ...] = ()
+    # how archives are fetched (repositories + cache; a recorder or an artifact's chart mirror)
+    fetcher: ChartFetcher = field(default_factory=ChartFetcher)

@@ -29,6 +29,7 @@ from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
 from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
 from fluxform.sources.chart_cache import ChartCache
+from fluxform.sources.charts import ChartFetcher
 
 __all__ = ["HelmOptions", "chart_pull_hook", "helm_hook", "source_revision"]
 
@@ -45,6 +46,8 @@ class HelmOptions:
     # cluster's Helm release Secrets; a release found there renders as an upgrade (IsUpgrade,
     # revision N+1, upgrade CRD policy), as helm-controller would. None: no cluster (installs)
     installed_release: Callable[[str, str], int | None] | None = None
+    # how chart archives are fetched; None: repositories and the cache
+    fetcher: ChartFetcher | None = None
 
 
 def source_revision(body: Mapping[str, Any] | None, commit: str, digest: str) -> str:
@@ -85,6 +88,7 @@ class _Renderer:
             offline=options.offline,
             kube_version=options.kube_version,
             api_versions=options.api_versions,
+            fetcher=options.fetcher or ChartFetcher(),
         )
         self.diagnostics: list[Diagnostic] = []
 

@@ -25,7 +25,15 @@ from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
 from fluxform.errors import SourceError
 
-__all__ = ["IGNORE_FILE", "Artifact", "IgnoreMatcher", "ListingFilter", "copy_filtered", "materialize_artifact"]
+__all__ = [
+    "EXCLUDE_VCS",
+    "IGNORE_FILE",
+    "Artifact",
+    "IgnoreMatcher",
+    "ListingFilter",
+    "copy_filtered",
+    "materialize_artifact",
+]
 
 IGNORE_FILE = ".sourceignore"
 EXCLUDE_VCS = (".git/", ".gitignore", ".gitmodules", ".gitattributes")
@@ -69,6 +77,16 @@ class IgnoreMatcher:
         if not collected:
             base += [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_DEFAULTS]
         return cls(base + collected)
+
+    @classmethod
+    def for_push(cls, root: Path, ignore_paths: Iterable[str]) -> IgnoreMatcher:
+        """`flux push artifact --ignore-paths` (no defaults added), then every `.sourceignore`
+        in the tree (fluxform honours them at push too: source-controller would drop those
+        files after pulling anyway)."""
+        rules = [_Rule((), GitIgnoreSpecPattern(p)) for p in ignore_paths if p.strip() and not p.startswith("#")]
+        for domain, text in _sourceignore_files(root, ()):
+            rules += [_Rule(domain, GitIgnoreSpecPattern(line)) for line in _pattern_lines(text)]
+        return cls(rules)
 
     @property
     def has_negations(self) -> bool:

@@ -33,6 +33,7 @@ from fluxform.sources.oci.registry import HELM_CHART_LAYER, Credentials, OciClie
 from fluxform.sources.semver import SemverError, highest, parse_flux_version
 
 __all__ = [
+    "ChartFetcher",
     "ChartRepository",
     "FetchedChart",
     "OciSelector",
@@ -74,6 +75,34 @@ class OciSelector:
     semver: str = ""
     semver_filter: str = ""
     digest: str = ""
+
+
+class ChartFetcher:
+    """The door chart resolution fetches archives through: the repositories and the cache.
+
+    A subclass records what a fleet asks for (`artifact push --include-charts`) or answers
+    from an artifact's chart mirror (air-gapped plans) without touching the resolution rules."""
+
+    def repository_chart(
+        self, repo: ChartRepository, chart: str, version: str, cache: ChartCache, *, offline: bool
+    ) -> FetchedChart:
+        return fetch_repository_chart(repo, chart, version, cache, offline=offline)
+
+    def oci_artifact(
+        self,
+        url: str,
+        selector: OciSelector,
+        cache: ChartCache,
+        *,
+        offline: bool,
+        layer_media_type: str = "",
+        insecure: bool = False,
+        credentials: Credentials | None = None,
+    ) -> FetchedChart:
+        return fetch_oci_artifact(
+            url, selector, cache, offline=offline, layer_media_type=layer_media_type,
+            insecure=insecure, credentials=credentials,
+        )  # fmt: skip
 
 
 def fetch_repository_chart(
