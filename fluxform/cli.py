@@ -15,6 +15,7 @@ from typing import NoReturn
 import click
 
 from fluxform import __version__
+from fluxform.commands.artifact import artifact_group
 from fluxform.commands.charts import charts
 from fluxform.commands.diff import diff
 from fluxform.commands.inspect import build, get
@@ -42,6 +43,7 @@ def version() -> None:
 
 for command in (plan, show, get, build, charts, diff, state_group, force_unlock):
     cli.add_command(command)
+cli.add_command(artifact_group)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
