@@ -22,11 +22,12 @@ splits into the USTAR prefix, GNU-style PAX header names, and padding of the arc
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import stat
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,16 @@ def pack_tree(root: Path, keep: ListingFilter, *, limit: int) -> PackedLayer:
             files += 1
     tar.write(b"\0" * (2 * _BLOCK))
     raw = tar.getvalue()
-    return PackedLayer(gzip.compress(raw, compresslevel=6, mtime=0), "sha256:" + hashlib.sha256(raw).hexdigest(), files)
+    return PackedLayer(_gzip(raw), "sha256:" + hashlib.sha256(raw).hexdigest(), files)
+
+
+def _gzip(raw: bytes) -> bytes:
+    """gzip as Go's compress/gzip writes it with a zero Header: no flags, mtime 0, XFL 0 at
+    the default level, OS 255 (Python's gzip module writes OS 3 on some versions)."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflate.compress(raw) + deflate.flush()
+    trailer = struct.pack("<II", zlib.crc32(raw) & 0xFFFFFFFF, len(raw) & 0xFFFFFFFF)
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + trailer
 
 
 def _walk(root: Path, keep: ListingFilter) -> Iterator[tuple[str, Path, os.stat_result]]:
