@@ -82,7 +82,10 @@ def test_verification_refuses(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     sign_image(repo, digest, "reg/fleet", other)
     with pytest.raises(SourceError) as caught:
         verify_image(repo, digest, public, what="fleet")
-    assert caught.value.one_line() == "fleet: no cosign signature verifies with the given key: signature does not match the key"
+    assert (
+        caught.value.one_line()
+        == "fleet: no cosign signature verifies with the given key: signature does not match the key"
+    )
     # a valid signature of another digest, copied under this digest's tag, is refused
     key = load_private_key(keys[0], b"s3cret")
     repo2, digest2 = _store(tmp_path / "two")

@@ -40,7 +40,9 @@ def test_good_layer_unpacks(tmp_path: Path) -> None:
 
 
 def test_links_that_stay_inside_are_skipped(tmp_path: Path) -> None:
-    data = layer(("a.yaml", b"a"), info("b.yaml", tarfile.SYMTYPE, "a.yaml"), info("sub/c", tarfile.SYMTYPE, "../a.yaml"))
+    data = layer(
+        ("a.yaml", b"a"), info("b.yaml", tarfile.SYMTYPE, "a.yaml"), info("sub/c", tarfile.SYMTYPE, "../a.yaml")
+    )
     extract_layer(data, tmp_path / "out", limit=1 << 20, what="art")
     assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["a.yaml"]
 
@@ -58,7 +60,17 @@ def test_links_that_stay_inside_are_skipped(tmp_path: Path) -> None:
         (info("tty", tarfile.CHRTYPE), "tar entry 'tty' is a device file"),
         (info("pipe", tarfile.FIFOTYPE), "tar entry 'pipe' is a special file"),
     ],
-    ids=["dotdot", "dotdot-inside", "absolute", "symlink-absolute", "symlink-escape", "hardlink", "block", "char", "fifo"],
+    ids=[
+        "dotdot",
+        "dotdot-inside",
+        "absolute",
+        "symlink-absolute",
+        "symlink-escape",
+        "hardlink",
+        "block",
+        "char",
+        "fifo",
+    ],
 )
 def test_hostile_entries_are_refused(tmp_path: Path, entry: tarfile.TarInfo | tuple[str, bytes], message: str) -> None:
     with pytest.raises(SourceError, match=message.replace("(", r"\(").replace(".", r"\.")) as caught:
