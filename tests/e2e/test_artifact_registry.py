@@ -128,8 +128,8 @@ def test_export_then_import_into_a_second_registry_keeps_the_signature(
     assert exported.code == 0, exported.err
     with tarfile.open(tmp_path / "fleet.tar") as tar:
         names = tar.getnames()
+        index = json.loads((tar.extractfile("index.json") or io.BytesIO()).read())
     assert {"oci-layout", "index.json"} <= set(names)
-    index = json.loads((tarfile.open(tmp_path / "fleet.tar").extractfile("index.json") or io.BytesIO()).read())
     refs = sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"])
     assert refs == [digest.replace(":", "-") + ".sig", "v1"]
     refused = run("artifact", "import", tmp_path / "fleet.tar", f"oci://{second_registry.host}/air/fleet:v1",

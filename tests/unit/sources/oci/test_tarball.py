@@ -89,8 +89,8 @@ def test_long_names_split_like_go_and_fall_back_to_pax() -> None:
     assert pax[156:157] == b"x" and pax[:100].rstrip(b"\0") == b"PaxHeaders.0/.yaml"
     record = pax[512:].split(b"\0", 1)[0]
     assert record == f"{len(record)} path={'ü' * 60}.yaml\n".encode()
-    members = tarfile.open(fileobj=io.BytesIO(pax[:512] + pax[512:1024] + pax[1024:] + b"\0" * 1024)).getmembers()
-    assert members[0].name == "ü" * 60 + ".yaml"
+    with tarfile.open(fileobj=io.BytesIO(pax + b"\0" * 1024)) as tar:
+        assert tar.getmembers()[0].name == "ü" * 60 + ".yaml"  # Python's reader agrees
 
 
 def test_size_limit(tmp_path: Path) -> None:
