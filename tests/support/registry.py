@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -50,15 +51,18 @@ def _free_port() -> int:
         return port
 
 
-def start_registry(root: Path, binary: str) -> Registry:
+def start_registry(root: Path, binary: str, *, tls: tuple[Path, Path, Path] | None = None) -> Registry:
+    """`tls`: (CA certificate, server certificate, server key) to serve HTTPS."""
     port = _free_port()
     config = root / "config.yml"
+    tls_lines = f"  tls:\n    certificate: {tls[1]}\n    key: {tls[2]}\n" if tls else ""
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: error\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n{tls_lines}"
     )
+    context = ssl.create_default_context(cafile=str(tls[0])) if tls else None
     log = (root / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     reg = Registry(f"127.0.0.1:{port}", process, root)
@@ -67,7 +71,8 @@ def start_registry(root: Path, binary: str) -> Registry:
         if process.poll() is not None:
             raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"http://{reg.host}/v2/", timeout=1) as response:
+            scheme = "https" if tls else "http"
+            with urllib.request.urlopen(f"{scheme}://{reg.host}/v2/", timeout=1, context=context) as response:
                 if response.status == 200:
                     return reg
         except (urllib.error.URLError, OSError):
