@@ -14,7 +14,9 @@ import pytest
 
 from fluxform.errors import SourceError
 from fluxform.sources.chart_cache import sha256_digest
+from fluxform.sources.oci import registry as registry_module
 from fluxform.sources.oci.registry import Credentials, OciClient, parse_oci_url
+from tests.support.registry import Registry
 
 MANIFEST = json.dumps({"schemaVersion": 2, "layers": []}).encode()
 BLOB = b"layer bytes"
@@ -119,3 +121,22 @@ def test_parse_oci_url(url: str, host: str, repository: str) -> None:
 def test_parse_oci_url_rejects(url: str) -> None:
     with pytest.raises(SourceError):
         parse_oci_url(url)
+
+
+def test_chunked_upload_mount_and_manifest_put(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the real docker-registry: PATCH chunks, a cross-repository mount, a manifest put."""
+    monkeypatch.setattr(registry_module, "CHUNK", 1000)
+    client = OciClient(registry.host, plain_http=True)
+    data = bytes(range(256)) * 14  # 3584 bytes: four PATCHes
+    digest = client.put_blob("chunks/a", data)
+    assert digest == sha256_digest(data) and client.blob("chunks/a", digest, len(data)) == data
+    assert client.put_blob("chunks/b", data, mount_from="chunks/a") == digest
+    assert client.has_blob("chunks/b", digest)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/json", "size": len(data), "digest": digest},
+                           "layers": []}).encode()  # fmt: skip
+    assert client.put_manifest("chunks/b", "v1", manifest) == sha256_digest(manifest)
+    assert client.resolve("chunks/b", "v1") == sha256_digest(manifest)
+    assert client.resolve("chunks/b", "nope") is None and client.tags("chunks/none") == []
+    with pytest.raises(SourceError, match="has 3584 bytes, the manifest says 10"):
+        client.blob("chunks/a", digest, 10)
