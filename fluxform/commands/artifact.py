@@ -20,9 +20,9 @@ from typing import Any
 
 import click
 
-from fluxform.commands.fleet import fleet_options, fleet_request
+from fluxform.commands.options import fleet_options, output_option
 from fluxform.helm import ResolvedChart
-from fluxform.planner.kustomization.cache import default_cache_dir
+from fluxform.planner.options import FleetOptions
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
 from fluxform.planner.workflow import rendered_fleet
 from fluxform.sources.chart_cache import ChartCache
@@ -92,12 +92,12 @@ def artifact_group() -> None:
 # --- charts --------------------------------------------------------------------------------
 
 
-def _recorded_charts(paths: tuple[Path, ...], fleet: dict[str, Any]) -> list[RecordedChart]:
+def _recorded_charts(paths: tuple[Path, ...], fleet: FleetOptions) -> list[RecordedChart]:
     """Every chart the fleets at `paths` need, resolved from the chart cache only."""
     recorder = ChartRecorder()
     for path in paths:
-        request = fleet_request(fleet)
-        cache = ChartCache(Path(fleet["chart_cache"])) if fleet.get("chart_cache") else None
+        request = fleet.request()
+        cache = ChartCache(fleet.chart_cache) if fleet.chart_cache is not None else None
         helm = HelmOptions(offline=True, cache=cache, fetcher=recorder)
         pulled: list[ResolvedChart] = []
         request = replace(request, discover=replace(request.discover, helm=chart_pull_hook(helm, pulled)))
@@ -118,7 +118,7 @@ def _chart_rows(recorded: list[RecordedChart]) -> list[list[str]]:
 @artifact_group.command("list-charts")
 @click.argument("path", type=click.Path(path_type=Path))
 @fleet_options
-def list_charts(path: Path, **fleet: Any) -> None:
+def list_charts(path: Path, fleet: FleetOptions) -> None:
     """Charts the HelmReleases of the fleet at PATH need, from the chart cache (fill it with
     `fluxform charts pull`), and where `push --include-charts` mirrors them."""
     rows = _chart_rows(_recorded_charts((path,), fleet))
@@ -187,12 +187,11 @@ def push(
     target = parse_artifact_ref(url, need_tag=True)
     charts: list[RecordedChart] = []
     if include_charts:
-        fleet = {
-            "keys_dir": opts.get("keys_dir"),
-            "decryption_key": opts.get("decryption_key"),
-            "chart_cache": opts.get("chart_cache"),
-            "cache_dir": str(default_cache_dir()),
-        }
+        fleet = FleetOptions(
+            keys_dir=Path(opts["keys_dir"]) if opts.get("keys_dir") else None,
+            decryption_keys=tuple(Path(p) for p in opts.get("decryption_key") or ()),
+            chart_cache=Path(opts["chart_cache"]) if opts.get("chart_cache") else None,
+        )
         charts = _recorded_charts(clusters or (directory,), fleet)
     request = PushRequest(
         directory=directory,
@@ -235,15 +234,15 @@ def pull(ref: str, output: Path, **opts: Any) -> None:
 
 @artifact_group.command("inspect")
 @click.argument("ref")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@output_option("text", "json")
 @_verify_option
 @_registry_options
-def inspect(ref: str, fmt: str, **opts: Any) -> None:
+def inspect(ref: str, output: str, **opts: Any) -> None:
     """Digest, annotations, size, layers, charts and signature of REF."""
     options = _materialize_options(opts)
     info = inspect_artifact(ref, options.access, options.verify_key)
     charts = [c.to_json() for c in info.charts]
-    if fmt == "json":
+    if output == "json":
         doc = {
             "reference": info.reference,
             "digest": info.digest,

@@ -12,8 +12,8 @@ from typing import Any
 import helm_python
 import pytest
 
-from fluxform.commands.fleet import fleet_request
 from fluxform.helm.sdk import use_private_helm_home
+from fluxform.planner.options import FleetOptions
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.workflow import plan_fleet
 from fluxform.sources.chart_cache import ChartCache
@@ -64,7 +64,7 @@ SOURCE = ("--source", "https://git.example.com/fleet.git", "--revision", "main@s
 
 
 def _plan(cluster: Path, cache: Path, helm: HelmOptions) -> dict[str, Any]:
-    request = fleet_request({"cache_dir": str(cache.parent / "builds"), "no_cache": True})
+    request = FleetOptions(cache_dir=cache.parent / "builds", use_cache=False).request()
     request = replace(request, discover=replace(request.discover, helm=helm_hook(helm)))
     data = plan_to_dict(plan_fleet(cluster, request))
     return {"changes": data["changes"], "owners": data["owners"]}
@@ -88,7 +88,7 @@ def test_charts_travel_with_the_fleet(registry: Registry, tmp_path: Path) -> Non
                  "--chart-cache", cache)  # fmt: skip
     assert pushed.code == 0, pushed.err
     assert "1 charts" in pushed.err
-    info = json.loads(run("artifact", "inspect", url, "--plain-http", "--format", "json").out)
+    info = json.loads(run("artifact", "inspect", url, "--plain-http", "-o", "json").out)
     [entry] = info["charts"]
     assert entry["ref"] == "charts/hello:1.3.0" and entry["version"] == "1.3.0"
     assert entry["request"] == {"kind": "repository", "url": entry["request"]["url"], "chart": "hello",

@@ -101,7 +101,7 @@ def test_push_twice_gives_one_digest_and_pull_gives_the_filtered_tree(
     assert manifest["config"]["mediaType"] == "application/vnd.cncf.flux.config.v1+json"
     assert [la["mediaType"] for la in manifest["layers"]] == ["application/vnd.cncf.flux.content.v1.tar+gzip"]
     assert manifest["annotations"]["org.opencontainers.image.revision"] == "main@sha1:" + "a" * 40
-    inspected = run("artifact", "inspect", url, "--plain-http", "--format", "json")
+    inspected = run("artifact", "inspect", url, "--plain-http", "-o", "json")
     info = json.loads(inspected.out)
     assert info["digest"] == digest and info["signed"] is False and info["charts"] == []
     assert info["annotations"]["org.opencontainers.image.created"] == "2024-05-01T10:00:00Z"
