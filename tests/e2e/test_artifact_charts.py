@@ -95,8 +95,10 @@ def test_charts_travel_with_the_fleet(registry: Registry, tmp_path: Path) -> Non
                                 "version": ">=1.0.0 <2.0.0"}  # fmt: skip
     # the mirror is a Helm OCI chart Helm itself can pull
     use_private_helm_home()
-    pulled = helm_python.pull(f"oci://{registry.host}/charts-e2e/fleet/charts/hello", version="1.3.0", plain_http=True)
-    assert pulled  # archive bytes or a path, depending on the SDK
+    chart_ref = f"oci://{registry.host}/charts-e2e/fleet/charts/hello"
+    (tmp_path / "pulled").mkdir()
+    helm_python.pull(chart_ref, version="1.3.0", plain_http=True, destination=tmp_path / "pulled")
+    assert (tmp_path / "pulled" / "hello-1.3.0.tgz").is_file()
     # the chart server is gone and the plan uses an empty cache: charts come from the artifact
     expected = _plan(cluster, tmp_path / "c1", HelmOptions(offline=True, cache=ChartCache(cache)))
     with materialize(url, MaterializeOptions(RegistryAccess(plain_http=True))) as art:
