@@ -5,5 +5,4 @@ Views only format what the library hands them; they never compute a plan or see 
     plan.py       plans (text, JSON, Markdown)
     revdiff.py    revision diffs (text, JSON, Markdown)
     tables.py     `fluxform get` tables and `fluxform build` manifests
-    fields.py     changed field paths of an update, for reviewers
 """

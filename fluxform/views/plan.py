@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxform.objects import ObjectId
+from fluxform.planner.fields import changed_fields
 from fluxform.planner.plan import Action, Change, Plan
-from fluxform.views.fields import changed_fields
 
 __all__ = [
     "SYMBOLS",

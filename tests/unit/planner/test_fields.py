@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fluxform.views.fields import changed_fields, field_path
+from fluxform.planner.fields import changed_fields, field_path
 
 
 @pytest.mark.parametrize(
