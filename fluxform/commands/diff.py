@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from fluxform.commands.files import write_private
 from fluxform.commands.options import fleet_options, output_option
 from fluxform.planner.options import FleetOptions
+from fluxform.private_file import write_private
 from fluxform.views.revdiff import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
 
 __all__ = ["diff"]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from fluxform.commands.files import write_private
 from fluxform.commands.options import cluster_options, fleet_options, output_option
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
+from fluxform.private_file import write_private
 from fluxform.target import TargetFlags, resolve_target
 
 __all__ = ["plan", "show"]

@@ -1,4 +1,6 @@
-"""Files the commands write for the user (plans, diffs): private, and never half-written."""
+"""Files fluxform writes for the user (plans, diffs): private, and never half-written.
+
+Below the commands, so the plan file module writes with it too."""
 
 from __future__ import annotations
 
