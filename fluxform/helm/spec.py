@@ -106,6 +106,13 @@ class HelmReleaseSpec:
     upgrade_disable_hooks: bool
     suspend: bool
     remote_cluster: bool = False  # spec.kubeConfig: the release goes to another cluster
+    # what apply needs, not the render (planner/model.py OwnerSpec)
+    interval: str = ""
+    timeout: str = ""  # "" = helm-controller's 5m
+    service_account_name: str = ""
+    install_disable_wait: bool = False
+    upgrade_disable_wait: bool = False
+    upgrade_force: bool = False
 
     @property
     def name(self) -> str:
@@ -153,6 +160,12 @@ class HelmReleaseSpec:
             upgrade_disable_hooks=reader.boolean(upgrade, "disableHooks"),
             suspend=reader.boolean(spec, "suspend"),
             remote_cluster=spec.get("kubeConfig") is not None,
+            interval=reader.string(spec, "interval"),
+            timeout=reader.string(spec, "timeout"),
+            service_account_name=reader.string(spec, "serviceAccountName"),
+            install_disable_wait=reader.boolean(install, "disableWait"),
+            upgrade_disable_wait=reader.boolean(upgrade, "disableWait"),
+            upgrade_force=reader.boolean(upgrade, "force"),
         )
 
 

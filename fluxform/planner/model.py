@@ -16,7 +16,16 @@ from typing import Any
 from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId, SourceLocation
 
-__all__ = ["DesiredObject", "DesiredState", "Owner", "OwnerStatus"]
+__all__ = [
+    "DesiredObject",
+    "DesiredState",
+    "HealthCheck",
+    "HealthCheckExpr",
+    "Owner",
+    "OwnerSpec",
+    "OwnerStatus",
+    "ReleaseTarget",
+]
 
 
 class OwnerStatus(StrEnum):
@@ -37,6 +46,54 @@ class DesiredObject:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """A `spec.healthChecks[]` entry: an object apply waits for (flux-semantics 4.7)."""
+
+    api_version: str  # Flux's default is apps/v1
+    kind: str
+    name: str
+    namespace: str  # "" for cluster-scoped objects
+
+
+@dataclass(frozen=True)
+class HealthCheckExpr:
+    """A `spec.healthCheckExprs[]` entry: CEL rules that replace kstatus for matching kinds."""
+
+    api_version: str
+    kind: str  # "" = every kind of the group
+    current: str
+    in_progress: str = ""
+    failed: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseTarget:
+    """Where a HelmRelease's Helm release lives (flux-semantics 5.2)."""
+
+    name: str  # the release name Flux computes (releaseName, or <targetNamespace>-<name>, shortened)
+    namespace: str  # the release namespace: objects without a namespace go there
+    storage_namespace: str  # where Helm keeps its release Secrets
+
+
+@dataclass(frozen=True)
+class OwnerSpec:
+    """The fields of the Flux object that decide how apply acts on its objects, read once at
+    discovery so nothing later needs the Flux object's manifest (flux-semantics 4.7, 4.8, 5.6).
+    Durations are kept as written: "" means Flux's default."""
+
+    suspend: bool = False
+    interval: str = ""
+    timeout: str = ""  # Kustomization: default interval - 30s (floor 30s); HelmRelease: 5m
+    wait: bool = False  # Kustomization spec.wait; HelmRelease: Helm waits unless disableWait
+    force: bool = False  # Kustomization spec.force (recreate on immutable fields); HelmRelease upgrade.force
+    service_account_name: str = ""  # apply, prune and health checks impersonate it
+    target_namespace: str = ""
+    health_checks: tuple[HealthCheck, ...] = ()
+    health_check_exprs: tuple[HealthCheckExpr, ...] = ()
+    release: ReleaseTarget | None = None  # HelmRelease only
+
+
+@dataclass(frozen=True)
 class Owner:
     """A Flux Kustomization/HelmRelease and what building it produced."""
 
@@ -51,6 +108,7 @@ class Owner:
     origin: SourceLocation | None
     objects: tuple[DesiredObject, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)  # kind-specific facts for `get`
+    spec: OwnerSpec = field(default_factory=OwnerSpec)  # what apply needs of the Flux object
     diagnostics: tuple[Diagnostic, ...] = ()  # warnings rendering it gave
 
 

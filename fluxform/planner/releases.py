@@ -22,12 +22,13 @@ from fluxform.helm import (
     is_helm_release,
     pull_charts,
     release_name,
+    release_namespace,
     render_release,
 )
 from fluxform.helm.spec import HELM_GROUP
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
-from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
+from fluxform.planner.model import DesiredObject, Owner, OwnerSpec, OwnerStatus, ReleaseTarget
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.charts import ChartFetcher
 
@@ -112,6 +113,7 @@ class _Renderer:
             depends_on=_depends_on(obj.body, spec.namespace),
             prune=True,  # Helm removes what left the release manifest
             origin=obj.origin,
+            spec=_owner_spec(spec, installed=False),
         )
         if spec.suspend:
             return replace(base, status=OwnerStatus.SUSPENDED)
@@ -142,6 +144,7 @@ class _Renderer:
         )
         return replace(
             base,
+            spec=_owner_spec(spec, installed=revision is not None),
             status=OwnerStatus.BUILT,
             source=rendered.chart.source,
             path=f"{rendered.chart.name}@{rendered.chart.version}",
@@ -155,6 +158,21 @@ class _Renderer:
                 "crd_policy": rendered.crd_policy,
             },
         )
+
+
+def _owner_spec(spec: HelmReleaseSpec, *, installed: bool) -> OwnerSpec:
+    """What apply needs of a HelmRelease; Helm waits unless the action it takes (upgrade of
+    an installed release, else install) has disableWait."""
+    return OwnerSpec(
+        suspend=spec.suspend,
+        interval=spec.interval,
+        timeout=spec.timeout,
+        wait=not (spec.upgrade_disable_wait if installed else spec.install_disable_wait),
+        force=spec.upgrade_force,
+        service_account_name=spec.service_account_name,
+        target_namespace=spec.target_namespace,
+        release=ReleaseTarget(release_name(spec), release_namespace(spec), spec.storage_namespace or spec.namespace),
+    )
 
 
 def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHook:

@@ -318,6 +318,7 @@ class _Discovery:
             objects=tuple(objects),
             details={"targetNamespace": ks.target_namespace or "", "suspend": ks.suspend},
             diagnostics=diagnostics,
+            spec=ks.apply_spec,
         )
 
     def children(

@@ -15,6 +15,7 @@ from typing import Any
 
 from fluxform.errors import RenderError
 from fluxform.objects import ObjectId, SourceLocation
+from fluxform.planner.model import HealthCheck, HealthCheckExpr, OwnerSpec
 
 __all__ = [
     "KUSTOMIZATION_GROUP",
@@ -115,6 +116,7 @@ class FluxKustomization:
     depends_on: tuple[ObjectId, ...]
     spec: Mapping[str, Any] = field(repr=False)  # the whole spec, for the generator and post-build
     manifest: Mapping[str, Any] = field(repr=False)
+    apply_spec: OwnerSpec = field(default_factory=OwnerSpec)  # what apply needs (wait, health, force...)
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any], origin: SourceLocation | None = None) -> FluxKustomization:
@@ -189,6 +191,7 @@ class FluxKustomization:
             depends_on=tuple(depends_on),
             spec=spec,
             manifest=doc,
+            apply_spec=_apply_spec(spec, ks_id, origin),
         )
 
     @property
@@ -214,3 +217,56 @@ class FluxKustomization:
             return max(30.0, parse_duration(self.interval) - 30.0)
         except ValueError as exc:
             raise RenderError(f"invalid duration {exc.args[0]!r}", subject=self.id, location=self.origin) from exc
+
+
+def _string(spec: Mapping[str, Any], key: str, what: str, subject: ObjectId, origin: SourceLocation | None) -> str:
+    value = spec.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RenderError(f"{what}.{key} must be a string, not {value!r}", subject=subject, location=origin)
+    return value
+
+
+def _apply_spec(spec: Mapping[str, Any], subject: ObjectId, origin: SourceLocation | None) -> OwnerSpec:
+    """The fields apply acts on (flux-semantics 4.7, 4.8), checked as the CRD would."""
+    checks = []
+    for entry in _list(spec.get("healthChecks"), "spec.healthChecks", subject, origin):
+        if not isinstance(entry, Mapping) or not entry.get("kind") or not entry.get("name"):
+            raise RenderError("spec.healthChecks entries need kind and name", subject=subject, location=origin)
+        where = "spec.healthChecks[]"
+        checks.append(
+            HealthCheck(
+                api_version=_string(entry, "apiVersion", where, subject, origin) or "apps/v1",
+                kind=_string(entry, "kind", where, subject, origin),
+                name=_string(entry, "name", where, subject, origin),
+                namespace=_string(entry, "namespace", where, subject, origin),
+            )
+        )
+    exprs = []
+    for entry in _list(spec.get("healthCheckExprs"), "spec.healthCheckExprs", subject, origin):
+        if not isinstance(entry, Mapping) or not entry.get("apiVersion") or not entry.get("current"):
+            raise RenderError(
+                "spec.healthCheckExprs entries need apiVersion and current", subject=subject, location=origin
+            )
+        where = "spec.healthCheckExprs[]"
+        exprs.append(
+            HealthCheckExpr(
+                api_version=_string(entry, "apiVersion", where, subject, origin),
+                kind=_string(entry, "kind", where, subject, origin),
+                current=_string(entry, "current", where, subject, origin),
+                in_progress=_string(entry, "inProgress", where, subject, origin),
+                failed=_string(entry, "failed", where, subject, origin),
+            )
+        )
+    return OwnerSpec(
+        suspend=bool(_bool(spec, "suspend", subject, origin)),
+        interval=str(spec.get("interval") or ""),
+        timeout=str(spec.get("timeout") or ""),
+        wait=bool(_bool(spec, "wait", subject, origin)),
+        force=bool(_bool(spec, "force", subject, origin)),
+        service_account_name=_string(spec, "serviceAccountName", "spec", subject, origin),
+        target_namespace=str(spec.get("targetNamespace") or ""),
+        health_checks=tuple(checks),
+        health_check_exprs=tuple(exprs),
+    )

@@ -80,3 +80,23 @@ def test_errors_name_the_object(doc: dict[str, Any], message: str) -> None:
         HelmReleaseSpec.from_doc(doc, SourceLocation("apps/podinfo.yaml", line=3))
     assert message in info.value.one_line()
     assert "(apps/podinfo.yaml:3)" in info.value.one_line()
+
+
+def test_apply_fields_default_to_helm_controllers() -> None:
+    hr = HelmReleaseSpec.from_doc(BASE)
+    assert (hr.interval, hr.timeout, hr.service_account_name) == ("5m", "", "")
+    assert (hr.install_disable_wait, hr.upgrade_disable_wait, hr.upgrade_force) == (False, False, False)
+
+
+def test_apply_fields_as_written() -> None:
+    doc = _with("spec.timeout", "10m")
+    doc["spec"].update(serviceAccountName="helm", install={"disableWait": True}, upgrade={"force": True})
+    hr = HelmReleaseSpec.from_doc(doc)
+    assert (hr.timeout, hr.service_account_name, hr.install_disable_wait, hr.upgrade_force) == (
+        "10m",
+        "helm",
+        True,
+        True,
+    )
+    with pytest.raises(RenderError, match="disableWait must be true or false"):
+        HelmReleaseSpec.from_doc(_with("spec.upgrade", {"disableWait": "no"}))

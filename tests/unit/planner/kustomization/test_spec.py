@@ -192,3 +192,50 @@ def test_from_doc_does_not_mutate_the_document() -> None:
 )
 def test_is_flux_kustomization_tells_flux_from_kustomize(doc: dict[str, str], expected: bool) -> None:
     assert is_flux_kustomization(doc) is expected
+
+
+def test_apply_spec_carries_what_apply_acts_on() -> None:
+    """wait, healthChecks (apiVersion defaults to apps/v1), healthCheckExprs, timeout, force and
+    serviceAccountName are read once here, so a plan file never needs the Kustomization's manifest."""
+    doc = ks_doc(
+        wait=True,
+        timeout="3m",
+        force=True,
+        serviceAccountName="deployer",
+        targetNamespace="apps",
+        healthChecks=[
+            {"kind": "Deployment", "name": "web", "namespace": "apps"},
+            {"apiVersion": "v1", "kind": "Service", "name": "web", "namespace": "apps"},
+        ],
+        healthCheckExprs=[{"apiVersion": "example.com/v1", "kind": "Widget", "current": "status.ready"}],
+    )
+    spec = FluxKustomization.from_doc(doc, ORIGIN).apply_spec
+    assert (spec.wait, spec.timeout, spec.force, spec.interval) == (True, "3m", True, "10m")
+    assert (spec.service_account_name, spec.target_namespace, spec.suspend) == ("deployer", "apps", False)
+    assert [(c.api_version, c.kind, c.name, c.namespace) for c in spec.health_checks] == [
+        ("apps/v1", "Deployment", "web", "apps"),
+        ("v1", "Service", "web", "apps"),
+    ]
+    (expr,) = spec.health_check_exprs
+    assert (expr.api_version, expr.kind, expr.current, expr.in_progress, expr.failed) == (
+        "example.com/v1", "Widget", "status.ready", "", ""
+    )  # fmt: skip
+    assert spec.release is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"healthChecks": [{"kind": "Deployment"}]}, "spec.healthChecks entries need kind and name"),
+        ({"healthChecks": {"kind": "Deployment"}}, "spec.healthChecks must be a list"),
+        ({"healthCheckExprs": [{"kind": "Widget"}]}, "spec.healthCheckExprs entries need apiVersion and current"),
+        ({"force": "yes"}, "spec.force must be true or false"),
+        ({"serviceAccountName": 7}, "spec.serviceAccountName must be a string"),
+    ],
+    ids=["check-without-name", "checks-not-a-list", "expr-without-current", "force-not-bool", "sa-not-string"],
+)
+def test_apply_spec_errors_name_the_kustomization_and_field(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(RenderError, match=re.escape(message)) as caught:
+        FluxKustomization.from_doc(ks_doc(**extra), ORIGIN)
+    assert caught.value.subject == ObjectId("flux-system", "apps", KS_GROUP, "Kustomization")
+    assert caught.value.location == ORIGIN
