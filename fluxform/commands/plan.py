@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fluxform.commands.options import cluster_options, fleet_options, output_option
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
-from fluxform.private_file import write_private
 from fluxform.target import TargetFlags, resolve_target
+
+if TYPE_CHECKING:
+    from fluxform.planner.planfile import PlanFile
 
 __all__ = ["plan", "show"]
 
@@ -49,7 +52,7 @@ def plan(
     assert resolved.fleet_path is not None
     if resolved.cluster is not None:
         from fluxform.planner.live.run import LiveOptions
-        from fluxform.planner.live.workflow import live_plan_to_dict, plan_fleet_live
+        from fluxform.planner.live.workflow import plan_fleet_live
 
         result: Plan = plan_fleet_live(
             resolved.fleet_path,
@@ -59,19 +62,17 @@ def plan(
             live_options=LiveOptions(field_manager=field_manager),
             helm=fleet.helm(),
         )
-        data = live_plan_to_dict(result)
     else:
         from fluxform.planner.workflow import plan_fleet
-        from fluxform.views.plan import plan_to_dict
 
-        result = plan_fleet(resolved.fleet_path, fleet.request(), state_path=resolved.state)
-        data = plan_to_dict(result)
-    from fluxform.views.plan import render_json
+        result = plan_fleet(resolved.fleet_path, fleet.request(), state_path=resolved.state, helm=fleet.helm())
+    from fluxform.planner.planfile import plan_file_from, write_plan_file
 
+    plan_file = plan_file_from(result)
     if out is not None:
-        write_private(out, render_json(data))
-    _echo_plan(data, output, color)
-    if detailed_exitcode and result.has_changes():
+        write_plan_file(out, plan_file)
+    _echo_plan(plan_file, output, color)
+    if detailed_exitcode and plan_file.has_changes():
         sys.exit(2)
 
 
@@ -86,13 +87,13 @@ def show(plan_file: Path, output: str, color: bool | None) -> None:
     _echo_plan(read_plan_file(plan_file), output, color)
 
 
-def _echo_plan(data: dict[str, object], output: str, color: bool | None) -> None:
+def _echo_plan(plan_file: PlanFile, output: str, color: bool | None) -> None:
     from fluxform.views.plan import render_json, render_markdown, render_text
 
     if output == "json":
-        click.echo(render_json(data), nl=False)
+        click.echo(render_json(plan_file), nl=False)
     elif output == "markdown":
-        click.echo(render_markdown(data), nl=False)
+        click.echo(render_markdown(plan_file), nl=False)
     else:
         colour = sys.stdout.isatty() if color is None else color
-        click.echo(render_text(data, colour=colour), nl=False)
+        click.echo(render_text(plan_file, colour=colour), nl=False)

@@ -17,6 +17,7 @@ import binascii
 import copy
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "derive_mask_key",
     "new_mask_key",
     "secret_plaintexts",
+    "unmasked_secret_values",
 ]
 
 MASK_KEY_BYTES = 32
@@ -41,6 +43,8 @@ FINGERPRINT_HEX_CHARS = 12  # 48 bits: a collision (a change shown as no change)
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 _DERIVE_INFO = b"fluxform/mask-key/v1"
 _MIN_SCRUB_LENGTH = 4  # shorter values would mangle ordinary text and reveal little
+
+_FINGERPRINT = re.compile(rf"\*\*\*\(hmac:[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}\)")
 
 LeafPath = Sequence[str | int]  # keys and list indices from the document root
 
@@ -135,6 +139,28 @@ def secret_plaintexts(manifest: Mapping[str, Any]) -> list[bytes]:
     if isinstance(string_data, Mapping):
         out += [str(v).encode("utf-8") for v in string_data.values()]
     return out
+
+
+def unmasked_secret_values(manifest: Mapping[str, Any]) -> list[str]:
+    """Paths of a Secret's values that are not fingerprints (`data.password`): what
+    `Masker.mask_manifest` masks, checked by whoever must never hold plaintext. Empty for
+    other kinds."""
+    if manifest.get("kind") != "Secret":
+        return []
+    found: list[str] = []
+    for section in ("data", "stringData"):
+        values = manifest.get(section)
+        if isinstance(values, Mapping):
+            found += [f"{section}.{key}" for key, value in values.items() if not _is_fingerprint(value)]
+    annotations = (manifest.get("metadata") or {}).get("annotations")
+    last_applied = annotations.get(LAST_APPLIED_ANNOTATION) if isinstance(annotations, Mapping) else None
+    if last_applied is not None and not _is_fingerprint(last_applied):
+        found.append(f"metadata.annotations[{LAST_APPLIED_ANNOTATION}]")
+    return found
+
+
+def _is_fingerprint(value: Any) -> bool:
+    return isinstance(value, str) and _FINGERPRINT.fullmatch(value) is not None
 
 
 def _decoded(value: Any) -> bytes:

@@ -6,13 +6,13 @@ forgotten: dropped from the inventory, left in the cluster). Objects of a suspen
 are left alone, as Flux leaves them. Secret values are masked before comparison, so two
 plans over the same inputs are byte-identical and no plaintext reaches the plan.
 
-    plan = plan_offline(desired, state, masker)
+    plan = plan_offline(desired, state, masking, target="clusters/prod", settings=PlanSettings())
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,11 +21,10 @@ from fluxform import __version__, yamlio
 from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest
 
-__all__ = ["FORMAT_VERSION", "Action", "Change", "Masking", "Plan", "plan_offline", "unified_diff"]
-
-FORMAT_VERSION = "1.0"
+__all__ = ["Action", "Change", "Masking", "Plan", "count_actions", "plan_offline", "unified_diff"]
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
 
@@ -53,6 +52,9 @@ class Change:
     before: Mapping[str, Any] | None  # masked; None for CREATE (or when state kept no manifest)
     after: Mapping[str, Any] | None  # masked; None for DELETE/FORGET
     reason: str = ""  # for display only
+    live_resource_version: str | None = None  # seen in the cluster ("" = absent); None: not read
+    desired: Mapping[str, Any] | None = field(default=None, repr=False)  # masked manifest apply sends
+    adopted: bool = False  # exists in the cluster but not in the state
 
     @property
     def diff(self) -> str:
@@ -61,7 +63,9 @@ class Change:
 
 @dataclass(frozen=True)
 class Plan:
-    format_version: str
+    """A plan in memory: its owners still hold the decrypted desired objects (never write
+    them); `planner/planfile.py` makes the plaintext-free file of it."""
+
     fluxform_version: str
     target: str  # what was planned (path)
     source_revision: str
@@ -72,28 +76,31 @@ class Plan:
     changes: tuple[Change, ...] = ()  # apply order (owner order, then build order); deletes last
     drift: tuple[Change, ...] = ()  # live differs from the last apply; reported, not applied
     diagnostics: tuple[Diagnostic, ...] = ()
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: PlanSettings = field(default_factory=PlanSettings)
+    live: LiveTarget | None = None  # the cluster a live plan read; None offline
 
     def counts(self) -> dict[str, int]:
-        counts = {"add": 0, "change": 0, "destroy": 0, "forget": 0, "unchanged": 0}
-        for change in self.changes:
-            if change.action is Action.CREATE:
-                counts["add"] += 1
-            elif change.action is Action.UPDATE:
-                counts["change"] += 1
-            elif change.action is Action.REPLACE:
-                counts["add"] += 1
-                counts["destroy"] += 1
-            elif change.action is Action.DELETE:
-                counts["destroy"] += 1
-            elif change.action is Action.FORGET:
-                counts["forget"] += 1
-            else:
-                counts["unchanged"] += 1
-        return counts
+        return count_actions(c.action for c in self.changes)
 
     def has_changes(self) -> bool:
         return any(c.action is not Action.NOOP for c in self.changes)
+
+
+def count_actions(actions: Iterable[Action]) -> dict[str, int]:
+    """Objects to add, change, destroy, forget and unchanged (a replace adds and destroys)."""
+    counts = {"add": 0, "change": 0, "destroy": 0, "forget": 0, "unchanged": 0}
+    for action in actions:
+        if action in (Action.CREATE, Action.REPLACE):
+            counts["add"] += 1
+        if action in (Action.DELETE, Action.REPLACE):
+            counts["destroy"] += 1
+        if action is Action.UPDATE:
+            counts["change"] += 1
+        elif action is Action.FORGET:
+            counts["forget"] += 1
+        elif action is Action.NOOP:
+            counts["unchanged"] += 1
+    return counts
 
 
 def unified_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
@@ -105,15 +112,15 @@ def unified_diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
 
 def _change_for(obj: DesiredObject, masked: dict[str, Any], recorded: tuple[OwnerState, StateObject] | None) -> Change:
     if recorded is None:
-        return Change(obj.id, obj.api_version, obj.owner, Action.CREATE, None, masked)
+        return Change(obj.id, obj.api_version, obj.owner, Action.CREATE, None, masked, desired=masked)
     owner_state, previous = recorded
     moved = owner_state.id != obj.owner
     if previous.digest == canonical_digest(masked) and not moved:
-        return Change(obj.id, obj.api_version, obj.owner, Action.NOOP, previous.manifest, masked)
+        return Change(obj.id, obj.api_version, obj.owner, Action.NOOP, previous.manifest, masked, desired=masked)
     reason = f"moves from {owner_state.id} to {obj.owner}" if moved else ""
     if previous.manifest is None and not reason:
         reason = "the state kept no manifest to diff against; its digest differs"
-    return Change(obj.id, obj.api_version, obj.owner, Action.UPDATE, previous.manifest, masked, reason)
+    return Change(obj.id, obj.api_version, obj.owner, Action.UPDATE, previous.manifest, masked, reason, desired=masked)
 
 
 def removal_action(manifest: Mapping[str, Any] | None, *, prune: bool, owner: ObjectId, why: str) -> tuple[Action, str]:
@@ -142,7 +149,14 @@ def _removal(owner_state: OwnerState, previous: StateObject, desired_owner: Owne
     return Change(previous.id, previous.api_version, owner_state.id, action, previous.manifest, None, reason)
 
 
-def plan_offline(desired: DesiredState, state: StateFile | None, masking: Masking, *, target: str) -> Plan:
+def plan_offline(
+    desired: DesiredState,
+    state: StateFile | None,
+    masking: Masking,
+    *,
+    target: str,
+    settings: PlanSettings | None = None,
+) -> Plan:
     recorded = state.objects() if state is not None else {}
     owners_by_id = {o.id: o for o in desired.owners}
     changes: list[Change] = []
@@ -156,7 +170,6 @@ def plan_offline(desired: DesiredState, state: StateFile | None, masking: Maskin
         if oid not in seen and (change := _removal(owner_state, previous, owners_by_id.get(owner_state.id))):
             removals.append(change)
     return Plan(
-        format_version=FORMAT_VERSION,
         fluxform_version=__version__,
         target=target,
         source_revision=desired.source_revision,
@@ -166,5 +179,5 @@ def plan_offline(desired: DesiredState, state: StateFile | None, masking: Maskin
         owners=desired.owners,
         changes=tuple(changes) + tuple(reversed(removals)),
         diagnostics=desired.diagnostics,
-        settings=dict(desired.settings),
+        settings=(settings or PlanSettings()).with_render_facts(desired.settings),
     )

@@ -15,12 +15,14 @@ from pathlib import Path
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Plan, plan_offline
+from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
+from fluxform.planner.settings import PlanSettings, SourceMapping
 from fluxform.state.backend import StateBackend
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
 
-__all__ = ["FleetRequest", "load_state", "plan_fleet", "rendered_fleet"]
+__all__ = ["FleetRequest", "load_state", "plan_fleet", "plan_settings", "rendered_fleet"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,35 @@ def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredS
         yield replace(desired, diagnostics=(*desired.diagnostics, *secrets.diagnostics())), secrets
 
 
-def plan_fleet(path: Path, request: FleetRequest, *, state_path: Path | StateBackend | None = None) -> Plan:
+def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettings:
+    """The settings a plan records, read from the options the render really uses (`helm`:
+    those its Helm hook was made from; None: Helm's defaults)."""
+    discover, helm = request.discover, helm or HelmOptions()
+    return PlanSettings(
+        repo_root=str(discover.repo_root) if discover.repo_root is not None else "",
+        sources=tuple(SourceMapping(name, str(path)) for name, path in sorted(discover.sources.items())),
+        strict_substitute=discover.strict_substitute,
+        missing_sources=discover.missing_sources,
+        missing_objects=discover.missing_objects,
+        missing_keys=discover.missing_keys,
+        missing_charts=helm.missing_charts,
+        offline=helm.offline,
+        chart_cache=str(helm.cache.root) if helm.cache is not None else "",
+    )
+
+
+def plan_fleet(
+    path: Path,
+    request: FleetRequest,
+    *,
+    state_path: Path | StateBackend | None = None,
+    helm: HelmOptions | None = None,
+) -> Plan:
+    """The offline plan. With `helm`, HelmReleases render with a hook made from it (replacing
+    the request's), so the settings the plan records are the ones used."""
+    if helm is not None:
+        request = replace(request, discover=replace(request.discover, helm=helm_hook(helm)))
     state = load_state(state_path)
     with rendered_fleet(path, request) as (desired, secrets):
-        return plan_offline(desired, state, secrets.masking(state), target=str(path))
+        masking = secrets.masking(state)
+        return plan_offline(desired, state, masking, target=str(path), settings=plan_settings(request, helm))

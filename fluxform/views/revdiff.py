@@ -1,7 +1,7 @@
 """Revision diffs as text, JSON (versioned) and Markdown (a PR comment or a job summary).
 
 Text and Markdown are built from the dict `diff_to_dict` returns, so the formats agree;
-change entries have the plan's shape (render.py), so both outputs read alike. Manifests
+change entries have the plan's shape (views/plan.py `change_entry`), so both outputs read alike. Manifests
 in a FleetDiff are already masked: nothing here sees plaintext.
 
 JSON schema (format_version "1.0"):
@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from fluxform import __version__
+from fluxform.planner.planfile import planned_change
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, OwnerDiff, count_changes
-from fluxform.views.plan import SYMBOLS, address, change_dict, change_lines, summary_line
+from fluxform.views.plan import SYMBOLS, address, change_entry, change_lines, summary_line
 
 __all__ = ["MARKDOWN_LIMIT", "diff_to_dict", "render_diff_json", "render_diff_markdown", "render_diff_text"]
 
@@ -43,7 +44,7 @@ def _owner_dict(owner: OwnerDiff) -> dict[str, Any]:
         "note": owner.note,
         "unchanged": owner.unchanged,
         "summary": count_changes(owner.changes),
-        "changes": [change_dict(c) for c in owner.changes],
+        "changes": [change_entry(planned_change(c)) for c in owner.changes],
     }
 
 

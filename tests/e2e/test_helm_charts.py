@@ -117,4 +117,5 @@ def test_unreachable_chart_can_be_skipped_with_a_warning(tmp_path: Path) -> None
     result = run("plan", cluster, "--chart-cache", tmp_path / "c", "--missing-charts", "warn", "--no-color")
     assert result.code == 0, result.err
     assert "! HelmRelease/apps/hello (apps/release.yaml): not rendered: cannot fetch" in result.out
-    assert "not rendered (see the warnings)" in result.out
+    assert "  not planned (its objects are left as they are): not rendered: cannot fetch" in result.out
+    assert result.out.endswith("Plan: 5 to add, 0 to change, 0 to destroy; 1 owner not planned.\n")

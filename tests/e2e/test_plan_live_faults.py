@@ -12,6 +12,7 @@ from fluxform.cluster.client import ClusterOptions
 from fluxform.errors import ClusterError
 from fluxform.planner.live.decide import CLIENT_SIDE
 from fluxform.planner.live.workflow import plan_fleet_live
+from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
 from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import apply_fleet, by_id, module_cache, plan, request, shared_build_cache
@@ -120,11 +121,11 @@ def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeAp
     assert "-  replicas: 1\n+  replicas: 3" in deployment.diff
     assert deployment.diff.count("\n-") == 1  # server defaults are not shown as removed
     assert by_id(result, "Namespace/hello").action == "no-op"
-    assert result.settings["comparison"] == (
+    assert result.live is not None and result.live.comparison == (
         "server-side apply dry-run; client-side for configmaps, deployments.apps (dry-run forbidden)"
     )
     assert kubeapi.server.request_count(method="PATCH") == 2  # one refused dry-run per type, then none
-    assert "server-side dry-run is forbidden for configmaps, deployments.apps" in render_text(result)
+    assert "server-side dry-run is forbidden for configmaps, deployments.apps" in render_text(plan_file_from(result))
 
 
 def test_reconcile_disabled_and_if_not_present_are_skipped_as_flux_does(

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from fluxform.decrypt.mask import secret_plaintexts
-from fluxform.planner.live.workflow import live_plan_to_dict
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Plan
+from fluxform.planner.planfile import plan_file_from, plan_file_json
 from fluxform.views.plan import render_text
 from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
@@ -76,7 +76,7 @@ def test_first_plan_creates_everything_with_one_list_per_type(cluster: KubeApi) 
     result = plan(cluster, STAGING)
     assert result.counts() == {"add": OBJECTS, "change": 0, "destroy": 0, "forget": 0, "unchanged": 0}
     assert result.mode == "live"
-    assert result.settings["field_managers"]["Kustomization"] == "kustomize-controller"
+    assert result.live is not None and result.live.field_managers.kustomization == "kustomize-controller"
     lists = _lists(cluster)
     assert len(lists) == len(set(lists)), "a type was listed twice"
     assert cluster.server.request_count(verb="get") == 0, "no GET per object"
@@ -127,10 +127,12 @@ def test_repo_edit_is_a_field_level_update(
     live = cluster.server.get(("", "ResourceQuota", "team-blue", "team-blue-quota"))
     assert live is not None and change.live_resource_version == live["metadata"]["resourceVersion"]
     assert not result.drift  # the repo changed: an update, not drift
-    entry = next(c for c in live_plan_to_dict(result)["changes"] if c["name"] == "team-blue-quota")
+    entry = next(
+        c for c in json.loads(plan_file_json(plan_file_from(result)))["changes"] if c["name"] == "team-blue-quota"
+    )
     assert entry["desired"]["spec"]["hard"]["requests.cpu"] == "8"  # what apply sends, not the dry-run result
     assert entry["live_resource_version"] == live["metadata"]["resourceVersion"] and not entry["adopted"]
-    text = render_text(result)
+    text = render_text(plan_file_from(result))
     assert "~ update  ResourceQuota/team-blue/team-blue-quota" in text
     assert "Plan: 0 to add, 5 to change, 0 to destroy." in text  # 1 + guestbook's 4
 
@@ -147,7 +149,7 @@ def test_change_outside_fluxform_is_drift(cluster: KubeApi, staging: DesiredStat
     assert update.action == "update" and "reverts changes made outside of fluxform" in update.reason
     assert "-  cluster_name: hacked\n+  cluster_name: staging" in update.diff
     assert "+  cluster_name: hacked" in result.drift[0].diff  # drift: from the applied form to live
-    text = render_text(result)
+    text = render_text(plan_file_from(result))
     assert "Objects changed outside of fluxform since the last apply:" in text
 
 
@@ -229,7 +231,7 @@ def test_immutable_field_change_is_a_replace_with_the_reason(
     assert "force: enabled" in replace.reason  # Flux itself would refuse without it
     assert "app.kubernetes.io/name: echo2" in replace.diff
     assert _outside_guestbook(result) == {"replace": ["Deployment/team-blue/echo"]}
-    text = render_text(result)
+    text = render_text(plan_file_from(result))
     assert "-/+ replace Deployment/team-blue/echo  # spec.selector cannot change" in text
 
 
@@ -245,7 +247,7 @@ def test_secret_values_never_reach_the_live_plan(
     change = by_id(result, "Secret/apps/podinfo-token")
     assert change.action == "update" and "***(hmac:" in change.diff
     plaintexts = [v for o in staging.objects().values() for v in secret_plaintexts(o.body)]
-    outputs = [render_text(result), json.dumps(live_plan_to_dict(result), default=str)]
+    outputs = [render_text(plan_file_from(result)), plan_file_json(plan_file_from(result))]
     for value in [*plaintexts, b"changed-outside-7f3a9"]:
         assert len(value) >= 4
         for output in outputs:

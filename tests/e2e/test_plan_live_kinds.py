@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
 from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
@@ -95,7 +96,7 @@ def test_crd_and_its_custom_resource_in_one_plan_in_a_new_namespace(kubeapi: Kub
 
 def test_without_flux_its_kinds_are_not_applied_and_the_manager_is_fluxform(kubeapi: KubeApi, hello: Path) -> None:
     result = plan(kubeapi, hello)
-    assert result.settings["field_manager"] == "fluxform (the cluster has no Flux)"
+    assert result.live is not None and result.live.field_managers.describe() == "fluxform (the cluster has no Flux)"
     ids = [str(c.id) for c in result.changes]
     assert "Kustomization/flux-system/hello" not in ids and "GitRepository/flux-system/flux-system" not in ids
     summaries = [d.summary for d in result.diagnostics]
@@ -106,8 +107,8 @@ def test_with_flux_its_kinds_are_applied_as_kustomize_controller(kubeapi: KubeAp
     install_flux_crds(kubeapi)
     ensure_namespace(kubeapi, "flux-system")
     result = plan(kubeapi, hello)
-    assert (
-        result.settings["field_manager"]
+    assert result.live is not None and (
+        result.live.field_managers.describe()
         == "kustomize-controller, helm-controller for HelmRelease objects (the cluster runs Flux)"
     )
     assert by_id(result, "Kustomization/flux-system/hello").action == "create"
@@ -123,11 +124,10 @@ def test_field_manager_flag_wins(kubeapi: KubeApi, hello: Path) -> None:
     install_flux_crds(kubeapi)
     ensure_namespace(kubeapi, "flux-system")
     result = plan(kubeapi, hello, field_manager="platform-team")
-    assert result.settings["field_managers"] == {
-        "Kustomization": "platform-team",
-        "HelmRelease": "platform-team",
-        "Root": "platform-team",
-    }
+    assert result.live is not None
+    managers = result.live.field_managers
+    assert (managers.kustomization, managers.helm_release, managers.root) == ("platform-team",) * 3
+    assert result.settings.field_manager == "platform-team"  # recorded, so apply uses it again
     assert {r.query.get("fieldManager") for r in kubeapi.server.requests if r.method == "PATCH"} == {"platform-team"}
 
 
@@ -144,5 +144,5 @@ def test_unknown_kind_and_missing_namespace_are_marked_warnings(kubeapi: KubeApi
         "defines it: applying its objects will fail"
     ) in summaries
     assert "namespace nowhere does not exist and this plan does not create it: applying into it will fail" in summaries
-    text = render_text(result)
+    text = render_text(plan_file_from(result))
     assert "Warnings:" in text and "Traceback" not in text

@@ -42,13 +42,11 @@ CLIENT_SIDE = "client-side comparison (dry-run forbidden)"
 
 @dataclass(frozen=True)
 class LiveChange(Change):
-    """A Change with what apply needs from the live read. `before`/`after` are for review
-    (live object vs dry-run result, server noise removed); `desired` is the masked manifest
-    apply sends; `live_resource_version` ("" = absent) lets apply refuse a stale plan."""
+    """A Change read against the cluster. `before`/`after` are for review (live object vs
+    dry-run result, server noise removed); `desired` is the masked manifest apply sends;
+    `live_resource_version` is always read ("" = absent), so apply can refuse a stale plan."""
 
-    live_resource_version: str = ""
-    desired: Mapping[str, Any] | None = field(default=None, repr=False)
-    adopted: bool = False  # exists in the cluster but not in the state
+    live_resource_version: str | None = ""
 
 
 class NamespaceState(StrEnum):

@@ -133,6 +133,3 @@ class FieldManagers:
         if self.kustomization == self.helm_release == self.root:
             return f"{self.kustomization} ({self.reason})"
         return f"{self.kustomization}, {self.helm_release} for HelmRelease objects ({self.reason})"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"Kustomization": self.kustomization, "HelmRelease": self.helm_release, "Root": self.root}

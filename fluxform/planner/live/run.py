@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fluxform import __version__
@@ -32,7 +32,8 @@ from fluxform.planner.live.decide import (
 )
 from fluxform.planner.live.policy import FLUX_GROUPS, FLUX_MARKER, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
-from fluxform.planner.plan import FORMAT_VERSION, Change, Masking, Plan
+from fluxform.planner.plan import Change, Masking, Plan
+from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.state.model import StateFile
 
 __all__ = ["LiveOptions", "LiveRun"]
@@ -70,7 +71,7 @@ class LiveRun:
         self.forbidden_dry_run: set[str] = set()
         self.diagnostics: list[Diagnostic] = []
 
-    def plan(self, target: str) -> Plan:
+    def plan(self, target: str, settings: PlanSettings) -> Plan:
         planned, flux_skipped = self._map_desired()
         removed = self._map_removed()
         snapshot = self._read(planned, removed)
@@ -80,7 +81,6 @@ class LiveRun:
         removals = self._removals(removed, snapshot)
         self._summarise(decisions, flux_skipped)
         return Plan(
-            format_version=FORMAT_VERSION,
             fluxform_version=__version__,
             target=target,
             source_revision=self.desired.source_revision,
@@ -91,7 +91,10 @@ class LiveRun:
             changes=tuple(d.change for d in decisions) + tuple(reversed(removals)),
             drift=tuple(d.drift for d in decisions if d.drift is not None),
             diagnostics=(*self.desired.diagnostics, *_unique(self.diagnostics)),
-            settings=self._settings(),
+            settings=replace(settings, field_manager=self.options.field_manager).with_render_facts(
+                self.desired.settings
+            ),
+            live=self._live_target(),
         )
 
     # ----- mapping ------------------------------------------------------------------------
@@ -285,17 +288,11 @@ class LiveRun:
                 )
             )
 
-    def _settings(self) -> dict[str, Any]:
+    def _live_target(self) -> LiveTarget:
         comparison = "server-side apply dry-run"
         if self.forbidden_dry_run:
             comparison += "; client-side for " + ", ".join(sorted(self.forbidden_dry_run)) + " (dry-run forbidden)"
-        return {
-            **self.desired.settings,
-            "cluster": {"context": self.cluster.context, "server": self.cluster.server},
-            "field_manager": self.managers.describe(),
-            "field_managers": self.managers.as_dict(),
-            "comparison": comparison,
-        }
+        return LiveTarget(self.cluster.context, self.cluster.server, self.managers, comparison)
 
 
 def _forcing_owners(desired: DesiredState) -> set[ObjectId]:

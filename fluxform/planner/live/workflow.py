@@ -9,12 +9,9 @@ arrive (list pages, dry-run answers); nothing below sees plaintext.
     plan = plan_fleet_live(Path("clusters/prod"), FleetRequest(), state_path=state,
                            cluster_options=ClusterOptions(context="prod"))
 
-A live plan's JSON (`live_plan_to_dict`) is the offline schema plus, per change, `desired`
-(the masked manifest apply sends; Secret values are fingerprints, re-derived at apply from
-the recorded source revision), `live_resource_version` ("" = absent: apply refuses a plan
-whose objects moved since) and `adopted`; and in `settings`: `cluster` {context, server},
-`field_manager` (for people), `field_managers` {Kustomization, HelmRelease, Root} (for
-apply) and `comparison` (server-side dry-run, or where it fell back to client-side).
+A live plan's changes are `LiveChange`s (the live resourceVersion seen, adoption) and it
+carries a `LiveTarget` (cluster, field managers, comparison); `planner/planfile.py` records
+both in the plan file.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ import json
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
@@ -35,12 +31,12 @@ from fluxform.planner.live.run import LiveOptions, LiveRun
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking, Plan
 from fluxform.planner.releases import HelmOptions, helm_hook
-from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
+from fluxform.planner.settings import PlanSettings
+from fluxform.planner.workflow import FleetRequest, load_state, plan_settings, rendered_fleet
 from fluxform.state.backend import StateBackend
 from fluxform.state.model import StateFile
-from fluxform.views.plan import plan_to_dict
 
-__all__ = ["LiveChange", "LiveOptions", "live_plan_to_dict", "plan_fleet_live", "plan_live"]
+__all__ = ["LiveChange", "LiveOptions", "plan_fleet_live", "plan_live"]
 
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
@@ -61,6 +57,7 @@ def plan_fleet_live(
     cluster's Kubernetes version and API versions (Helm's `.Capabilities`), as
     helm-controller renders them; the request's own Helm hook is replaced."""
     state = load_state(state_path)
+    settings = plan_settings(request, helm)
     with connect(cluster_options) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
@@ -77,6 +74,7 @@ def plan_fleet_live(
                 target=str(path),
                 options=live_options or LiveOptions(),
                 discovery=discovery,
+                settings=settings,
             )
 
 
@@ -144,6 +142,7 @@ def plan_live(
     target: str,
     options: LiveOptions | None = None,
     discovery: Discovery | None = None,
+    settings: PlanSettings | None = None,
 ) -> Plan:
     options = options or LiveOptions()
     discovery = discovery or Discovery(cluster)
@@ -151,16 +150,4 @@ def plan_live(
     mapper = RestMapper(discovery, [o.body for o in objects if (o.id.group, o.id.kind) == _CRD])
     managers = FieldManagers.choose(flux_installed=bool(discovery.find(*FLUX_MARKER)), override=options.field_manager)
     run = LiveRun(desired, state, masking, cluster, mapper, managers, options)
-    return run.plan(target)
-
-
-def live_plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """`plan_to_dict` plus what apply needs from a live plan, per change: the masked desired
-    manifest, the live resourceVersion seen ("" = absent) and whether it adopts the object."""
-    data = plan_to_dict(plan)
-    for entry, change in zip(data["changes"], plan.changes, strict=True):
-        if isinstance(change, LiveChange):
-            entry["desired"] = change.desired
-            entry["live_resource_version"] = change.live_resource_version
-            entry["adopted"] = change.adopted
-    return data
+    return run.plan(target, settings or PlanSettings())

@@ -8,6 +8,7 @@ from typing import Any
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import Action, plan_offline
+from fluxform.planner.planfile import plan_file_from
 from fluxform.state.model import OwnerState, StateObject, canonical_digest, new_state, next_revision
 from fluxform.views.plan import render_json, render_markdown, render_text, summary_line
 
@@ -108,7 +109,7 @@ def test_object_moving_between_owners_is_an_update_with_reason() -> None:
 
 def test_renderings_agree_and_are_deterministic() -> None:
     state = state_of((KS, [cm("a", "1"), cm("gone", "x")], True))
-    result = plan([owner(KS, cm("a", "2"), cm("new", "n"))], state)
+    result = plan_file_from(plan([owner(KS, cm("a", "2"), cm("new", "n"))], state))
     text = render_text(result)
     assert text == render_text(result)
     assert "~ update  ConfigMap/apps/a" in text and "+ create  ConfigMap/apps/new" in text
@@ -122,6 +123,6 @@ def test_renderings_agree_and_are_deterministic() -> None:
 def test_markdown_is_capped_with_a_note() -> None:
     big = [cm(f"c{i}", "v" * 3000) for i in range(20)]
     state = state_of((KS, [cm(f"c{i}", "w" * 3000) for i in range(20)], True))
-    markdown = render_markdown(plan([owner(KS, *big)], state))
+    markdown = render_markdown(plan_file_from(plan([owner(KS, *big)], state)))
     assert len(markdown) < 30_000
     assert "not shown: the comment size limit was reached" in markdown

@@ -1,0 +1,64 @@
+"""What a plan was made with (`PlanSettings`: every option that changes the render) and against
+(`LiveTarget`: the cluster a live plan read).
+
+Both are recorded in the plan file so that apply can render the recorded source revision
+again exactly as the plan did (to get the real Secret values the file only holds as
+fingerprints, and to prove the render equals the plan) and talk to the same cluster with the
+same field managers. Neither ever holds key material: keys are given to apply again.
+
+    settings = PlanSettings(strict_substitute=False, sources=(SourceMapping("platform", "../platform"),))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fluxform.planner.live.policy import FieldManagers
+
+__all__ = ["LiveTarget", "PlanSettings", "SourceMapping"]
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """A `--source NAME=DIR` mapping."""
+
+    name: str  # name, namespace/name or Kind/namespace/name, as given
+    path: str  # the directory, as given (relative to the directory `plan` ran in)
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """The options a render depends on; paths as given on the command line."""
+
+    repo_root: str = ""  # --repo-root; "" = found from the self-managing Kustomization
+    sources: tuple[SourceMapping, ...] = ()  # --source, sorted by name
+    self_source: str = ""  # the self-managing Kustomization's spec.sourceRef, as found
+    strict_substitute: bool = True  # --strict-substitute (Flux >= 2.9 default)
+    missing_sources: str = "error"  # --missing-sources error|warn
+    missing_objects: str = "error"  # --missing-objects error|warn
+    missing_keys: str = "error"  # --missing-keys error|warn
+    missing_charts: str = "error"  # --missing-charts error|warn
+    offline: bool = False  # --offline: charts from the chart cache only
+    chart_cache: str = ""  # --chart-cache; "" = the default cache
+    field_manager: str = ""  # --field-manager; "" = chosen from the cluster (LiveTarget.field_managers)
+
+    def with_render_facts(self, render: Mapping[str, Any]) -> PlanSettings:
+        """These settings with what the render itself recorded (`DesiredState.settings`),
+        which wins: it is what the render really did."""
+        return replace(
+            self,
+            strict_substitute=bool(render.get("strict_substitute", self.strict_substitute)),
+            self_source=str(render.get("self_source") or self.self_source),
+        )
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    """The cluster a live plan read, and how apply will write to it."""
+
+    context: str  # kubeconfig context; "" = in-cluster
+    server: str  # API server URL
+    field_managers: FieldManagers  # per owner kind, and why they were chosen
+    comparison: str  # how changes were found: server-side dry-run, or where it fell back to client-side
