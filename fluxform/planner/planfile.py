@@ -188,8 +188,10 @@ class PlanFile:
     diagnostics: tuple[PlanDiagnostic, ...]
 
     def __post_init__(self) -> None:
-        if (self.mode is PlanMode.LIVE) != (self.live is not None):
-            raise PlanError(f"a {self.mode} plan {'needs' if self.live is None else 'has no'} live target")
+        if self.mode is PlanMode.LIVE and self.live is None:
+            raise PlanError("mode: a live plan needs `live` (the cluster it read)")
+        if self.mode is PlanMode.OFFLINE and self.live is not None:
+            raise PlanError("mode: an offline plan has no `live` (it read no cluster)")
 
     def counts(self) -> dict[str, int]:
         """The summary: objects to add, change, destroy, forget, unchanged; owners not planned."""
