@@ -4,6 +4,7 @@ build output, the build cache and the temp area are searched for every plaintext
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import tempfile
@@ -13,8 +14,10 @@ import pytest
 
 from fluxform import yamlio
 from tests.e2e.cli import FIXTURES, KEYS, run
+from tests.e2e.live_cluster import apply_fleet, ensure_namespace, install_flux_crds, patch_live
 from tests.e2e.state_from_plan import record_plan
 from tests.e2e.test_plan_offline import _mask_key
+from tests.kubeapi import KubeApi
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
 ENCRYPTED = [
@@ -72,6 +75,10 @@ def test_no_plaintext_in_any_output_file_or_temp(cluster: str, tmp_path: Path, m
         assert built.code == 0, built.err
         assert "***(hmac:" in built.out
         outputs += [built.out, built.err]
+    for fmt in ("text", "json", "markdown"):
+        shown = run("show", plan_file, "--format", fmt)
+        assert shown.code == 0, shown.err
+        outputs.append(shown.out)
     files = [plan_file, state_file, *_files_under(tmp_path / "cache"), *_files_under(temp)]
     blobs = outputs + [f.read_bytes().decode("utf-8", "replace") for f in files]
     for secret in secrets:
@@ -90,3 +97,26 @@ def test_show_secrets_prints_plaintext_and_says_so() -> None:
     assert "***(hmac:" not in built.out
     encoded = [base64.b64encode(v.encode()).decode() for v in secrets[:2]]  # staging's values
     assert all(value in built.out for value in encoded)
+
+
+def test_no_plaintext_in_a_live_plan_file(kubeapi: KubeApi, tmp_path: Path) -> None:
+    """The cluster holds the decrypted Secrets: the live plan's file (before, after, desired,
+    drift) and its outputs still hold fingerprints only, even for a value changed in the cluster."""
+    secrets = _plaintexts()
+    staging = FIXTURES / "fleet" / "clusters" / "staging"
+    state_file = tmp_path / "state.json"
+    ensure_namespace(kubeapi, "flux-system")
+    install_flux_crds(kubeapi)
+    apply_fleet(kubeapi, staging, state_file)
+    token = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "podinfo-token", "namespace": "apps"}}
+    patch_live(kubeapi, {**token, "stringData": {"token": "changed-outside-7f3a9"}})
+    plan_file = tmp_path / "plan.json"
+    args = ("plan", staging, "--keys-dir", KEYS, "--kubeconfig", kubeapi.kubeconfig_path, "--state", state_file)
+    outputs = [run(*args, "--format", fmt, "--out", plan_file).out for fmt in ("text", "markdown")]
+    data = json.loads(plan_file.read_text())
+    change = next(c for c in data["changes"] if c["id"] == "apps_podinfo-token__Secret")
+    assert change["action"] == "update" and change["desired"]["data"]["token"].startswith("***(hmac:")
+    blobs = [*outputs, plan_file.read_text(), run("show", plan_file).out]
+    for secret in [*secrets, "changed-outside-7f3a9"]:
+        forms = (secret, base64.b64encode(secret.encode()).decode())
+        assert not any(form in blob for form in forms for blob in blobs)
