@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fluxform.planner.live.policy import FieldManagers
+from fluxform.planner.options import Policy
 
 __all__ = ["LiveTarget", "PlanSettings", "SourceMapping"]
 
@@ -30,16 +31,17 @@ class SourceMapping:
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """The options a render depends on; paths as given on the command line."""
+    """The options a render depends on (the part of `FleetOptions` that changes what is
+    rendered, not how fast or with which keys); paths as given on the command line."""
 
     repo_root: str = ""  # --repo-root; "" = found from the self-managing Kustomization
     sources: tuple[SourceMapping, ...] = ()  # --source, sorted by name
     self_source: str = ""  # the self-managing Kustomization's spec.sourceRef, as found
     strict_substitute: bool = True  # --strict-substitute (Flux >= 2.9 default)
-    missing_sources: str = "error"  # --missing-sources error|warn
-    missing_objects: str = "error"  # --missing-objects error|warn
-    missing_keys: str = "error"  # --missing-keys error|warn
-    missing_charts: str = "error"  # --missing-charts error|warn
+    missing_sources: Policy = Policy.ERROR  # --missing-sources
+    missing_objects: Policy = Policy.ERROR  # --missing-objects
+    missing_keys: Policy = Policy.ERROR  # --missing-keys
+    missing_charts: Policy = Policy.ERROR  # --missing-charts
     offline: bool = False  # --offline: charts from the chart cache only
     chart_cache: str = ""  # --chart-cache; "" = the default cache
     field_manager: str = ""  # --field-manager; "" = chosen from the cluster (LiveTarget.field_managers)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
+from fluxform.planner.options import Policy
 from fluxform.planner.plan import Plan, plan_offline
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
@@ -56,10 +57,10 @@ def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettin
         repo_root=str(discover.repo_root) if discover.repo_root is not None else "",
         sources=tuple(SourceMapping(name, str(path)) for name, path in sorted(discover.sources.items())),
         strict_substitute=discover.strict_substitute,
-        missing_sources=discover.missing_sources,
-        missing_objects=discover.missing_objects,
-        missing_keys=discover.missing_keys,
-        missing_charts=helm.missing_charts,
+        missing_sources=Policy(discover.missing_sources),
+        missing_objects=Policy(discover.missing_objects),
+        missing_keys=Policy(discover.missing_keys),
+        missing_charts=Policy(helm.missing_charts),
         offline=helm.offline,
         chart_cache=str(helm.cache.root) if helm.cache is not None else "",
     )

@@ -14,6 +14,7 @@ from fluxform.decrypt.mask import Masker
 from fluxform.objects import RBAC_KINDS, ObjectId
 from fluxform.planner.live.policy import FieldManagers
 from fluxform.planner.model import HealthCheck, HealthCheckExpr, OwnerSpec, OwnerStatus, ReleaseTarget
+from fluxform.planner.options import Policy
 from fluxform.planner.plan import Action
 from fluxform.planner.planfile import (
     FORMAT_VERSION,
@@ -115,10 +116,10 @@ plan_settings = st.builds(
     sources=st.lists(st.builds(SourceMapping, _TEXT, _TEXT), max_size=2).map(tuple),
     self_source=_TEXT,
     strict_substitute=st.booleans(),
-    missing_sources=st.sampled_from(["error", "warn"]),
-    missing_objects=st.sampled_from(["error", "warn"]),
-    missing_keys=st.sampled_from(["error", "warn"]),
-    missing_charts=st.sampled_from(["error", "warn"]),
+    missing_sources=st.sampled_from(list(Policy)),
+    missing_objects=st.sampled_from(list(Policy)),
+    missing_keys=st.sampled_from(list(Policy)),
+    missing_charts=st.sampled_from(list(Policy)),
     offline=st.booleans(),
     chart_cache=_TEXT,
     field_manager=_TEXT,
