@@ -3,8 +3,8 @@
 Plans every cluster of a bench/fleetgen.py fleet against an empty state, three ways:
 naive (sequential builds, no cache), parallel with an empty build cache, and parallel
 with a warm cache. Stages come from discovery's own timings (build: waiting for kustomize;
-decrypt; substitute; helm) plus the diff against the state (plan_offline) and the rest of
-discovery (walking, post-build, ordering).
+decrypt; substitute; helm) plus the diff against the state (plan_offline), the plan file
+(built, written and read back) and the rest of discovery (walking, post-build, ordering).
 
     .venv/bin/python bench/bench_plan.py --clusters 4 --kustomizations 25 [--tmpdir /dev/shm]
 """
@@ -26,6 +26,7 @@ from bench.fleetgen import FleetSpec, generate_fleet
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.plan import plan_offline
+from fluxform.planner.planfile import plan_file_from, read_plan_file, write_plan_file
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.sources.chart_cache import ChartCache
@@ -42,7 +43,7 @@ class Run:
 
     @property
     def total(self) -> float:
-        return self.stages.get("discover", 0.0) + self.stages.get("diff", 0.0)
+        return sum(self.stages.get(stage, 0.0) for stage in ("discover", "diff", "plan file"))
 
 
 def plan_all(label: str, clusters: list[Path], options: DiscoverOptions) -> Run:
@@ -58,6 +59,12 @@ def plan_all(label: str, clusters: list[Path], options: DiscoverOptions) -> Run:
             started = time.perf_counter()
             plan = plan_offline(state, None, masking, target=str(cluster))
             run.add("diff", time.perf_counter() - started)
+            started = time.perf_counter()
+            written = Path(tempfile.gettempdir()) / f"fluxform-bench-plan-{os.getpid()}.json"
+            write_plan_file(written, plan_file_from(plan))
+            read_plan_file(written)
+            written.unlink()
+            run.add("plan file", time.perf_counter() - started)
             run.objects += len(plan.changes)
     return run
 
@@ -65,7 +72,7 @@ def plan_all(label: str, clusters: list[Path], options: DiscoverOptions) -> Run:
 def report(runs: list[Run]) -> None:
     stages = sorted({s for r in runs for s in r.stages}, key=lambda s: (s.startswith(" "), s))
     print(f"  {'stage':<16}" + "".join(f"{r.label:>22}" for r in runs))
-    for stage in ("discover", *[s for s in stages if s.startswith(" ")], "diff"):
+    for stage in ("discover", *[s for s in stages if s.startswith(" ")], "diff", "plan file"):
         print(f"  {stage:<16}" + "".join(f"{r.stages.get(stage, 0.0):>20.2f} s" for r in runs))
     print(f"  {'total':<16}" + "".join(f"{r.total:>20.2f} s" for r in runs))
     naive = runs[0].total
