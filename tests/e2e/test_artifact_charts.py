@@ -14,12 +14,12 @@ import pytest
 
 from fluxform.helm.sdk import use_private_helm_home
 from fluxform.planner.options import FleetOptions
+from fluxform.planner.planfile import plan_file_from, plan_file_json
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.workflow import plan_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.materialize import MaterializeOptions, materialize
 from fluxform.sources.oci.store import RegistryAccess
-from fluxform.views.plan import plan_to_dict
 from tests.e2e.cli import run
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
 from tests.support.registry import Registry, registry
@@ -66,7 +66,7 @@ SOURCE = ("--source", "https://git.example.com/fleet.git", "--revision", "main@s
 def _plan(cluster: Path, cache: Path, helm: HelmOptions) -> dict[str, Any]:
     request = FleetOptions(cache_dir=cache.parent / "builds", use_cache=False).request()
     request = replace(request, discover=replace(request.discover, helm=helm_hook(helm)))
-    data = plan_to_dict(plan_fleet(cluster, request))
+    data = json.loads(plan_file_json(plan_file_from(plan_fleet(cluster, request))))
     return {"changes": data["changes"], "owners": data["owners"]}
 
 
