@@ -184,8 +184,9 @@ def method_not_allowed() -> ApiError:
 
 def unsupported_media_type(content_type: str) -> ApiError:
     message = (
-        f"the body of the request was in an unknown format ({content_type}) - the kubeapi emulator "
-        "accepts only application/json and application/yaml bodies (protobuf is not emulated)"
+        f"the body of the request was in an unknown format ({content_type}) - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
+        "application/strategic-merge-patch+json"
     )
     return ApiError(415, "UnsupportedMediaType", message)
 

@@ -3,21 +3,25 @@
 A stored CRD is established at once (its types join discovery, its status says so);
 removing a Namespace removes everything in it, removing a CRD removes its custom
 resources and its types, and removing an owner removes its dependents (background
-garbage collection) unless the delete asked to orphan them.
+garbage collection) unless the delete asked to orphan them. A foreground delete first
+marks the owner (deletionTimestamp + the `foregroundDeletion` finalizer, a MODIFIED event
+watchers see), then removes the dependents, then the owner.
 
     remove_object(state, key)
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .state import State
 from .store import Key
 
-__all__ = ["crd_status", "on_stored", "remove_object"]
+__all__ = ["crd_status", "on_stored", "remove_in_foreground", "remove_object"]
 
 _CRD = ("apiextensions.k8s.io", "customresourcedefinitions")
+FOREGROUND = "foregroundDeletion"
 
 
 def crd_status(crd: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
@@ -84,3 +88,19 @@ def remove_object(state: State, key: Key, *, orphan: bool = False) -> dict[str, 
         for dependent in _dependents(state, str(obj["metadata"].get("uid", ""))):
             remove_object(state, dependent)
     return obj
+
+
+def remove_in_foreground(state: State, key: Key, stamp: str) -> dict[str, Any]:
+    """propagationPolicy=Foreground: what the API answers (the marked owner), with the
+    dependents and then the owner gone by the time the answer is sent."""
+    obj = state.store.get(key)
+    assert obj is not None
+    marked = copy.deepcopy(obj)
+    meta = marked["metadata"]
+    meta.update(deletionTimestamp=stamp, deletionGracePeriodSeconds=0)
+    meta["finalizers"] = [*(meta.get("finalizers") or []), FOREGROUND]
+    stored = state.store.put(key, marked, "MODIFIED")
+    for dependent in _dependents(state, str(meta.get("uid", ""))):
+        remove_object(state, dependent)
+    remove_object(state, key, orphan=True)
+    return stored

@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from .catalog import ResourceType
-from .errors import bad_request, unsupported_media_type
+from .errors import bad_request
+from .protobuf import PROTOBUF, decode_protobuf
 
 __all__ = ["APPLY_PATCH", "ApiRequest", "ApiResponse", "ResourceCall"]
 
 APPLY_PATCH = "application/apply-patch+yaml"
-_PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +42,11 @@ class ApiRequest:
         return "as=table" in self.headers.get("accept", "").lower()
 
     def decode_body(self) -> Any:
-        """The body as JSON (or YAML for YAML content types); protobuf is refused with 415."""
-        if self.content_type.startswith(_PROTOBUF):
-            raise unsupported_media_type(self.content_type)
+        """The body as JSON (YAML for YAML content types, protobuf for the kinds protobuf.py knows)."""
         if not self.body.strip():
             raise bad_request("the request body is empty")
+        if self.content_type == PROTOBUF:
+            return decode_protobuf(self.body)
         try:
             return json.loads(self.body)
         except ValueError as exc:

@@ -67,6 +67,27 @@ def _content(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k != "metadata" and (with_status or k != "status")}
 
 
+_OMITTED_WHEN_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences")
+
+
+def _drop_empty_metadata(value: Any, nested: bool) -> None:
+    """ObjectMeta's maps and lists are `omitempty`: a real server never stores `labels: {}`.
+    Nested metadata (pod templates) is typed only in built-in kinds; custom resources keep it."""
+    if isinstance(value, list):
+        for item in value:
+            _drop_empty_metadata(item, nested)
+        return
+    if not isinstance(value, dict):
+        return
+    for key, inner in value.items():
+        if key == "metadata" and isinstance(inner, dict):
+            for name in _OMITTED_WHEN_EMPTY:
+                if inner.get(name) in ({}, []):
+                    del inner[name]
+        if nested:
+            _drop_empty_metadata(inner, nested)
+
+
 def prepare(
     state: State, rtype: ResourceType, namespace: str, old: dict[str, Any] | None, new: dict[str, Any], dry_run: bool
 ) -> dict[str, Any]:
@@ -77,6 +98,7 @@ def prepare(
         meta["namespace"] = namespace
     else:
         meta.pop("namespace", None)
+    _drop_empty_metadata(new, nested=not rtype.custom)
     if old is None:
         _stamp_new(rtype, new)
     else:

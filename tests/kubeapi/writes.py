@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from .errors import ApiError, already_exists, bad_request, modified_conflict, not_found, unsupported_media_type
-from .lifecycle import remove_object
+from .lifecycle import remove_in_foreground, remove_object
 from .messages import APPLY_PATCH, ResourceCall
 from .patches import json_patch, merge_patch, strategic_merge_patch
 from .pipeline import commit, prepare
@@ -164,14 +164,13 @@ def apply(state: State, call: ResourceCall) -> tuple[int, dict[str, Any]]:
 
 
 def _delete_options(call: ResourceCall) -> dict[str, Any]:
-    """DeleteOptions from a JSON body or the query; other bodies (protobuf) are ignored."""
+    """DeleteOptions from the body (JSON or protobuf) and the query, the query winning."""
     options: dict[str, Any] = {}
-    if call.request.body.strip() and "protobuf" not in call.request.content_type:
-        try:
-            decoded = call.request.decode_body()
-        except ApiError:
-            decoded = None
-        options = decoded if isinstance(decoded, dict) else {}
+    if call.request.body.strip():
+        decoded = call.request.decode_body()
+        if not isinstance(decoded, dict) or decoded.get("kind", "DeleteOptions") != "DeleteOptions":
+            raise bad_request("the body of a delete must be DeleteOptions")
+        options = decoded
     if "propagationPolicy" in call.params:
         options["propagationPolicy"] = call.params["propagationPolicy"]
     return options
@@ -192,14 +191,19 @@ def _delete_one(state: State, call: ResourceCall, obj: dict[str, Any], options: 
     rtype, meta = call.rtype, obj["metadata"]
     key = state.key(rtype, meta.get("namespace"), meta["name"])
     dry_run = call.dry_run or "All" in (options.get("dryRun") or [])
+    policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+    if policy not in ("Background", "Foreground", "Orphan"):
+        raise bad_request(f'propagationPolicy: Unsupported value: "{policy}"')
     if meta.get("finalizers"):
         if meta.get("deletionTimestamp") or dry_run:
             return state.present(rtype, obj)
         marked = copy.deepcopy(obj)
         marked["metadata"].update(deletionTimestamp=now(), deletionGracePeriodSeconds=0)
         return state.present(rtype, state.store.put(key, marked, "MODIFIED"))
+    if policy == "Foreground" and not dry_run and rtype.kind != "Namespace":
+        return state.present(rtype, remove_in_foreground(state, key, now()))
     if not dry_run:
-        remove_object(state, key, orphan=options.get("propagationPolicy") == "Orphan")
+        remove_object(state, key, orphan=policy == "Orphan")
     if rtype.kind == "Namespace" and not rtype.group:
         gone = state.present(rtype, obj)
         gone["metadata"]["deletionTimestamp"] = now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import yaml
 
@@ -125,3 +126,43 @@ def test_client_side_apply_then_wait_and_rollout_status(kubeapi: KubeApi) -> Non
     )
     out = kubectl(kubeapi, "rollout", "status", "deployment/web", "--timeout=10s").stdout
     assert 'deployment "web" successfully rolled out' in out
+
+
+def test_create_subcommands_send_protobuf_and_are_decoded(kubeapi: KubeApi, tmp_path: Path) -> None:
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\x00\x01\xfe\xff")
+    kubectl(kubeapi, "create", "namespace", "team")
+    kubectl(
+        kubeapi,
+        "-n",
+        "team",
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=user=app",
+        f"--from-file={binary}",
+    )
+    kubectl(kubeapi, "-n", "team", "create", "configmap", "settings", "--from-literal=mode=on")
+    kubectl(kubeapi, "-n", "team", "create", "serviceaccount", "runner")
+    creates = [r for r in kubeapi.server.requests if r.verb == "create"]
+    assert [(r.content_type, r.status) for r in creates] == [("application/vnd.kubernetes.protobuf", 201)] * 4
+
+    namespace = kubectl_json(kubeapi, "get", "namespace", "team")
+    assert namespace["status"]["phase"] == "Active" and namespace["metadata"]["name"] == "team"
+    secret = kubectl_json(kubeapi, "-n", "team", "get", "secret", "creds")
+    assert secret["type"] == "Opaque"
+    data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
+    assert data == {"user": b"app", "blob.bin": b"\x00\x01\xfe\xff"}
+    assert set(secret["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}
+    settings = kubectl_json(kubeapi, "-n", "team", "get", "configmap", "settings", "--show-managed-fields")
+    assert settings["data"] == {"mode": "on"}
+    assert [(m["manager"], m["fieldsV1"]) for m in settings["metadata"]["managedFields"]] == [
+        ("kubectl-create", {"f:data": {".": {}, "f:mode": {}}})
+    ]
+    assert kubectl_json(kubeapi, "-n", "team", "get", "serviceaccount", "runner")["metadata"]["name"] == "runner"
+
+
+def test_create_into_a_missing_namespace_is_refused(kubeapi: KubeApi) -> None:
+    result = kubectl(kubeapi, "-n", "nope", "create", "configmap", "c", "--from-literal=a=b", check=False)
+    assert result.returncode == 1 and 'namespaces "nope" not found' in result.stderr

@@ -230,14 +230,6 @@ def test_apply_yaml_body(kubeapi: KubeApi) -> None:
     assert (status, body["data"]) == (201, {"enabled": "on"})
 
 
-def test_protobuf_bodies_are_refused_with_415(kubeapi: KubeApi) -> None:
-    status, body = raw(
-        kubeapi, "POST", "/api/v1/namespaces/default/secrets", b"k8s\x00\x0a", "application/vnd.kubernetes.protobuf"
-    )
-    assert (status, body["reason"]) == (415, "UnsupportedMediaType")
-    assert "protobuf is not emulated" in body["message"]
-
-
 def test_json_and_strategic_patches(kubeapi: KubeApi) -> None:
     apps = client.AppsV1Api(api_client(kubeapi))
     apps.create_namespaced_deployment("default", deployment("web"))
@@ -270,10 +262,23 @@ def test_delete_answers_status_and_accepts_delete_options(kubeapi: KubeApi) -> N
     with pytest.raises(ApiException) as caught:
         core.delete_namespaced_config_map("a", "default", body=wrong)
     assert caught.value.status == 409
-    options = client.V1DeleteOptions(propagation_policy="Foreground")
+    options = client.V1DeleteOptions(propagation_policy="Background")
     status = core.delete_namespaced_config_map("a", "default", body=options)  # the typed client returns a dict
     assert status["kind"] == "Status" and status["status"] == "Success"
     assert status["details"] == {"name": "a", "group": "", "kind": "configmaps", "uid": created.metadata.uid}
+
+
+def test_foreground_delete_answers_the_marked_owner_then_removes_it_after_its_dependents(kubeapi: KubeApi) -> None:
+    apps = client.AppsV1Api(api_client(kubeapi))
+    created = apps.create_namespaced_deployment("default", deployment("web"))
+    assert len(apps.list_namespaced_replica_set("default").items) == 1
+    answer = apps.delete_namespaced_deployment("web", "default", propagation_policy="Foreground")
+    assert answer["metadata"]["finalizers"] == ["foregroundDeletion"] and answer["metadata"]["deletionTimestamp"]
+    events = kubeapi.server.state.store.events_after(int(created.metadata.resource_version))
+    kinds = [(e.type, e.key[1]) for e in events if e.type != "ADDED"]
+    assert kinds[-3:] == [("MODIFIED", "deployments"), ("DELETED", "replicasets"), ("DELETED", "deployments")]
+    assert apps.list_namespaced_replica_set("default").items == []
+    assert kubeapi.server.objects(kind="Deployment") == []
 
 
 def test_namespace_delete_removes_its_objects(kubeapi: KubeApi) -> None:
@@ -309,18 +314,6 @@ def test_generate_name(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     created = core.create_namespaced_config_map("default", {"metadata": {"generateName": "job-"}})
     assert created.metadata.name.startswith("job-") and len(created.metadata.name) == 9
-
-
-def test_delete_ignores_a_protobuf_delete_options_body(kubeapi: KubeApi) -> None:
-    kubeapi.server.create(configmap("a"))
-    status, body = raw(
-        kubeapi,
-        "DELETE",
-        "/api/v1/namespaces/default/configmaps/a",
-        b"k8s\x00\x0a\x12\x0a\x02v1\x12\x0cDeleteOptions",
-        "application/vnd.kubernetes.protobuf",
-    )
-    assert (status, body["status"]) == (200, "Success")
 
 
 def test_list_pages_with_limit_and_continue(kubeapi: KubeApi) -> None:
