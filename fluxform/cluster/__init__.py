@@ -1,17 +1,33 @@
-"""Talking to a Kubernetes cluster: connection (kubeconfig, context, in-cluster), discovery
-and REST mapping, one-LIST-per-type reads, server-side apply dry-runs, and the comparisons
-Flux makes between a dry-run result and the live object.
+"""The one Kubernetes client: connection (kubeconfig, context, in-cluster), retries,
+discovery and REST mapping, reads (one LIST per type for plans, single GETs), server-side
+apply and dry-runs, the other write verbs, watches and waits, and the comparisons Flux
+makes between a dry-run result and the live object. Live plans, apply and the Kubernetes
+state backend all go through it.
+
+    client.py     ClusterOptions, connect(), ClusterClient.request: the raw door, counted
+    retry.py      which calls are repeated, and the backoff
+    errors.py     ApiFailure (a refusal as a value, with its Refusal kind), error lines
+    discovery.py  what the cluster serves;  mapping.py  kind -> URL;  ref.py  one object
+    read.py       the live objects a plan needs;  lookup.py  get one, list a selection
+    write.py      apply, create, replace, merge_patch, delete -> Written
+    dryrun.py     Flux's server-side apply dry-run;  watch.py  watch, wait_for
 
     with connect(ClusterOptions(context="prod")) as cluster:
         mapper = RestMapper(Discovery(cluster))
+        applied = apply(cluster, mapper.resolve("apps/v1", "Deployment"), manifest, field_manager="fluxform")
 """
 
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.dryrun import DryRun, dry_run_apply
-from fluxform.cluster.errors import ApiFailure
+from fluxform.cluster.errors import ApiFailure, FieldConflict, Refusal, Unreachable
+from fluxform.cluster.lookup import Listing, get_object, list_objects
 from fluxform.cluster.mapping import KindMapping, RestMapper, Unmapped
 from fluxform.cluster.read import LiveSnapshot, read_live
+from fluxform.cluster.ref import ObjectRef
+from fluxform.cluster.retry import RetryPolicy
+from fluxform.cluster.watch import WaitTimeout, WatchEvent, WatchExpired, WatchRefused, wait_for, watch
+from fluxform.cluster.write import Propagation, Written, apply, create, delete, merge_patch, replace
 
 __all__ = [
     "ApiFailure",
@@ -19,11 +35,32 @@ __all__ = [
     "ClusterOptions",
     "Discovery",
     "DryRun",
+    "FieldConflict",
     "KindMapping",
+    "Listing",
     "LiveSnapshot",
+    "ObjectRef",
+    "Propagation",
+    "Refusal",
     "RestMapper",
+    "RetryPolicy",
     "Unmapped",
+    "Unreachable",
+    "WaitTimeout",
+    "WatchEvent",
+    "WatchExpired",
+    "WatchRefused",
+    "Written",
+    "apply",
     "connect",
+    "create",
+    "delete",
     "dry_run_apply",
+    "get_object",
+    "list_objects",
+    "merge_patch",
     "read_live",
+    "replace",
+    "wait_for",
+    "watch",
 ]

@@ -1,12 +1,13 @@
 """A connection to one cluster: kubeconfig and context selection, in-cluster config, and the
-raw request door every cluster read and dry-run goes through.
+raw request door every cluster call goes through (reads, dry-runs, writes, watches).
 
-Requests go through the kubernetes client's `param_serialize` + `call_api` (its auth,
-TLS and exec plugins) but bodies stay raw JSON bytes: 5,000 objects decoded into typed
-models would cost more than the API calls. Each request is counted, retried on dropped
-connections and 429/502/503/504 (every call here is a read or a dry run, so a retry is
-always safe), and bounded by a timeout. A 401 or an unreachable server raises at once:
-no plan can be made without the cluster.
+Requests use the kubernetes client's configuration, `param_serialize` (auth, exec plugins)
+and connection pool (TLS, proxies), but bodies stay raw JSON bytes, sent as they are: 5,000
+objects decoded into typed models would cost more than the API calls. Each request is counted, bounded by a timeout
+and, by `RetryPolicy`, sent again after a dropped connection, a timeout, 429 or 5xx (the
+verbs in write.py settle what a repeated write was answered). A 401, a TLS failure or a
+server that stays unreachable or failing raises a ClusterError naming the call: no plan or
+apply can go on without the cluster.
 
     with connect(ClusterOptions(context="prod")) as cluster:
         reply = cluster.request("GET", "/api/v1/namespaces")
@@ -17,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -26,21 +28,27 @@ from typing import Any, Self
 import urllib3
 import yaml
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from fluxform import __version__
-from fluxform.cluster.errors import ApiFailure, credentials_rejected, transport_error
+from fluxform.cluster.errors import ApiFailure, Unreachable, credentials_rejected, transport_error
+from fluxform.cluster.retry import RetryPolicy
 from fluxform.errors import ClusterError
 
-__all__ = ["IN_CLUSTER_CONTEXT", "ClusterClient", "ClusterOptions", "Reply", "connect"]
+__all__ = ["IN_CLUSTER_CONTEXT", "ClusterClient", "ClusterOptions", "Reply", "Stream", "connect"]
 
 IN_CLUSTER_CONTEXT = "in-cluster"
 _DEFAULT_KUBECONFIG = Path("~/.kube/config")
+#: No answer at all: refused, reset, timed out. The request may or may not have been processed.
+_TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+#: ... of which these will not get better by asking again.
+_PERMANENT_ERRORS = (urllib3.exceptions.SSLError, urllib3.exceptions.LocationValueError)
 
 
 @dataclass(frozen=True)
 class ClusterOptions:
+    """How to reach one cluster; the same options serve live plans, apply and the state backend."""
+
     kubeconfig: Path | None = None  # --kubeconfig; default $KUBECONFIG (':'-separated), then ~/.kube/config
     context: str = ""  # --context; default the kubeconfig's current context
     in_cluster: bool = False  # use the pod's service account even when a kubeconfig exists
@@ -48,16 +56,23 @@ class ClusterOptions:
     request_timeout: float = 30.0  # seconds to wait for an answer
     concurrency: int = 8  # parallel requests (dry-runs, lists)
     list_page_size: int = 500  # LIST `limit`, as kubectl; 0 = unpaged
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # repeats of dropped, throttled, failing calls
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
     data: bytes
+    attempts: int = 1  # sends it took; > 1 means an earlier send may have been processed too
+    retry_after: str = ""
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def retried(self) -> bool:
+        return self.attempts > 1
 
     def json(self) -> Any:
         return json.loads(self.data or b"null")
@@ -66,8 +81,40 @@ class Reply:
         return ApiFailure.from_response(self.status, self.data)
 
 
+@dataclass(frozen=True, slots=True)
+class _NoAnswer:
+    """A send that got no HTTP answer (refused, dropped, timed out): repeated, or raised."""
+
+    error: Unreachable
+
+
+@dataclass
+class Stream:
+    """An open streamed answer (a watch): `lines()` yields each newline-terminated line."""
+
+    status: int
+    _response: Any
+
+    def lines(self) -> Iterator[bytes]:
+        pending = b""
+        for chunk in self._response.stream(amt=None, decode_content=False):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            yield from (line for line in complete if line.strip())
+        if pending.strip():
+            yield pending
+
+    def read(self) -> bytes:
+        return bytes(self._response.read() or b"")
+
+    def close(self) -> None:
+        self._response.release_conn()
+        self._response.close()
+
+
 class ClusterClient:
-    """One cluster, one context. Thread-safe: dry-runs run in a pool."""
+    """One cluster, one context. Thread-safe: dry-runs run in a pool, the state Lease renews
+    from a thread of its own."""
 
     def __init__(self, api: client.ApiClient, *, context: str, options: ClusterOptions) -> None:
         self.api = api
@@ -75,6 +122,7 @@ class ClusterClient:
         self.options = options
         self.server = str(api.configuration.host)
         self._count = 0
+        self._retries = 0
         self._lock = threading.Lock()
 
     def __enter__(self) -> Self:
@@ -88,8 +136,15 @@ class ClusterClient:
 
     @property
     def request_count(self) -> int:
+        """HTTP requests sent, repeats included (benches report requests per object)."""
         with self._lock:
             return self._count
+
+    @property
+    def retry_count(self) -> int:
+        """Of those, the repeats."""
+        with self._lock:
+            return self._retries
 
     def request(
         self,
@@ -100,32 +155,97 @@ class ClusterClient:
         body: bytes | None = None,
         content_type: str = "",
         accept: str = "application/json",
+        what: str = "",
     ) -> Reply:
-        """One HTTP call. Returns any HTTP answer but 401 and 5xx, which raise ClusterError."""
+        """One API call, repeated per the retry policy. Returns any HTTP answer but 401, 429
+        and 5xx (those raise ClusterError once repeats are spent); `what` names the call in
+        errors ("apply Deployment/web/frontend")."""
+        policy = self.options.retry
+        attempt = 1
+        while True:
+            answer = self._send(method, path, query, body, content_type, accept, attempt, what)
+            status = answer.status if isinstance(answer, Reply) else 0
+            if not policy.should_retry(status, attempt=attempt):
+                if isinstance(answer, _NoAnswer):
+                    raise answer.error
+                return self._checked(answer, what or f"{method} {path}")
+            retry_after = answer.retry_after if isinstance(answer, Reply) else ""
+            time.sleep(policy.delay(attempt=attempt, retry_after=retry_after))
+            attempt += 1
+            with self._lock:
+                self._retries += 1
+
+    def stream(self, path: str, *, query: Sequence[tuple[str, str]], read_timeout: float, what: str = "") -> Stream:
+        """A GET whose answer is read as it arrives (watches). Not repeated: the watch
+        helper reconnects from the last resourceVersion it saw."""
+        with self._lock:
+            self._count += 1
+        headers = self._headers("application/json", "")
+        try:
+            _, url, headers, _, _ = self.api.param_serialize(
+                "GET", path, query_params=list(query), header_params=headers, auth_settings=["BearerToken"]
+            )
+            response = self._open("GET", url, headers, None, read_timeout)
+        except _TRANSPORT_ERRORS as exc:
+            raise self._transport(exc, what) from exc
+        if int(response.status) == 401:
+            response.release_conn()
+            raise credentials_rejected(server=self.server, context=self.context)
+        return Stream(int(response.status), response)
+
+    def _open(self, method: str, url: str, headers: dict[str, str], body: bytes | None, read_timeout: float) -> Any:
+        """One HTTP exchange on the kubernetes client's pool; the answer is read by the caller."""
+        timeout = urllib3.Timeout(connect=self.options.connect_timeout, read=read_timeout)
+        pool = self.api.rest_client.pool_manager
+        return pool.request(method, url, body=body, headers=headers, timeout=timeout, preload_content=False)
+
+    def _headers(self, accept: str, content_type: str) -> dict[str, str]:
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
+        return headers
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        body: bytes | None,
+        content_type: str,
+        accept: str,
+        attempt: int,
+        what: str,
+    ) -> Reply | _NoAnswer:
         with self._lock:
             self._count += 1
         try:
             _, url, headers, _, _ = self.api.param_serialize(
-                method, path, query_params=list(query), header_params=headers, auth_settings=["BearerToken"]
+                method,
+                path,
+                query_params=list(query),
+                header_params=self._headers(accept, content_type),
+                auth_settings=["BearerToken"],
             )
-            timeout = (self.options.connect_timeout, self.options.request_timeout)
-            response = self.api.call_api(method, url, headers, body, None, _request_timeout=timeout)
-            reply = Reply(int(response.status), response.read() or b"")  # type: ignore[no-untyped-call]
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise transport_error(exc, server=self.server, context=self.context) from exc
-        except ApiException as exc:  # the client's wrapper for TLS failures (status 0)
-            raise transport_error(exc, server=self.server, context=self.context) from exc
+            response = self._open(method, url, headers, body, self.options.request_timeout)
+            data = bytes(response.data or b"")
+            return Reply(int(response.status), data, attempt, str(response.headers.get("Retry-After") or ""))
+        except _PERMANENT_ERRORS as exc:  # TLS: certificates do not fix themselves
+            raise self._transport(exc, what) from exc
+        except _TRANSPORT_ERRORS as exc:
+            return _NoAnswer(self._transport(exc, what))
         except ConfigException as exc:  # exec/auth-provider plugin failed to produce credentials
             raise ClusterError(
                 f"cannot get credentials for context {self.context}", detail=str(exc), hint="log in again"
             ) from exc
+
+    def _transport(self, exc: BaseException, what: str) -> Unreachable:
+        return transport_error(exc, server=self.server, context=self.context, what=what)
+
+    def _checked(self, reply: Reply, what: str) -> Reply:
         if reply.status == 401:
             raise credentials_rejected(server=self.server, context=self.context)
-        if reply.status >= 500:
-            raise reply.failure().error(f"{method} {path}", context=self.context)
+        if reply.status == 429 or reply.status >= 500:
+            raise reply.failure().error(what, context=self.context)
         return reply
 
 
@@ -137,17 +257,7 @@ def connect(options: ClusterOptions) -> ClusterClient:
         context = _load_in_cluster(configuration)
     else:
         context = _load_kubeconfig(configuration, options)
-    configuration.retries = urllib3.Retry(
-        total=3,
-        connect=3,
-        read=2,
-        status=2,
-        backoff_factor=0.1,
-        status_forcelist=(429, 502, 503, 504),
-        allowed_methods=None,  # every call is a read or a dry run
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
+    configuration.retries = False  # ClusterClient.request repeats calls itself, knowing which verb it sent
     configuration.connection_pool_maxsize = max(4, options.concurrency)
     api = client.ApiClient(configuration)
     api.user_agent = f"fluxform/{__version__}"

@@ -11,7 +11,6 @@ client-side comparison; 422 immutable: replace; 404 namespace: created by this p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,9 @@ from typing import Any
 from fluxform.cluster.client import ClusterClient
 from fluxform.cluster.errors import ApiFailure
 from fluxform.cluster.mapping import KindMapping
+from fluxform.cluster.write import APPLY_PATCH, apply, apply_payload
 
 __all__ = ["APPLY_PATCH", "DryRun", "apply_payload", "dry_run_apply"]
-
-APPLY_PATCH = "application/apply-patch+yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,26 +29,8 @@ class DryRun:
     failure: ApiFailure | None = None
 
 
-def apply_payload(mapping: KindMapping, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest as sent: no `status`, no namespace on a cluster-scoped kind (the client
-    drops it there, as kubectl and Flux's client do)."""
-    payload = {k: v for k, v in manifest.items() if k != "status"}
-    meta = dict(payload.get("metadata") or {})
-    if not mapping.namespaced:
-        meta.pop("namespace", None)
-    payload["metadata"] = meta
-    return payload
-
-
 def dry_run_apply(
     cluster: ClusterClient, mapping: KindMapping, manifest: Mapping[str, Any], *, field_manager: str
 ) -> DryRun:
-    payload = apply_payload(mapping, manifest)
-    meta = payload["metadata"]
-    path = mapping.object_path(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-    query = [("dryRun", "All"), ("fieldManager", field_manager), ("force", "true")]
-    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
-    reply = cluster.request("PATCH", path, query=query, body=body, content_type=APPLY_PATCH)
-    if reply.ok:
-        return DryRun(reply.json())
-    return DryRun(None, reply.failure())
+    written = apply(cluster, mapping, manifest, field_manager=field_manager, force=True, dry_run=True)
+    return DryRun(written.obj, written.failure)

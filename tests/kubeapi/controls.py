@@ -4,6 +4,7 @@ These are set from Python by tests (never over HTTP) and consulted by the server
 every request.
 
     controls.inject_fault(r"/apis/apps/v1/.*/deployments", status=500, times=1)
+    controls.inject_fault(r"/secrets$", method="POST", lose_reply=True, times=1)  # processed, answer lost
     controls.forbid(verb="patch", resource="deployments", namespace="prod")
 """
 
@@ -26,6 +27,7 @@ class Fault:
     latency: float
     drop: bool
     times: int | None
+    lose_reply: bool = False  # handle the request, then close the connection unanswered
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -85,8 +87,9 @@ class Controls:
         drop: bool = False,
         times: int | None = None,
         method: str | None = None,
+        lose_reply: bool = False,
     ) -> Fault:
-        fault = Fault(re.compile(path_regex), method, status, latency, drop, times)
+        fault = Fault(re.compile(path_regex), method, status, latency, drop, times, lose_reply)
         with self.lock:
             self.faults.append(fault)
         return fault

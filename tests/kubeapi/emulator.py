@@ -65,6 +65,8 @@ class Emulator:
                 response = ApiResponse(401, unauthorized().status())
             else:
                 response = self.handle(request, record)
+            if fault is not None and fault.lose_reply:
+                response = ApiResponse(0, drop=True)
         if record is not None:
             record.status = response.status
         return response
@@ -220,11 +222,14 @@ class Emulator:
         drop: bool = False,
         times: int | None = None,
         method: str | None = None,
+        lose_reply: bool = False,
     ) -> Fault:
         """Fail requests whose path matches: an error `status`, extra `latency` seconds before
-        answering, or `drop` (close the connection unanswered); `times` None = always."""
+        answering, `drop` (close the connection unanswered, request not handled) or
+        `lose_reply` (handle the request, then close unanswered: the write happened but the
+        client cannot know); `times` None = always."""
         return self.controls.inject_fault(
-            path_regex, status=status, latency=latency, drop=drop, times=times, method=method
+            path_regex, status=status, latency=latency, drop=drop, times=times, method=method, lose_reply=lose_reply
         )
 
     @property
