@@ -36,8 +36,6 @@ __all__ = ["WaitTimeout", "WatchEvent", "WatchExpired", "WatchRefused", "wait_fo
 
 #: Longest single watch request; the stream is reopened after it, as kubectl does.
 MAX_WATCH_SECONDS = 300
-#: Extra seconds a read may block beyond the server's own timeoutSeconds.
-_READ_SLACK = 5.0
 
 Predicate = Callable[[dict[str, Any] | None], bool]
 
@@ -86,9 +84,8 @@ def watch(
             query.append(("fieldSelector", f"metadata.name={name}"))
         what = f"watch {mapping.resource}" + (f" in namespace {namespace}" if namespace else "")
         try:
-            stream = cluster.stream(
-                mapping.collection_path(namespace), query=query, read_timeout=seconds + _READ_SLACK, what=what
-            )
+            # a read blocks no longer than the deadline: a quiet stream must not outlive it
+            stream = cluster.stream(mapping.collection_path(namespace), query=query, read_timeout=remaining, what=what)
         except Unreachable:
             failures += 1
             if failures >= cluster.options.retry.attempts:
@@ -104,6 +101,8 @@ def watch(
                 if time.monotonic() >= deadline:
                     return
         except (urllib3.exceptions.HTTPError, OSError):
+            if time.monotonic() >= deadline:
+                return  # the read gave up at the deadline: nothing more came
             failures += 1  # dropped mid-stream: reopen from the last resourceVersion seen
             if failures >= cluster.options.retry.attempts:
                 raise ClusterError(f"{what} failed (context {cluster.context}): the connection kept dropping") from None

@@ -28,9 +28,12 @@ class Fault:
     drop: bool
     times: int | None
     lose_reply: bool = False  # handle the request, then close the connection unanswered
+    watch: bool | None = None  # True: only watch requests; False: never them; None: either
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, watching: bool = False) -> bool:
         if self.times is not None and self.times <= 0:
+            return False
+        if self.watch is not None and self.watch != watching:
             return False
         return (self.method is None or self.method == method) and bool(self.path_regex.search(path))
 
@@ -88,17 +91,18 @@ class Controls:
         times: int | None = None,
         method: str | None = None,
         lose_reply: bool = False,
+        watch: bool | None = None,
     ) -> Fault:
-        fault = Fault(re.compile(path_regex), method, status, latency, drop, times, lose_reply)
+        fault = Fault(re.compile(path_regex), method, status, latency, drop, times, lose_reply, watch)
         with self.lock:
             self.faults.append(fault)
         return fault
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, watching: bool = False) -> Fault | None:
         """The first matching fault, consuming one of its `times`."""
         with self.lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, watching):
                     if fault.times is not None:
                         fault.times -= 1
                     return fault

@@ -58,7 +58,8 @@ class Emulator:
 
     def respond(self, request: ApiRequest, record: RequestRecord | None = None) -> ApiResponse:
         """Answer one request: injected faults first, then the token check, then the API."""
-        fault = self.controls.take_fault(request.method, request.path)
+        watching = request.query.get("watch") in ("true", "1")
+        fault = self.controls.take_fault(request.method, request.path, watching)
         response = self._faulted(fault) if fault else None
         if response is None:
             if not self.controls.token_ok(request.headers.get("authorization")):
@@ -223,13 +224,22 @@ class Emulator:
         times: int | None = None,
         method: str | None = None,
         lose_reply: bool = False,
+        watch: bool | None = None,
     ) -> Fault:
         """Fail requests whose path matches: an error `status`, extra `latency` seconds before
         answering, `drop` (close the connection unanswered, request not handled) or
         `lose_reply` (handle the request, then close unanswered: the write happened but the
-        client cannot know); `times` None = always."""
+        client cannot know); `times` None = always; `watch` True/False limits the fault to
+        watch requests or to the others."""
         return self.controls.inject_fault(
-            path_regex, status=status, latency=latency, drop=drop, times=times, method=method, lose_reply=lose_reply
+            path_regex,
+            status=status,
+            latency=latency,
+            drop=drop,
+            times=times,
+            method=method,
+            lose_reply=lose_reply,
+            watch=watch,
         )
 
     @property
