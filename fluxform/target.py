@@ -78,7 +78,7 @@ def resolve_target(
     configured = flags.state_path is not None or flags.backend or config.source is not None
     state = None
     if configured or default_state:
-        state = _open_state(settings, config, kubeconfig, context)
+        state = _open_state(settings, config, kubeconfig, context, flags.in_cluster)
     return Target(replace(config, state=settings, context=context), fleet_path, cluster, state)
 
 
@@ -108,9 +108,15 @@ def _state_settings(flags: TargetFlags, settings: StateConfig) -> StateConfig:
     return settings
 
 
-def _open_state(settings: StateConfig, config: FluxformConfig, kubeconfig: Path | None, context: str) -> StateBackend:
+def _open_state(
+    settings: StateConfig, config: FluxformConfig, kubeconfig: Path | None, context: str, in_cluster: bool
+) -> StateBackend:
+    """The state backend, reached with the same cluster options a live plan uses."""
+    from fluxform.cluster.options import IN_CLUSTER_CONTEXT, ClusterOptions
     from fluxform.state.backend import open_backend
 
+    if in_cluster and not context:
+        context = IN_CLUSTER_CONTEXT
     needs_context = not (settings.backend == "local" and settings.path is not None)
     if needs_context and not context:
         context = current_context(kubeconfig)
@@ -119,4 +125,5 @@ def _open_state(settings: StateConfig, config: FluxformConfig, kubeconfig: Path 
                 "cannot tell which cluster's state to use",
                 hint="pass --context (or --state FILE), or set context in fluxform.yaml",
             )
-    return open_backend(settings, root=config.root, kubeconfig=kubeconfig, context=context)
+    cluster = ClusterOptions(kubeconfig=kubeconfig, context="" if in_cluster else context, in_cluster=in_cluster)
+    return open_backend(settings, root=config.root, cluster=cluster, context=context)

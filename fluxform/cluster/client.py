@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -32,31 +32,16 @@ from kubernetes.config.config_exception import ConfigException
 
 from fluxform import __version__
 from fluxform.cluster.errors import ApiFailure, Unreachable, credentials_rejected, transport_error
-from fluxform.cluster.retry import RetryPolicy
+from fluxform.cluster.options import IN_CLUSTER_CONTEXT, ClusterOptions
 from fluxform.errors import ClusterError
 
 __all__ = ["IN_CLUSTER_CONTEXT", "ClusterClient", "ClusterOptions", "Reply", "Stream", "connect"]
 
-IN_CLUSTER_CONTEXT = "in-cluster"
 _DEFAULT_KUBECONFIG = Path("~/.kube/config")
 #: No answer at all: refused, reset, timed out. The request may or may not have been processed.
 _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 #: ... of which these will not get better by asking again.
 _PERMANENT_ERRORS = (urllib3.exceptions.SSLError, urllib3.exceptions.LocationValueError)
-
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """How to reach one cluster; the same options serve live plans, apply and the state backend."""
-
-    kubeconfig: Path | None = None  # --kubeconfig; default $KUBECONFIG (':'-separated), then ~/.kube/config
-    context: str = ""  # --context; default the kubeconfig's current context
-    in_cluster: bool = False  # use the pod's service account even when a kubeconfig exists
-    connect_timeout: float = 5.0  # seconds to open a connection
-    request_timeout: float = 30.0  # seconds to wait for an answer
-    concurrency: int = 8  # parallel requests (dry-runs, lists)
-    list_page_size: int = 500  # LIST `limit`, as kubectl; 0 = unpaged
-    retry: RetryPolicy = field(default_factory=RetryPolicy)  # repeats of dropped, throttled, failing calls
 
 
 @dataclass(frozen=True, slots=True)

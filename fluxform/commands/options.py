@@ -232,6 +232,7 @@ def state_options(func: Command) -> Command:
             click.option("--backend-namespace", help="Namespace of the kubernetes backend's Secrets and Lease."),
             _kubeconfig_option("Kubeconfig file."),
             click.option("--context", help="Kubeconfig context (default: the current context)."),
+            click.option("--in-cluster", is_flag=True, help="Use the pod's service account (kubernetes backend)."),
         ],
     )
 

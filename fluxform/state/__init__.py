@@ -6,9 +6,10 @@
     lock.py     LockInfo, LockHeld, LockLost
     backend.py  the StateBackend Protocol, the shared write rules, open_backend, locked
     local.py    LocalBackend: .fluxform/<context>.state.json, atomic writes, flock
-    kube.py     KubeBackend: Secrets + a Lease (lease.py, kubeclient.py); imported lazily
+    kube.py     KubeBackend: Secrets + a Lease (lease.py), through the one cluster client
+                (fluxform.cluster; kubecalls.py reads its answers); imported lazily
 
-    backend = open_backend(config.state, root=config.root, kubeconfig=None, context="prod")
+    backend = open_backend(config.state, root=config.root, cluster=ClusterOptions(context="prod"))
     with locked(backend, "apply", timeout=config.state.lock_timeout) as lock:
         state = backend.read() or new_state("prod")
         backend.write(next_revision(state, owners, operation="apply", by=lock.who))

@@ -3,7 +3,7 @@
 Backends are interchangeable (local file, Kubernetes Secrets + Lease); one contract test
 suite runs against each (tests/unit/state/backend_contract.py).
 
-    backend = open_backend(settings, root=Path("."), kubeconfig=None, context="prod")
+    backend = open_backend(settings, root=Path("."), cluster=ClusterOptions(context="prod"))
     with locked(backend, "apply"):
         state = backend.read() or new_state("prod")
         state = backend.write(next_revision(state, owners, operation="apply", by=who))
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from fluxform.cluster.options import ClusterOptions
 from fluxform.errors import StateError
 from fluxform.state.lock import LockHeld, LockInfo, new_lock_info
 from fluxform.state.model import StateFile
@@ -112,12 +113,17 @@ def locked(backend: StateBackend, operation: str, *, timeout: float = 0.0) -> It
         backend.unlock(lock_id)
 
 
-def open_backend(settings: StateConfig, *, root: Path, kubeconfig: Path | None, context: str) -> StateBackend:
-    """The backend the settings select; `context` names the cluster the state belongs to."""
+def open_backend(settings: StateConfig, *, root: Path, cluster: ClusterOptions, context: str = "") -> StateBackend:
+    """The backend the settings select. `cluster` is how to reach the cluster (the options a
+    live plan uses: --kubeconfig, --context, --in-cluster); the Kubernetes backend keeps its
+    Secrets and Lease there. `context` names the cluster the state belongs to (the default
+    state file or state name); default `cluster.context`, and for the Kubernetes backend
+    the context it connected to."""
+    context = context or cluster.context
     if settings.backend == "local":
         from fluxform.state.local import LocalBackend, default_state_path
 
-        path = settings.path or default_state_path(root, context)
+        path = settings.path or default_state_path(root, context or "default")
         return LocalBackend(path if path.is_absolute() else root / path)
     if settings.backend == "kubernetes":
         from fluxform.state.kube import KubeBackend, default_state_name
@@ -127,11 +133,8 @@ def open_backend(settings: StateConfig, *, root: Path, kubeconfig: Path | None, 
                 "the kubernetes state backend needs a namespace",
                 hint="pass --backend-namespace NS or set state.namespace in fluxform.yaml",
             )
-        return KubeBackend.from_kubeconfig(
-            kubeconfig,
-            context,
-            namespace=settings.namespace,
-            name=settings.name or default_state_name(context),
-            lease_seconds=settings.lease_seconds,
+        name = settings.name or (default_state_name(context) if context else "")
+        return KubeBackend.from_options(
+            cluster, namespace=settings.namespace, name=name, lease_seconds=settings.lease_seconds
         )
     raise StateError(f"unknown state backend {settings.backend!r}", hint="use local or kubernetes")

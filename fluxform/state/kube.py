@@ -12,9 +12,13 @@ namespace you choose:
 
 A write creates its parts first, then replaces the head with the resourceVersion it read:
 the head update is the commit, so a reader sees the old or the new state whole, and of two
-writers one gets a 409. Parts no head refers to are deleted after a commit.
+writers one gets a 409. Parts no head refers to are deleted after a commit. The backend talks
+through the one cluster client (fluxform.cluster), so it honours the same kubeconfig,
+context and in-cluster options as live plans, with the same retries: a head write whose
+answer was lost and that meets its own first send (409) is read back and counts as
+committed when the head holds exactly what was written.
 
-    backend = KubeBackend.from_kubeconfig(None, "prod", namespace="fluxform-state", name="prod")
+    backend = KubeBackend.from_options(ClusterOptions(context="prod"), namespace="fluxform-state", name="prod")
 """
 
 from __future__ import annotations
@@ -29,14 +33,16 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from kubernetes import client
-
-from fluxform.errors import StateError
+from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
+from fluxform.cluster.lookup import get_object, list_objects
+from fluxform.cluster.ref import ObjectRef
+from fluxform.cluster.write import create, delete
+from fluxform.cluster.write import replace as replace_object
+from fluxform.errors import ClusterError, StateError
 from fluxform.state.backend import locked, next_serial, wait_for_lock
-from fluxform.state.kubeclient import REQUEST_TIMEOUT, Conflict, api_call, client_from_kubeconfig, json_headers
+from fluxform.state.kubecalls import SECRETS, Conflict, accepted, state_call
 from fluxform.state.lease import LeaseLock
 from fluxform.state.lock import LockInfo
 from fluxform.state.model import StateFile, state_from_json, state_to_json
@@ -69,7 +75,7 @@ class KubeBackend:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        cluster: ClusterClient,
         *,
         namespace: str,
         name: str,
@@ -78,21 +84,24 @@ class KubeBackend:
     ) -> None:
         if not name or _NOT_DNS.search(name) or len(name) > _MAX_NAME:
             raise StateError(f"state name {name!r} must be at most {_MAX_NAME} lowercase letters, digits or '-'")
-        self._core = client.CoreV1Api(api)
+        self.cluster = cluster
         self.namespace = namespace
         self.name = name
         self.head_name = f"fluxform-state-{name}"
         self.part_bytes = part_bytes
         self._lease = LeaseLock(
-            api, namespace, f"fluxform-lock-{name}", lease_seconds=lease_seconds, location=self.location
+            cluster, namespace, f"fluxform-lock-{name}", lease_seconds=lease_seconds, location=self.location
         )
 
     @classmethod
-    def from_kubeconfig(
-        cls, kubeconfig: Path | None, context: str, *, namespace: str, name: str, lease_seconds: float = 30.0
+    def from_options(
+        cls, options: ClusterOptions, *, namespace: str, name: str = "", lease_seconds: float = 30.0
     ) -> KubeBackend:
-        api = client_from_kubeconfig(kubeconfig, context)
-        return cls(api, namespace=namespace, name=name, lease_seconds=lease_seconds)
+        """Connect as a live plan would; `name` "" derives the state name from the context."""
+        cluster = connect(options)
+        return cls(
+            cluster, namespace=namespace, name=name or default_state_name(cluster.context), lease_seconds=lease_seconds
+        )
 
     @property
     def location(self) -> str:
@@ -106,8 +115,8 @@ class KubeBackend:
             return None
         return state_from_json(gzip_decompress(self._payload(head), self.location), self.location)
 
-    def _payload(self, head: Any) -> bytes:
-        data = head.data or {}
+    def _payload(self, head: dict[str, Any]) -> bytes:
+        data = head.get("data") or {}
         if DATA_KEY in data:
             return _b64(data[DATA_KEY], self.location)
         if PARTS_KEY not in data:
@@ -120,9 +129,10 @@ class KubeBackend:
         chunks = []
         for part in parts:
             secret = self._get_secret(part)
-            if secret is None or PART_KEY not in (secret.data or {}):
+            part_data = (secret or {}).get("data") or {}
+            if PART_KEY not in part_data:
                 raise StateError(f"state {self.location}: part Secret {part} is missing")
-            chunks.append(_b64(secret.data[PART_KEY], part))
+            chunks.append(_b64(part_data[PART_KEY], part))
         payload = b"".join(chunks)
         if hashlib.sha256(payload).hexdigest() != checksum:
             raise StateError(f"state {self.location}: its parts do not add up (checksum mismatch)")
@@ -153,14 +163,16 @@ class KubeBackend:
                 name = f"{self.head_name}-part-{serial}-{token}-{index}"
                 chunk = payload[start : start + self.part_bytes]
                 body = self._secret_body(name, "part", {PART_KEY: chunk}, annotations={})
-                api_call(f"create Secret {self.namespace}/{name}", lambda b=body: self._create(b))  # type: ignore[misc]
+                what = f"create Secret {self.namespace}/{name}"
+                with state_call(what):
+                    accepted(create(self.cluster, SECRETS, body), what)  # a random name: a re-read one is ours
                 names.append(name)
         except BaseException:
             self._delete_secrets(names)
             raise
         return names
 
-    def _commit(self, head: Any, state: StateFile, payload: bytes, parts: list[str]) -> None:
+    def _commit(self, head: dict[str, Any] | None, state: StateFile, payload: bytes, parts: list[str]) -> None:
         if parts:
             index = {"parts": parts, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
             data = {PARTS_KEY: json.dumps(index).encode()}
@@ -171,12 +183,18 @@ class KubeBackend:
         what = f"write {self.location}"
         self._lease.check_held()
         try:
-            if head is None:
-                api_call(what, lambda: self._create(body))
-            else:
-                body["metadata"]["resourceVersion"] = head.metadata.resource_version
-                api_call(what, lambda: self._replace(self.head_name, body))
-        except Conflict:
+            with state_call(what):
+                if head is None:
+                    written = create(self.cluster, SECRETS, body)
+                else:
+                    body["metadata"]["resourceVersion"] = head["metadata"]["resourceVersion"]
+                    written = replace_object(self.cluster, SECRETS, body)
+            stored = accepted(written, what)
+            if written.retried and not _holds(stored, body):  # AlreadyExists re-read: not our head
+                raise Conflict(what, retried=True)
+        except Conflict as conflict:
+            if conflict.retried and _holds(self._get_secret(self.head_name), body):
+                return  # our first send committed; only its answer was lost
             raise StateError(
                 f"state {self.location} changed since it was read",
                 hint="someone else wrote it meanwhile; run the command again",
@@ -185,13 +203,9 @@ class KubeBackend:
     def _delete_unreferenced_parts(self, keep: set[str]) -> None:
         """Parts of earlier states and of writers that died before committing."""
         selector = f"{STATE_LABEL}={self.name},{ROLE_LABEL}=part"
-        listed = api_call(
-            f"list Secrets in {self.namespace}",
-            lambda: self._core.list_namespaced_secret(
-                self.namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT
-            ),
-        )
-        names = [str(item.metadata.name) for item in (listed.items if listed else []) if item.metadata]
+        with state_call(f"list Secrets in {self.namespace}"):
+            listed = list_objects(self.cluster, SECRETS, self.namespace, label_selector=selector)
+        names = [str(item["metadata"]["name"]) for item in listed.items]
         self._delete_secrets([name for name in names if name not in keep])
 
     @contextlib.contextmanager
@@ -230,46 +244,29 @@ class KubeBackend:
             "data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()},
         }
 
-    def _get_secret(self, name: str) -> Any:
-        return api_call(
-            f"read Secret {self.namespace}/{name}",
-            lambda: self._core.read_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT),
-            missing_ok=True,
-        )
-
-    def _create(self, body: dict[str, Any]) -> Any:
-        return self._core.create_namespaced_secret(
-            self.namespace,
-            client.V1Secret.model_validate(body),
-            _headers=json_headers(),
-            _request_timeout=REQUEST_TIMEOUT,
-        )
-
-    def _replace(self, name: str, body: dict[str, Any]) -> Any:
-        return self._core.replace_namespaced_secret(
-            name,
-            self.namespace,
-            client.V1Secret.model_validate(body),
-            _headers=json_headers(),
-            _request_timeout=REQUEST_TIMEOUT,
-        )
+    def _get_secret(self, name: str) -> dict[str, Any] | None:
+        with state_call(f"read Secret {self.namespace}/{name}"):
+            return get_object(self.cluster, ObjectRef(SECRETS, self.namespace, name))
 
     def _delete_secrets(self, names: list[str]) -> None:
+        """Best effort: a part left behind is removed by the next write."""
         for name in names:
-            with contextlib.suppress(StateError, Conflict):
-                api_call(
-                    f"delete Secret {self.namespace}/{name}",
-                    lambda n=name: self._core.delete_namespaced_secret(  # type: ignore[misc]
-                        n, self.namespace, _request_timeout=REQUEST_TIMEOUT
-                    ),
-                    missing_ok=True,
-                )
+            with contextlib.suppress(ClusterError):
+                delete(self.cluster, ObjectRef(SECRETS, self.namespace, name))
 
 
-def _header(head: Any, location: str, force: bool) -> tuple[str, int] | None:
+def _holds(secret: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether the stored head is exactly the one `body` wrote (same state, same serial)."""
+    if secret is None:
+        return False
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    return bool(secret.get("data") == body["data"] and annotations == body["metadata"]["annotations"])
+
+
+def _header(head: dict[str, Any] | None, location: str, force: bool) -> tuple[str, int] | None:
     if head is None:
         return None
-    annotations = head.metadata.annotations or {}
+    annotations = (head.get("metadata") or {}).get("annotations") or {}
     try:
         return annotations[LINEAGE_ANNOTATION], int(annotations[SERIAL_ANNOTATION])
     except (KeyError, ValueError) as exc:

@@ -6,7 +6,11 @@ runs. Another client takes the Lease over only once `renewTime + leaseDurationSe
 passed (by its own clock), with the resourceVersion it read, so of two racing takers one
 gets a 409 and reports the winner.
 
-    lease = LeaseLock(api, "fluxform-state", "fluxform-lock-prod", lease_seconds=30, location=...)
+A write whose answer was lost and that was sent again may meet its own first send (409, or
+AlreadyExists on create): the Lease is then read back, and the write counts as done when the
+Lease holds exactly what was written.
+
+    lease = LeaseLock(cluster, "fluxform-state", "fluxform-lock-prod", lease_seconds=30, location=...)
     lock_id = lease.acquire(new_lock_info("apply"))
 """
 
@@ -18,13 +22,15 @@ import threading
 import time
 from typing import Any
 
-from kubernetes import client
-
+from fluxform.cluster.client import ClusterClient
+from fluxform.cluster.lookup import get_object
+from fluxform.cluster.ref import ObjectRef
+from fluxform.cluster.write import create, replace
 from fluxform.errors import StateError
-from fluxform.state.kubeclient import REQUEST_TIMEOUT, Conflict, api_call, json_headers, micro_time, parse_time
+from fluxform.state.kubecalls import LEASES, Conflict, accepted, state_call
 from fluxform.state.lock import LockHeld, LockInfo, LockLost, lock_info_from_json, lock_info_to_json
 
-__all__ = ["LOCK_ANNOTATION", "LeaseLock"]
+__all__ = ["LOCK_ANNOTATION", "LeaseLock", "micro_time", "parse_time"]
 
 LOCK_ANNOTATION = "fluxform.dev/lock-info"
 
@@ -33,9 +39,10 @@ class LeaseLock:
     """One named Lease; this object holds it at most once at a time."""
 
     def __init__(
-        self, api: client.ApiClient, namespace: str, name: str, *, lease_seconds: float, location: str
+        self, cluster: ClusterClient, namespace: str, name: str, *, lease_seconds: float, location: str
     ) -> None:
-        self._coord = client.CoordinationV1Api(api)
+        self._cluster = cluster
+        self._ref = ObjectRef(LEASES, namespace, name)
         self.namespace = namespace
         self.name = name
         self.duration = max(1, math.ceil(lease_seconds))
@@ -60,7 +67,7 @@ class LeaseLock:
                 holder = self._live_holder(lease)
                 if holder is not None:
                     raise LockHeld(holder, self.location)
-                body = self._body(info, lease.metadata.resource_version, transitions + 1, acquired=None)
+                body = self._body(info, _resource_version(lease), transitions + 1, acquired=None)
                 self._write("replace", body)
         except Conflict:
             raise LockHeld(self.holder() or _unknown(), self.location) from None
@@ -145,8 +152,8 @@ class LeaseLock:
                 if lease is None or _holder_id(lease) != info.id:
                     self._lost.set()
                     return
-                acquired = lease.spec.acquire_time if lease.spec else None
-                body = self._body(info, lease.metadata.resource_version, _transitions(lease), acquired)
+                acquired = _spec(lease).get("acquireTime")
+                body = self._body(info, _resource_version(lease), _transitions(lease), acquired)
                 self._write("replace", body)
                 renewed = time.monotonic()
             except (Conflict, StateError):
@@ -154,34 +161,24 @@ class LeaseLock:
 
     # -- API -----------------------------------------------------------------------------
 
-    def _get(self) -> Any:
-        return api_call(
-            f"read Lease {self.namespace}/{self.name}",
-            lambda: self._coord.read_namespaced_lease(self.name, self.namespace, _request_timeout=REQUEST_TIMEOUT),
-            missing_ok=True,
-        )
+    def _get(self) -> dict[str, Any] | None:
+        with state_call(f"read Lease {self.namespace}/{self.name}"):
+            return get_object(self._cluster, self._ref)
 
-    def _write(self, verb: str, body_dict: dict[str, Any]) -> None:
+    def _write(self, verb: str, body: dict[str, Any]) -> None:
+        """Create or replace the Lease; Conflict when someone else got there first."""
         what = f"{verb} Lease {self.namespace}/{self.name}"
-        body = client.V1Lease.model_validate(body_dict)
-        if verb == "create":
-            api_call(
-                what,
-                lambda: self._coord.create_namespaced_lease(
-                    self.namespace, body, _headers=json_headers(), _request_timeout=REQUEST_TIMEOUT
-                ),
-            )
-        else:
-            api_call(
-                what,
-                lambda: self._coord.replace_namespaced_lease(
-                    self.name,
-                    self.namespace,
-                    body,
-                    _headers=json_headers(),
-                    _request_timeout=REQUEST_TIMEOUT,
-                ),
-            )
+        with state_call(what):
+            write = create if verb == "create" else replace
+            written = write(self._cluster, LEASES, body)
+        try:
+            stored = accepted(written, what)
+        except Conflict as conflict:
+            if conflict.retried and _holds(self._get(), body):
+                return  # our own first send landed; its answer was lost
+            raise
+        if written.retried and not _holds(stored, body):  # "created" by a re-read: someone else's Lease
+            raise Conflict(what, retried=True)
 
     def _body(self, info: LockInfo, resource_version: str | None, transitions: int, acquired: Any) -> dict[str, Any]:
         now = micro_time()
@@ -203,45 +200,81 @@ class LeaseLock:
         }
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
 
-    def _released_body(self, lease: Any) -> dict[str, Any]:
+    def _released_body(self, lease: dict[str, Any]) -> dict[str, Any]:
         metadata = {
             "name": self.name,
             "namespace": self.namespace,
             "labels": {"app.kubernetes.io/managed-by": "fluxform"},
-            "resourceVersion": lease.metadata.resource_version,
+            "resourceVersion": _resource_version(lease),
         }
         spec = {"leaseDurationSeconds": self.duration, "leaseTransitions": _transitions(lease)}
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
 
-    def _live_holder(self, lease: Any) -> LockInfo | None:
+    def _live_holder(self, lease: dict[str, Any]) -> LockInfo | None:
         """The holder of an unexpired Lease, else None."""
         holder_id = _holder_id(lease)
         if not holder_id or _expired(lease):
             return None
-        annotations = lease.metadata.annotations or {}
+        annotations = (lease.get("metadata") or {}).get("annotations") or {}
         info = lock_info_from_json(annotations.get(LOCK_ANNOTATION, ""))
         if info is not None and info.id == holder_id:
             return info
-        renewed = parse_time(lease.spec.renew_time)
+        renewed = parse_time(_spec(lease).get("renewTime"))
         when = micro_time(renewed) if renewed else "unknown"
         return LockInfo(id=holder_id, who=holder_id, when=when, operation="unknown")
 
 
-def _holder_id(lease: Any) -> str:
-    return str((lease.spec.holder_identity if lease.spec else None) or "")
+def _spec(lease: dict[str, Any] | None) -> dict[str, Any]:
+    spec = (lease or {}).get("spec")
+    return spec if isinstance(spec, dict) else {}
 
 
-def _transitions(lease: Any) -> int:
-    return int((lease.spec.lease_transitions if lease is not None and lease.spec else None) or 0)
+def _resource_version(lease: dict[str, Any]) -> str:
+    return str((lease.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def _expired(lease: Any) -> bool:
-    spec = lease.spec
-    renewed = parse_time(spec.renew_time) or parse_time(spec.acquire_time)
-    if renewed is None or not spec.lease_duration_seconds:
+def _holder_id(lease: dict[str, Any]) -> str:
+    return str(_spec(lease).get("holderIdentity") or "")
+
+
+def _transitions(lease: dict[str, Any] | None) -> int:
+    return int(_spec(lease).get("leaseTransitions") or 0)
+
+
+def _holds(lease: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether the stored Lease is exactly what `body` wrote (renewTime is ours to the microsecond)."""
+    if lease is None:
+        return False
+    annotations = (lease.get("metadata") or {}).get("annotations") or {}
+    wanted = (body.get("metadata") or {}).get("annotations") or {}
+    return _spec(lease) == body["spec"] and annotations.get(LOCK_ANNOTATION) == wanted.get(LOCK_ANNOTATION)
+
+
+def _expired(lease: dict[str, Any]) -> bool:
+    spec = _spec(lease)
+    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+    seconds = spec.get("leaseDurationSeconds")
+    if renewed is None or not seconds:
         return True
-    return dt.datetime.now(dt.UTC) > renewed + dt.timedelta(seconds=spec.lease_duration_seconds)
+    return dt.datetime.now(dt.UTC) > renewed + dt.timedelta(seconds=int(seconds))
 
 
 def _unknown() -> LockInfo:
     return LockInfo(id="unknown", who="another client", when="unknown", operation="unknown")
+
+
+def micro_time(moment: dt.datetime | None = None) -> str:
+    """A Kubernetes MicroTime (RFC 3339, microseconds, UTC)."""
+    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """An RFC 3339 time (MicroTime or Time) as an aware datetime; None if absent or unreadable."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, str) and value:
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None

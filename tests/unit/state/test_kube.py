@@ -19,14 +19,15 @@ import pytest
 from click.testing import CliRunner
 from kubernetes import client
 
+from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import StateError
 from fluxform.state.kube import KubeBackend, default_state_name
-from fluxform.state.kubeclient import client_from_kubeconfig, micro_time, parse_time
-from fluxform.state.lease import LOCK_ANNOTATION
+from fluxform.state.lease import LOCK_ANNOTATION, micro_time, parse_time
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision
 from tests.kubeapi.launch import KubeApi
+from tests.unit.kubeapi.clients import api_client
 from tests.unit.state.backend_contract import BackendContract
 from tests.unit.state.sample import fleet_state, small_state
 
@@ -37,7 +38,13 @@ SMALL_PARTS = 48 * 1024  # makes the contract's large state span several Secrets
 
 
 def _api(kubeapi: KubeApi) -> client.ApiClient:
-    return client_from_kubeconfig(kubeapi.kubeconfig_path, CONTEXT)
+    """The kubernetes package's own client: an independent reader of what the backend wrote."""
+    return api_client(kubeapi)
+
+
+def _cluster(kubeapi: KubeApi) -> ClusterClient:
+    """fluxform's cluster client, as the backend gets it from open_backend."""
+    return connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path, context=CONTEXT))
 
 
 @pytest.fixture
@@ -48,7 +55,7 @@ def cluster(kubeapi: KubeApi) -> KubeApi:
 
 def _factory(cluster: KubeApi, **options: Any) -> Callable[[], KubeBackend]:
     settings = {"namespace": NAMESPACE, "name": "test", "lease_seconds": 2.0, **options}
-    return lambda: KubeBackend(_api(cluster), **settings)
+    return lambda: KubeBackend(_cluster(cluster), **settings)
 
 
 class TestKubeContract(BackendContract):
@@ -125,11 +132,34 @@ def test_a_write_racing_another_writer_gets_the_409_as_state_changed(cluster: Ku
             core.replace_namespaced_secret(self.head_name, NAMESPACE, head_now)
             super()._commit(head, *args)
 
-    raced = Raced(_api(cluster), namespace=NAMESPACE, name="test", lease_seconds=2.0)
+    raced = Raced(_cluster(cluster), namespace=NAMESPACE, name="test", lease_seconds=2.0)
     with pytest.raises(StateError, match="changed since it was read"):
         raced.write(next_revision(state, {}, operation="apply", by="me"))
     assert backend.read() == state
     assert cluster.server.request_count(method="PUT", path="/secrets/fluxform-state-test") >= 2
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"], ids=["first-write", "next-write"])
+def test_a_head_write_whose_answer_was_lost_is_committed_once(cluster: KubeApi, method: str) -> None:
+    backend = _factory(cluster)()
+    state = small_state() if method == "POST" else backend.write(small_state())
+    wanted = state if method == "POST" else next_revision(state, state.owners, operation="apply", by="me")
+    head = "/secrets$" if method == "POST" else "/secrets/fluxform-state-test$"
+    cluster.server.inject_fault(head, method=method, lose_reply=True, times=1)
+    written = backend.write(wanted)
+    assert backend.read() == written and written.serial == wanted.serial + 1
+    # the repeat met the first send's own write (AlreadyExists / stale resourceVersion): read back, not refused
+    assert [r.status for r in cluster.server.requests if r.method == method and "/secrets" in r.path] == [0, 409]
+
+
+def test_a_lease_taken_by_a_send_whose_answer_was_lost_is_held(cluster: KubeApi) -> None:
+    backend = _factory(cluster)()
+    cluster.server.inject_fault("/leases$", method="POST", lose_reply=True, times=1)
+    lock_id = backend.lock(new_lock_info("apply"))
+    assert _lease(cluster).spec.holder_identity == lock_id
+    backend.write(small_state())  # the write checks the Lease still names this lock
+    backend.unlock(lock_id)
+    assert _lease(cluster).spec.holder_identity is None
 
 
 def _stale_lease(cluster: KubeApi, seconds: int) -> dt.datetime:
@@ -173,10 +203,11 @@ def test_a_stale_lease_is_taken_over_only_after_it_expires(cluster: KubeApi) -> 
 _HOLDER = """
 import sys, time
 from pathlib import Path
+from fluxform.cluster.options import ClusterOptions
 from fluxform.state.kube import KubeBackend
 from fluxform.state.lock import new_lock_info
-backend = KubeBackend.from_kubeconfig(Path(sys.argv[1]), "kubeapi", namespace=sys.argv[2], name="test",
-                                      lease_seconds=1)
+backend = KubeBackend.from_options(ClusterOptions(kubeconfig=Path(sys.argv[1]), context="kubeapi"),
+                                   namespace=sys.argv[2], name="test", lease_seconds=1)
 backend.lock(new_lock_info("apply"))
 print("locked", flush=True)
 time.sleep(60)
@@ -249,7 +280,7 @@ def test_api_refusals_are_state_errors_with_a_hint(kubeapi: KubeApi, setup: Any,
     if message == "HTTP 403":
         client.CoreV1Api(_api(kubeapi)).create_namespace({"metadata": {"name": NAMESPACE}})
     setup(kubeapi)
-    backend = KubeBackend(_api(kubeapi), namespace=NAMESPACE, name="test", lease_seconds=2.0)
+    backend = KubeBackend(_cluster(kubeapi), namespace=NAMESPACE, name="test", lease_seconds=2.0)
     with pytest.raises(StateError) as err:
         if message == "HTTP 403":
             backend.write(small_state())
