@@ -41,8 +41,9 @@ def _later(seconds: float, action: Callable[[], Any]) -> threading.Timer:
     return timer
 
 
-def _set(api: KubeApi, **data: str) -> Callable[[], Any]:
-    return lambda: api.server.apply(configmap("settings", **data), manager="someone", force=True)
+def _set(api: KubeApi, v: str) -> Callable[[], Any]:
+    """Someone else changing the ConfigMap `settings` to data {v: ...}."""
+    return lambda: api.server.apply(configmap("settings", v=v), manager="someone", force=True)
 
 
 def test_watch_follows_one_object_from_a_resource_version(kubeapi: KubeApi, cluster: ClusterClient) -> None:
