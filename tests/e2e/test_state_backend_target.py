@@ -31,11 +31,23 @@ def test_plan_reads_the_kubernetes_state_of_the_cluster_its_flags_name(
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config to fall back on
     monkeypatch.delenv("KUBECONFIG", raising=False)
 
-    result = run("plan", "--kubeconfig", kubeapi.kubeconfig_path, "--context", "kubeapi")
+    result = run("plan", "--kubeconfig", kubeapi.kubeconfig_path)  # its current context names the state
     assert result.code == 0, result.err
     assert f"lineage {stored.lineage[:4]}" in result.out and "serial 1" in result.out
     reads = [r for r in kubeapi.server.requests if r.path.endswith("/secrets/fluxform-state-kubeapi")]
     assert reads and {r.user_agent.split("/")[0] for r in reads} == {"fluxform"}
 
-    offline = run("plan")  # no flags: fluxform.yaml names no kubeconfig, and there is none to find
-    assert offline.code == 1 and offline.err.startswith("Error: ") and "kubeconfig" in offline.err
+    offline = run("plan")  # no flags: fluxform.yaml names no cluster, and there is no kubeconfig to find
+    assert offline.code == 1 and offline.err.startswith("Error: cannot tell which cluster's state to use")
+
+
+def test_state_commands_take_the_in_cluster_flag_to_the_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    result = run("state", "list", "--backend", "kubernetes", "--backend-namespace", "fluxform-state", "--in-cluster")
+    # not a pod: no service account token, which is the error that proves the flag was used
+    assert result.code == 1
+    assert result.err.startswith("Error: cannot load the in-cluster configuration")
