@@ -1,7 +1,8 @@
 """Legacy (unaggregated) discovery documents: /api, /api/v1, /apis, /apis/<g>, /apis/<g>/<v>.
 
-Clients asking for aggregated discovery get these too and fall back, as client-go does
-when a server answers with plain `application/json`.
+Clients asking for aggregated discovery get aggregated.py's documents on /api and /apis
+instead (unless the emulator was started with `aggregated_discovery=False`, like a cluster
+older than 1.26, when they fall back to these, as client-go does on plain `application/json`).
 
     body = api_resource_list(registry, "apps", "v1")
 """

@@ -46,7 +46,15 @@ def _verb(method: str, call: ResourceCall) -> str:
 
 
 class Emulator:
-    def __init__(self, *, user: str = "test", token: str = "kubeapi-token", watch_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "test",
+        token: str = "kubeapi-token",
+        watch_timeout: float = 10.0,
+        aggregated_discovery: bool = True,
+    ) -> None:
+        self.aggregated_discovery = aggregated_discovery  # False: legacy discovery only (Kubernetes < 1.26)
         self.state = State()
         self.state.seed_namespaces()
         self.controls = Controls(user=user, token=token)
@@ -89,7 +97,9 @@ class Emulator:
                 raise path_not_found()
             if isinstance(route, DocumentPath):
                 with self.state.store.lock:
-                    return document(self.state, request, route.parts, self.server_address)
+                    return document(
+                        self.state, request, route.parts, self.server_address, aggregated=self.aggregated_discovery
+                    )
             return self._resource(request, route, record)
         except ApiError as error:
             return ApiResponse(error.code, error.status())

@@ -38,8 +38,9 @@ def start_kubeapi(
     host: str = "127.0.0.1",
     watch_timeout: float = 10.0,
     token: str = "kubeapi-token",
+    aggregated_discovery: bool = True,
 ) -> KubeApi:
-    emulator = Emulator(token=token, watch_timeout=watch_timeout)
+    emulator = Emulator(token=token, watch_timeout=watch_timeout, aggregated_discovery=aggregated_discovery)
     http = KubeApiServer(emulator, host=host, port=port).start()
     if kubeconfig_path is not None:
         write_kubeconfig(kubeconfig_path, http.url, token)

@@ -5,6 +5,7 @@ response = document(state, request, ("apis", "apps", "v1"), "127.0.0.1:6443")
 
 from __future__ import annotations
 
+from .aggregated import aggregated_list, aggregated_media
 from .discovery import api_group, api_group_list, api_resource_list, api_versions, version_info
 from .errors import method_not_allowed, path_not_found
 from .messages import ApiRequest, ApiResponse
@@ -16,10 +17,16 @@ __all__ = ["document"]
 _ROOT_PATHS = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
 
 
-def document(state: State, request: ApiRequest, parts: tuple[str, ...], server_address: str) -> ApiResponse:
-    """Answer a GET on a non-resource path (caller holds the store lock)."""
+def document(
+    state: State, request: ApiRequest, parts: tuple[str, ...], server_address: str, *, aggregated: bool = True
+) -> ApiResponse:
+    """Answer a GET on a non-resource path (caller holds the store lock). `aggregated`: /api and
+    /apis answer aggregated discovery to clients that ask for it."""
     if request.method not in ("GET", "HEAD"):
         raise method_not_allowed()
+    media = aggregated_media(request.headers.get("accept", "")) if aggregated else ""
+    if media and parts in (("api",), ("apis",)):
+        return ApiResponse(200, aggregated_list(state.registry, core=parts == ("api",), media=media), media)
     body: object = None
     match parts:
         case ():

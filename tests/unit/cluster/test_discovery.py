@@ -1,9 +1,9 @@
-"""Discovery and REST mapping against the emulator (legacy discovery), plus the aggregated
-document format real clusters (>= 1.30) answer with."""
+"""Discovery and REST mapping against the emulator, aggregated (what clusters >= 1.30 answer,
+the emulator's default) and legacy (older clusters), plus the aggregated document format."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,15 +21,29 @@ def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
         yield client
 
 
-def test_legacy_discovery_reads_only_the_groups_asked_for(kubeapi: KubeApi, cluster: ClusterClient) -> None:
-    discovery = Discovery(cluster)
-    assert discovery.find("apps", "Deployment") == [
-        Resource("apps", "v1", "Deployment", "deployments", True, discovery.find("apps", "Deployment")[0].verbs)
-    ]
-    assert discovery.find("apps", "Deployment")[0].verbs  # cached: no second fetch
-    assert discovery.find("", "Namespace")[0].namespaced is False
+def test_legacy_discovery_reads_only_the_groups_asked_for(kubeapi_factory: Callable[..., KubeApi]) -> None:
+    kubeapi = kubeapi_factory(aggregated_discovery=False)
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as cluster:
+        discovery = Discovery(cluster)
+        assert discovery.find("apps", "Deployment") == [
+            Resource("apps", "v1", "Deployment", "deployments", True, discovery.find("apps", "Deployment")[0].verbs)
+        ]
+        assert discovery.find("apps", "Deployment")[0].verbs  # cached: no second fetch
+        assert discovery.find("", "Namespace")[0].namespaced is False
     paths = [r.path for r in kubeapi.server.requests]
     assert paths == ["/api", "/apis", "/apis/apps/v1", "/api/v1"]
+
+
+def test_aggregated_discovery_answers_everything_in_two_requests(kubeapi: KubeApi, cluster: ClusterClient) -> None:
+    kubeapi.server.apply(crd("example.com", "Widget", "widgets", "v1", scope="Cluster"), manager="test")
+    discovery = Discovery(cluster)
+    (deployments,) = discovery.find("apps", "Deployment")
+    assert (deployments.version, deployments.plural, deployments.namespaced) == ("v1", "deployments", True)
+    assert "patch" in deployments.verbs and discovery.find("", "Namespace")[0].namespaced is False
+    assert [(r.plural, r.namespaced) for r in discovery.find("example.com", "Widget")] == [("widgets", False)]
+    assert "apps/v1/Deployment" in discovery.api_versions() and "example.com/v1" in discovery.api_versions()
+    assert [r.path for r in kubeapi.server.requests] == ["/api", "/apis"]
+    assert {r.query.get("timeout") for r in kubeapi.server.requests} == {None}
 
 
 def test_a_new_crd_is_seen_by_the_next_run(kubeapi: KubeApi, cluster: ClusterClient) -> None:

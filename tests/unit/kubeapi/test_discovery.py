@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -155,3 +157,41 @@ def test_kubectl_applies_a_crd_then_its_resource(kubeapi: KubeApi) -> None:
     out = kubectl(kubeapi, "apply", "--server-side", "--validate=false", "-f", "-", stdin=json.dumps(widget))
     assert "widget.example.com/w serverside-applied" in out.stdout
     assert kubectl_json(kubeapi, "get", "wg", "w")["spec"] == {"a": 1}
+
+
+def _aggregated(api: KubeApi, path: str, accept: str) -> tuple[str, Any]:
+    request = urllib.request.Request(api.url + path, headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Content-Type"], json.loads(response.read())
+
+
+AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+
+
+def test_aggregated_discovery_is_answered_to_clients_that_ask(kubeapi: KubeApi) -> None:
+    _apply_crd(kubeapi, widget_crd(versions=("v2", "v1")))
+    media, groups = _aggregated(kubeapi, "/apis", f"{AGGREGATED_V2},{AGGREGATED_V2BETA1},application/json")
+    assert media == AGGREGATED_V2 and groups["apiVersion"] == "apidiscovery.k8s.io/v2"
+    by_name = {item["metadata"]["name"]: item for item in groups["items"]}
+    assert "" not in by_name and [v["version"] for v in by_name["example.com"]["versions"]] == ["v2", "v1"]
+    (widgets,) = by_name["example.com"]["versions"][0]["resources"]
+    assert widgets["responseKind"] == {"group": "example.com", "version": "v2", "kind": "Widget"}
+    assert widgets["scope"] == "Namespaced" and widgets["shortNames"] == ["wg"]
+    assert widgets["subresources"][0]["subresource"] == "status"
+
+    media, core = _aggregated(kubeapi, "/api", AGGREGATED_V2BETA1)
+    assert media == AGGREGATED_V2BETA1 and [item["metadata"]["name"] for item in core["items"]] == [""]
+    namespaces = next(r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "namespaces")
+    assert namespaces["scope"] == "Cluster"
+
+    media, legacy = _aggregated(kubeapi, "/apis", "application/json")
+    assert media == "application/json" and legacy["kind"] == "APIGroupList"
+
+
+def test_kubectl_reads_aggregated_discovery(kubeapi: KubeApi) -> None:
+    _apply_crd(kubeapi, widget_crd())
+    kubeapi.server.clear_requests()
+    names = kubectl(kubeapi, "api-resources", "--api-group=example.com", "-o", "name").stdout.split()
+    assert names == ["widgets.example.com"]
+    assert [r.path for r in kubeapi.server.requests] == ["/api", "/apis"]  # no per-group reads
