@@ -2,6 +2,7 @@
 
 result = kubectl(kubeapi, "get", "ns", "-o", "json")
 core = CoreV1Api(api_client(kubeapi))
+core.create_namespaced_config_map("default", v1_configmap("a", k="1"))
 """
 
 from __future__ import annotations
@@ -11,14 +12,37 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
-from kubernetes import client, config, dynamic
+from kubernetes import client, config, dynamic, watch
+from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeApi
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
+T = TypeVar("T")
+
+# The kubernetes package's kubeconfig loader, dynamic client and watch are untyped; these casts
+# state the signatures the tests rely on, once.
+_new_client_from_config = cast(Callable[..., client.ApiClient], config.new_client_from_config)
+_new_dynamic_client = cast(Callable[..., dynamic.DynamicClient], dynamic.DynamicClient)
+
+
+class Watch(Protocol):
+    """`kubernetes.watch.Watch`, typed as the tests use it."""
+
+    def stream(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]: ...
+
+    def stop(self) -> None: ...
+
+
+class HasMetadata(Protocol):
+    """Any typed model of a Kubernetes object (V1ConfigMap, V1Deployment, ...)."""
+
+    @property
+    def metadata(self) -> client.V1ObjectMeta | None: ...
 
 
 def kubectl(api: KubeApi, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -37,13 +61,35 @@ def kubectl_json(api: KubeApi, *args: str) -> Any:
 
 
 def api_client(api: KubeApi) -> client.ApiClient:
-    return config.new_client_from_config(config_file=str(api.kubeconfig_path), context="kubeapi")
+    return _new_client_from_config(config_file=str(api.kubeconfig_path), context="kubeapi")
 
 
 def dynamic_client(api: KubeApi) -> dynamic.DynamicClient:
     assert api.kubeconfig_path is not None
     cache = api.kubeconfig_path.parent / f"{api.kubeconfig_path.name}-discovery.json"
-    return dynamic.DynamicClient(api_client(api), cache_file=str(cache))
+    return _new_dynamic_client(api_client(api), cache_file=str(cache))
+
+
+def new_watch() -> Watch:
+    return cast(Watch, cast(Callable[[], object], watch.Watch)())
+
+
+def present(value: T | None) -> T:
+    """`value`, asserted present: the typed models make every field optional, a served object has it."""
+    assert value is not None
+    return value
+
+
+def meta(obj: HasMetadata | None) -> client.V1ObjectMeta:
+    """The metadata of a typed object the server answered with."""
+    return present(present(obj).metadata)
+
+
+def error_status(error: ApiException) -> dict[str, Any]:
+    """The Status object an API error carries in its body."""
+    assert error.body is not None, f"HTTP {error.status} without a body"
+    body: dict[str, Any] = json.loads(error.body)
+    return body
 
 
 def raw(
@@ -60,13 +106,36 @@ def raw(
         return error.code, json.loads(error.read() or b"null")
 
 
+def request_ok(
+    api: KubeApi,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    *,
+    expect: Collection[int] = (200,),
+) -> dict[str, Any]:
+    """`raw`, asserted to answer one of `expect`; returns the object it answered with."""
+    status, answer = raw(api, method, path, body, content_type)
+    assert status in expect, answer
+    assert isinstance(answer, dict), answer
+    return answer
+
+
 def configmap(
     name: str, namespace: str = "default", labels: dict[str, str] | None = None, **data: str
 ) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
     if labels:
-        meta["labels"] = labels
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+        metadata["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+
+
+def v1_configmap(
+    name: str, namespace: str = "default", labels: dict[str, str] | None = None, **data: str
+) -> client.V1ConfigMap:
+    """`configmap(...)` as the typed client's model."""
+    return client.V1ConfigMap.model_validate(configmap(name, namespace, labels, **data))
 
 
 def deployment(
@@ -94,3 +163,8 @@ def deployment(
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+def v1_deployment(name: str, namespace: str = "default", replicas: int | None = None) -> client.V1Deployment:
+    """`deployment(...)` as the typed client's model."""
+    return client.V1Deployment.model_validate(deployment(name, namespace, replicas=replicas))

@@ -8,7 +8,7 @@ import pytest
 
 from tests.kubeapi import HEALTH_ANNOTATION, KubeApi
 
-from .clients import deployment, raw
+from .clients import deployment, raw, request_ok
 
 DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/web"
 
@@ -18,9 +18,7 @@ def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def _get(api: KubeApi, path: str) -> dict[str, Any]:
-    status, body = raw(api, "GET", path)
-    assert status == 200, body
-    return body
+    return request_ok(api, "GET", path)
 
 
 def test_deployment_rolls_out_on_the_next_read(kubeapi: KubeApi) -> None:
