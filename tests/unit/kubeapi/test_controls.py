@@ -11,8 +11,17 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeApi
-
-from .clients import api_client, configmap, deployment, dynamic_client, error_status, kubectl, meta, raw, v1_configmap
+from tests.support.kubeclient import (
+    api_client,
+    configmap,
+    deployment,
+    dynamic_client,
+    error_status,
+    kubectl,
+    meta,
+    raw,
+    v1_configmap,
+)
 
 
 def test_forbidden_is_shaped_like_rbac(kubeapi: KubeApi) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from tests.kubeapi import KubeApi
-
-from .clients import deployment, raw, request_ok
+from tests.support.kubeclient import deployment, raw, request_ok
 
 
 def _dry_run_create(api: KubeApi, path: str, obj: dict[str, Any]) -> dict[str, Any]:

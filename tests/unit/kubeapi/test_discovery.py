@@ -8,8 +8,7 @@ import pytest
 
 from tests.kubeapi import KubeApi
 from tests.kubeapi.discovery import KUBE_VERSION
-
-from .clients import dynamic_client, kubectl, kubectl_json, raw, request_ok
+from tests.support.kubeclient import dynamic_client, kubectl, kubectl_json, raw, request_ok
 
 APPLY = "application/apply-patch+yaml"
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from tests.kubeapi import HEALTH_ANNOTATION, KubeApi
-
-from .clients import deployment, raw, request_ok
+from tests.support.kubeclient import deployment, raw, request_ok
 
 DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/web"
 

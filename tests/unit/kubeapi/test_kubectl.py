@@ -8,8 +8,7 @@ import json
 import yaml
 
 from tests.kubeapi import KubeApi
-
-from .clients import configmap, deployment, kubectl, kubectl_json
+from tests.support.kubeclient import configmap, deployment, kubectl, kubectl_json
 
 SSA = ("apply", "--server-side", "--validate=false", "-f", "-")
 

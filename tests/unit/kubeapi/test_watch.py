@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 from kubernetes import client
 
 from tests.kubeapi import KubeApi
-
-from .clients import api_client, configmap, deployment, meta, new_watch, raw, v1_configmap
+from tests.support.kubeclient import api_client, configmap, deployment, meta, new_watch, raw, v1_configmap
 
 
 def _stream(api: KubeApi, path: str) -> Iterator[dict[str, Any]]:

@@ -9,8 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeApi
-
-from .clients import (
+from tests.support.kubeclient import (
     api_client,
     configmap,
     deployment,
