@@ -44,7 +44,8 @@ def test_decoded_equal_records_are_shared_objects() -> None:
 
 
 def _doc() -> dict[str, Any]:
-    return json.loads(state_to_json(small_state()))
+    doc: dict[str, Any] = json.loads(state_to_json(small_state()))
+    return doc
 
 
 def _first_record(doc: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from fluxform.state.lease import LOCK_ANNOTATION
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision
 from tests.kubeapi.launch import KubeApi
+from tests.support.kubeclient import meta, present
 from tests.unit.state.backend_contract import BackendContract
 from tests.unit.state.sample import fleet_state, small_state
 
@@ -40,9 +41,13 @@ def _api(kubeapi: KubeApi) -> client.ApiClient:
     return client_from_kubeconfig(kubeapi.kubeconfig_path, CONTEXT)
 
 
+def _namespace(name: str) -> client.V1Namespace:
+    return client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+
+
 @pytest.fixture
 def cluster(kubeapi: KubeApi) -> KubeApi:
-    client.CoreV1Api(_api(kubeapi)).create_namespace({"metadata": {"name": NAMESPACE}})
+    client.CoreV1Api(_api(kubeapi)).create_namespace(_namespace(NAMESPACE))
     return kubeapi
 
 
@@ -57,13 +62,18 @@ class TestKubeContract(BackendContract):
         return _factory(cluster, part_bytes=SMALL_PARTS)
 
 
-def _secrets(cluster: KubeApi) -> dict[str, Any]:
+def _secrets(cluster: KubeApi) -> dict[str, client.V1Secret]:
     listed = client.CoreV1Api(_api(cluster)).list_namespaced_secret(NAMESPACE)
-    return {item.metadata.name: item for item in listed.items}
+    return {present(meta(item).name): item for item in listed.items}
 
 
-def _lease(cluster: KubeApi) -> Any:
-    return client.CoordinationV1Api(_api(cluster)).read_namespaced_lease("fluxform-lock-test", NAMESPACE)
+def _lease(cluster: KubeApi) -> client.V1LeaseSpec:
+    lease = client.CoordinationV1Api(_api(cluster)).read_namespaced_lease("fluxform-lock-test", NAMESPACE)
+    return present(lease.spec)
+
+
+def _renewed(cluster: KubeApi) -> dt.datetime:
+    return present(parse_time(_lease(cluster).renew_time))
 
 
 def test_small_state_is_one_gzip_secret_with_lineage_and_serial(cluster: KubeApi) -> None:
@@ -71,9 +81,9 @@ def test_small_state_is_one_gzip_secret_with_lineage_and_serial(cluster: KubeApi
     secrets = _secrets(cluster)
     assert list(secrets) == ["fluxform-state-test"]
     head = secrets["fluxform-state-test"]
-    assert head.metadata.annotations == {"fluxform.dev/lineage": written.lineage, "fluxform.dev/serial": "1"}
-    assert head.metadata.labels["app.kubernetes.io/managed-by"] == "fluxform"
-    text = gzip.decompress(base64.b64decode(head.data["state.json.gz"]))
+    assert meta(head).annotations == {"fluxform.dev/lineage": written.lineage, "fluxform.dev/serial": "1"}
+    assert present(meta(head).labels)["app.kubernetes.io/managed-by"] == "fluxform"
+    text = gzip.decompress(base64.b64decode(present(head.data)["state.json.gz"]))
     assert text.startswith(b'{"format":"fluxform-state","formatVersion":1,')
 
 
@@ -82,7 +92,7 @@ def test_large_state_is_split_and_old_parts_are_removed(cluster: KubeApi) -> Non
     state = backend.write(fleet_state(n_objects=600, revisions=3, per_owner=60, changed_owners=3))
     first_parts = {name for name in _secrets(cluster) if f"-part-{state.serial}-" in name}
     assert len(first_parts) > 2
-    index = json.loads(base64.b64decode(_secrets(cluster)["fluxform-state-test"].data["parts.json"]))
+    index = json.loads(base64.b64decode(present(_secrets(cluster)["fluxform-state-test"].data)["parts.json"]))
     assert index["parts"] == sorted(first_parts, key=lambda n: int(n.rsplit("-", 1)[1]))
     backend.write(next_revision(state, state.owners, operation="apply", by="me"))
     names = set(_secrets(cluster))
@@ -97,7 +107,7 @@ def test_parts_left_by_a_dead_writer_are_cleaned_up(cluster: KubeApi) -> None:
         },
         "data": {"part": base64.b64encode(b"half a write").decode()},
     }
-    client.CoreV1Api(_api(cluster)).create_namespaced_secret(NAMESPACE, orphan)
+    client.CoreV1Api(_api(cluster)).create_namespaced_secret(NAMESPACE, client.V1Secret.model_validate(orphan))
     _factory(cluster)().write(small_state())
     assert list(_secrets(cluster)) == ["fluxform-state-test"]
 
@@ -107,7 +117,7 @@ def test_a_damaged_part_is_reported_not_parsed(cluster: KubeApi) -> None:
     backend.write(fleet_state(n_objects=300, revisions=1, per_owner=30, changed_owners=1))
     part = next(name for name in _secrets(cluster) if "-part-" in name)
     body = {"metadata": {"name": part}, "data": {"part": base64.b64encode(b"garbage").decode()}}
-    client.CoreV1Api(_api(cluster)).replace_namespaced_secret(part, NAMESPACE, body)
+    client.CoreV1Api(_api(cluster)).replace_namespaced_secret(part, NAMESPACE, client.V1Secret.model_validate(body))
     with pytest.raises(StateError, match="checksum mismatch"):
         backend.read()
 
@@ -121,7 +131,7 @@ def test_a_write_racing_another_writer_gets_the_409_as_state_changed(cluster: Ku
         def _commit(self, head: Any, *args: Any) -> None:
             # Someone (another tool, a stale writer) rewrites the head after we read it.
             head_now = core.read_namespaced_secret(self.head_name, NAMESPACE)
-            head_now.metadata.annotations["edited-by"] = "someone-else"
+            present(meta(head_now).annotations)["edited-by"] = "someone-else"
             core.replace_namespaced_secret(self.head_name, NAMESPACE, head_now)
             super()._commit(head, *args)
 
@@ -152,7 +162,7 @@ def _stale_lease(cluster: KubeApi, seconds: int) -> dt.datetime:
             "renewTime": micro_time(renewed),
         },
     }
-    client.CoordinationV1Api(_api(cluster)).create_namespaced_lease(NAMESPACE, body)
+    client.CoordinationV1Api(_api(cluster)).create_namespaced_lease(NAMESPACE, client.V1Lease.model_validate(body))
     return renewed
 
 
@@ -165,9 +175,9 @@ def test_a_stale_lease_is_taken_over_only_after_it_expires(cluster: KubeApi) -> 
     lock_id = taker.lock(new_lock_info("apply"), timeout=10.0)
     assert dt.datetime.now(dt.UTC) > renewed + dt.timedelta(seconds=1)
     lease = _lease(cluster)
-    assert lease.spec.holder_identity == lock_id and lease.spec.lease_transitions == 1
+    assert lease.holder_identity == lock_id and lease.lease_transitions == 1
     taker.unlock(lock_id)
-    assert _lease(cluster).spec.holder_identity is None
+    assert _lease(cluster).holder_identity is None
 
 
 _HOLDER = """
@@ -192,18 +202,17 @@ def test_a_live_holder_renews_and_a_killed_one_expires(cluster: KubeApi) -> None
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "locked"
-        first_renewal = parse_time(_lease(cluster).spec.renew_time)
+        first_renewal = _renewed(cluster)
         other = _factory(cluster)()
         # Well past one lease duration, the holder still has it: it kept renewing.
         with pytest.raises(LockHeld) as err:
             other.lock(new_lock_info("plan"), timeout=2.5)
         assert f"pid {child.pid}" in err.value.holder.who
-        assert parse_time(_lease(cluster).spec.renew_time) > first_renewal
+        assert _renewed(cluster) > first_renewal
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-    last_renewal = parse_time(_lease(cluster).spec.renew_time)
-    assert last_renewal is not None
+    last_renewal = _renewed(cluster)
     lock_id = other.lock(new_lock_info("apply"), timeout=10.0)
     assert dt.datetime.now(dt.UTC) > last_renewal + dt.timedelta(seconds=1)
     other.unlock(lock_id)
@@ -247,7 +256,7 @@ def test_kubectl_sees_the_lease_holder(cluster: KubeApi) -> None:
 )
 def test_api_refusals_are_state_errors_with_a_hint(kubeapi: KubeApi, setup: Any, message: str, hint: str) -> None:
     if message == "HTTP 403":
-        client.CoreV1Api(_api(kubeapi)).create_namespace({"metadata": {"name": NAMESPACE}})
+        client.CoreV1Api(_api(kubeapi)).create_namespace(_namespace(NAMESPACE))
     setup(kubeapi)
     backend = KubeBackend(_api(kubeapi), namespace=NAMESPACE, name="test", lease_seconds=2.0)
     with pytest.raises(StateError) as err:

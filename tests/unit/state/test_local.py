@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 class TestLocalContract(BackendContract):
     @pytest.fixture
-    def make_backend(self, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make_backend(self, tmp_path: Path) -> Callable[[], LocalBackend]:
         path = tmp_path / ".fluxform" / "test.state.json"
         return lambda: LocalBackend(path)
 

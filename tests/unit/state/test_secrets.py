@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import replace
 
 import pyrage
@@ -48,7 +49,7 @@ def _age_keypair() -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("keypair", [_age_keypair, _ssh_keypair], ids=["age", "ssh"])
-def test_sealed_values_restore_with_identity_and_never_appear_in_state(keypair) -> None:  # type: ignore[no-untyped-def]
+def test_sealed_values_restore_with_identity_and_never_appear_in_state(keypair: Callable[[], tuple[str, str]]) -> None:
     recipient, identity = keypair()
     obj = secret_state_object(SECRET_ID, "v1", masked=_masked(), plain=_plain(), recipients=[recipient])
     assert obj.sealed_values and not obj.secret_values_omitted
@@ -81,7 +82,9 @@ def test_wrong_or_missing_identity_is_a_clear_error() -> None:
     [(None, ["age"]), (_plain(), [])],
     ids=["no-plaintext-given", "no-recipients"],
 )
-def test_without_recipients_values_are_omitted_and_marked(plain, recipients) -> None:  # type: ignore[no-untyped-def]
+def test_without_recipients_values_are_omitted_and_marked(
+    plain: dict[str, object] | None, recipients: list[str]
+) -> None:
     recipients = [_age_keypair()[0]] if recipients else []
     obj = secret_state_object(SECRET_ID, "v1", masked=_masked(), plain=plain, recipients=recipients)
     assert obj.secret_values_omitted
