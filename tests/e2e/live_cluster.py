@@ -73,7 +73,7 @@ def plan(
         fleet,
         request(keys_dir),
         state_path=state_file,
-        cluster_options=ClusterOptions(kubeconfig=kubeconfig or api.kubeconfig_path),
+        cluster_options=ClusterOptions(kubeconfig=kubeconfig or api.kubeconfig),
         live_options=LiveOptions(field_manager=field_manager, always_dry_run=always_dry_run),
         helm=HELM,
     )
@@ -166,7 +166,7 @@ def masking_for(state: StateFile | None) -> Masking:
 def plan_desired(api: KubeApi, desired: DesiredState, state_file: Path | None, *, always_dry_run: bool = False) -> Plan:
     """plan_live on an already rendered fleet (what plan_fleet_live does after rendering)."""
     state = load_state(state_file)
-    with connect(ClusterOptions(kubeconfig=api.kubeconfig_path)) as cluster:
+    with connect(ClusterOptions(kubeconfig=api.kubeconfig)) as cluster:
         return plan_live(
             desired,
             state,

@@ -28,6 +28,7 @@ from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.views.revdiff import diff_to_dict
 from tests.e2e.cli import run
+from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
 
@@ -116,10 +117,6 @@ def _diff(repo: TestRepo, base: str, tmp_path: Path, *, full: bool) -> _Outcome:
     return _Outcome(diff_to_dict(result), dict(result.timings), hook.calls)
 
 
-def _without_mode(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "mode"}
-
-
 def _agreeing(repo: TestRepo, base: str, tmp_path: Path) -> tuple[_Outcome, _Outcome]:
     """The full diff and the second (index-using) changed-only diff, after checking that
     both changed-only runs equal the full one."""
@@ -127,8 +124,8 @@ def _agreeing(repo: TestRepo, base: str, tmp_path: Path) -> tuple[_Outcome, _Out
     warm = _diff(repo, base, tmp_path, full=False)  # both sides from that index
     full = _diff(repo, base, tmp_path, full=True)
     assert "index" in cold.timings and "index" not in warm.timings  # the second run used the kept index
-    assert _without_mode(cold.data) == _without_mode(full.data)
-    assert _without_mode(warm.data) == _without_mode(full.data)
+    assert without_mode(cold.data) == without_mode(full.data)
+    assert without_mode(warm.data) == without_mode(full.data)
     return full, warm
 
 

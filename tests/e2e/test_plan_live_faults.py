@@ -35,14 +35,9 @@ def _edit(cluster_dir: Path, name: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def _error(api: KubeApi, cluster_dir: Path, **options: object) -> str:
+def _error(cluster_dir: Path, options: ClusterOptions) -> str:
     with pytest.raises(ClusterError) as caught:
-        plan_fleet_live(
-            cluster_dir,
-            request(),
-            state_path=None,
-            cluster_options=ClusterOptions(kubeconfig=api.kubeconfig_path, **options),  # type: ignore[arg-type]
-        )
+        plan_fleet_live(cluster_dir, request(), state_path=None, cluster_options=options)
     line = caught.value.one_line()
     assert "\n" not in line and "Traceback" not in line
     return line
@@ -50,14 +45,14 @@ def _error(api: KubeApi, cluster_dir: Path, **options: object) -> str:
 
 def test_unreachable_api_server_is_one_clear_error(kubeapi: KubeApi, hello: Path) -> None:
     kubeapi.stop()
-    line = _error(kubeapi, hello, connect_timeout=1.0)
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig, connect_timeout=1.0))
     assert line.startswith(f"cannot reach the Kubernetes API at {kubeapi.url} (context kubeapi): ")
     assert "Connection refused" in line and "HTTPConnection" not in line
 
 
 def test_expired_credentials_are_one_clear_error(kubeapi: KubeApi, hello: Path) -> None:
     kubeapi.server.expire_token()
-    line = _error(kubeapi, hello)
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig))
     assert line.startswith(
         f"the Kubernetes API at {kubeapi.url} rejected the credentials of context kubeapi (HTTP 401)"
     )
@@ -65,7 +60,7 @@ def test_expired_credentials_are_one_clear_error(kubeapi: KubeApi, hello: Path) 
 
 
 def test_unknown_context_lists_the_known_ones(kubeapi: KubeApi, hello: Path) -> None:
-    line = _error(kubeapi, hello, context="prod")
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig, context="prod"))
     assert line.startswith("context 'prod' is not in kubeconfig ")
     assert "contexts: kubeapi" in line and "--context" in line
 
@@ -84,7 +79,7 @@ def test_transient_server_errors_and_dropped_connections_are_retried(kubeapi: Ku
 
 def test_persistent_server_error_is_one_clear_error(kubeapi: KubeApi, hello: Path) -> None:
     kubeapi.server.inject_fault(r"/apis/apps/v1/", status=500)
-    line = _error(kubeapi, hello)
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig))
     assert "failed (context kubeapi): HTTP 500 InternalError: kubeapi: injected fault (500)" in line
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -268,9 +269,9 @@ def _outside_guestbook(result: Plan) -> dict[str, list[str]]:
     return changes
 
 
-def _identity(obj: dict[str, object]) -> dict[str, object]:
+def _identity(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """apiVersion, kind, name and namespace of `obj`: what an edit of some of its fields starts from."""
     meta = obj["metadata"]
-    assert isinstance(meta, dict)
     ident = {"name": meta["name"]}
     if meta.get("namespace"):
         ident["namespace"] = meta["namespace"]

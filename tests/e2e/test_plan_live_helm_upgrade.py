@@ -49,7 +49,7 @@ def _fleet(root: Path) -> Path:
 
 
 def _release_data(kubeapi: KubeApi, cluster: Path) -> dict[str, str]:
-    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig_path, "--format", "json")
+    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig, "--format", "json")
     assert result.code == 0, result.err
     change = next(c for c in json.loads(result.out)["changes"] if c["name"] == "demo-release")
     return dict(change["after"]["data"])
@@ -78,6 +78,6 @@ def test_existing_release_renders_as_the_next_upgrade(kubeapi: KubeApi, tmp_path
 def test_unreadable_release_secrets_plan_an_install_and_say_so(kubeapi: KubeApi, tmp_path: Path) -> None:
     cluster = _fleet(tmp_path / "fleet")
     kubeapi.server.forbid(verb="list", resource="secrets", namespace="default")
-    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig_path, "--no-color")
+    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig, "--no-color")
     assert result.code == 0, result.err
     assert "cannot list Helm release Secrets in namespace default" in result.out

@@ -13,7 +13,7 @@ from tests.unit.planner.kustomization.test_discover_missing import FLEET
 
 def test_default_fails_with_one_line_and_warn_plans_the_rest(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "repo", FLEET)
-    common = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
+    common: tuple[str | Path, ...] = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
     common += ("--chart-cache", tmp_path / "charts")
 
     failed = run(*common)

@@ -57,18 +57,27 @@ def write_chart(
     return root
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """What the server saw and what it should answer differently, for the tests to read and set."""
+
+    requests: list[str]  # paths served
+    authorizations: list[str | None]  # the Authorization header of every request
+    redirects: dict[str, str]  # path -> Location of a 302
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     auth: str | None = None
+    server: _Server
 
     def do_GET(self) -> None:
-        self.server.authorizations.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        self.server.authorizations.append(self.headers.get("Authorization"))
         if self.auth is not None and self.headers.get("Authorization") != self.auth:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="charts"')
             self.end_headers()
             return
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        target = self.server.redirects.get(self.path)  # type: ignore[attr-defined]
+        self.server.requests.append(self.path)
+        target = self.server.redirects.get(self.path)
         if target:
             self.send_response(302)
             self.send_header("Location", target)
@@ -90,27 +99,25 @@ class ChartRepoServer:
         if username is not None:
             auth = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         handler = type("Handler", (_Handler,), {"auth": auth})
-        self._server = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
-        )
-        self._server.requests = []  # type: ignore[attr-defined]
-        self._server.authorizations = []  # type: ignore[attr-defined]
-        self._server.redirects = {}  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+        self._server.requests = []
+        self._server.authorizations = []
+        self._server.redirects = {}
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def requests(self) -> list[str]:
         """Paths served so far (to prove an offline run made none)."""
-        return self._server.requests  # type: ignore[attr-defined,no-any-return]
+        return self._server.requests
 
     @property
     def authorizations(self) -> list[str | None]:
         """The Authorization header of every request (None when absent)."""
-        return self._server.authorizations  # type: ignore[attr-defined,no-any-return]
+        return self._server.authorizations
 
     def redirect(self, path: str, target: str) -> None:
         """Answer GET `path` with a 302 to `target`."""
-        self._server.redirects[path] = target  # type: ignore[attr-defined]
+        self._server.redirects[path] = target
 
     @property
     def url(self) -> str:

@@ -47,9 +47,8 @@ class HasMetadata(Protocol):
 
 def kubectl(api: KubeApi, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real kubectl against the emulator (private discovery cache per emulator)."""
-    assert api.kubeconfig_path is not None
-    cache = api.kubeconfig_path.parent / f"{api.kubeconfig_path.name}-kubectl-cache"
-    argv = [str(KUBECTL), "--kubeconfig", str(api.kubeconfig_path), "--cache-dir", str(cache), *args]
+    cache = api.kubeconfig.parent / f"{api.kubeconfig.name}-kubectl-cache"
+    argv = [str(KUBECTL), "--kubeconfig", str(api.kubeconfig), "--cache-dir", str(cache), *args]
     result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
@@ -61,12 +60,11 @@ def kubectl_json(api: KubeApi, *args: str) -> Any:
 
 
 def api_client(api: KubeApi) -> client.ApiClient:
-    return _new_client_from_config(config_file=str(api.kubeconfig_path), context="kubeapi")
+    return _new_client_from_config(config_file=str(api.kubeconfig), context="kubeapi")
 
 
 def dynamic_client(api: KubeApi) -> dynamic.DynamicClient:
-    assert api.kubeconfig_path is not None
-    cache = api.kubeconfig_path.parent / f"{api.kubeconfig_path.name}-discovery.json"
+    cache = api.kubeconfig.parent / f"{api.kubeconfig.name}-discovery.json"
     return _new_dynamic_client(api_client(api), cache_file=str(cache))
 
 

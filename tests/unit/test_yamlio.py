@@ -255,7 +255,7 @@ def test_dump_all_separates_documents() -> None:
 
 # NEL (U+0085) is left out: it does not round-trip yet (see the lead's pending-bug list).
 # No lone surrogates: manifests are UTF-8, which cannot hold one, so no loaded value does.
-_text = st.text(st.characters(exclude_characters="\x85", exclude_categories=("Cs",)))
+_text = st.text(st.characters(exclude_characters="\x85", exclude_categories=["Cs"]))
 _json_scalars = st.one_of(
     st.none(),
     st.booleans(),

@@ -16,8 +16,7 @@ from tests.kubeapi import KubeApi
 
 @pytest.fixture
 def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
-    assert kubeapi.kubeconfig_path is not None
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as client:
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as client:
         yield client
 
 

@@ -33,8 +33,7 @@ def _deployment(app: str = "web", replicas: int = 1) -> dict[str, Any]:
 
 @pytest.fixture
 def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
-    assert kubeapi.kubeconfig_path is not None
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as client:
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as client:
         yield client
 
 

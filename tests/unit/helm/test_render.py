@@ -129,15 +129,21 @@ def build_app_chart(parent: Path, version: str = "1.0.0") -> Path:
     return chart
 
 
+def _chart_from_fleet(chart: str) -> dict[str, Any]:
+    """`spec.chart` of a HelmRelease whose chart is `chart` in GitRepository flux-system/fleet."""
+    source = {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"}
+    return {"spec": {"chart": chart, "sourceRef": source}}
+
+
+def _fleet_ctx(root: Path, tmp_path: Path) -> HelmContext:
+    """A context whose GitRepository flux-system/fleet is the directory `root`."""
+    return HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, cache=ChartCache(tmp_path / "c"))
+
+
 def hr_doc(**spec: Any) -> dict[str, Any]:
     full: dict[str, Any] = {
         "interval": "10m",
-        "chart": {
-            "spec": {
-                "chart": "./charts/app",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        },
+        "chart": _chart_from_fleet("./charts/app"),
     }
     full.update(spec)
     return {
@@ -284,15 +290,8 @@ def test_unsupported_features_are_reported(ctx: HelmContext) -> None:
 def test_chart_kube_version_requirement(tmp_path: Path) -> None:
     chart_root = tmp_path / "src"
     write_chart(chart_root, "needs", "1.0.0", templates={"cm.yaml": SUB_CM}, extra={"kubeVersion": ">=1.34.0-0"})
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): chart_root}, ChartCache(tmp_path / "c"))
-    doc = hr_doc(
-        chart={
-            "spec": {
-                "chart": "needs",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    )
+    ctx = _fleet_ctx(chart_root, tmp_path)
+    doc = hr_doc(chart=_chart_from_fleet("needs"))
     assert render_release(doc, ctx).objects  # SDK default v1.36.0 satisfies it
     with pytest.raises(
         RenderError,
@@ -390,15 +389,8 @@ def test_duplicate_objects_fail_like_flux_unless_streams_are_separate(tmp_path: 
     hook_sa = sa.replace("name: shared", "name: shared\n  annotations:\n    helm.sh/hook: pre-install")
     root = tmp_path / "src"
     write_chart(root, "dup", "1.0.0", templates={"sa.yaml": sa, "hook-sa.yaml": hook_sa})
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
-    spec = {
-        "chart": {
-            "spec": {
-                "chart": "dup",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    }
+    ctx = _fleet_ctx(root, tmp_path)
+    spec = {"chart": _chart_from_fleet("dup")}
     with pytest.raises(RenderError, match="renders ServiceAccount/shared more than once"):
         render_release(hr_doc(**spec), ctx)
     rendered = render_release(hr_doc(**spec, postRenderStrategy="separate"), ctx)
@@ -410,15 +402,8 @@ def test_missing_file_dependency_is_vendored_or_fails_loudly(tmp_path: Path) -> 
     write_chart(root / "libs", "common", "2.1.0", templates={"cm.yaml": SUB_CM.replace("-sub", "-common")})
     deps = [{"name": "common", "version": "2.x", "repository": "file://../../libs/common"}]
     write_chart(root / "charts", "withdep", "1.0.0", templates={"cm.yaml": SUB_CM}, dependencies=deps)
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
-    spec = {
-        "chart": {
-            "spec": {
-                "chart": "charts/withdep",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    }
+    ctx = _fleet_ctx(root, tmp_path)
+    spec = {"chart": _chart_from_fleet("charts/withdep")}
     rendered = render_release(hr_doc(**spec), ctx)
     assert sorted(o["metadata"]["name"] for o in rendered.objects) == ["web-common", "web-sub"]
     assert not (root / "charts" / "withdep" / "charts").exists()  # the source is never modified
@@ -581,15 +566,8 @@ def test_scopes_from_the_charts_own_crds(tmp_path: Path) -> None:
     widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
     root = tmp_path / "src"
     write_chart(root, "widgets", "1.0.0", templates={"w.yaml": widget}, crds={"crd.yaml": crd})
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
-    spec = {
-        "chart": {
-            "spec": {
-                "chart": "widgets",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    }
+    ctx = _fleet_ctx(root, tmp_path)
+    spec = {"chart": _chart_from_fleet("widgets")}
     rendered = render_release(hr_doc(**spec, install={"crds": "Skip"}), ctx)
     assert "namespace" not in rendered.objects[0]["metadata"]  # cluster-scoped per the chart's CRD
     assert rendered.crds == ()

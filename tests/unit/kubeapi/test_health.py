@@ -153,4 +153,5 @@ def test_set_status_accepts_objectid_like_refs(kubeapi: KubeApi) -> None:
 
     kubeapi.server.create(deployment("web"))
     kubeapi.server.set_status(ObjectId(namespace="default", name="web", group="apps", kind="Deployment"), {"x": 1})
-    assert kubeapi.server.get(("apps", "Deployment", "default", "web"))["status"] == {"x": 1}  # type: ignore[index]
+    stored = kubeapi.server.get(("apps", "Deployment", "default", "web"))
+    assert stored is not None and stored["status"] == {"x": 1}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,8 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.views.revdiff import diff_to_dict
+from tests.support.desired import owner_of
+from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
 
@@ -77,8 +80,7 @@ def _render(root: Path) -> DesiredState:
 
 
 def _names(state: DesiredState, owner: str) -> list[str]:
-    found = state.owner(ObjectId("flux-system", owner, "kustomize.toolkit.fluxcd.io", "Kustomization"))
-    assert found is not None, owner
+    found = owner_of(state, ObjectId("flux-system", owner, "kustomize.toolkit.fluxcd.io", "Kustomization"))
     return sorted(str(o.id) for o in found.objects)
 
 
@@ -144,7 +146,7 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
     repo.write("apps/base/cm.yaml", _configmap("app", "apps", "changed"))
     repo.commit("apps: new value")
 
-    def run(changed_only: bool) -> dict[str, object]:
+    def run(changed_only: bool) -> dict[str, Any]:
         fleet = FleetRequest(DiscoverOptions(cache=BuildCache(tmp_path / "cache"), jobs=2))
         request = DiffRequest((repo.path / "clusters",), base, fleet=fleet, changed_only=changed_only)
         return diff_to_dict(diff_revisions(replace(request, index_dir=tmp_path / "index")))
@@ -152,9 +154,8 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
     full, cold, warm = run(False), run(True), run(True)
 
     assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0}
-    (cluster,) = full["clusters"]  # type: ignore[misc]
+    (cluster,) = full["clusters"]
     (owner,) = [o for o in cluster["owners"] if o["changes"]]
     assert owner["id"] == "Kustomization/flux-system/apps"
     assert [c["name"] for c in owner["changes"]] == ["dev-app"]
-    strip = lambda d: {k: v for k, v in d.items() if k not in ("mode", "timings")}  # noqa: E731
-    assert strip(cold) == strip(full) and strip(warm) == strip(full)
+    assert without_mode(cold) == without_mode(full) and without_mode(warm) == without_mode(full)

@@ -16,6 +16,7 @@ from fluxform.planner.model import DesiredState, OwnerStatus
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.sources.chart_cache import ChartCache
+from tests.support.desired import owner_of
 from tests.support.trees import flux_kustomization, write_tree
 
 SUBSTITUTE_FROM_RUNTIME_SECRET = """\
@@ -95,7 +96,7 @@ def test_warn_plans_them_as_not_rendered_and_says_why(tmp_path: Path) -> None:
     assert statuses[ks("tunnel")] is OwnerStatus.EXTERNAL
     assert statuses[WEB] is OwnerStatus.EXTERNAL
     assert statuses[ks("plain")] is OwnerStatus.BUILT  # the rest of the fleet is planned
-    assert [str(o.id) for o in state.owner(ks("plain")).objects] == [  # type: ignore[union-attr]
+    assert [str(o.id) for o in owner_of(state, ks("plain")).objects] == [
         "ConfigMap/default/plain",
         "HelmRelease/flux-system/web",
     ]
@@ -132,6 +133,6 @@ def test_missing_keys_warn_skips_only_what_must_decrypt(tmp_path: Path, monkeypa
     with pytest.raises(MissingKeys, match="no decryption keys for this Kustomization"):
         render("error")
     state = render("warn")
-    assert state.owner(ks("secrets")).status is OwnerStatus.EXTERNAL  # type: ignore[union-attr]
-    assert [str(o.id) for o in state.owner(ks("plain")).objects] == ["ConfigMap/default/plain"]  # type: ignore[union-attr]
+    assert owner_of(state, ks("secrets")).status is OwnerStatus.EXTERNAL
+    assert [str(o.id) for o in owner_of(state, ks("plain")).objects] == ["ConfigMap/default/plain"]
     assert any("not rendered: no decryption keys" in d.summary for d in state.diagnostics)

@@ -18,6 +18,7 @@ from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.revdiff.changed import IndexRoots, RenderIndex, index_state
 from fluxform.sources.chart_cache import ChartCache
+from tests.support.desired import owner_of
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
 
 
@@ -166,7 +167,7 @@ def test_stand_ins_are_not_rendered_but_keep_their_place(repo: Path, tmp_path: P
         assert (stand_in.kind, stand_in.status, stand_in.path, stand_in.parent, stand_in.depends_on) == (
             original.kind, original.status, original.path, original.parent, original.depends_on,
         )  # fmt: skip
-    assert partial.owner(WEB).kind == "HelmRelease"  # type: ignore[union-attr]
+    assert owner_of(partial, WEB).kind == "HelmRelease"
     assert any("spec.chart.spec.verify" in d.summary for d in full.diagnostics)
     assert partial.diagnostics == full.diagnostics  # the stand-in release's warning included
     app = partial.objects()[ObjectId("default", "app", "", "ConfigMap")]
