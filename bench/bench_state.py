@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fluxform.state.kube import DEFAULT_PART_BYTES
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import next_revision, state_from_json, state_to_json
-from tests.unit.state.sample import fleet_state
+from tests.support.states import fleet_state
 
 
 def timed(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import FIXTURES
+from tests.support.cli import FIXTURES
 
 
 @pytest.fixture(autouse=True)

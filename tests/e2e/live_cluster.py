@@ -28,8 +28,8 @@ from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest, new_state, next_revision
-from tests.e2e.cli import KEYS
 from tests.kubeapi import KubeApi
+from tests.support.cli import KEYS
 
 HELM = HelmOptions()  # as the CLI's defaults: the example fleet's charts are vendored
 FLUX_CRDS = (

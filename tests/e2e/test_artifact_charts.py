@@ -20,8 +20,8 @@ from fluxform.planner.workflow import plan_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.materialize import MaterializeOptions, materialize
 from fluxform.sources.oci.store import RegistryAccess
-from tests.e2e.cli import run
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
+from tests.support.cli import run
 from tests.support.registry import Registry, registry
 from tests.support.trees import flux_kustomization, write_tree
 

@@ -19,7 +19,7 @@ import pytest
 from fluxform.sources.oci.cosignkey import generate_key_pair
 from fluxform.sources.oci.format import Descriptor, flux_artifact, image_manifest
 from fluxform.sources.oci.registry import OCI_MANIFEST, OciClient
-from tests.e2e.cli import Result, run
+from tests.support.cli import Result, run
 from tests.support.registry import BINARY, Registry, registry, start_registry
 from tests.support.trees import write_tree
 

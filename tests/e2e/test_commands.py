@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fluxform import yamlio
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.state_from_plan import record_plan
 from tests.e2e.test_plan_offline import _mask_key
+from tests.support.cli import FIXTURES, KEYS, run
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 

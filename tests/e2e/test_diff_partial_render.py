@@ -27,7 +27,7 @@ from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.views.revdiff import diff_to_dict
-from tests.e2e.cli import run
+from tests.support.cli import run
 from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.cli import run
+from tests.support.cli import run
 from tests.support.diffjson import without_mode
 from tests.support.gitrepo import generated_fleet_repo
 

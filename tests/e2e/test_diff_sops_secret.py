@@ -14,9 +14,9 @@ import pytest
 from fluxform import yamlio
 from fluxform.decrypt import sops_executable
 from fluxform.tool import run_tool
-from tests.e2e.cli import FIXTURES, KEYS, run
+from tests.support.cli import FIXTURES, KEYS, run
 from tests.support.gitrepo import TestRepo
-from tests.unit.decrypt.support import SopsCli
+from tests.support.sops import SopsCli
 
 RECIPIENT = "age1eg26z7g52cqtk82wvlva02l24y60sxqx8l2rc0hnxk3zn50jme3sxzkayl"  # fixtures/keys/README.md
 SECRETS_FILE = "fleet/clusters/staging/vars/cluster-secrets.yaml"

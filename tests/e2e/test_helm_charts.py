@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 from fluxform import yamlio
-from tests.e2e.cli import run
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
+from tests.support.cli import run
 from tests.support.trees import write_tree
 
 CM_TEMPLATE = textwrap.dedent(

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from fluxform.planner.planfile import PlanMode, plan_file_json, read_plan_file
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
 
 SCHEMA: dict[str, Any] = json.loads((FIXTURES.parent / "docs" / "plan-file.schema.json").read_text())
 MINIMAL = FIXTURES / "minimal" / "clusters" / "dev"

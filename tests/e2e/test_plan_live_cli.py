@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.live_cluster import apply_fleet, patch_live
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
 
 MINIMAL = FIXTURES / "minimal" / "clusters" / "dev"
 

@@ -7,9 +7,9 @@ import json
 import textwrap
 from pathlib import Path
 
-from tests.e2e.cli import run
 from tests.kubeapi import KubeApi
 from tests.support.charts_http import write_chart
+from tests.support.cli import run
 from tests.support.trees import write_tree
 
 TEMPLATE = textwrap.dedent(

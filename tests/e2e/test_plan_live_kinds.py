@@ -11,7 +11,6 @@ import pytest
 
 from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
-from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
     apply_fleet,
     by_id,
@@ -23,6 +22,7 @@ from tests.e2e.live_cluster import (
     shared_build_cache,
 )
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
 __all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.state_from_plan import record_plan
+from tests.support.cli import FIXTURES, KEYS, run
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 GOLDEN = Path(__file__).parent / "golden"

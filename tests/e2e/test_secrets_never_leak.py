@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from fluxform import yamlio
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.live_cluster import apply_fleet, ensure_namespace, install_flux_crds, patch_live
 from tests.e2e.state_from_plan import record_plan
 from tests.e2e.test_plan_offline import _mask_key
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
 ENCRYPTED = [

@@ -12,8 +12,8 @@ from fluxform.decrypt import KeyRing, SopsSession, decrypt_manifest, sops_execut
 from fluxform.errors import DecryptError
 from fluxform.objects import ObjectId
 from fluxform.tool import run_tool
-from tests.unit.decrypt.keygen import AgeKey
-from tests.unit.decrypt.support import SopsCli, encrypt_manifest, secret
+from tests.support.keys import AgeKey
+from tests.support.sops import SopsCli, encrypt_manifest, secret
 
 PLAIN = "LEAKCHECK-hunter2-plaintext"
 KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")

@@ -12,7 +12,7 @@ from fluxform.errors import StateError
 from fluxform.objects import ObjectId
 from fluxform.state.codec import read_header
 from fluxform.state.model import StateObject, state_from_json, state_to_json
-from tests.unit.state.sample import fleet_state, masked_secret, owner, small_state
+from tests.support.states import fleet_state, masked_secret, owner, small_state
 
 
 def test_small_state_round_trips() -> None:

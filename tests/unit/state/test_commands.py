@@ -14,7 +14,7 @@ from fluxform.errors import StateError
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import new_state, next_revision, state_from_json, state_to_json
-from tests.unit.state.sample import small_state
+from tests.support.states import small_state
 
 WEB = "apps_web_apps_Deployment"
 CREDS = "apps_web-creds__Secret"

@@ -28,8 +28,8 @@ from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision
 from tests.kubeapi.launch import KubeApi
 from tests.support.kubeclient import meta, present
+from tests.support.states import fleet_state, small_state
 from tests.unit.state.backend_contract import BackendContract
-from tests.unit.state.sample import fleet_state, small_state
 
 NAMESPACE = "fluxform-state"
 CONTEXT = "kubeapi"

@@ -19,8 +19,8 @@ from fluxform.state.backend import StateBackend
 from fluxform.state.local import LocalBackend, default_state_path
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision, state_to_json
+from tests.support.states import small_state
 from tests.unit.state.backend_contract import BackendContract
-from tests.unit.state.sample import small_state
 
 REPO = Path(__file__).resolve().parents[3]
 

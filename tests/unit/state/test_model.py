@@ -17,7 +17,7 @@ from fluxform.state.model import (
     next_revision,
     without_ids,
 )
-from tests.unit.state.sample import deployment, masked_secret, owner, small_state, state_object
+from tests.support.states import deployment, masked_secret, owner, small_state, state_object
 
 
 def test_new_state_has_fresh_lineage_and_mask_key() -> None:

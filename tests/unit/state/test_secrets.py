@@ -19,7 +19,7 @@ from fluxform.state.secrets import (
     restore_secret_manifest,
     secret_state_object,
 )
-from tests.unit.state.sample import masked_secret, owner, small_state
+from tests.support.states import masked_secret, owner, small_state
 
 SECRET_ID = ObjectId("apps", "db", "", "Secret")
 PASSWORD = "correct horse battery staple"

@@ -3,7 +3,7 @@
 Tests call these at run time; nothing generated here is ever committed. The fixture author
 can make a throwaway age key file with:
 
-    .venv/bin/python -m tests.unit.decrypt.keygen path/to/test-only.agekey
+    .venv/bin/python -m tests.support.keys path/to/test-only.agekey
 
 which writes `# TEST-ONLY`, `# public key: age1...` and the identity line (mode 0600) and
 prints the recipient.
@@ -62,7 +62,7 @@ def generate_pgp_key(home: Path, name: str = "fluxform test") -> PgpTestKey:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m tests.unit.decrypt.keygen OUT.agekey\n")
+        sys.stderr.write("usage: python -m tests.support.keys OUT.agekey\n")
         return 2
     key = generate_age_key()
     write_age_key_file(Path(argv[0]), key)
