@@ -14,16 +14,16 @@ import pytest
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.kustomize.binary import kustomize_build
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.build import BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.generate import prepare_kustomization
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.sources.artifact import materialize_artifact
 from fluxform.tool import find_executable, run_tool
+from tests.support.ids import ks
 from tests.support.trees import write_tree
 
-OWNER = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+OWNER = ks("apps")
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
 

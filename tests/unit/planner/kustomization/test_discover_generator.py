@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from fluxform.errors import SourceError
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
@@ -21,6 +20,7 @@ from fluxform.views.revdiff import diff_to_dict
 from tests.support.desired import owner_of
 from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
+from tests.support.ids import ks
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
 
 GENERATOR = """\
@@ -80,7 +80,7 @@ def _render(root: Path) -> DesiredState:
 
 
 def _names(state: DesiredState, owner: str) -> list[str]:
-    found = owner_of(state, ObjectId("flux-system", owner, "kustomize.toolkit.fluxcd.io", "Kustomization"))
+    found = owner_of(state, ks(owner))
     return sorted(str(o.id) for o in found.objects)
 
 

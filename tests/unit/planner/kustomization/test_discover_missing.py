@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from fluxform.errors import MissingKeys, ObjectNotFound, SourceError
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState, OwnerStatus
@@ -17,6 +16,7 @@ from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.desired import owner_of
+from tests.support.ids import hr, ks
 from tests.support.trees import flux_kustomization, write_tree
 
 SUBSTITUTE_FROM_RUNTIME_SECRET = """\
@@ -57,11 +57,7 @@ FLEET = {
 }
 
 
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
-
-
-WEB = ObjectId("flux-system", "web", "helm.toolkit.fluxcd.io", "HelmRelease")
+WEB = hr("web")
 
 
 def _render(tmp_path: Path, *, sources: str = "error", objects: str = "error") -> DesiredState:

@@ -19,15 +19,11 @@ from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.revdiff.changed import IndexRoots, RenderIndex, index_state
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.desired import owner_of
+from tests.support.ids import hr, ks
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
 
-
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
-
-
 ROOT, INFRA, APPS = ks("flux-system"), ks("infra"), ks("apps")
-WEB = ObjectId("flux-system", "web", "helm.toolkit.fluxcd.io", "HelmRelease")
+WEB = hr("web")
 WIDGET_SCOPE = ("example.com", "Widget", False)  # cluster-scoped
 
 
