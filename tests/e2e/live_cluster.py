@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from fluxform.cluster.client import ClusterOptions, connect
 from fluxform.decrypt.mask import Masker
 from fluxform.objects import ObjectId
@@ -46,17 +44,6 @@ def request(keys_dir: Path | None = KEYS) -> FleetRequest:
         discover=DiscoverOptions(jobs=2, cache=BuildCache(default_cache_dir() / "builds"), helm=helm_hook(HELM)),
         secrets=SecretOptions(keys_dir=keys_dir, use_env=False),
     )
-
-
-@pytest.fixture(scope="module")
-def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("build-cache")
-
-
-@pytest.fixture
-def shared_build_cache(module_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One build cache for a whole test module (the e2e conftest gives each test its own)."""
-    monkeypatch.setenv("FLUXFORM_CACHE_DIR", str(module_cache))
 
 
 def plan(

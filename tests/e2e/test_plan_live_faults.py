@@ -3,7 +3,6 @@ or a clearly marked warning in the plan, never a traceback. Also Flux's skip pol
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,10 @@ from fluxform.planner.live.decide import CLIENT_SIDE
 from fluxform.planner.live.workflow import plan_fleet_live
 from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
-from tests.e2e.live_cluster import apply_fleet, by_id, module_cache, plan, request, shared_build_cache
+from tests.e2e.live_cluster import apply_fleet, by_id, plan, request
 from tests.kubeapi import KubeApi
-from tests.support.cli import FIXTURES
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
-__all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest
-
-
-@pytest.fixture
-def hello(tmp_path: Path) -> Path:
-    shutil.copytree(FIXTURES / "minimal", tmp_path / "minimal")
-    return tmp_path / "minimal" / "clusters" / "dev"
 
 
 def _edit(cluster_dir: Path, name: str, old: str, new: str) -> None:

@@ -23,18 +23,15 @@ from tests.e2e.live_cluster import (
     changes_by_action,
     ensure_namespace,
     install_flux_crds,
-    module_cache,
     patch_live,
     plan,
     plan_desired,
     render,
-    shared_build_cache,
 )
 from tests.kubeapi import KubeApi
 from tests.support.cli import FIXTURES
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
-__all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 OBJECTS = 46  # 37 from Kustomizations, 9 rendered by the two HelmReleases

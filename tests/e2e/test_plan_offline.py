@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from tests.e2e.state_from_plan import record_plan
 from tests.support.cli import FIXTURES, KEYS, run
+from tests.support.keys import mask_key_of
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def _mask_key() -> str:
-    with FleetSecrets(SecretOptions(keys_dir=KEYS, use_env=False)) as secrets:
-        return base64.b64encode(secrets.mask_key(None)).decode()
 
 
 def _applied_staging(fleet_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -28,7 +22,7 @@ def _applied_staging(fleet_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
     plan_file = tmp_path / "plan.json"
     assert run("plan", cluster, "--keys-dir", KEYS, "--out", plan_file).code == 0
     state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    record_plan(plan_file, state_file, mask_key=mask_key_of(KEYS))
     return cluster, state_file
 
 
@@ -58,7 +52,7 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(tmp_path: Path) -> No
     result = run("plan", STAGING, "--keys-dir", KEYS, "--detailed-exitcode", "--out", out)
     assert result.code == 2
     state_file = tmp_path / "state.json"
-    record_plan(out, state_file, mask_key=_mask_key())
+    record_plan(out, state_file, mask_key=mask_key_of(KEYS))
     again = run("plan", STAGING, "--keys-dir", KEYS, "--detailed-exitcode", "--state", state_file)
     assert again.code == 0, again.out + again.err
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in again.out

@@ -15,9 +15,9 @@ import pytest
 from fluxform import yamlio
 from tests.e2e.live_cluster import apply_fleet, ensure_namespace, install_flux_crds, patch_live
 from tests.e2e.state_from_plan import record_plan
-from tests.e2e.test_plan_offline import _mask_key
 from tests.kubeapi import KubeApi
 from tests.support.cli import FIXTURES, KEYS, run
+from tests.support.keys import mask_key_of
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
 ENCRYPTED = [
@@ -68,7 +68,7 @@ def test_no_plaintext_in_any_output_file_or_temp(cluster: str, tmp_path: Path, m
         assert result.code == 0, result.err
         outputs += [result.out, result.err]
     state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    record_plan(plan_file, state_file, mask_key=mask_key_of(KEYS))
     outputs.append(run("plan", path, *OFFLINE, "--state", state_file).out)
     for ks in ("apps", "flux-system"):
         built = run("build", "ks", ks, path, *OFFLINE)

@@ -19,6 +19,7 @@ from fluxform.kinds import KindScopes
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
 from tests.support.registry import Registry, registry
+from tests.support.trees import crd_text
 
 __all__ = ["registry"]
 
@@ -76,16 +77,7 @@ spec:
       restartPolicy: Never
       containers: [{name: m, image: busybox}]
 """
-CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+CRD = crd_text("Widget") + """\
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -97,7 +89,7 @@ SCHEMA = {
     "properties": {"replicaCount": {"type": "integer", "minimum": 1}},
 }
 SUB_CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\ndata: {}\n"
-SUB_CRD = CRD.split("---")[0].replace("widgets", "gadgets").replace("Widget", "Gadget")
+SUB_CRD = crd_text("Gadget")
 
 
 def build_app_chart(parent: Path, version: str = "1.0.0") -> Path:
@@ -562,7 +554,7 @@ def test_oci_repository_chart_ref_version_carries_the_digest(registry: Registry,
 
 
 def test_scopes_from_the_charts_own_crds(tmp_path: Path) -> None:
-    crd = CRD.split("---")[0].replace("scope: Namespaced", "scope: Cluster")
+    crd = crd_text("Widget", scope="Cluster")
     widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
     root = tmp_path / "src"
     write_chart(root, "widgets", "1.0.0", templates={"w.yaml": widget}, crds={"crd.yaml": crd})

@@ -6,10 +6,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import replace
 
-import pyrage
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
@@ -19,6 +16,7 @@ from fluxform.state.secrets import (
     restore_secret_manifest,
     secret_state_object,
 )
+from tests.support.keys import generate_age_key, generate_ssh_key
 from tests.support.states import masked_secret, owner, small_state
 
 SECRET_ID = ObjectId("apps", "db", "", "Secret")
@@ -35,17 +33,13 @@ def _masked() -> dict[str, object]:
 
 
 def _ssh_keypair() -> tuple[str, str]:
-    key = ed25519.Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    return public.decode(), private
+    key = generate_ssh_key()
+    return key.public, key.private
 
 
 def _age_keypair() -> tuple[str, str]:
-    identity = pyrage.x25519.Identity.generate()
-    return str(identity.to_public()), str(identity)
+    key = generate_age_key()
+    return key.recipient, key.identity
 
 
 @pytest.mark.parametrize("keypair", [_age_keypair, _ssh_keypair], ids=["age", "ssh"])

@@ -21,7 +21,7 @@ from tests.support.desired import owner_of
 from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
 from tests.support.ids import ks
-from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
+from tests.support.trees import FLUX_SYSTEM_SOURCE, configmap_text, flux_kustomization, write_tree
 
 GENERATOR = """\
 apiVersion: source.extensions.fluxcd.io/v1beta1
@@ -50,12 +50,6 @@ spec:
 SYNC = FLUX_SYSTEM_SOURCE + "---\n"
 
 
-def _configmap(name: str, namespace: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  v: {value}\n"
-    )
-
-
 def _external(name: str, path: str, artifact: str) -> str:
     text = flux_kustomization(name, path)
     return text.replace(
@@ -67,10 +61,10 @@ FLEET = {
     "clusters/dev/flux-system/gotk-sync.yaml": SYNC + flux_kustomization("flux-system", "./clusters/dev"),
     "clusters/dev/infrastructure.yaml": _external("infra", "./controllers", "infrastructure"),
     "clusters/dev/apps.yaml": _external("apps", "./dev", "apps"),
-    "infrastructure/controllers/cm.yaml": _configmap("controller", "infra", "one"),
+    "infrastructure/controllers/cm.yaml": configmap_text("controller", "infra", v="one"),
     "infrastructure/controllers/README.md": "excluded by the generator\n",
     "apps/base/kustomization.yaml": "resources: [cm.yaml]\n",
-    "apps/base/cm.yaml": _configmap("app", "apps", "base"),
+    "apps/base/cm.yaml": configmap_text("app", "apps", v="base"),
     "apps/dev/kustomization.yaml": "resources: [../base]\nnamePrefix: dev-\n",
 }
 
@@ -143,7 +137,7 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
     repo = TestRepo.create(tmp_path / "repo")
     write_tree(repo.path, files)
     base = repo.commit("fleet")
-    repo.write("apps/base/cm.yaml", _configmap("app", "apps", "changed"))
+    repo.write("apps/base/cm.yaml", configmap_text("app", "apps", v="changed"))
     repo.commit("apps: new value")
 
     def run(changed_only: bool) -> dict[str, Any]:

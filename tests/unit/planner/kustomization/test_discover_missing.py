@@ -16,52 +16,15 @@ from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.desired import owner_of
+from tests.support.fleets import MISSING_INPUTS
 from tests.support.ids import hr, ks
 from tests.support.trees import flux_kustomization, write_tree
-
-SUBSTITUTE_FROM_RUNTIME_SECRET = """\
-  postBuild:
-    substituteFrom:
-      - kind: Secret
-        name: tunnel-id
-"""
-RELEASE = """\
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: web
-  namespace: flux-system
-spec:
-  interval: 10m
-  chart:
-    spec:
-      chart: ./charts/web
-      sourceRef:
-        kind: GitRepository
-        name: flux-system
-  valuesFrom:
-    - kind: ConfigMap
-      name: made-in-the-cluster
-"""
-FLEET = {
-    "clusters/dev/sync.yaml": flux_kustomization("flux-system", "./clusters/dev"),
-    "clusters/dev/tunnel.yaml": flux_kustomization("tunnel", "./apps/tunnel", SUBSTITUTE_FROM_RUNTIME_SECRET),
-    "clusters/dev/team.yaml": flux_kustomization("team", "./deploy", source="team-repo"),
-    "clusters/dev/plain.yaml": flux_kustomization("plain", "./apps/plain"),
-    "apps/tunnel/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tunnel\n  namespace: default\n"
-    "data:\n  id: ${tunnel_id}\n",
-    "apps/plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: default\n",
-    "apps/plain/release.yaml": RELEASE,
-    "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n",
-    "charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata: {}\n",
-}
-
 
 WEB = hr("web")
 
 
 def _render(tmp_path: Path, *, sources: str = "error", objects: str = "error") -> DesiredState:
-    root = write_tree(tmp_path / "repo", FLEET)
+    root = write_tree(tmp_path / "repo", MISSING_INPUTS)
     helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(tmp_path / "charts"), missing_objects=objects))
     options = DiscoverOptions(
         repo_root=root,
@@ -115,7 +78,7 @@ def test_missing_keys_warn_skips_only_what_must_decrypt(tmp_path: Path, monkeypa
         "clusters/dev/secrets.yaml": flux_kustomization("secrets", "./apps/secrets", DECRYPTING),
         "clusters/dev/plain.yaml": flux_kustomization("plain", "./apps/plain"),
         "apps/secrets/secret.yaml": ENCRYPTED,
-        "apps/plain/cm.yaml": FLEET["apps/plain/cm.yaml"],
+        "apps/plain/cm.yaml": MISSING_INPUTS["apps/plain/cm.yaml"],
     }
     root = write_tree(tmp_path / "repo", files)
 
