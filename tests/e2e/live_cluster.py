@@ -183,3 +183,15 @@ def by_id(result: Plan, text: str) -> Any:
 def patch_live(api: KubeApi, obj: Mapping[str, Any], *, manager: str = "kubectl-edit") -> None:
     """Change a live object the way `kubectl edit` would (an Update by another manager)."""
     api.server.apply(dict(obj), manager=manager, force=True)
+
+
+def edit_live(
+    api: KubeApi, live: Mapping[str, Any], *, metadata: Mapping[str, Any] | None = None, **fields: Any
+) -> None:
+    """`patch_live` of the fields given: top-level `fields` of `live` (as read), and `metadata`
+    fields beside its name and namespace."""
+    meta = {key: live["metadata"][key] for key in ("name", "namespace") if live["metadata"].get(key)}
+    patch_live(
+        api,
+        {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": {**meta, **(metadata or {})}, **fields},
+    )

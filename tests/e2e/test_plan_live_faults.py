@@ -15,15 +15,21 @@ from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
 from tests.e2e.live_cluster import apply_fleet, by_id, plan, request
 from tests.kubeapi import KubeApi
+from tests.support.trees import replace_in_file
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
 
 
+@pytest.fixture
+def state(kubeapi: KubeApi, hello: Path, tmp_path: Path) -> Path:
+    """The state file after applying the minimal fleet to the cluster."""
+    state_file = tmp_path / "state.json"
+    apply_fleet(kubeapi, hello, state_file)
+    return state_file
+
+
 def _edit(cluster_dir: Path, name: str, old: str, new: str) -> None:
-    path = cluster_dir.parent.parent / "apps" / "hello" / name
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
+    replace_in_file(cluster_dir.parent.parent / "apps" / "hello" / name, old, new, count=1)
 
 
 def _error(cluster_dir: Path, options: ClusterOptions) -> str:
@@ -75,10 +81,8 @@ def test_persistent_server_error_is_one_clear_error(kubeapi: KubeApi, hello: Pat
 
 
 def test_forbidden_list_of_one_type_is_a_warning_and_falls_back_to_state(
-    kubeapi: KubeApi, hello: Path, tmp_path: Path
+    kubeapi: KubeApi, hello: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
     kubeapi.server.forbid(verb="list", resource="configmaps")
     result = plan(kubeapi, hello, state)
     config = by_id(result, "ConfigMap/hello/hello-config")
@@ -91,9 +95,7 @@ def test_forbidden_list_of_one_type_is_a_warning_and_falls_back_to_state(
     ), warnings
 
 
-def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeApi, hello: Path, tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
+def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeApi, hello: Path, state: Path) -> None:
     kubeapi.server.forbid(verb="patch")  # read-only CI credentials
     _edit(hello, "configmap.yaml", "color: blue", "color: green")
     _edit(hello, "deployment.yaml", "replicas: 1", "replicas: 3")
@@ -115,10 +117,8 @@ def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeAp
 
 
 def test_reconcile_disabled_and_if_not_present_are_skipped_as_flux_does(
-    kubeapi: KubeApi, hello: Path, tmp_path: Path
+    kubeapi: KubeApi, hello: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
     _edit(hello, "configmap.yaml", "color: blue", "color: green")
     _edit(hello, "configmap.yaml", "  namespace: hello\n", "  namespace: hello\n  annotations:\n"
           "    kustomize.toolkit.fluxcd.io/ssa: IfNotPresent\n")  # fmt: skip
@@ -138,14 +138,12 @@ def test_reconcile_disabled_and_if_not_present_are_skipped_as_flux_does(
 
 
 def test_immutable_change_under_a_forcing_kustomization_is_a_plain_replace(
-    kubeapi: KubeApi, hello: Path, tmp_path: Path
+    kubeapi: KubeApi, hello: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
     deployment = hello.parent.parent / "apps" / "hello" / "deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("app.kubernetes.io/name: hello", "app.kubernetes.io/name: hi"))
+    replace_in_file(deployment, "app.kubernetes.io/name: hello", "app.kubernetes.io/name: hi")
     ks = hello / "hello.yaml"
-    ks.write_text(ks.read_text().replace("  prune: true\n", "  prune: true\n  force: true\n"))
+    replace_in_file(ks, "  prune: true\n", "  prune: true\n  force: true\n")
     replace = by_id(plan(kubeapi, hello, state), "Deployment/hello/hello")
     assert replace.action == "replace"
     assert replace.reason == "spec.selector cannot change (immutable)"

@@ -11,6 +11,7 @@ import pytest
 from tests.e2e.state_from_plan import record_plan
 from tests.support.cli import FIXTURES, KEYS, run
 from tests.support.keys import mask_key_of
+from tests.support.trees import replace_in_file
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 GOLDEN = Path(__file__).parent / "golden"
@@ -87,10 +88,10 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
     cluster, state_file = _applied_staging(fleet_copy, tmp_path)
 
     quotas = fleet_copy / "infrastructure" / "configs" / "quotas.yaml"
-    quotas.write_text(quotas.read_text().replace('requests.cpu: "2"', 'requests.cpu: "8"'))
+    replace_in_file(quotas, 'requests.cpu: "2"', 'requests.cpu: "8"')
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
+    replace_in_file(kustomization, "  - storage-classes.yaml\n", "")
 
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert result.code == 0, result.err
@@ -109,7 +110,7 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
 def test_suspended_kustomization_is_skipped_and_never_pruned(fleet_copy: Path, tmp_path: Path) -> None:
     cluster, state_file = _applied_staging(fleet_copy, tmp_path)
     tenants = cluster / "tenants.yaml"
-    tenants.write_text(tenants.read_text().replace("spec:\n", "spec:\n  suspend: true\n", 1))
+    replace_in_file(tenants, "spec:\n", "spec:\n  suspend: true\n", count=1)
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert "skipped: suspended" in result.out
     assert "delete" not in result.out.replace("to destroy", "")
@@ -124,7 +125,7 @@ def test_prune_false_forgets_instead_of_deleting(fleet_copy: Path, tmp_path: Pat
     infra.write_text(text[:configs_at] + text[configs_at:].replace("prune: true", "prune: false", 1))
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
+    replace_in_file(kustomization, "  - storage-classes.yaml\n", "")
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert ". forget  StorageClass/fast-ssd  # Kustomization/flux-system/infra-configs has prune: false" in result.out
     assert "1 to forget" in result.out

@@ -115,3 +115,12 @@ spec:
       schema:
         openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
 """
+
+
+def replace_in_file(path: Path, old: str, new: str, *, count: int | None = None) -> None:
+    """Edit a fixture file in place: every `old` becomes `new`. `old` must occur (exactly
+    `count` times when given), so an edit that no longer applies fails the test loudly."""
+    text = path.read_text(encoding="utf-8")
+    found = text.count(old)
+    assert found if count is None else found == count, f"{old!r} occurs {found} times in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
