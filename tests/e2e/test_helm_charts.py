@@ -9,7 +9,7 @@ from pathlib import Path
 from fluxform import yamlio
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
 from tests.support.cli import run
-from tests.support.trees import write_tree
+from tests.support.trees import flux_kustomization, write_tree
 
 CM_TEMPLATE = textwrap.dedent(
     """\
@@ -25,27 +25,7 @@ CM_TEMPLATE = textwrap.dedent(
 
 
 def _fleet(root: Path, repo_url: str) -> Path:
-    sync = textwrap.dedent(
-        """\
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata: {name: flux-system, namespace: flux-system}
-        spec:
-          interval: 10m
-          path: ./clusters/dev
-          prune: true
-          sourceRef: {kind: GitRepository, name: flux-system}
-        ---
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata: {name: apps, namespace: flux-system}
-        spec:
-          interval: 10m
-          path: ./apps
-          prune: true
-          sourceRef: {kind: GitRepository, name: flux-system}
-        """
-    )
+    sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
     apps = textwrap.dedent(
         f"""\
         apiVersion: source.toolkit.fluxcd.io/v1

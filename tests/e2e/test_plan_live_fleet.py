@@ -68,6 +68,12 @@ def state(cluster: KubeApi, staging: DesiredState, tmp_path: Path) -> Path:
     return state_file
 
 
+@pytest.fixture
+def cluster_dir(fleet_copy: Path) -> Path:
+    """The staging cluster of `fleet_copy`, which the tests edit."""
+    return fleet_copy / "clusters" / "staging"
+
+
 def _lists(api: KubeApi) -> list[str]:
     """Object reads; the Helm release lookups (label selector owner=helm) are counted apart."""
     return [r.path for r in api.server.requests if r.verb == "list" and not _helm_lookup(r)]
@@ -116,9 +122,8 @@ def test_plan_after_apply_is_all_no_op_and_the_dry_run_agrees(
 
 
 def test_repo_edit_is_a_field_level_update(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, state: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    cluster_dir = fleet_copy / "clusters" / "staging"
     quotas = fleet_copy / "infrastructure" / "configs" / "quotas.yaml"
     replace_in_file(quotas, 'requests.cpu: "2"', 'requests.cpu: "8"')
     result = plan(cluster, cluster_dir, state)
@@ -174,9 +179,8 @@ def test_objects_missing_from_the_state_are_adopted_with_a_warning(
 
 
 def test_removed_object_is_deleted_unless_prune_is_disabled_live(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, state: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    cluster_dir = fleet_copy / "clusters" / "staging"
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
     replace_in_file(kustomization, "  - storage-classes.yaml\n", "")
@@ -193,9 +197,8 @@ def test_removed_object_is_deleted_unless_prune_is_disabled_live(
 
 
 def test_object_another_kustomization_took_over_is_not_deleted(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, state: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    cluster_dir = fleet_copy / "clusters" / "staging"
     (fleet_copy / "tenants" / "team-blue" / "service.yaml").unlink()
     live = cluster.server.get(("", "Service", "team-blue", "echo"))
     assert live is not None
@@ -207,9 +210,8 @@ def test_object_another_kustomization_took_over_is_not_deleted(
 
 
 def test_immutable_field_change_is_a_replace_with_the_reason(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, state: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    cluster_dir = fleet_copy / "clusters" / "staging"
     deployment = fleet_copy / "tenants" / "team-blue" / "deployment.yaml"
     replace_in_file(deployment, "app.kubernetes.io/name: echo", "app.kubernetes.io/name: echo2")
     result = plan(cluster, cluster_dir, state)
@@ -252,4 +254,3 @@ def _outside_guestbook(result: Plan) -> dict[str, list[str]]:
     guestbook = [c for c in result.changes if "guestbook-podinfo-lite" in str(c.id) and c.action != "no-op"]
     assert all("helm.sh/chart: podinfo-lite-1.4.0_" in c.diff for c in guestbook)
     return changes
-

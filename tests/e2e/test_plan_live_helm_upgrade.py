@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.kubeapi import KubeApi
 from tests.support.charts_http import write_chart
 from tests.support.cli import run
-from tests.support.trees import write_tree
+from tests.support.trees import flux_kustomization, helm_release, write_tree
 
 TEMPLATE = textwrap.dedent(
     """\
@@ -27,24 +27,8 @@ TEMPLATE = textwrap.dedent(
 
 def _fleet(root: Path) -> Path:
     write_chart(root / "charts", "demo", "1.0.0", templates={"cm.yaml": TEMPLATE})
-    sync = textwrap.dedent(
-        """\
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata: {name: flux-system, namespace: flux-system}
-        spec: {interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
-        ---
-        apiVersion: helm.toolkit.fluxcd.io/v2
-        kind: HelmRelease
-        metadata: {name: demo, namespace: default}
-        spec:
-          interval: 10m
-          chart:
-            spec:
-              chart: ./charts/demo
-              sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
-        """
-    )
+    release = helm_release("demo", "./charts/demo", namespace="default")
+    sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
     return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
 
 

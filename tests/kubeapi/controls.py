@@ -3,8 +3,8 @@
 These are set from Python by tests (never over HTTP) and consulted by the server on
 every request.
 
-    controls.inject_fault(r"/apis/apps/v1/.*/deployments", status=500, times=1)
-    controls.forbid(verb="patch", resource="deployments", namespace="prod")
+    controls.add_fault(Fault(re.compile(r"/apis/apps/v1/.*/deployments"), None, 500, 0.0, False, times=1))
+    controls.forbid(ForbidRule(verb="patch", resource="deployments", namespace="prod"))
 """
 
 from __future__ import annotations
@@ -76,17 +76,7 @@ class Controls:
     requests: list[RequestRecord] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def inject_fault(
-        self,
-        path_regex: str,
-        *,
-        status: int | None = None,
-        latency: float = 0.0,
-        drop: bool = False,
-        times: int | None = None,
-        method: str | None = None,
-    ) -> Fault:
-        fault = Fault(re.compile(path_regex), method, status, latency, drop, times)
+    def add_fault(self, fault: Fault) -> Fault:
         with self.lock:
             self.faults.append(fault)
         return fault

@@ -223,9 +223,7 @@ class Emulator:
     ) -> Fault:
         """Fail requests whose path matches: an error `status`, extra `latency` seconds before
         answering, or `drop` (close the connection unanswered); `times` None = always."""
-        return self.controls.inject_fault(
-            path_regex, status=status, latency=latency, drop=drop, times=times, method=method
-        )
+        return self.controls.add_fault(Fault(re.compile(path_regex), method, status, latency, drop, times))
 
     @property
     def requests(self) -> list[RequestRecord]:
