@@ -1,5 +1,10 @@
-"""Run the fluxform CLI in-process, exactly as the console script does (main() with its
-error handling and exit codes), capturing stdout and stderr."""
+"""Run the fluxform CLI in-process: `run` exactly as the console script does (main() with its
+error handling and exit codes), capturing stdout and stderr; `invoke` one click command,
+keeping the exception it raised for the test to inspect.
+
+result = run("plan", FIXTURES / "fleet/clusters/staging", "--keys-dir", KEYS)
+listed = invoke(state_group, "list", "--state", str(state_file))
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
+from click.testing import CliRunner
+from click.testing import Result as ClickResult
 
 from fluxform.cli import main
 
@@ -31,3 +40,9 @@ def run(*args: str | Path) -> Result:
         except SystemExit as exc:
             code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return Result(code, out.getvalue(), err.getvalue())
+
+
+def invoke(command: click.Command, *args: str, input: str | None = None) -> ClickResult:
+    """`command` run by click's CliRunner: its exception (a FluxformError, say) stays on the
+    result instead of becoming main()'s one-line error."""
+    return CliRunner().invoke(command, list(args), input=input, catch_exceptions=True)

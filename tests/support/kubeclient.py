@@ -8,6 +8,7 @@ core.create_namespaced_config_map("default", v1_configmap("a", k="1"))
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -53,6 +54,16 @@ def kubectl(api: KubeApi, *args: str, stdin: str | None = None, check: bool = Tr
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result
+
+
+def kubectl_decode(path: Path) -> dict[str, Any]:
+    """What kubectl (sigs.k8s.io/yaml) makes of the manifest at `path`, offline: the Go-side
+    reference the YAML tests pin fluxform's reading against."""
+    env = {**os.environ, "KUBECONFIG": str(path.parent / "no-kubeconfig")}
+    argv = [str(KUBECTL), "label", "--local", "-f", str(path), "probe=x", "-o", "json"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True, env=env)
+    loaded: dict[str, Any] = json.loads(result.stdout)
+    return loaded
 
 
 def kubectl_json(api: KubeApi, *args: str) -> Any:

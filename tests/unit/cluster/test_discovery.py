@@ -3,21 +3,13 @@ document format real clusters (>= 1.30) answer with."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
+from fluxform.cluster.client import ClusterClient
 from fluxform.cluster.discovery import Discovery, Resource, parse_aggregated
 from fluxform.cluster.mapping import KindMapping, RestMapper, Unmapped
 from tests.e2e.live_cluster import crd
 from tests.kubeapi import KubeApi
-
-
-@pytest.fixture
-def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as client:
-        yield client
 
 
 def test_legacy_discovery_reads_only_the_groups_asked_for(kubeapi: KubeApi, cluster: ClusterClient) -> None:

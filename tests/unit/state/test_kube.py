@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from kubernetes import client
 
 from fluxform.commands.state import force_unlock, state_group
@@ -27,6 +26,7 @@ from fluxform.state.lease import LOCK_ANNOTATION
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision
 from tests.kubeapi.launch import KubeApi
+from tests.support.cli import invoke
 from tests.support.kubeclient import meta, present
 from tests.support.states import fleet_state, small_state
 from tests.unit.state.backend_contract import BackendContract
@@ -302,17 +302,16 @@ def test_cli_commands_use_the_kubernetes_backend(cluster: KubeApi) -> None:
         "--context",
         CONTEXT,
     ]
-    runner = CliRunner()
-    listed = runner.invoke(state_group, ["list", *flags])
+    listed = invoke(state_group, "list", *flags)
     assert listed.exit_code == 0, listed.output
     assert "apps_web_apps_Deployment" in listed.output
-    removed = runner.invoke(state_group, ["rm", "apps_web_apps_Deployment", *flags])
+    removed = invoke(state_group, "rm", "apps_web_apps_Deployment", *flags)
     assert "state serial 2" in removed.output, removed.output
 
     holder = _factory(cluster, name=default_state_name(CONTEXT))()
     lock_id = holder.lock(new_lock_info("apply"))
-    blocked = runner.invoke(state_group, ["rm", "apps_web-creds__Secret", *flags])
+    blocked = invoke(state_group, "rm", "apps_web-creds__Secret", *flags)
     assert isinstance(blocked.exception, LockHeld)
-    done = runner.invoke(force_unlock, [lock_id, "--yes", *flags])
+    done = invoke(force_unlock, lock_id, "--yes", *flags)
     assert done.exit_code == 0, done.output
-    assert runner.invoke(state_group, ["rm", "apps_web-creds__Secret", *flags]).exit_code == 0
+    assert invoke(state_group, "rm", "apps_web-creds__Secret", *flags).exit_code == 0
