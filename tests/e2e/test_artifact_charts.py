@@ -20,7 +20,7 @@ from fluxform.planner.workflow import plan_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.materialize import MaterializeOptions, materialize
 from fluxform.sources.oci.store import RegistryAccess
-from tests.support.charts_http import ChartRepoServer, publish, write_chart
+from tests.support.charts_http import ChartRepoServer, publish, publish_versions, write_chart
 from tests.support.cli import run
 from tests.support.registry import Registry, registry
 from tests.support.trees import flux_kustomization, write_tree
@@ -73,10 +73,8 @@ def _plan(cluster: Path, cache: Path, helm: HelmOptions) -> dict[str, Any]:
 def test_charts_travel_with_the_fleet(registry: Registry, tmp_path: Path) -> None:
     cache = tmp_path / "charts"
     with ChartRepoServer(tmp_path / "repo") as server:
-        for version in ("1.0.0", "1.3.0", "2.0.0"):
-            publish(
-                write_chart(tmp_path / "src" / version, "hello", version, templates={"cm.yaml": CM_TEMPLATE}), server
-            )
+        versions = ["1.0.0", "1.3.0", "2.0.0"]
+        publish_versions(server, tmp_path / "src", "hello", versions, templates={"cm.yaml": CM_TEMPLATE})
         cluster = _fleet(tmp_path / "fleet", server.url)
         assert run("charts", "pull", cluster, "--chart-cache", cache).code == 0
     root = tmp_path / "fleet"

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from fluxform import yamlio
-from tests.support.charts_http import ChartRepoServer, publish, write_chart
+from tests.support.charts_http import ChartRepoServer, publish_versions
 from tests.support.cli import run
 from tests.support.trees import flux_kustomization, write_tree
 
@@ -66,10 +66,8 @@ def _fleet(root: Path, repo_url: str) -> Path:
 def test_pull_then_plan_offline_renders_the_highest_matching_version(tmp_path: Path) -> None:
     cache = tmp_path / "charts"
     with ChartRepoServer(tmp_path / "repo") as server:
-        for version in ("1.0.0", "1.3.0", "2.0.0"):
-            publish(
-                write_chart(tmp_path / "src" / version, "hello", version, templates={"cm.yaml": CM_TEMPLATE}), server
-            )
+        versions = ["1.0.0", "1.3.0", "2.0.0"]
+        publish_versions(server, tmp_path / "src", "hello", versions, templates={"cm.yaml": CM_TEMPLATE})
         cluster = _fleet(tmp_path / "fleet", server.url)
         missing = run("plan", cluster, "--offline", "--chart-cache", cache)
         assert missing.code == 1

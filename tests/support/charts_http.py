@@ -3,6 +3,7 @@
 chart_dir = write_chart(tmp / "src", "app", "1.2.0", templates={"cm.yaml": CM})
 with ChartRepoServer(tmp / "repo") as server:
     publish(chart_dir, server)          # helm package + helm repo index (the Helm SDK)
+    publish_versions(server, tmp / "src", "hello", ["1.0.0", "2.0.0"], templates={"cm.yaml": CM})
     server.url                          # http://127.0.0.1:<port>
 """
 
@@ -23,7 +24,7 @@ import helm_python
 from fluxform import yamlio
 from fluxform.helm.sdk import use_private_helm_home
 
-__all__ = ["ChartRepoServer", "publish", "write_chart"]
+__all__ = ["ChartRepoServer", "publish", "publish_versions", "write_chart"]
 
 
 def write_chart(
@@ -142,3 +143,11 @@ def publish(chart_dir: Path, server: ChartRepoServer, *, relative_urls: bool = F
     archive = Path(helm_python.package(chart_dir, destination=server.root))
     helm_python.repo_index_generate(server.root, base_url=None if relative_urls else server.url)
     return archive
+
+
+def publish_versions(
+    server: ChartRepoServer, parent: Path, name: str, versions: list[str], *, templates: Mapping[str, str]
+) -> None:
+    """Chart `name` in each of `versions`, written under `parent` and published to `server`."""
+    for version in versions:
+        publish(write_chart(parent / version, name, version, templates=templates), server)
