@@ -23,7 +23,7 @@ from fluxform.sources.oci.store import RegistryAccess
 from tests.support.charts_http import ChartRepoServer, publish, publish_versions, write_chart
 from tests.support.cli import run
 from tests.support.registry import Registry, registry
-from tests.support.trees import flux_kustomization, write_tree
+from tests.support.trees import flux_kustomization, helm_release, helm_repository, write_tree
 
 __all__ = ["registry"]
 
@@ -37,25 +37,14 @@ data:
 """
 
 
+HELLO_RANGE = '      version: ">=1.0.0 <2.0.0"\n'
+
+
 def _fleet(root: Path, repo_url: str) -> Path:
     """clusters/dev -> apps/: a HelmRepository and a HelmRelease taking a range from it."""
-    release = f"""\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {{name: charts, namespace: apps}}
-spec: {{interval: 1h, url: {repo_url}}}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {{name: hello, namespace: apps}}
-spec:
-  interval: 10m
-  chart:
-    spec:
-      chart: hello
-      version: ">=1.0.0 <2.0.0"
-      sourceRef: {{kind: HelmRepository, name: charts}}
-"""
+    release = helm_repository("charts", "apps", repo_url) + "---\n" + helm_release(
+        "hello", "hello", namespace="apps", source="HelmRepository/apps/charts", chart_extra=HELLO_RANGE
+    )
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
     return write_tree(root, {"clusters/dev/sync.yaml": sync, "apps/release.yaml": release}) / "clusters" / "dev"
 

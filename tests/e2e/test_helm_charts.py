@@ -9,7 +9,7 @@ from pathlib import Path
 from fluxform import yamlio
 from tests.support.charts_http import ChartRepoServer, publish_versions
 from tests.support.cli import run
-from tests.support.trees import flux_kustomization, write_tree
+from tests.support.trees import flux_kustomization, helm_release, helm_repository, write_tree
 
 CM_TEMPLATE = textwrap.dedent(
     """\
@@ -24,42 +24,35 @@ CM_TEMPLATE = textwrap.dedent(
 )
 
 
+HELLO_RANGE = '      version: ">=1.0.0 <2.0.0"\n'
+
+
 def _fleet(root: Path, repo_url: str) -> Path:
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
-    apps = textwrap.dedent(
-        f"""\
-        apiVersion: source.toolkit.fluxcd.io/v1
-        kind: HelmRepository
-        metadata: {{name: charts, namespace: apps}}
-        spec: {{interval: 1h, url: {repo_url}}}
-        ---
+    values = textwrap.dedent(
+        """\
         apiVersion: v1
         kind: ConfigMap
-        metadata: {{name: hello-values, namespace: apps}}
+        metadata: {name: hello-values, namespace: apps}
         data:
           values.yaml: |
             greeting: from-configmap
           replicas: "3"
-        ---
-        apiVersion: helm.toolkit.fluxcd.io/v2
-        kind: HelmRelease
-        metadata: {{name: hello, namespace: apps}}
-        spec:
-          interval: 10m
-          targetNamespace: web
-          chart:
-            spec:
-              chart: hello
-              version: ">=1.0.0 <2.0.0"
-              sourceRef: {{kind: HelmRepository, name: charts}}
-          valuesFrom:
-            - {{kind: ConfigMap, name: hello-values}}
-            - {{kind: ConfigMap, name: hello-values, valuesKey: replicas, targetPath: replicas}}
-            - {{kind: ConfigMap, name: missing, optional: true}}
-          values:
-            greeting: inline-wins
         """
     )
+    spec = (
+        "  targetNamespace: web\n"
+        "  valuesFrom:\n"
+        "    - {kind: ConfigMap, name: hello-values}\n"
+        "    - {kind: ConfigMap, name: hello-values, valuesKey: replicas, targetPath: replicas}\n"
+        "    - {kind: ConfigMap, name: missing, optional: true}\n"
+        "  values:\n"
+        "    greeting: inline-wins\n"
+    )
+    release = helm_release(
+        "hello", "hello", spec, namespace="apps", source="HelmRepository/apps/charts", chart_extra=HELLO_RANGE
+    )
+    apps = "---\n".join([helm_repository("charts", "apps", repo_url), values, release])
     return write_tree(root, {"clusters/dev/sync.yaml": sync, "apps/release.yaml": apps}) / "clusters" / "dev"
 
 

@@ -73,11 +73,18 @@ def configmap_text(name: str, namespace: str, **data: str) -> str:
 
 
 def helm_release(
-    name: str, chart: str, extra: str = "", *, namespace: str = "flux-system", chart_extra: str = ""
+    name: str,
+    chart: str,
+    extra: str = "",
+    *,
+    namespace: str = "flux-system",
+    chart_extra: str = "",
+    source: str = "GitRepository/flux-system/flux-system",
 ) -> str:
-    """A HelmRelease of the chart at path `chart` of the flux-system GitRepository; `extra`:
-    more `spec` lines (indented by two spaces), `chart_extra`: more `spec.chart.spec` lines
-    (by six)."""
+    """A HelmRelease of `chart` (a path in a GitRepository, a chart name in a HelmRepository)
+    from `source` (kind/namespace/name); `extra`: more `spec` lines (indented by two spaces),
+    `chart_extra`: more `spec.chart.spec` lines (by six)."""
+    source_kind, source_namespace, source_name = source.split("/")
     return f"""\
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
@@ -90,10 +97,24 @@ spec:
     spec:
       chart: {chart}
       sourceRef:
-        kind: GitRepository
-        name: flux-system
-        namespace: flux-system
+        kind: {source_kind}
+        name: {source_name}
+        namespace: {source_namespace}
 {chart_extra}{extra}"""
+
+
+def helm_repository(name: str, namespace: str, url: str) -> str:
+    """A HelmRepository (an HTTP chart index) at `url`."""
+    return f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  interval: 1h
+  url: {url}
+"""
 
 
 def crd_text(kind: str = "Widget", *, scope: str = "Namespaced", group: str = "example.com") -> str:
