@@ -43,7 +43,7 @@ def test_offline_plan_files_of_the_example_fleet_validate(cluster: str, tmp_path
 
 def test_live_plan_file_validates_and_carries_the_cluster(kubeapi: KubeApi, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
-    result = run("plan", MINIMAL, "--kubeconfig", kubeapi.kubeconfig_path, "--field-manager", "ops", "--out", plan_file)
+    result = run("plan", MINIMAL, "--kubeconfig", kubeapi.kubeconfig, "--field-manager", "ops", "--out", plan_file)
     assert result.code == 0, result.err
     _validated(plan_file)
     read = read_plan_file(plan_file)

@@ -31,7 +31,7 @@ def test_default_fails_with_one_line_and_warn_plans_the_rest(tmp_path: Path) -> 
 
 def test_owners_not_planned_are_listed_in_every_format_and_the_summary(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "repo", MISSING_INPUTS)
-    common = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
+    common: tuple[str | Path, ...] = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
     common += ("--chart-cache", tmp_path / "charts", "--missing-sources", "warn", "--missing-objects", "warn")
     plan_file = tmp_path / "plan.json"
     text = run(*common, "--no-color", "--out", plan_file)

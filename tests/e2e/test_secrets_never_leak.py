@@ -111,7 +111,7 @@ def test_no_plaintext_in_a_live_plan_file(kubeapi: KubeApi, tmp_path: Path) -> N
     token = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "podinfo-token", "namespace": "apps"}}
     patch_live(kubeapi, {**token, "stringData": {"token": "changed-outside-7f3a9"}})
     plan_file = tmp_path / "plan.json"
-    args = ("plan", staging, "--keys-dir", KEYS, "--kubeconfig", kubeapi.kubeconfig_path, "--state", state_file)
+    args = ("plan", staging, "--keys-dir", KEYS, "--kubeconfig", kubeapi.kubeconfig, "--state", state_file)
     outputs = [run(*args, "--format", fmt, "--out", plan_file).out for fmt in ("text", "markdown")]
     data = json.loads(plan_file.read_text())
     change = next(c for c in data["changes"] if c["id"] == "apps_podinfo-token__Secret")

@@ -7,13 +7,13 @@ base = DesiredState((owner(ks("apps"), cm("a", "1"), cm("b", "2")),), "sha256:x"
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 
-__all__ = ["cm", "owner", "owner_of"]
+__all__ = ["cm", "no_mask", "owner", "owner_of"]
 
 
 def cm(name: str, value: str = "v", **annotations: str) -> dict[str, Any]:
@@ -36,6 +36,12 @@ def owner(
     objects = tuple(DesiredObject(ObjectId.from_manifest(b), str(b["apiVersion"]), b, oid) for b in bodies)
     source = "GitRepository/flux-system/flux-system"
     return Owner(oid, oid.kind, status, source, "./x", parent, tuple(depends_on), prune, None, objects)
+
+
+def no_mask(manifest: Mapping[str, Any], paths: Sequence[tuple[str | int, ...]] = ()) -> dict[str, Any]:
+    """A plan's masking that masks nothing: for plans whose objects hold no secret, or tests
+    that need the plaintext to reach the masking-by-construction checks."""
+    return dict(manifest)
 
 
 def owner_of(state: DesiredState, owner_id: ObjectId) -> Owner:

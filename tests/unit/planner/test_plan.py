@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fluxform.objects import ObjectId
@@ -11,15 +10,11 @@ from fluxform.planner.plan import Action, Plan, plan_offline
 from fluxform.planner.planfile import plan_file_from
 from fluxform.state.model import OwnerState, StateFile, new_state, next_revision
 from fluxform.views.plan import render_json, render_markdown, render_text, summary_line
-from tests.support.desired import cm, owner
+from tests.support.desired import cm, no_mask, owner
 from tests.support.ids import ks
 from tests.support.states import state_object
 
 KS, OTHER = ks("apps"), ks("infra")
-
-
-def no_mask(manifest: Mapping[str, Any], paths: Sequence[tuple[str | int, ...]] = ()) -> dict[str, Any]:
-    return dict(manifest)
 
 
 def state_of(*owners: tuple[ObjectId, list[dict[str, Any]], bool]) -> StateFile:

@@ -318,7 +318,7 @@ def removal(
     owner_status: OwnerStatus = OwnerStatus.BUILT,
     recorded_prune: bool = True,
     read_failure: str = "",
-) -> tuple[str, str, str] | None:
+) -> tuple[str, str, str | None] | None:
     """decide_removal for apps/settings, recorded under Kustomization apps and no longer
     rendered by it: (action, reason, live resourceVersion), or None when left alone."""
     owner_state, previous = recorded(recorded_manifest or configmap())
@@ -332,7 +332,7 @@ def removal(
     return str(change.action), change.reason, change.live_resource_version
 
 
-REMOVAL_CASES: list[tuple[str, dict[str, Any], tuple[str, str, str] | None]] = [
+REMOVAL_CASES: list[tuple[str, dict[str, Any], tuple[str, str, str | None] | None]] = [
     ("pruned", {"live_obj": live()}, ("delete", "no longer rendered by Kustomization/flux-system/apps", "42")),
     ("prune: false", {"live_obj": live(), "prune": False},
      ("forget", "Kustomization/flux-system/apps has prune: false", "42")),
@@ -367,7 +367,7 @@ REMOVAL_CASES: list[tuple[str, dict[str, Any], tuple[str, str, str] | None]] = [
 
 
 @pytest.mark.parametrize(("given", "expected"), [c[1:] for c in REMOVAL_CASES], ids=[c[0] for c in REMOVAL_CASES])
-def test_decide_removal(given: dict[str, Any], expected: tuple[str, str, str] | None) -> None:
+def test_decide_removal(given: dict[str, Any], expected: tuple[str, str, str | None] | None) -> None:
     assert removal(**given) == expected
 
 
