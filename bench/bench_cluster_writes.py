@@ -90,7 +90,7 @@ def _scenario(names: list[tuple[str, str]], namespaces: int, share: float) -> di
             for index in range(namespaces):
                 api.server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{index}"}})
             faults = _inject(api, names, share, seed=7) if share else 0
-            options = ClusterOptions(kubeconfig=api.kubeconfig_path, retry=RetryPolicy(attempts=4, backoff=0.01))
+            options = ClusterOptions(kubeconfig=api.kubeconfig, retry=RetryPolicy(attempts=4, backoff=0.01))
             with connect(options) as cluster:
                 apply_s = _apply_all(cluster, names)
                 requests = cluster.request_count

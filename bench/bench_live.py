@@ -138,7 +138,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         api = start_kubeapi(Path(tmp) / "kubeconfig")
-        options = ClusterOptions(kubeconfig=api.kubeconfig_path, concurrency=args.concurrency)
+        options = ClusterOptions(kubeconfig=api.kubeconfig, concurrency=args.concurrency)
         try:
             with connect(options) as cluster:
                 print(f"{args.objects} objects, {args.namespaces} namespaces, concurrency {args.concurrency}")

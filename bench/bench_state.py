@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fluxform.state.kube import DEFAULT_PART_BYTES
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import next_revision, state_from_json, state_to_json
-from tests.unit.state.sample import fleet_state
+from tests.support.states import fleet_state
 
 
 def timed(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -49,8 +49,10 @@ def main() -> None:
     state = fleet_state(args.objects, args.revisions, per_owner=50, changed_owners=args.changed_owners)
     build = time.perf_counter() - start
     objects = len(state.objects()) + sum(len(o.objects) for r in state.history for o in r.owners.values())
-    print(f"state: {len(state.objects())} objects, {len(state.history)} revisions of history "
-          f"({objects} object records in all), {args.changed_owners}/100 owners change per revision")
+    print(
+        f"state: {len(state.objects())} objects, {len(state.history)} revisions of history "
+        f"({objects} object records in all), {args.changed_owners}/100 owners change per revision"
+    )
     print(f"build in memory:      {build * 1000:8.1f} ms")
 
     encode_s, text = timed(lambda: state_to_json(state), args.repeat)
@@ -61,8 +63,10 @@ def main() -> None:
     print(f"encode (to JSON):     {encode_s * 1000:8.1f} ms")
     print(f"decode (validated):   {decode_s * 1000:8.1f} ms")
     print(f"gzip (kube backend):  {gzip_s * 1000:8.1f} ms")
-    print(f"size: JSON {len(raw) / 1e6:.2f} MB, gzip {len(packed) / 1e6:.2f} MB "
-          f"-> {-(-len(packed) // DEFAULT_PART_BYTES)} Secret(s) in the kubernetes backend")
+    print(
+        f"size: JSON {len(raw) / 1e6:.2f} MB, gzip {len(packed) / 1e6:.2f} MB "
+        f"-> {-(-len(packed) // DEFAULT_PART_BYTES)} Secret(s) in the kubernetes backend"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         backend = LocalBackend(Path(tmp) / "bench.state.json")

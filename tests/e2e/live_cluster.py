@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from fluxform.cluster.client import ClusterOptions, connect
 from fluxform.decrypt.mask import Masker
 from fluxform.objects import ObjectId
@@ -28,8 +26,8 @@ from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.workflow import FleetRequest, load_state, rendered_fleet
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest, new_state, next_revision
-from tests.e2e.cli import KEYS
 from tests.kubeapi import KubeApi
+from tests.support.cli import KEYS
 
 HELM = HelmOptions()  # as the CLI's defaults: the example fleet's charts are vendored
 FLUX_CRDS = (
@@ -48,17 +46,6 @@ def request(keys_dir: Path | None = KEYS) -> FleetRequest:
     )
 
 
-@pytest.fixture(scope="module")
-def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("build-cache")
-
-
-@pytest.fixture
-def shared_build_cache(module_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One build cache for a whole test module (the e2e conftest gives each test its own)."""
-    monkeypatch.setenv("FLUXFORM_CACHE_DIR", str(module_cache))
-
-
 def plan(
     api: KubeApi,
     fleet: Path,
@@ -73,7 +60,7 @@ def plan(
         fleet,
         request(keys_dir),
         state_path=state_file,
-        cluster_options=ClusterOptions(kubeconfig=kubeconfig or api.kubeconfig_path),
+        cluster_options=ClusterOptions(kubeconfig=kubeconfig or api.kubeconfig),
         live_options=LiveOptions(field_manager=field_manager, always_dry_run=always_dry_run),
         helm=HELM,
     )
@@ -166,7 +153,7 @@ def masking_for(state: StateFile | None) -> Masking:
 def plan_desired(api: KubeApi, desired: DesiredState, state_file: Path | None, *, always_dry_run: bool = False) -> Plan:
     """plan_live on an already rendered fleet (what plan_fleet_live does after rendering)."""
     state = load_state(state_file)
-    with connect(ClusterOptions(kubeconfig=api.kubeconfig_path)) as cluster:
+    with connect(ClusterOptions(kubeconfig=api.kubeconfig)) as cluster:
         return plan_live(
             desired,
             state,
@@ -196,3 +183,15 @@ def by_id(result: Plan, text: str) -> Any:
 def patch_live(api: KubeApi, obj: Mapping[str, Any], *, manager: str = "kubectl-edit") -> None:
     """Change a live object the way `kubectl edit` would (an Update by another manager)."""
     api.server.apply(dict(obj), manager=manager, force=True)
+
+
+def edit_live(
+    api: KubeApi, live: Mapping[str, Any], *, metadata: Mapping[str, Any] | None = None, **fields: Any
+) -> None:
+    """`patch_live` of the fields given: top-level `fields` of `live` (as read), and `metadata`
+    fields beside its name and namespace."""
+    meta = {key: live["metadata"][key] for key in ("name", "namespace") if live["metadata"].get(key)}
+    patch_live(
+        api,
+        {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": {**meta, **(metadata or {})}, **fields},
+    )

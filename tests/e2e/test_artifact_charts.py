@@ -20,10 +20,10 @@ from fluxform.planner.workflow import plan_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.materialize import MaterializeOptions, materialize
 from fluxform.sources.oci.store import RegistryAccess
-from tests.e2e.cli import run
-from tests.support.charts_http import ChartRepoServer, publish, write_chart
+from tests.support.charts_http import ChartRepoServer, publish, publish_versions, write_chart
+from tests.support.cli import run
 from tests.support.registry import Registry, registry
-from tests.support.trees import flux_kustomization, write_tree
+from tests.support.trees import flux_kustomization, helm_release, helm_repository, write_tree
 
 __all__ = ["registry"]
 
@@ -37,25 +37,16 @@ data:
 """
 
 
+HELLO_RANGE = '      version: ">=1.0.0 <2.0.0"\n'
+
+
 def _fleet(root: Path, repo_url: str) -> Path:
     """clusters/dev -> apps/: a HelmRepository and a HelmRelease taking a range from it."""
-    release = f"""\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
-metadata: {{name: charts, namespace: apps}}
-spec: {{interval: 1h, url: {repo_url}}}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata: {{name: hello, namespace: apps}}
-spec:
-  interval: 10m
-  chart:
-    spec:
-      chart: hello
-      version: ">=1.0.0 <2.0.0"
-      sourceRef: {{kind: HelmRepository, name: charts}}
-"""
+    release = (
+        helm_repository("charts", "apps", repo_url)
+        + "---\n"
+        + helm_release("hello", "hello", namespace="apps", source="HelmRepository/apps/charts", chart_extra=HELLO_RANGE)
+    )
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
     return write_tree(root, {"clusters/dev/sync.yaml": sync, "apps/release.yaml": release}) / "clusters" / "dev"
 
@@ -73,10 +64,8 @@ def _plan(cluster: Path, cache: Path, helm: HelmOptions) -> dict[str, Any]:
 def test_charts_travel_with_the_fleet(registry: Registry, tmp_path: Path) -> None:
     cache = tmp_path / "charts"
     with ChartRepoServer(tmp_path / "repo") as server:
-        for version in ("1.0.0", "1.3.0", "2.0.0"):
-            publish(
-                write_chart(tmp_path / "src" / version, "hello", version, templates={"cm.yaml": CM_TEMPLATE}), server
-            )
+        versions = ["1.0.0", "1.3.0", "2.0.0"]
+        publish_versions(server, tmp_path / "src", "hello", versions, templates={"cm.yaml": CM_TEMPLATE})
         cluster = _fleet(tmp_path / "fleet", server.url)
         assert run("charts", "pull", cluster, "--chart-cache", cache).code == 0
     root = tmp_path / "fleet"

@@ -7,9 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +17,8 @@ import pytest
 from fluxform.sources.oci.cosignkey import generate_key_pair
 from fluxform.sources.oci.format import Descriptor, flux_artifact, image_manifest
 from fluxform.sources.oci.registry import OCI_MANIFEST, OciClient
-from tests.e2e.cli import Result, run
-from tests.support.registry import BINARY, Registry, registry, start_registry
+from tests.support.cli import Result, run
+from tests.support.registry import Registry, registry, running_registry
 from tests.support.trees import write_tree
 
 __all__ = ["registry"]
@@ -30,16 +28,8 @@ SOURCE = ("--source", "https://git.example.com/fleet.git", "--revision", "main@s
 
 @pytest.fixture(scope="module")
 def second_registry() -> Iterator[Registry]:
-    binary = shutil.which(BINARY)
-    if binary is None:
-        pytest.skip(f"{BINARY} not installed (apt-get install -y docker-registry)")
-    root = Path(tempfile.mkdtemp(prefix="fluxform-registry2-"))
-    reg = start_registry(root, binary)
-    try:
+    with running_registry("fluxform-registry2-") as reg:
         yield reg
-    finally:
-        reg.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

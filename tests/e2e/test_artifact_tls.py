@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fluxform.sources.oci.dockerconfig import registry_credentials
-from tests.e2e.cli import run
+from tests.support.cli import run
 from tests.support.registry import BINARY, Registry, start_registry
 from tests.support.trees import write_tree
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fluxform import yamlio
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.state_from_plan import record_plan
-from tests.e2e.test_plan_offline import _mask_key
+from tests.support.cli import FIXTURES, KEYS, run
+from tests.support.keys import mask_key_of
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 
@@ -82,7 +82,7 @@ def test_fluxform_yaml_gives_the_cluster_path_and_state(tmp_path: Path, monkeypa
     first = run("plan", "--out", out)
     assert first.code == 0, first.err
     assert "Plan: 5 to add, 0 to change, 0 to destroy." in first.out
-    record_plan(out, fleet / ".fluxform" / "dev.json", mask_key=_mask_key())
+    record_plan(out, fleet / ".fluxform" / "dev.json", mask_key=mask_key_of(KEYS))
     second = run("plan", "--detailed-exitcode")
     assert second.code == 0, second.out + second.err
     assert "serial 1" in second.out

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.e2e.cli import run
+from tests.support.cli import run
 from tests.support.gitrepo import generated_fleet_repo
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import run
+from tests.support.cli import run
 from tests.support.gitrepo import generated_fleet_repo
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import run
+from tests.support.cli import run
 from tests.support.gitrepo import TestRepo, generated_fleet_repo
 
 

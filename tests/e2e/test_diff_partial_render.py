@@ -10,7 +10,6 @@ itself, and which path (grew, fell back) the second run took, so none can pass b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,22 +26,19 @@ from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.views.revdiff import diff_to_dict
-from tests.e2e.cli import run
+from tests.support.cli import run
+from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
-from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
+from tests.support.trees import (
+    FLUX_SYSTEM_SOURCE,
+    configmap_text,
+    crd_text,
+    flux_kustomization,
+    helm_release,
+    kustomization_file,
+)
 
 CLUSTER = "clusters/dev"
-
-
-def _configmap(name: str, namespace: str, **data: str) -> str:
-    lines = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in data.items())
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n{lines}"
-
-
-def _kustomization(*resources: str) -> str:
-    return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n" + "".join(
-        f"  - {r}\n" for r in resources
-    )
 
 
 _GOTK_SOURCE = FLUX_SYSTEM_SOURCE + "---\n"
@@ -53,15 +49,15 @@ _GOTK_SOURCE = FLUX_SYSTEM_SOURCE + "---\n"
 #: `tenants`/`app-a` only, so `infra` stands in for itself from the index.
 FLEET = {
     f"{CLUSTER}/flux-system/gotk-sync.yaml": _GOTK_SOURCE + flux_kustomization("flux-system", f"./{CLUSTER}"),
-    f"{CLUSTER}/flux-system/kustomization.yaml": _kustomization("gotk-sync.yaml"),
+    f"{CLUSTER}/flux-system/kustomization.yaml": kustomization_file("gotk-sync.yaml"),
     f"{CLUSTER}/infra.yaml": flux_kustomization("infra", "./infra"),
     f"{CLUSTER}/tenants.yaml": flux_kustomization("tenants", "./tenants/dev"),
-    "infra/kustomization.yaml": _kustomization("settings.yaml"),
-    "infra/settings.yaml": _configmap("settings", "flux-system", greeting="hello-from-infra"),
+    "infra/kustomization.yaml": kustomization_file("settings.yaml"),
+    "infra/settings.yaml": configmap_text("settings", "flux-system", greeting="hello-from-infra"),
     "tenants/dev/app-a.yaml": flux_kustomization("app-a", "./apps/a"),
-    "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml"),
+    "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml"),
     "apps/a/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n",
-    "apps/a/config.yaml": _configmap("a-config", "a", greeting="${greeting:=default}"),
+    "apps/a/config.yaml": configmap_text("a-config", "a", greeting="${greeting:=default}"),
 }
 
 APP_A = "Kustomization/flux-system/app-a"
@@ -116,10 +112,6 @@ def _diff(repo: TestRepo, base: str, tmp_path: Path, *, full: bool) -> _Outcome:
     return _Outcome(diff_to_dict(result), dict(result.timings), hook.calls)
 
 
-def _without_mode(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != "mode"}
-
-
 def _agreeing(repo: TestRepo, base: str, tmp_path: Path) -> tuple[_Outcome, _Outcome]:
     """The full diff and the second (index-using) changed-only diff, after checking that
     both changed-only runs equal the full one."""
@@ -127,8 +119,8 @@ def _agreeing(repo: TestRepo, base: str, tmp_path: Path) -> tuple[_Outcome, _Out
     warm = _diff(repo, base, tmp_path, full=False)  # both sides from that index
     full = _diff(repo, base, tmp_path, full=True)
     assert "index" in cold.timings and "index" not in warm.timings  # the second run used the kept index
-    assert _without_mode(cold.data) == _without_mode(full.data)
-    assert _without_mode(warm.data) == _without_mode(full.data)
+    assert without_mode(cold.data) == without_mode(full.data)
+    assert without_mode(warm.data) == without_mode(full.data)
     return full, warm
 
 
@@ -173,8 +165,8 @@ def test_substitute_from_a_configmap_a_stand_in_produces(tmp_path: Path, optiona
 # -- 2. an overlay starts reading a directory nobody read at base --------------------------------
 
 SHARED = {
-    "shared/base/kustomization.yaml": _kustomization("extra.yaml"),
-    "shared/base/extra.yaml": _configmap("shared-extra", "a", origin="shared"),
+    "shared/base/kustomization.yaml": kustomization_file("extra.yaml"),
+    "shared/base/extra.yaml": configmap_text("shared-extra", "a", origin="shared"),
     "shared/component/kustomization.yaml": (
         "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
         "commonAnnotations:\n  example.com/component: shared\n"
@@ -206,17 +198,17 @@ def test_overlay_starts_reading_an_unchanged_directory(tmp_path: Path, field: st
 # -- 3. a generated kustomization lists files the first pass did not write ----------------------
 
 GENERATED = {
-    "shared/gen/top.yaml": _configmap("gen-top", "a", n="1"),
-    "shared/gen/sub/cm.yaml": _configmap("gen-sub", "a", n="2"),
+    "shared/gen/top.yaml": configmap_text("gen-top", "a", n="1"),
+    "shared/gen/sub/cm.yaml": configmap_text("gen-sub", "a", n="2"),
     # app-a reads only shared/gen/sub at base: its files are written, shared/gen/top.yaml not
-    "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml", "../../shared/gen/sub/cm.yaml"),
+    "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml", "../../shared/gen/sub/cm.yaml"),
 }
 
 
 def test_generated_kustomization_sees_every_file_below_its_path(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, GENERATED)
     repo.write("tenants/dev/app-a.yaml", flux_kustomization("app-a", "./shared/gen"))  # no kustomization.yaml there
-    repo.write("shared/gen/more/new.yaml", _configmap("gen-new", "a", n="3"))  # a new file in a new subdirectory
+    repo.write("shared/gen/more/new.yaml", configmap_text("gen-new", "a", n="3"))  # a new file in a new subdirectory
     repo.commit("app-a: build shared/gen as Flux generates it")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -268,54 +260,15 @@ def test_required_substitute_from_nobody_produces_fails_as_full(tmp_path: Path) 
 WIDGET_CHART = {
     "charts/widgets/Chart.yaml": "apiVersion: v2\nname: widgets\nversion: 0.1.0\n",
     "charts/widgets/templates/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\n",
-    "infra/kustomization.yaml": _kustomization("settings.yaml", "release.yaml"),
-    "infra/release.yaml": """\
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: widgets
-  namespace: flux-system
-spec:
-  interval: 10m
-  chart:
-    spec:
-      chart: ./charts/widgets
-      sourceRef:
-        kind: GitRepository
-        name: flux-system
-        namespace: flux-system
-""",
+    "infra/kustomization.yaml": kustomization_file("settings.yaml", "release.yaml"),
+    "infra/release.yaml": helm_release("widgets", "./charts/widgets"),
 }
-
-
-def _crd(scope: str) -> str:
-    return f"""\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names:
-    kind: Widget
-    plural: widgets
-    singular: widget
-  scope: {scope}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-"""
 
 
 def test_cluster_scoped_crd_moves_a_stand_in_releases_widget_out_of_its_namespace(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, WIDGET_CHART)
-    repo.write("apps/a/crd.yaml", _crd("Cluster"))
-    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "crd.yaml"))
+    repo.write("apps/a/crd.yaml", crd_text(scope="Cluster"))
+    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml", "crd.yaml"))
     repo.commit("app-a: the Widget CRD, cluster-scoped")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -329,10 +282,10 @@ def test_cluster_scoped_crd_moves_a_stand_in_releases_widget_out_of_its_namespac
 
 WIDGETS_KUSTOMIZATION = {
     f"{CLUSTER}/widgets.yaml": flux_kustomization("widgets", "./widgets"),
-    "widgets/kustomization.yaml": _kustomization("widget.yaml"),
+    "widgets/kustomization.yaml": kustomization_file("widget.yaml"),
     "widgets/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\n",
-    "apps/a/crd.yaml": _crd("Cluster"),
-    "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml", "crd.yaml"),
+    "apps/a/crd.yaml": crd_text(scope="Cluster"),
+    "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml", "crd.yaml"),
 }
 
 
@@ -343,10 +296,10 @@ def test_crd_change_fails_a_stand_ins_namespaceless_widget_as_full(tmp_path: Pat
     whole-cluster render reports it, as --full does."""
     repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
     if change == "scope-namespaced":
-        repo.write("apps/a/crd.yaml", _crd("Namespaced"))
+        repo.write("apps/a/crd.yaml", crd_text(scope="Namespaced"))
     else:
         repo.git("rm", "-q", "apps/a/crd.yaml")
-        repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml"))
+        repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml"))
     repo.commit("app-a: Widgets are no longer cluster-scoped")
 
     err = _same_failure(repo, base, tmp_path)
@@ -356,9 +309,9 @@ def test_crd_change_fails_a_stand_ins_namespaceless_widget_as_full(tmp_path: Pat
 
 def test_crd_moving_between_owners_keeps_a_stand_ins_widgets_cluster_scoped(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
-    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml"))
+    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml"))
     repo.git("mv", "apps/a/crd.yaml", "infra/crd.yaml")
-    repo.write("infra/kustomization.yaml", _kustomization("settings.yaml", "crd.yaml"))
+    repo.write("infra/kustomization.yaml", kustomization_file("settings.yaml", "crd.yaml"))
     repo.commit("the Widget CRD moves from app-a to infra")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -375,7 +328,7 @@ def test_crd_moving_between_owners_keeps_a_stand_ins_widgets_cluster_scoped(tmp_
 @pytest.mark.parametrize("where", ["unread-directory", "inside-a-written-directory"])
 def test_new_kustomization_under_an_unchanged_parent_shows_as_added(tmp_path: Path, where: str) -> None:
     path = "apps/c" if where == "unread-directory" else "apps/a/extra"
-    repo, base = _repo(tmp_path, {f"{path}/config.yaml": _configmap("c-config", "a", owner="app-c")})
+    repo, base = _repo(tmp_path, {f"{path}/config.yaml": configmap_text("c-config", "a", owner="app-c")})
     repo.write(
         "tenants/dev/app-c.yaml", flux_kustomization("app-c", f"./{path}")
     )  # tenants/dev has no kustomization.yaml
@@ -396,8 +349,8 @@ def test_new_kustomization_under_an_unchanged_parent_shows_as_added(tmp_path: Pa
 
 def test_object_a_stand_in_already_produces_fails_as_full(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path)
-    repo.write("apps/a/settings.yaml", _configmap("settings", "flux-system", greeting="hello-from-a"))
-    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "settings.yaml"))
+    repo.write("apps/a/settings.yaml", configmap_text("settings", "flux-system", greeting="hello-from-a"))
+    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml", "settings.yaml"))
     repo.commit("app-a: infra's settings too")
 
     err = _same_failure(repo, base, tmp_path)
@@ -410,8 +363,8 @@ def test_the_same_object_a_stand_in_already_produces_is_planned_under_the_first_
     """Identical copies are allowed, as Flux applies both: the selected render meets a
     stand-in's object, renders that owner too to compare, and plans what --full plans."""
     repo, base = _repo(tmp_path)
-    repo.write("apps/a/settings.yaml", _configmap("settings", "flux-system", greeting="hello-from-infra"))
-    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "settings.yaml"))
+    repo.write("apps/a/settings.yaml", configmap_text("settings", "flux-system", greeting="hello-from-infra"))
+    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml", "settings.yaml"))
     repo.commit("app-a: the same settings as infra")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -439,22 +392,7 @@ GREETER = {
 
 def _release(name: str, values_from: str = "", *, verify: bool = False) -> str:
     verification = "      verify:\n        provider: cosign\n" if verify else ""
-    return f"""\
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: {name}
-  namespace: flux-system
-spec:
-  interval: 10m
-  chart:
-    spec:
-{verification}      chart: ./charts/greeter
-      sourceRef:
-        kind: GitRepository
-        name: flux-system
-        namespace: flux-system
-{values_from}"""
+    return helm_release(name, "./charts/greeter", values_from, chart_extra=verification)
 
 
 def _values_from(name: str, optional: bool) -> str:
@@ -469,7 +407,7 @@ def test_release_values_from_a_configmap_a_stand_in_produces(tmp_path: Path, opt
     release = {
         **GREETER,
         "apps/a/release.yaml": _release("greeter"),
-        "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml", "release.yaml"),
+        "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml", "release.yaml"),
     }
     repo, base = _repo(tmp_path, release)
     repo.write("apps/a/release.yaml", _release("greeter", _values_from("settings", optional)))
@@ -492,7 +430,7 @@ def test_selection_grows_twice_files_then_a_lookup(tmp_path: Path) -> None:
         **GREETER,
         **GENERATED,
         "apps/a/release.yaml": _release("greeter"),  # so the chart is read, and written, at head
-        "apps/a/kustomization.yaml": _kustomization(
+        "apps/a/kustomization.yaml": kustomization_file(
             "namespace.yaml", "config.yaml", "release.yaml", "../../shared/gen/sub/cm.yaml"
         ),
     }
@@ -537,12 +475,12 @@ WARNINGS = {
     "release": {
         **GREETER,
         "infra/release.yaml": _release("greeter", verify=True),
-        "infra/kustomization.yaml": _kustomization("settings.yaml", "release.yaml"),
+        "infra/kustomization.yaml": kustomization_file("settings.yaml", "release.yaml"),
     },
     # postbuild: SOPS data in a Kustomization without spec.decryption
     "kustomization": {
         "infra/token.yaml": UNDECRYPTED_SECRET,
-        "infra/kustomization.yaml": _kustomization("settings.yaml", "token.yaml"),
+        "infra/kustomization.yaml": kustomization_file("settings.yaml", "token.yaml"),
     },
 }
 

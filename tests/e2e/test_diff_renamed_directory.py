@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import FIXTURES, KEYS, run
+from tests.support.cli import FIXTURES, KEYS, run
 from tests.support.gitrepo import TestRepo
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.cli import run
+from tests.support.cli import run
+from tests.support.diffjson import without_mode
 from tests.support.gitrepo import generated_fleet_repo
 
 
-def _owners(cluster: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {str(o["id"]): o for o in cluster["owners"]}  # type: ignore[attr-defined]
+def _owners(cluster: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(o["id"]): o for o in cluster["owners"]}
 
 
 def test_base_change_reaches_the_overlay_in_each_cluster(tmp_path: Path) -> None:
@@ -29,7 +32,7 @@ def test_base_change_reaches_the_overlay_in_each_cluster(tmp_path: Path) -> None
     for cluster in data["clusters"]:
         owners = _owners(cluster)
         assert list(owners) == ["Kustomization/flux-system/app-000"], cluster["path"]
-        (change,) = owners["Kustomization/flux-system/app-000"]["changes"]  # type: ignore[misc]
+        (change,) = owners["Kustomization/flux-system/app-000"]["changes"]
         assert (change["action"], change["kind"], change["namespace"], change["name"]) == (
             "update", "Deployment", "app-000", "app-000",
         )  # fmt: skip
@@ -48,8 +51,7 @@ def test_full_mode_agrees_and_text_names_both_clusters(tmp_path: Path) -> None:
     text = run("diff", repo.path / "clusters", "--base", base, "--no-color")
 
     assert changed_only.code == full.code == text.code == 0, (changed_only.err, full.err, text.err)
-    strip = lambda out: {k: v for k, v in json.loads(out).items() if k != "mode"}  # noqa: E731
-    assert strip(changed_only.out) == strip(full.out)
+    assert without_mode(json.loads(changed_only.out)) == without_mode(json.loads(full.out))
     assert "clusters/cluster-00: 0 to add, 1 to change, 0 to destroy" in text.out
     assert "clusters/cluster-01: 0 to add, 1 to change, 0 to destroy" in text.out
     assert "~ update  Deployment/app-000/app-000" in text.out

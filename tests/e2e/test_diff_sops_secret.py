@@ -7,21 +7,22 @@ import base64
 import json
 import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fluxform import yamlio
 from fluxform.decrypt import sops_executable
 from fluxform.tool import run_tool
-from tests.e2e.cli import FIXTURES, KEYS, run
+from tests.support.cli import FIXTURES, KEYS, run
 from tests.support.gitrepo import TestRepo
-from tests.unit.decrypt.support import SopsCli
+from tests.support.sops import SopsCli
 
 RECIPIENT = "age1eg26z7g52cqtk82wvlva02l24y60sxqx8l2rc0hnxk3zn50jme3sxzkayl"  # fixtures/keys/README.md
 SECRETS_FILE = "fleet/clusters/staging/vars/cluster-secrets.yaml"
 
 
-def _decrypt(path: Path) -> dict[str, object]:
+def _decrypt(path: Path) -> dict[str, Any]:
     sops = sops_executable()
     assert sops is not None
     env = {"SOPS_AGE_KEY_FILE": str(KEYS / "test-only.agekey")}
@@ -37,9 +38,9 @@ def test_secret_change_is_masked_and_fingerprints_change(tmp_path: Path, monkeyp
     repo.copy_in(FIXTURES / "fleet", "fleet")
     base = repo.commit("fleet")
     doc = _decrypt(repo.path / SECRETS_FILE)
-    old_token = str(doc["stringData"]["api_token"])  # type: ignore[index]
+    old_token = str(doc["stringData"]["api_token"])
     new_token = "staging-" + secrets.token_urlsafe(24)
-    doc["stringData"]["api_token"] = new_token  # type: ignore[index]
+    doc["stringData"]["api_token"] = new_token
     sops = SopsCli(tmp_path)
     plain = yamlio.dump(doc).encode()
     encrypted = sops.encrypt(plain, "yaml", age=[RECIPIENT], extra=["--encrypted-regex", "^(data|stringData)$"])

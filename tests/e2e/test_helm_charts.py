@@ -7,9 +7,9 @@ import textwrap
 from pathlib import Path
 
 from fluxform import yamlio
-from tests.e2e.cli import run
-from tests.support.charts_http import ChartRepoServer, publish, write_chart
-from tests.support.trees import write_tree
+from tests.support.charts_http import ChartRepoServer, publish_versions
+from tests.support.cli import run
+from tests.support.trees import flux_kustomization, helm_release, helm_repository, write_tree
 
 CM_TEMPLATE = textwrap.dedent(
     """\
@@ -24,72 +24,43 @@ CM_TEMPLATE = textwrap.dedent(
 )
 
 
+HELLO_RANGE = '      version: ">=1.0.0 <2.0.0"\n'
+
+
 def _fleet(root: Path, repo_url: str) -> Path:
-    sync = textwrap.dedent(
+    sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
+    values = textwrap.dedent(
         """\
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata: {name: flux-system, namespace: flux-system}
-        spec:
-          interval: 10m
-          path: ./clusters/dev
-          prune: true
-          sourceRef: {kind: GitRepository, name: flux-system}
-        ---
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata: {name: apps, namespace: flux-system}
-        spec:
-          interval: 10m
-          path: ./apps
-          prune: true
-          sourceRef: {kind: GitRepository, name: flux-system}
-        """
-    )
-    apps = textwrap.dedent(
-        f"""\
-        apiVersion: source.toolkit.fluxcd.io/v1
-        kind: HelmRepository
-        metadata: {{name: charts, namespace: apps}}
-        spec: {{interval: 1h, url: {repo_url}}}
-        ---
         apiVersion: v1
         kind: ConfigMap
-        metadata: {{name: hello-values, namespace: apps}}
+        metadata: {name: hello-values, namespace: apps}
         data:
           values.yaml: |
             greeting: from-configmap
           replicas: "3"
-        ---
-        apiVersion: helm.toolkit.fluxcd.io/v2
-        kind: HelmRelease
-        metadata: {{name: hello, namespace: apps}}
-        spec:
-          interval: 10m
-          targetNamespace: web
-          chart:
-            spec:
-              chart: hello
-              version: ">=1.0.0 <2.0.0"
-              sourceRef: {{kind: HelmRepository, name: charts}}
-          valuesFrom:
-            - {{kind: ConfigMap, name: hello-values}}
-            - {{kind: ConfigMap, name: hello-values, valuesKey: replicas, targetPath: replicas}}
-            - {{kind: ConfigMap, name: missing, optional: true}}
-          values:
-            greeting: inline-wins
         """
     )
+    spec = (
+        "  targetNamespace: web\n"
+        "  valuesFrom:\n"
+        "    - {kind: ConfigMap, name: hello-values}\n"
+        "    - {kind: ConfigMap, name: hello-values, valuesKey: replicas, targetPath: replicas}\n"
+        "    - {kind: ConfigMap, name: missing, optional: true}\n"
+        "  values:\n"
+        "    greeting: inline-wins\n"
+    )
+    release = helm_release(
+        "hello", "hello", spec, namespace="apps", source="HelmRepository/apps/charts", chart_extra=HELLO_RANGE
+    )
+    apps = "---\n".join([helm_repository("charts", "apps", repo_url), values, release])
     return write_tree(root, {"clusters/dev/sync.yaml": sync, "apps/release.yaml": apps}) / "clusters" / "dev"
 
 
 def test_pull_then_plan_offline_renders_the_highest_matching_version(tmp_path: Path) -> None:
     cache = tmp_path / "charts"
     with ChartRepoServer(tmp_path / "repo") as server:
-        for version in ("1.0.0", "1.3.0", "2.0.0"):
-            publish(
-                write_chart(tmp_path / "src" / version, "hello", version, templates={"cm.yaml": CM_TEMPLATE}), server
-            )
+        versions = ["1.0.0", "1.3.0", "2.0.0"]
+        publish_versions(server, tmp_path / "src", "hello", versions, templates={"cm.yaml": CM_TEMPLATE})
         cluster = _fleet(tmp_path / "fleet", server.url)
         missing = run("plan", cluster, "--offline", "--chart-cache", cache)
         assert missing.code == 1

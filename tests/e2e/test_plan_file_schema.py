@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from fluxform.planner.planfile import PlanMode, plan_file_json, read_plan_file
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
 
 SCHEMA: dict[str, Any] = json.loads((FIXTURES.parent / "docs" / "plan-file.schema.json").read_text())
 MINIMAL = FIXTURES / "minimal" / "clusters" / "dev"
@@ -43,7 +43,7 @@ def test_offline_plan_files_of_the_example_fleet_validate(cluster: str, tmp_path
 
 def test_live_plan_file_validates_and_carries_the_cluster(kubeapi: KubeApi, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
-    result = run("plan", MINIMAL, "--kubeconfig", kubeapi.kubeconfig_path, "--field-manager", "ops", "--out", plan_file)
+    result = run("plan", MINIMAL, "--kubeconfig", kubeapi.kubeconfig, "--field-manager", "ops", "--out", plan_file)
     assert result.code == 0, result.err
     _validated(plan_file)
     read = read_plan_file(plan_file)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.live_cluster import apply_fleet, patch_live
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
 
 MINIMAL = FIXTURES / "minimal" / "clusters" / "dev"
 
 
 def test_live_plan_through_the_cli(kubeapi: KubeApi, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
-    args = ("plan", MINIMAL, "--kubeconfig", kubeapi.kubeconfig_path, "--no-color")
+    args = ("plan", MINIMAL, "--kubeconfig", kubeapi.kubeconfig, "--no-color")
     first = run(*args, "--out", plan_file, "--detailed-exitcode")
     assert first.code == 2, first.err
     assert "(against the live cluster)" in first.out

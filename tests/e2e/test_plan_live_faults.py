@@ -3,7 +3,6 @@ or a clearly marked warning in the plan, never a traceback. Also Flux's skip pol
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,35 +13,28 @@ from fluxform.planner.live.decide import CLIENT_SIDE
 from fluxform.planner.live.workflow import plan_fleet_live
 from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
-from tests.e2e.cli import FIXTURES
-from tests.e2e.live_cluster import apply_fleet, by_id, module_cache, plan, request, shared_build_cache
+from tests.e2e.live_cluster import apply_fleet, by_id, plan, request
 from tests.kubeapi import KubeApi
+from tests.support.trees import replace_in_file
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
-__all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest
 
 
 @pytest.fixture
-def hello(tmp_path: Path) -> Path:
-    shutil.copytree(FIXTURES / "minimal", tmp_path / "minimal")
-    return tmp_path / "minimal" / "clusters" / "dev"
+def state(kubeapi: KubeApi, hello: Path, tmp_path: Path) -> Path:
+    """The state file after applying the minimal fleet to the cluster."""
+    state_file = tmp_path / "state.json"
+    apply_fleet(kubeapi, hello, state_file)
+    return state_file
 
 
 def _edit(cluster_dir: Path, name: str, old: str, new: str) -> None:
-    path = cluster_dir.parent.parent / "apps" / "hello" / name
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
+    replace_in_file(cluster_dir.parent.parent / "apps" / "hello" / name, old, new, count=1)
 
 
-def _error(api: KubeApi, cluster_dir: Path, **options: object) -> str:
+def _error(cluster_dir: Path, options: ClusterOptions) -> str:
     with pytest.raises(ClusterError) as caught:
-        plan_fleet_live(
-            cluster_dir,
-            request(),
-            state_path=None,
-            cluster_options=ClusterOptions(kubeconfig=api.kubeconfig_path, **options),  # type: ignore[arg-type]
-        )
+        plan_fleet_live(cluster_dir, request(), state_path=None, cluster_options=options)
     line = caught.value.one_line()
     assert "\n" not in line and "Traceback" not in line
     return line
@@ -50,14 +42,14 @@ def _error(api: KubeApi, cluster_dir: Path, **options: object) -> str:
 
 def test_unreachable_api_server_is_one_clear_error(kubeapi: KubeApi, hello: Path) -> None:
     kubeapi.stop()
-    line = _error(kubeapi, hello, connect_timeout=1.0)
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig, connect_timeout=1.0))
     assert line.startswith(f"cannot reach the Kubernetes API at {kubeapi.url} (context kubeapi): ")
     assert "Connection refused" in line and "HTTPConnection" not in line
 
 
 def test_expired_credentials_are_one_clear_error(kubeapi: KubeApi, hello: Path) -> None:
     kubeapi.server.expire_token()
-    line = _error(kubeapi, hello)
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig))
     assert line.startswith(
         f"the Kubernetes API at {kubeapi.url} rejected the credentials of context kubeapi (HTTP 401)"
     )
@@ -65,7 +57,7 @@ def test_expired_credentials_are_one_clear_error(kubeapi: KubeApi, hello: Path) 
 
 
 def test_unknown_context_lists_the_known_ones(kubeapi: KubeApi, hello: Path) -> None:
-    line = _error(kubeapi, hello, context="prod")
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig, context="prod"))
     assert line.startswith("context 'prod' is not in kubeconfig ")
     assert "contexts: kubeapi" in line and "--context" in line
 
@@ -84,15 +76,13 @@ def test_transient_server_errors_and_dropped_connections_are_retried(kubeapi: Ku
 
 def test_persistent_server_error_is_one_clear_error(kubeapi: KubeApi, hello: Path) -> None:
     kubeapi.server.inject_fault(r"/apis/apps/v1/", status=500)
-    line = _error(kubeapi, hello)
+    line = _error(hello, ClusterOptions(kubeconfig=kubeapi.kubeconfig))
     assert "failed (context kubeapi): HTTP 500 InternalError: kubeapi: injected fault (500)" in line
 
 
 def test_forbidden_list_of_one_type_is_a_warning_and_falls_back_to_state(
-    kubeapi: KubeApi, hello: Path, tmp_path: Path
+    kubeapi: KubeApi, hello: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
     kubeapi.server.forbid(verb="list", resource="configmaps")
     result = plan(kubeapi, hello, state)
     config = by_id(result, "ConfigMap/hello/hello-config")
@@ -105,9 +95,7 @@ def test_forbidden_list_of_one_type_is_a_warning_and_falls_back_to_state(
     ), warnings
 
 
-def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeApi, hello: Path, tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
+def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeApi, hello: Path, state: Path) -> None:
     kubeapi.server.forbid(verb="patch")  # read-only CI credentials
     _edit(hello, "configmap.yaml", "color: blue", "color: green")
     _edit(hello, "deployment.yaml", "replicas: 1", "replicas: 3")
@@ -129,10 +117,8 @@ def test_forbidden_dry_run_falls_back_to_client_side_and_says_so(kubeapi: KubeAp
 
 
 def test_reconcile_disabled_and_if_not_present_are_skipped_as_flux_does(
-    kubeapi: KubeApi, hello: Path, tmp_path: Path
+    kubeapi: KubeApi, hello: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
     _edit(hello, "configmap.yaml", "color: blue", "color: green")
     _edit(hello, "configmap.yaml", "  namespace: hello\n", "  namespace: hello\n  annotations:\n"
           "    kustomize.toolkit.fluxcd.io/ssa: IfNotPresent\n")  # fmt: skip
@@ -152,14 +138,12 @@ def test_reconcile_disabled_and_if_not_present_are_skipped_as_flux_does(
 
 
 def test_immutable_change_under_a_forcing_kustomization_is_a_plain_replace(
-    kubeapi: KubeApi, hello: Path, tmp_path: Path
+    kubeapi: KubeApi, hello: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(kubeapi, hello, state)
     deployment = hello.parent.parent / "apps" / "hello" / "deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("app.kubernetes.io/name: hello", "app.kubernetes.io/name: hi"))
+    replace_in_file(deployment, "app.kubernetes.io/name: hello", "app.kubernetes.io/name: hi")
     ks = hello / "hello.yaml"
-    ks.write_text(ks.read_text().replace("  prune: true\n", "  prune: true\n  force: true\n"))
+    replace_in_file(ks, "  prune: true\n", "  prune: true\n  force: true\n")
     replace = by_id(plan(kubeapi, hello, state), "Deployment/hello/hello")
     assert replace.action == "replace"
     assert replace.reason == "spec.selector cannot change (immutable)"

@@ -16,24 +16,22 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Plan
 from fluxform.planner.planfile import plan_file_from, plan_file_json
 from fluxform.views.plan import render_text
-from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
     apply_fleet,
     by_id,
     changes_by_action,
+    edit_live,
     ensure_namespace,
     install_flux_crds,
-    module_cache,
-    patch_live,
     plan,
     plan_desired,
     render,
-    shared_build_cache,
 )
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES
+from tests.support.trees import replace_in_file
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
-__all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 OBJECTS = 46  # 37 from Kustomizations, 9 rendered by the two HelmReleases
@@ -60,6 +58,20 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def staging(pristine: Path) -> DesiredState:
     """The staging fleet rendered once for the module (decrypted, in memory)."""
     return render(pristine)
+
+
+@pytest.fixture
+def state(cluster: KubeApi, staging: DesiredState, tmp_path: Path) -> Path:
+    """The state file after applying the staging fleet to the cluster."""
+    state_file = tmp_path / "state.json"
+    apply_fleet(cluster, staging, state_file)
+    return state_file
+
+
+@pytest.fixture
+def cluster_dir(fleet_copy: Path) -> Path:
+    """The staging cluster of `fleet_copy`, which the tests edit."""
+    return fleet_copy / "clusters" / "staging"
 
 
 def _lists(api: KubeApi) -> list[str]:
@@ -95,10 +107,8 @@ def test_first_plan_creates_everything_with_one_list_per_type(cluster: KubeApi) 
 
 
 def test_plan_after_apply_is_all_no_op_and_the_dry_run_agrees(
-    cluster: KubeApi, staging: DesiredState, pristine: Path, tmp_path: Path
+    cluster: KubeApi, staging: DesiredState, pristine: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(cluster, staging, state)
     cluster.server.clear_requests()
     quick = plan(cluster, pristine, state)
     assert quick.counts()["unchanged"] == OBJECTS and not quick.has_changes()
@@ -112,13 +122,10 @@ def test_plan_after_apply_is_all_no_op_and_the_dry_run_agrees(
 
 
 def test_repo_edit_is_a_field_level_update(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, tmp_path: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    cluster_dir = fleet_copy / "clusters" / "staging"
-    apply_fleet(cluster, staging, state)
     quotas = fleet_copy / "infrastructure" / "configs" / "quotas.yaml"
-    quotas.write_text(quotas.read_text().replace('requests.cpu: "2"', 'requests.cpu: "8"'))
+    replace_in_file(quotas, 'requests.cpu: "2"', 'requests.cpu: "8"')
     result = plan(cluster, cluster_dir, state)
     assert _outside_guestbook(result)["update"] == ["ResourceQuota/team-blue/team-blue-quota"]
     change = by_id(result, "ResourceQuota/team-blue/team-blue-quota")
@@ -137,12 +144,10 @@ def test_repo_edit_is_a_field_level_update(
     assert "Plan: 0 to add, 5 to change, 0 to destroy." in text  # 1 + guestbook's 4
 
 
-def test_change_outside_fluxform_is_drift(cluster: KubeApi, staging: DesiredState, tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(cluster, staging, state)
+def test_change_outside_fluxform_is_drift(cluster: KubeApi, staging: DesiredState, state: Path) -> None:
     cm = cluster.server.get(("", "ConfigMap", "flux-system", "cluster-settings"))
     assert cm is not None
-    patch_live(cluster, {**_identity(cm), "data": {**cm["data"], "cluster_name": "hacked"}})
+    edit_live(cluster, cm, data={**cm["data"], "cluster_name": "hacked"})
     result = plan_desired(cluster, staging, state)
     assert [str(d.id) for d in result.drift] == ["ConfigMap/flux-system/cluster-settings"]
     update = by_id(result, "ConfigMap/flux-system/cluster-settings")
@@ -153,11 +158,7 @@ def test_change_outside_fluxform_is_drift(cluster: KubeApi, staging: DesiredStat
     assert "Objects changed outside of fluxform since the last apply:" in text
 
 
-def test_object_deleted_outside_is_recreated_and_reported(
-    cluster: KubeApi, staging: DesiredState, tmp_path: Path
-) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(cluster, staging, state)
+def test_object_deleted_outside_is_recreated_and_reported(cluster: KubeApi, staging: DesiredState, state: Path) -> None:
     cluster.server.delete(("", "Service", "team-blue", "echo"))
     result = plan_desired(cluster, staging, state)
     assert changes_by_action(result)["create"] == ["Service/team-blue/echo"]
@@ -178,14 +179,11 @@ def test_objects_missing_from_the_state_are_adopted_with_a_warning(
 
 
 def test_removed_object_is_deleted_unless_prune_is_disabled_live(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, tmp_path: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    cluster_dir = fleet_copy / "clusters" / "staging"
-    apply_fleet(cluster, staging, state)
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
+    replace_in_file(kustomization, "  - storage-classes.yaml\n", "")
     result = plan(cluster, cluster_dir, state)
     delete = by_id(result, "StorageClass/fast-ssd")
     assert delete.action == "delete" and delete.live_resource_version
@@ -193,37 +191,29 @@ def test_removed_object_is_deleted_unless_prune_is_disabled_live(
     live = cluster.server.get(("storage.k8s.io", "StorageClass", "", "fast-ssd"))
     assert live is not None
     annotations = {"kustomize.toolkit.fluxcd.io/prune": "Disabled"}
-    patch_live(cluster, {**_identity(live), "metadata": {**_identity(live)["metadata"], "annotations": annotations}})
+    edit_live(cluster, live, metadata={"annotations": annotations})
     kept = by_id(plan(cluster, cluster_dir, state), "StorageClass/fast-ssd")
     assert kept.action == "forget" and kept.reason == "kustomize.toolkit.fluxcd.io/prune: disabled"
 
 
 def test_object_another_kustomization_took_over_is_not_deleted(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, tmp_path: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    cluster_dir = fleet_copy / "clusters" / "staging"
-    apply_fleet(cluster, staging, state)
     (fleet_copy / "tenants" / "team-blue" / "service.yaml").unlink()
     live = cluster.server.get(("", "Service", "team-blue", "echo"))
     assert live is not None
     labels = {**live["metadata"]["labels"], "kustomize.toolkit.fluxcd.io/name": "other"}
-    patch_live(cluster, {**_identity(live), "metadata": {**_identity(live)["metadata"], "labels": labels}})
+    edit_live(cluster, live, metadata={"labels": labels})
     change = by_id(plan(cluster, cluster_dir, state), "Service/team-blue/echo")
     assert change.action == "forget"
     assert "Kustomization/flux-system/other as owner" in change.reason
 
 
 def test_immutable_field_change_is_a_replace_with_the_reason(
-    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, tmp_path: Path
+    cluster: KubeApi, staging: DesiredState, fleet_copy: Path, cluster_dir: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    cluster_dir = fleet_copy / "clusters" / "staging"
-    apply_fleet(cluster, staging, state)
     deployment = fleet_copy / "tenants" / "team-blue" / "deployment.yaml"
-    deployment.write_text(
-        deployment.read_text().replace("app.kubernetes.io/name: echo", "app.kubernetes.io/name: echo2")
-    )
+    replace_in_file(deployment, "app.kubernetes.io/name: echo", "app.kubernetes.io/name: echo2")
     result = plan(cluster, cluster_dir, state)
     replace = by_id(result, "Deployment/team-blue/echo")
     assert replace.action == "replace"
@@ -236,13 +226,11 @@ def test_immutable_field_change_is_a_replace_with_the_reason(
 
 
 def test_secret_values_never_reach_the_live_plan(
-    cluster: KubeApi, staging: DesiredState, pristine: Path, tmp_path: Path
+    cluster: KubeApi, staging: DesiredState, pristine: Path, state: Path
 ) -> None:
-    state = tmp_path / "state.json"
-    apply_fleet(cluster, staging, state)
     live = cluster.server.get(("", "Secret", "apps", "podinfo-token"))
     assert live is not None
-    patch_live(cluster, {**_identity(live), "stringData": {"token": "changed-outside-7f3a9"}})
+    edit_live(cluster, live, stringData={"token": "changed-outside-7f3a9"})
     result = plan(cluster, pristine, state)
     change = by_id(result, "Secret/apps/podinfo-token")
     assert change.action == "update" and "***(hmac:" in change.diff
@@ -266,12 +254,3 @@ def _outside_guestbook(result: Plan) -> dict[str, list[str]]:
     guestbook = [c for c in result.changes if "guestbook-podinfo-lite" in str(c.id) and c.action != "no-op"]
     assert all("helm.sh/chart: podinfo-lite-1.4.0_" in c.diff for c in guestbook)
     return changes
-
-
-def _identity(obj: dict[str, object]) -> dict[str, object]:
-    meta = obj["metadata"]
-    assert isinstance(meta, dict)
-    ident = {"name": meta["name"]}
-    if meta.get("namespace"):
-        ident["namespace"] = meta["namespace"]
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": ident}

@@ -7,10 +7,10 @@ import json
 import textwrap
 from pathlib import Path
 
-from tests.e2e.cli import run
 from tests.kubeapi import KubeApi
 from tests.support.charts_http import write_chart
-from tests.support.trees import write_tree
+from tests.support.cli import run
+from tests.support.trees import flux_kustomization, helm_release, write_tree
 
 TEMPLATE = textwrap.dedent(
     """\
@@ -27,29 +27,13 @@ TEMPLATE = textwrap.dedent(
 
 def _fleet(root: Path) -> Path:
     write_chart(root / "charts", "demo", "1.0.0", templates={"cm.yaml": TEMPLATE})
-    sync = textwrap.dedent(
-        """\
-        apiVersion: kustomize.toolkit.fluxcd.io/v1
-        kind: Kustomization
-        metadata: {name: flux-system, namespace: flux-system}
-        spec: {interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
-        ---
-        apiVersion: helm.toolkit.fluxcd.io/v2
-        kind: HelmRelease
-        metadata: {name: demo, namespace: default}
-        spec:
-          interval: 10m
-          chart:
-            spec:
-              chart: ./charts/demo
-              sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
-        """
-    )
+    release = helm_release("demo", "./charts/demo", namespace="default")
+    sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
     return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
 
 
 def _release_data(kubeapi: KubeApi, cluster: Path) -> dict[str, str]:
-    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig_path, "--format", "json")
+    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig, "--format", "json")
     assert result.code == 0, result.err
     change = next(c for c in json.loads(result.out)["changes"] if c["name"] == "demo-release")
     return dict(change["after"]["data"])
@@ -78,6 +62,6 @@ def test_existing_release_renders_as_the_next_upgrade(kubeapi: KubeApi, tmp_path
 def test_unreadable_release_secrets_plan_an_install_and_say_so(kubeapi: KubeApi, tmp_path: Path) -> None:
     cluster = _fleet(tmp_path / "fleet")
     kubeapi.server.forbid(verb="list", resource="secrets", namespace="default")
-    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig_path, "--no-color")
+    result = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig, "--no-color")
     assert result.code == 0, result.err
     assert "cannot list Helm release Secrets in namespace default" in result.out

@@ -4,45 +4,26 @@ and the field manager choice."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
-from tests.e2e.cli import FIXTURES
 from tests.e2e.live_cluster import (
     apply_fleet,
     by_id,
     changes_by_action,
     ensure_namespace,
     install_flux_crds,
-    module_cache,
     plan,
-    shared_build_cache,
 )
 from tests.kubeapi import KubeApi
+from tests.support.trees import crd_text
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
-__all__ = ["module_cache", "shared_build_cache"]  # fixtures, imported for pytest
 
-WIDGET_CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"""
+WIDGET_CRD = crd_text("Widget")
 WIDGET = """\
 apiVersion: example.com/v1
 kind: Widget
@@ -52,13 +33,6 @@ metadata:
 spec:
   size: 3
 """
-
-
-@pytest.fixture
-def hello(tmp_path: Path) -> Path:
-    """A writable copy of the minimal fleet; returns its cluster directory."""
-    shutil.copytree(FIXTURES / "minimal", tmp_path / "minimal")
-    return tmp_path / "minimal" / "clusters" / "dev"
 
 
 def _add(cluster_dir: Path, name: str, text: str) -> None:

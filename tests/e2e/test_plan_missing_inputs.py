@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.cli import run
+from tests.support.cli import run
+from tests.support.fleets import MISSING_INPUTS
 from tests.support.trees import write_tree
-from tests.unit.planner.kustomization.test_discover_missing import FLEET
 
 
 def test_default_fails_with_one_line_and_warn_plans_the_rest(tmp_path: Path) -> None:
-    root = write_tree(tmp_path / "repo", FLEET)
-    common = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
+    root = write_tree(tmp_path / "repo", MISSING_INPUTS)
+    common: tuple[str | Path, ...] = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
     common += ("--chart-cache", tmp_path / "charts")
 
     failed = run(*common)
@@ -30,8 +30,8 @@ def test_default_fails_with_one_line_and_warn_plans_the_rest(tmp_path: Path) -> 
 
 
 def test_owners_not_planned_are_listed_in_every_format_and_the_summary(tmp_path: Path) -> None:
-    root = write_tree(tmp_path / "repo", FLEET)
-    common = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
+    root = write_tree(tmp_path / "repo", MISSING_INPUTS)
+    common: tuple[str | Path, ...] = ("plan", root / "clusters/dev", "--repo-root", root, "--no-cache", "--offline")
     common += ("--chart-cache", tmp_path / "charts", "--missing-sources", "warn", "--missing-objects", "warn")
     plan_file = tmp_path / "plan.json"
     text = run(*common, "--no-color", "--out", plan_file)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from fluxform.planner.secrets import FleetSecrets, SecretOptions
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.state_from_plan import record_plan
+from tests.support.cli import FIXTURES, KEYS, run
+from tests.support.keys import mask_key_of
+from tests.support.trees import replace_in_file
 
 STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def _mask_key() -> str:
-    with FleetSecrets(SecretOptions(keys_dir=KEYS, use_env=False)) as secrets:
-        return base64.b64encode(secrets.mask_key(None)).decode()
 
 
 def _applied_staging(fleet_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -28,7 +23,7 @@ def _applied_staging(fleet_copy: Path, tmp_path: Path) -> tuple[Path, Path]:
     plan_file = tmp_path / "plan.json"
     assert run("plan", cluster, "--keys-dir", KEYS, "--out", plan_file).code == 0
     state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    record_plan(plan_file, state_file, mask_key=mask_key_of(KEYS))
     return cluster, state_file
 
 
@@ -58,7 +53,7 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(tmp_path: Path) -> No
     result = run("plan", STAGING, "--keys-dir", KEYS, "--detailed-exitcode", "--out", out)
     assert result.code == 2
     state_file = tmp_path / "state.json"
-    record_plan(out, state_file, mask_key=_mask_key())
+    record_plan(out, state_file, mask_key=mask_key_of(KEYS))
     again = run("plan", STAGING, "--keys-dir", KEYS, "--detailed-exitcode", "--state", state_file)
     assert again.code == 0, again.out + again.err
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in again.out
@@ -93,10 +88,10 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
     cluster, state_file = _applied_staging(fleet_copy, tmp_path)
 
     quotas = fleet_copy / "infrastructure" / "configs" / "quotas.yaml"
-    quotas.write_text(quotas.read_text().replace('requests.cpu: "2"', 'requests.cpu: "8"'))
+    replace_in_file(quotas, 'requests.cpu: "2"', 'requests.cpu: "8"')
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
+    replace_in_file(kustomization, "  - storage-classes.yaml\n", "")
 
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert result.code == 0, result.err
@@ -115,7 +110,7 @@ def test_edit_delete_and_move_against_recorded_state(fleet_copy: Path, tmp_path:
 def test_suspended_kustomization_is_skipped_and_never_pruned(fleet_copy: Path, tmp_path: Path) -> None:
     cluster, state_file = _applied_staging(fleet_copy, tmp_path)
     tenants = cluster / "tenants.yaml"
-    tenants.write_text(tenants.read_text().replace("spec:\n", "spec:\n  suspend: true\n", 1))
+    replace_in_file(tenants, "spec:\n", "spec:\n  suspend: true\n", count=1)
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert "skipped: suspended" in result.out
     assert "delete" not in result.out.replace("to destroy", "")
@@ -130,7 +125,7 @@ def test_prune_false_forgets_instead_of_deleting(fleet_copy: Path, tmp_path: Pat
     infra.write_text(text[:configs_at] + text[configs_at:].replace("prune: true", "prune: false", 1))
     (fleet_copy / "infrastructure" / "configs" / "storage-classes.yaml").unlink()
     kustomization = fleet_copy / "infrastructure" / "configs" / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace("  - storage-classes.yaml\n", ""))
+    replace_in_file(kustomization, "  - storage-classes.yaml\n", "")
     result = run("plan", cluster, "--keys-dir", KEYS, "--state", state_file, "--no-color")
     assert ". forget  StorageClass/fast-ssd  # Kustomization/flux-system/infra-configs has prune: false" in result.out
     assert "1 to forget" in result.out

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from fluxform import yamlio
-from tests.e2e.cli import FIXTURES, KEYS, run
 from tests.e2e.live_cluster import apply_fleet, ensure_namespace, install_flux_crds, patch_live
 from tests.e2e.state_from_plan import record_plan
-from tests.e2e.test_plan_offline import _mask_key
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
+from tests.support.keys import mask_key_of
 
 SOPS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sops"
 ENCRYPTED = [
@@ -68,7 +68,7 @@ def test_no_plaintext_in_any_output_file_or_temp(cluster: str, tmp_path: Path, m
         assert result.code == 0, result.err
         outputs += [result.out, result.err]
     state_file = tmp_path / "state.json"
-    record_plan(plan_file, state_file, mask_key=_mask_key())
+    record_plan(plan_file, state_file, mask_key=mask_key_of(KEYS))
     outputs.append(run("plan", path, *OFFLINE, "--state", state_file).out)
     for ks in ("apps", "flux-system"):
         built = run("build", "ks", ks, path, *OFFLINE)
@@ -111,7 +111,7 @@ def test_no_plaintext_in_a_live_plan_file(kubeapi: KubeApi, tmp_path: Path) -> N
     token = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "podinfo-token", "namespace": "apps"}}
     patch_live(kubeapi, {**token, "stringData": {"token": "changed-outside-7f3a9"}})
     plan_file = tmp_path / "plan.json"
-    args = ("plan", staging, "--keys-dir", KEYS, "--kubeconfig", kubeapi.kubeconfig_path, "--state", state_file)
+    args = ("plan", staging, "--keys-dir", KEYS, "--kubeconfig", kubeapi.kubeconfig, "--state", state_file)
     outputs = [run(*args, "--format", fmt, "--out", plan_file).out for fmt in ("text", "markdown")]
     data = json.loads(plan_file.read_text())
     change = next(c for c in data["changes"] if c["id"] == "apps_podinfo-token__Secret")

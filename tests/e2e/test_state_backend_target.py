@@ -11,8 +11,8 @@ import pytest
 from fluxform.cluster.options import ClusterOptions
 from fluxform.state.kube import KubeBackend
 from fluxform.state.model import new_state
-from tests.e2e.cli import FIXTURES, run
 from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, run
 
 
 def test_plan_reads_the_kubernetes_state_of_the_cluster_its_flags_name(
@@ -23,15 +23,14 @@ def test_plan_reads_the_kubernetes_state_of_the_cluster_its_flags_name(
     config = "cluster: clusters/dev\nstate:\n  backend: kubernetes\n  namespace: fluxform-state\n"
     (fleet / "fluxform.yaml").write_text(config)
     kubeapi.server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fluxform-state"}})
-    assert kubeapi.kubeconfig_path is not None
-    backend = KubeBackend.from_options(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path), namespace="fluxform-state")
+    backend = KubeBackend.from_options(ClusterOptions(kubeconfig=kubeapi.kubeconfig), namespace="fluxform-state")
     stored = backend.write(new_state("kubeapi"))
     assert backend.name == "kubeapi"  # named after the context it connected to
     monkeypatch.chdir(fleet)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config to fall back on
     monkeypatch.delenv("KUBECONFIG", raising=False)
 
-    result = run("plan", "--kubeconfig", kubeapi.kubeconfig_path)  # its current context names the state
+    result = run("plan", "--kubeconfig", kubeapi.kubeconfig)  # its current context names the state
     assert result.code == 0, result.err
     assert f"lineage {stored.lineage[:4]}" in result.out and "serial 1" in result.out
     reads = [r for r in kubeapi.server.requests if r.path.endswith("/secrets/fluxform-state-kubeapi")]

@@ -5,7 +5,7 @@ every request.
 
     controls.inject_fault(r"/apis/apps/v1/.*/deployments", status=500, times=1)
     controls.inject_fault(r"/secrets$", method="POST", lose_reply=True, times=1)  # processed, answer lost
-    controls.forbid(verb="patch", resource="deployments", namespace="prod")
+    controls.forbid(ForbidRule(verb="patch", resource="deployments", namespace="prod"))
 """
 
 from __future__ import annotations

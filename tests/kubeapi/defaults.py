@@ -94,12 +94,7 @@ def _template(spec: dict[str, Any], *, restart_policy: bool = True) -> None:
 def _deployment(obj: dict[str, Any]) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", "25%")
-        rolling.setdefault("maxSurge", "25%")
+    _rolling_update(spec.setdefault("strategy", {}), maxUnavailable="25%", maxSurge="25%")
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
     _template(spec)
@@ -109,10 +104,7 @@ def _statefulset(obj: dict[str, Any]) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
-    strategy = spec.setdefault("updateStrategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    _rolling_update(spec.setdefault("updateStrategy", {}), partition=0)
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
     for claim in spec.get("volumeClaimTemplates") or []:
@@ -125,14 +117,18 @@ def _statefulset(obj: dict[str, Any]) -> None:
 
 def _daemonset(obj: dict[str, Any]) -> None:
     spec = obj.setdefault("spec", {})
-    strategy = spec.setdefault("updateStrategy", {})
+    _rolling_update(spec.setdefault("updateStrategy", {}), maxUnavailable=1, maxSurge=0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(spec)
+
+
+def _rolling_update(strategy: dict[str, Any], **defaults: Any) -> None:
+    """A workload's update strategy: type RollingUpdate unless set, then its `defaults`."""
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
         rolling = strategy.setdefault("rollingUpdate", {})
-        rolling.setdefault("maxUnavailable", 1)
-        rolling.setdefault("maxSurge", 0)
-    spec.setdefault("revisionHistoryLimit", 10)
-    _template(spec)
+        for key, value in defaults.items():
+            rolling.setdefault(key, value)
 
 
 def _replicaset(obj: dict[str, Any]) -> None:

@@ -27,6 +27,12 @@ class KubeApi:
     server: Emulator
     http: KubeApiServer
 
+    @property
+    def kubeconfig(self) -> Path:
+        """The kubeconfig file (the pytest fixtures always write one)."""
+        assert self.kubeconfig_path is not None, "this emulator was started without a kubeconfig"
+        return self.kubeconfig_path
+
     def stop(self) -> None:
         self.http.stop()
 

@@ -3,6 +3,7 @@
 chart_dir = write_chart(tmp / "src", "app", "1.2.0", templates={"cm.yaml": CM})
 with ChartRepoServer(tmp / "repo") as server:
     publish(chart_dir, server)          # helm package + helm repo index (the Helm SDK)
+    publish_versions(server, tmp / "src", "hello", ["1.0.0", "2.0.0"], templates={"cm.yaml": CM})
     server.url                          # http://127.0.0.1:<port>
 """
 
@@ -23,7 +24,7 @@ import helm_python
 from fluxform import yamlio
 from fluxform.helm.sdk import use_private_helm_home
 
-__all__ = ["ChartRepoServer", "publish", "write_chart"]
+__all__ = ["ChartRepoServer", "publish", "publish_versions", "write_chart"]
 
 
 def write_chart(
@@ -57,18 +58,27 @@ def write_chart(
     return root
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    """What the server saw and what it should answer differently, for the tests to read and set."""
+
+    requests: list[str]  # paths served
+    authorizations: list[str | None]  # the Authorization header of every request
+    redirects: dict[str, str]  # path -> Location of a 302
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     auth: str | None = None
+    server: _Server
 
     def do_GET(self) -> None:
-        self.server.authorizations.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        self.server.authorizations.append(self.headers.get("Authorization"))
         if self.auth is not None and self.headers.get("Authorization") != self.auth:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="charts"')
             self.end_headers()
             return
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        target = self.server.redirects.get(self.path)  # type: ignore[attr-defined]
+        self.server.requests.append(self.path)
+        target = self.server.redirects.get(self.path)
         if target:
             self.send_response(302)
             self.send_header("Location", target)
@@ -90,27 +100,25 @@ class ChartRepoServer:
         if username is not None:
             auth = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         handler = type("Handler", (_Handler,), {"auth": auth})
-        self._server = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
-        )
-        self._server.requests = []  # type: ignore[attr-defined]
-        self._server.authorizations = []  # type: ignore[attr-defined]
-        self._server.redirects = {}  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+        self._server.requests = []
+        self._server.authorizations = []
+        self._server.redirects = {}
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def requests(self) -> list[str]:
         """Paths served so far (to prove an offline run made none)."""
-        return self._server.requests  # type: ignore[attr-defined,no-any-return]
+        return self._server.requests
 
     @property
     def authorizations(self) -> list[str | None]:
         """The Authorization header of every request (None when absent)."""
-        return self._server.authorizations  # type: ignore[attr-defined,no-any-return]
+        return self._server.authorizations
 
     def redirect(self, path: str, target: str) -> None:
         """Answer GET `path` with a 302 to `target`."""
-        self._server.redirects[path] = target  # type: ignore[attr-defined]
+        self._server.redirects[path] = target
 
     @property
     def url(self) -> str:
@@ -135,3 +143,11 @@ def publish(chart_dir: Path, server: ChartRepoServer, *, relative_urls: bool = F
     archive = Path(helm_python.package(chart_dir, destination=server.root))
     helm_python.repo_index_generate(server.root, base_url=None if relative_urls else server.url)
     return archive
+
+
+def publish_versions(
+    server: ChartRepoServer, parent: Path, name: str, versions: list[str], *, templates: Mapping[str, str]
+) -> None:
+    """Chart `name` in each of `versions`, written under `parent` and published to `server`."""
+    for version in versions:
+        publish(write_chart(parent / version, name, version, templates=templates), server)

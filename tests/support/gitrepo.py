@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fluxform.tool import find_executable, run_tool
+from tests.support.trees import replace_in_file
 
 __all__ = ["TestRepo", "generated_fleet_repo"]
 
@@ -52,9 +53,7 @@ class TestRepo:
         return (self.path / rel).read_text(encoding="utf-8")
 
     def replace(self, rel: str, old: str, new: str) -> None:
-        text = self.read(rel)
-        assert old in text, f"{old!r} not in {rel}"
-        self.write(rel, text.replace(old, new))
+        replace_in_file(self.path / rel, old, new)
 
     def copy_in(self, source: Path, rel: str = "") -> None:
         shutil.copytree(source, self.path / rel if rel else self.path, dirs_exist_ok=True)

@@ -10,6 +10,7 @@ stops it by PID at the end; it skips only when the binary is absent
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Registry", "registry", "start_registry"]
+__all__ = ["Registry", "registry", "running_registry", "start_registry"]
 
 BINARY = "docker-registry"
 
@@ -81,15 +82,23 @@ def start_registry(root: Path, binary: str, *, tls: tuple[Path, Path, Path] | No
     raise RuntimeError("docker-registry did not answer /v2/ within 20s")
 
 
-@pytest.fixture(scope="session")
-def registry() -> Iterator[Registry]:
+@contextlib.contextmanager
+def running_registry(prefix: str = "fluxform-registry-") -> Iterator[Registry]:
+    """A registry in a fresh temp dir, stopped and removed on exit; skips the test when the
+    binary is absent."""
     binary = shutil.which(BINARY)
     if binary is None:
         pytest.skip(f"{BINARY} not installed (apt-get install -y docker-registry)")
-    root = Path(tempfile.mkdtemp(prefix="fluxform-registry-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     reg = start_registry(root, binary)
     try:
         yield reg
     finally:
         reg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    with running_registry() as reg:
+        yield reg

@@ -86,8 +86,7 @@ def test_in_cluster_config_is_used_in_a_pod_without_kubeconfig(tmp_path: Path, m
 
 
 def test_requests_are_counted_and_name_fluxform(kubeapi: KubeApi) -> None:
-    assert kubeapi.kubeconfig_path is not None
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as cluster:
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as cluster:
         cluster.request("GET", "/api")
         reply = cluster.request("GET", "/api/v1/namespaces/nope")
     assert reply.status == 404 and reply.failure().reason == "NotFound"

@@ -54,8 +54,11 @@ def test_dropped_fields_come_from_the_appliers_managed_fields(kubeapi: KubeApi) 
 
 
 def test_keyed_list_items_are_matched_by_key(kubeapi: KubeApi) -> None:
-    containers = [{"name": "app", "image": "a:1", "ports": [{"containerPort": 80}]}, {"name": "log", "image": "l:1"}]
-    pod = {
+    containers: list[dict[str, Any]] = [
+        {"name": "app", "image": "a:1", "ports": [{"containerPort": 80}]},
+        {"name": "log", "image": "l:1"},
+    ]
+    pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p", "namespace": "default"},

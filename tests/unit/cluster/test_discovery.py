@@ -3,7 +3,7 @@ the emulator's default) and legacy (older clusters), plus the aggregated documen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -14,16 +14,9 @@ from tests.e2e.live_cluster import crd
 from tests.kubeapi import KubeApi
 
 
-@pytest.fixture
-def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
-    assert kubeapi.kubeconfig_path is not None
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as client:
-        yield client
-
-
 def test_legacy_discovery_reads_only_the_groups_asked_for(kubeapi_factory: Callable[..., KubeApi]) -> None:
     kubeapi = kubeapi_factory(aggregated_discovery=False)
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as cluster:
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as cluster:
         discovery = Discovery(cluster)
         assert discovery.find("apps", "Deployment") == [
             Resource("apps", "v1", "Deployment", "deployments", True, discovery.find("apps", "Deployment")[0].verbs)

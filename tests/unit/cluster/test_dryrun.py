@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
+from fluxform.cluster.client import ClusterClient
 from fluxform.cluster.dryrun import dry_run_apply
 from fluxform.cluster.errors import ApiFailure
 from fluxform.cluster.mapping import KindMapping
@@ -29,13 +28,6 @@ def _deployment(app: str = "web", replicas: int = 1) -> dict[str, Any]:
             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
         },
     }
-
-
-@pytest.fixture
-def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
-    assert kubeapi.kubeconfig_path is not None
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as client:
-        yield client
 
 
 def test_create_has_no_resource_version_and_stores_nothing(kubeapi: KubeApi, cluster: ClusterClient) -> None:

@@ -10,14 +10,14 @@ from fluxform.cluster.mapping import KindMapping
 from fluxform.cluster.ref import ObjectRef
 from fluxform.errors import ClusterError
 from tests.kubeapi import KubeApi
-from tests.unit.kubeapi.clients import configmap
+from tests.support.kubeclient import configmap
 
 CONFIGMAPS = KindMapping("", "v1", "ConfigMap", "configmaps", True)
 
 
 def test_get_returns_the_object_or_none(kubeapi: KubeApi) -> None:
     kubeapi.server.create(configmap("settings", k="v"))
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path)) as cluster:
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as cluster:
         assert get_object(cluster, ObjectRef(CONFIGMAPS, "default", "settings")) is not None
         assert get_object(cluster, ObjectRef(CONFIGMAPS, "default", "absent")) is None
         assert get_object(cluster, ObjectRef(CONFIGMAPS, "no-such-namespace", "settings")) is None
@@ -33,7 +33,7 @@ def test_list_selects_by_label_across_pages(kubeapi: KubeApi) -> None:
     for index in range(5):
         kubeapi.server.create(configmap(f"part-{index}", labels={"role": "part"}))
     kubeapi.server.create(configmap("head", labels={"role": "head"}))
-    options = ClusterOptions(kubeconfig=kubeapi.kubeconfig_path, list_page_size=2)
+    options = ClusterOptions(kubeconfig=kubeapi.kubeconfig, list_page_size=2)
     with connect(options) as cluster:
         listing = list_objects(cluster, CONFIGMAPS, "default", label_selector="role=part")
     assert [item["metadata"]["name"] for item in listing.items] == [f"part-{i}" for i in range(5)]

@@ -35,7 +35,11 @@ def test_drifted_follows_flux(live: dict[str, Any], dry_run: dict[str, Any], exp
 
 def test_hpa_metrics_duplicated_by_old_servers_are_not_drift() -> None:
     metric = {"type": "Resource", "resource": {"name": "cpu"}}
-    live = {"kind": "HorizontalPodAutoscaler", "metadata": {"resourceVersion": "1"}, "spec": {"metrics": [metric]}}
+    live: dict[str, Any] = {
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"resourceVersion": "1"},
+        "spec": {"metrics": [metric]},
+    }
     dry = {**live, "spec": {"metrics": [metric, metric, {"type": ""}]}}
     assert not drifted(live, dry)
     assert dry["spec"]["metrics"] == [metric, metric, {"type": ""}]  # the input is left alone

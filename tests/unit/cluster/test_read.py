@@ -29,8 +29,7 @@ def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": namespace}, "data": {}}
         )
     kubeapi.server.clear_requests()
-    assert kubeapi.kubeconfig_path is not None
-    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path, list_page_size=4)) as client:
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig, list_page_size=4)) as client:
         yield client
 
 

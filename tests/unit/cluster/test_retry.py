@@ -41,7 +41,7 @@ def test_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
 
 
 def test_throttling_is_waited_out_and_a_last_429_is_an_error(kubeapi: KubeApi) -> None:
-    options = ClusterOptions(kubeconfig=kubeapi.kubeconfig_path, retry=RetryPolicy(attempts=3, backoff=0.01))
+    options = ClusterOptions(kubeconfig=kubeapi.kubeconfig, retry=RetryPolicy(attempts=3, backoff=0.01))
     kubeapi.server.inject_fault("^/api$", status=429, times=2)
     with connect(options) as cluster:
         assert cluster.request("GET", "/api").ok

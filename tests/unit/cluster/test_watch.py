@@ -17,7 +17,7 @@ from fluxform.cluster.ref import ObjectRef
 from fluxform.cluster.retry import RetryPolicy
 from fluxform.cluster.watch import WaitTimeout, WatchExpired, wait_for, watch
 from tests.kubeapi import HEALTH_ANNOTATION, KubeApi
-from tests.unit.kubeapi.clients import configmap, deployment
+from tests.support.kubeclient import configmap, deployment
 
 CONFIGMAPS = KindMapping("", "v1", "ConfigMap", "configmaps", True)
 DEPLOYMENTS = KindMapping("apps", "v1", "Deployment", "deployments", True)
@@ -25,8 +25,7 @@ SETTINGS = ObjectRef(CONFIGMAPS, "default", "settings")
 
 
 def _connect(api: KubeApi) -> ClusterClient:
-    assert api.kubeconfig_path is not None
-    return connect(ClusterOptions(kubeconfig=api.kubeconfig_path, retry=RetryPolicy(attempts=4, backoff=0.01)))
+    return connect(ClusterOptions(kubeconfig=api.kubeconfig, retry=RetryPolicy(attempts=4, backoff=0.01)))
 
 
 @pytest.fixture

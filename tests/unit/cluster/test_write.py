@@ -18,7 +18,7 @@ from fluxform.cluster.retry import RetryPolicy
 from fluxform.cluster.write import Propagation, apply, create, delete, merge_patch, replace
 from fluxform.errors import ClusterError
 from tests.kubeapi import KubeApi
-from tests.unit.kubeapi.clients import configmap, deployment, kubectl, kubectl_json
+from tests.support.kubeclient import configmap, deployment, kubectl, kubectl_json
 
 DEPLOYMENTS = KindMapping("apps", "v1", "Deployment", "deployments", True)
 CONFIGMAPS = KindMapping("", "v1", "ConfigMap", "configmaps", True)
@@ -28,8 +28,7 @@ FAST_RETRIES = RetryPolicy(attempts=4, backoff=0.01)
 
 @pytest.fixture
 def cluster(kubeapi: KubeApi) -> Iterator[ClusterClient]:
-    assert kubeapi.kubeconfig_path is not None
-    options = ClusterOptions(kubeconfig=kubeapi.kubeconfig_path, request_timeout=2.0, retry=FAST_RETRIES)
+    options = ClusterOptions(kubeconfig=kubeapi.kubeconfig, request_timeout=2.0, retry=FAST_RETRIES)
     with connect(options) as client:
         yield client
 

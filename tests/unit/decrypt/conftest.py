@@ -9,8 +9,8 @@ import pytest
 
 from fluxform.decrypt import KeyRing, SopsSession
 from fluxform.tool import run_tool
-from tests.unit.decrypt.keygen import AgeKey, PgpTestKey, generate_age_key, generate_pgp_key
-from tests.unit.decrypt.support import SopsCli
+from tests.support.keys import AgeKey, PgpTestKey, generate_age_key, generate_pgp_key
+from tests.support.sops import SopsCli
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,8 @@ from fluxform.decrypt import (
 from fluxform.decrypt.generators import MAX_ENCRYPTED_FILE_SIZE
 from fluxform.errors import DecryptError
 from fluxform.kustomize.binary import kustomize_build
-from tests.unit.decrypt.keygen import AgeKey
-from tests.unit.decrypt.support import SopsCli
+from tests.support.keys import AgeKey
+from tests.support.sops import SopsCli
 
 
 def _write(path: Path, content: bytes | str | dict[str, Any]) -> None:

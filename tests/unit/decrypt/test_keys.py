@@ -11,8 +11,8 @@ import pytest
 from fluxform import yamlio
 from fluxform.decrypt import KeyRing, keyring_from_keys_dir
 from fluxform.errors import DecryptError
-from tests.unit.decrypt.keygen import AgeKey, PgpTestKey, write_age_key_file
-from tests.unit.decrypt.support import secret
+from tests.support.keys import AgeKey, PgpTestKey, write_age_key_file
+from tests.support.sops import secret
 
 # A syntactically valid post-quantum identity prefix; pyrage cannot parse these, sops can.
 PQ_IDENTITY = "AGE-SECRET-KEY-PQ-1" + "Q" * 60

@@ -10,13 +10,13 @@ import pytest
 
 from fluxform.decrypt import KeyRing, SopsSession, decrypt_manifest, sops_executable
 from fluxform.errors import DecryptError
-from fluxform.objects import ObjectId
 from fluxform.tool import run_tool
-from tests.unit.decrypt.keygen import AgeKey
-from tests.unit.decrypt.support import SopsCli, encrypt_manifest, secret
+from tests.support.ids import ks
+from tests.support.keys import AgeKey
+from tests.support.sops import SopsCli, encrypt_manifest, secret
 
 PLAIN = "LEAKCHECK-hunter2-plaintext"
-KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+KS = ks("apps")
 
 
 def _everything_shown(exc: BaseException) -> str:

@@ -11,8 +11,8 @@ import pytest
 
 from fluxform.decrypt import KeyRing, Masker, derive_mask_key, new_mask_key, secret_plaintexts
 from fluxform.decrypt.mask import FINGERPRINT_HEX_CHARS, LAST_APPLIED_ANNOTATION
-from tests.unit.decrypt.keygen import AgeKey, PgpTestKey
-from tests.unit.decrypt.support import secret
+from tests.support.keys import AgeKey, PgpTestKey
+from tests.support.sops import secret
 
 KEY = bytes(range(32))
 

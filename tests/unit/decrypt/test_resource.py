@@ -28,11 +28,12 @@ from fluxform.decrypt import (
 )
 from fluxform.errors import DecryptError
 from fluxform.kustomize.binary import kustomize_build
-from fluxform.objects import ObjectId, SourceLocation
-from tests.unit.decrypt.keygen import AgeKey, PgpTestKey
-from tests.unit.decrypt.support import SopsCli, encrypt_manifest, secret
+from fluxform.objects import SourceLocation
+from tests.support.ids import ks
+from tests.support.keys import AgeKey, PgpTestKey
+from tests.support.sops import SopsCli, encrypt_manifest, secret
 
-KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+KS = ks("apps")
 REGEX = ["--encrypted-regex", "^(data|stringData)$"]
 BINARY_BLOB = bytes(range(256))
 

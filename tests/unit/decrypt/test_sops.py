@@ -12,8 +12,8 @@ import fluxform.decrypt.sops as sops_module
 from fluxform.decrypt import KeyRing, MacMismatch, SopsSession, is_on_tmpfs
 from fluxform.errors import DecryptError
 from fluxform.objects import SourceLocation
-from tests.unit.decrypt.keygen import AgeKey, PgpTestKey, write_age_key_file
-from tests.unit.decrypt.support import SopsCli, gpg_agents
+from tests.support.keys import AgeKey, PgpTestKey, write_age_key_file
+from tests.support.sops import SopsCli, gpg_agents
 
 DOTENV = b"USER=app\nPASSWORD=hunter2-plain\nNOTE_unencrypted=v1\n"
 

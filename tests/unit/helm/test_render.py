@@ -19,6 +19,7 @@ from fluxform.kinds import KindScopes
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.charts_http import ChartRepoServer, publish, write_chart
 from tests.support.registry import Registry, registry
+from tests.support.trees import crd_text
 
 __all__ = ["registry"]
 
@@ -76,28 +77,22 @@ spec:
       restartPolicy: Never
       containers: [{name: m, image: busybox}]
 """
-CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+CRD = (
+    crd_text("Widget")
+    + """\
 ---
 apiVersion: v1
 kind: ConfigMap
 metadata:
   name: not-a-crd
 """
+)
 SCHEMA = {
     "type": "object",
     "properties": {"replicaCount": {"type": "integer", "minimum": 1}},
 }
 SUB_CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\ndata: {}\n"
-SUB_CRD = CRD.split("---")[0].replace("widgets", "gadgets").replace("Widget", "Gadget")
+SUB_CRD = crd_text("Gadget")
 
 
 def build_app_chart(parent: Path, version: str = "1.0.0") -> Path:
@@ -129,15 +124,21 @@ def build_app_chart(parent: Path, version: str = "1.0.0") -> Path:
     return chart
 
 
+def _chart_from_fleet(chart: str) -> dict[str, Any]:
+    """`spec.chart` of a HelmRelease whose chart is `chart` in GitRepository flux-system/fleet."""
+    source = {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"}
+    return {"spec": {"chart": chart, "sourceRef": source}}
+
+
+def _fleet_ctx(root: Path, tmp_path: Path) -> HelmContext:
+    """A context whose GitRepository flux-system/fleet is the directory `root`."""
+    return HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, cache=ChartCache(tmp_path / "c"))
+
+
 def hr_doc(**spec: Any) -> dict[str, Any]:
     full: dict[str, Any] = {
         "interval": "10m",
-        "chart": {
-            "spec": {
-                "chart": "./charts/app",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        },
+        "chart": _chart_from_fleet("./charts/app"),
     }
     full.update(spec)
     return {
@@ -284,15 +285,8 @@ def test_unsupported_features_are_reported(ctx: HelmContext) -> None:
 def test_chart_kube_version_requirement(tmp_path: Path) -> None:
     chart_root = tmp_path / "src"
     write_chart(chart_root, "needs", "1.0.0", templates={"cm.yaml": SUB_CM}, extra={"kubeVersion": ">=1.34.0-0"})
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): chart_root}, ChartCache(tmp_path / "c"))
-    doc = hr_doc(
-        chart={
-            "spec": {
-                "chart": "needs",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    )
+    ctx = _fleet_ctx(chart_root, tmp_path)
+    doc = hr_doc(chart=_chart_from_fleet("needs"))
     assert render_release(doc, ctx).objects  # SDK default v1.36.0 satisfies it
     with pytest.raises(
         RenderError,
@@ -390,15 +384,8 @@ def test_duplicate_objects_fail_like_flux_unless_streams_are_separate(tmp_path: 
     hook_sa = sa.replace("name: shared", "name: shared\n  annotations:\n    helm.sh/hook: pre-install")
     root = tmp_path / "src"
     write_chart(root, "dup", "1.0.0", templates={"sa.yaml": sa, "hook-sa.yaml": hook_sa})
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
-    spec = {
-        "chart": {
-            "spec": {
-                "chart": "dup",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    }
+    ctx = _fleet_ctx(root, tmp_path)
+    spec = {"chart": _chart_from_fleet("dup")}
     with pytest.raises(RenderError, match="renders ServiceAccount/shared more than once"):
         render_release(hr_doc(**spec), ctx)
     rendered = render_release(hr_doc(**spec, postRenderStrategy="separate"), ctx)
@@ -410,15 +397,8 @@ def test_missing_file_dependency_is_vendored_or_fails_loudly(tmp_path: Path) -> 
     write_chart(root / "libs", "common", "2.1.0", templates={"cm.yaml": SUB_CM.replace("-sub", "-common")})
     deps = [{"name": "common", "version": "2.x", "repository": "file://../../libs/common"}]
     write_chart(root / "charts", "withdep", "1.0.0", templates={"cm.yaml": SUB_CM}, dependencies=deps)
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
-    spec = {
-        "chart": {
-            "spec": {
-                "chart": "charts/withdep",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    }
+    ctx = _fleet_ctx(root, tmp_path)
+    spec = {"chart": _chart_from_fleet("charts/withdep")}
     rendered = render_release(hr_doc(**spec), ctx)
     assert sorted(o["metadata"]["name"] for o in rendered.objects) == ["web-common", "web-sub"]
     assert not (root / "charts" / "withdep" / "charts").exists()  # the source is never modified
@@ -577,19 +557,12 @@ def test_oci_repository_chart_ref_version_carries_the_digest(registry: Registry,
 
 
 def test_scopes_from_the_charts_own_crds(tmp_path: Path) -> None:
-    crd = CRD.split("---")[0].replace("scope: Namespaced", "scope: Cluster")
+    crd = crd_text("Widget", scope="Cluster")
     widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
     root = tmp_path / "src"
     write_chart(root, "widgets", "1.0.0", templates={"w.yaml": widget}, crds={"crd.yaml": crd})
-    ctx = HelmContext(Desired(), {("GitRepository", "flux-system", "fleet"): root}, ChartCache(tmp_path / "c"))
-    spec = {
-        "chart": {
-            "spec": {
-                "chart": "widgets",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"},
-            }
-        }
-    }
+    ctx = _fleet_ctx(root, tmp_path)
+    spec = {"chart": _chart_from_fleet("widgets")}
     rendered = render_release(hr_doc(**spec, install={"crds": "Skip"}), ctx)
     assert "namespace" not in rendered.objects[0]["metadata"]  # cluster-scoped per the chart's CRD
     assert rendered.crds == ()

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import http.client
-import json
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeApi
-
-from .clients import api_client, configmap, deployment, dynamic_client, kubectl, raw
+from tests.support.kubeclient import (
+    api_client,
+    configmap,
+    deployment,
+    dynamic_client,
+    error_status,
+    kubectl,
+    meta,
+    raw,
+    v1_configmap,
+)
 
 
 def test_forbidden_is_shaped_like_rbac(kubeapi: KubeApi) -> None:
@@ -22,7 +30,7 @@ def test_forbidden_is_shaped_like_rbac(kubeapi: KubeApi) -> None:
     deployments = dynamic_client(kubeapi).resources.get(api_version="apps/v1", kind="Deployment")
     with pytest.raises(ApiException) as caught:
         deployments.server_side_apply(body=deployment("web"), namespace="default", field_manager="flux")
-    body = json.loads(caught.value.body)
+    body = error_status(caught.value)
     assert (body["code"], body["reason"]) == (403, "Forbidden")
     assert body["message"] == (
         'deployments.apps "web" is forbidden: User "test" cannot patch resource "deployments" '
@@ -46,10 +54,10 @@ def test_injected_error_for_a_number_of_times(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     fault = kubeapi.server.inject_fault(r"/configmaps$", status=503, times=1, method="POST")
     with pytest.raises(ApiException) as caught:
-        core.create_namespaced_config_map("default", configmap("a"))
-    assert caught.value.status == 503 and json.loads(caught.value.body)["reason"] == "ServiceUnavailable"
+        core.create_namespaced_config_map("default", v1_configmap("a"))
+    assert caught.value.status == 503 and error_status(caught.value)["reason"] == "ServiceUnavailable"
     assert fault.times == 0
-    assert core.create_namespaced_config_map("default", configmap("a")).metadata.name == "a"
+    assert meta(core.create_namespaced_config_map("default", v1_configmap("a"))).name == "a"
 
 
 def test_dropped_connection(kubeapi: KubeApi) -> None:
@@ -84,11 +92,11 @@ def test_request_log_counts_lists_per_type(kubeapi: KubeApi) -> None:
 def test_expired_token_is_401_for_both_clients(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     kubeapi.server.require_token()
-    assert core.read_namespace("default").metadata.name == "default", "the kubeconfig token is valid"
+    assert meta(core.read_namespace("default")).name == "default", "the kubeconfig token is valid"
     kubeapi.server.expire_token()
     with pytest.raises(ApiException) as caught:
         core.read_namespace("default")
-    assert caught.value.status == 401 and json.loads(caught.value.body)["reason"] == "Unauthorized"
+    assert caught.value.status == 401 and error_status(caught.value)["reason"] == "Unauthorized"
     result = kubectl(kubeapi, "get", "ns", "default", check=False)
     assert result.returncode == 1 and "You must be logged in to the server" in result.stderr
 
@@ -107,7 +115,7 @@ def test_apply_control_plays_another_manager(kubeapi: KubeApi) -> None:
     deployments = dynamic_client(kubeapi).resources.get(api_version="apps/v1", kind="Deployment")
     with pytest.raises(ApiException) as caught:
         deployments.server_side_apply(body=deployment("web", replicas=5), namespace="default", field_manager="fluxform")
-    assert 'conflict with "kustomize-controller"' in json.loads(caught.value.body)["message"]
+    assert 'conflict with "kustomize-controller"' in error_status(caught.value)["message"]
 
 
 def test_factory_starts_independent_emulators(kubeapi_factory: Callable[..., KubeApi]) -> None:

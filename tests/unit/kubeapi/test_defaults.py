@@ -9,14 +9,11 @@ from typing import Any
 import pytest
 
 from tests.kubeapi import KubeApi
-
-from .clients import deployment, raw
+from tests.support.kubeclient import deployment, raw, request_ok
 
 
 def _dry_run_create(api: KubeApi, path: str, obj: dict[str, Any]) -> dict[str, Any]:
-    status, body = raw(api, "POST", f"{path}?dryRun=All", obj)
-    assert status == 201, body
-    return body
+    return request_ok(api, "POST", f"{path}?dryRun=All", obj, expect=(201,))
 
 
 def _service(**spec: Any) -> dict[str, Any]:

@@ -10,8 +10,7 @@ import pytest
 
 from tests.kubeapi import KubeApi
 from tests.kubeapi.discovery import KUBE_VERSION
-
-from .clients import dynamic_client, kubectl, kubectl_json, raw
+from tests.support.kubeclient import dynamic_client, kubectl, kubectl_json, raw, request_ok
 
 APPLY = "application/apply-patch+yaml"
 
@@ -41,9 +40,7 @@ def widget_crd(scope: str = "Namespaced", versions: tuple[str, ...] = ("v1",)) -
 
 def _apply_crd(api: KubeApi, crd: dict[str, Any]) -> dict[str, Any]:
     path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}?fieldManager=flux"
-    status, body = raw(api, "PATCH", path, crd, APPLY)
-    assert status in (200, 201), body
-    return body
+    return request_ok(api, "PATCH", path, crd, APPLY, expect=(200, 201))
 
 
 def test_version(kubeapi: KubeApi) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.kubeapi.fieldpaths import (
@@ -17,7 +19,7 @@ CONTAINER = 'k:{"name":"app"}'
 PORT = 'k:{"containerPort":80,"protocol":"TCP"}'
 
 
-def _deployment() -> dict:
+def _deployment() -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

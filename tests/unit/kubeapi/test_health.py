@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from tests.kubeapi import HEALTH_ANNOTATION, KubeApi
-
-from .clients import deployment, raw
+from tests.support.kubeclient import deployment, raw, request_ok
 
 DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/web"
 
@@ -18,9 +17,7 @@ def _conditions(obj: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def _get(api: KubeApi, path: str) -> dict[str, Any]:
-    status, body = raw(api, "GET", path)
-    assert status == 200, body
-    return body
+    return request_ok(api, "GET", path)
 
 
 def test_deployment_rolls_out_on_the_next_read(kubeapi: KubeApi) -> None:
@@ -156,4 +153,5 @@ def test_set_status_accepts_objectid_like_refs(kubeapi: KubeApi) -> None:
 
     kubeapi.server.create(deployment("web"))
     kubeapi.server.set_status(ObjectId(namespace="default", name="web", group="apps", kind="Deployment"), {"x": 1})
-    assert kubeapi.server.get(("apps", "Deployment", "default", "web"))["status"] == {"x": 1}  # type: ignore[index]
+    stored = kubeapi.server.get(("apps", "Deployment", "default", "web"))
+    assert stored is not None and stored["status"] == {"x": 1}

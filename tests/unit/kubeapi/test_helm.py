@@ -17,8 +17,7 @@ import pytest
 
 from fluxform.helm.sdk import use_private_helm_home
 from tests.kubeapi import HEALTH_ANNOTATION, KubeApi
-
-from .clients import kubectl, kubectl_json
+from tests.support.kubeclient import kubectl, kubectl_json
 
 RELEASE = "shop"
 NAMESPACE = "team"
@@ -83,7 +82,7 @@ def chart(tmp_path: Path) -> Iterator[helm_python.Chart]:
 
 def _helm(kubeapi: KubeApi) -> helm_python.Config:
     kubeapi.server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    return helm_python.Config(kubeconfig_path=kubeapi.kubeconfig_path, kube_context="kubeapi", namespace=NAMESPACE)
+    return helm_python.Config(kubeconfig_path=kubeapi.kubeconfig, kube_context="kubeapi", namespace=NAMESPACE)
 
 
 @pytest.fixture

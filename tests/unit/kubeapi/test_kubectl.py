@@ -9,8 +9,7 @@ from pathlib import Path
 import yaml
 
 from tests.kubeapi import KubeApi
-
-from .clients import configmap, deployment, kubectl, kubectl_json
+from tests.support.kubeclient import configmap, deployment, kubectl, kubectl_json
 
 SSA = ("apply", "--server-side", "--validate=false", "-f", "-")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .clients import KUBECTL
+from tests.support.kubeclient import KUBECTL
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -24,7 +24,7 @@ def test_merge_patch_follows_rfc7386(target: Any, patch: Any, expected: Any) -> 
 
 
 def test_json_patch_operations() -> None:
-    doc = {"spec": {"replicas": 1, "list": ["a", "b"]}, "metadata": {"labels": {"x": "1"}}}
+    doc: dict[str, Any] = {"spec": {"replicas": 1, "list": ["a", "b"]}, "metadata": {"labels": {"x": "1"}}}
     ops = [
         {"op": "replace", "path": "/spec/replicas", "value": 3},
         {"op": "add", "path": "/spec/list/-", "value": "c"},

@@ -8,8 +8,7 @@ import base64
 import pytest
 
 from tests.kubeapi import KubeApi
-
-from .clients import configmap, deployment, raw
+from tests.support.kubeclient import configmap, deployment, raw
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests.kubeapi import KubeApi
-
-from .clients import configmap, deployment, raw
+from tests.support.kubeclient import configmap, deployment, raw
 
 APPLY = "application/apply-patch+yaml"
 

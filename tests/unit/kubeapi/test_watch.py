@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from kubernetes import client, watch
+from kubernetes import client
 
 from tests.kubeapi import KubeApi
-
-from .clients import api_client, configmap, deployment, raw
+from tests.support.kubeclient import api_client, configmap, deployment, meta, new_watch, raw, v1_configmap
 
 
 def _stream(api: KubeApi, path: str) -> Iterator[dict[str, Any]]:
@@ -33,13 +32,13 @@ def _stream(api: KubeApi, path: str) -> Iterator[dict[str, Any]]:
 
 def test_client_watch_gets_current_then_new_objects(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    core.create_namespaced_config_map("default", configmap("a"))
-    seen: list[tuple[str, str]] = []
-    watcher = watch.Watch()
+    core.create_namespaced_config_map("default", v1_configmap("a"))
+    seen: list[tuple[str, str | None]] = []
+    watcher = new_watch()
     for event in watcher.stream(core.list_namespaced_config_map, "default", timeout_seconds=5):
-        seen.append((event["type"], event["object"].metadata.name))
+        seen.append((event["type"], meta(event["object"]).name))
         if len(seen) == 1:
-            core.create_namespaced_config_map("default", configmap("b"))
+            core.create_namespaced_config_map("default", v1_configmap("b"))
         if len(seen) == 2:
             watcher.stop()
     assert seen == [("ADDED", "a"), ("ADDED", "b")]

@@ -2,39 +2,43 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeApi
-
-from .clients import api_client, configmap, deployment, dynamic_client, raw
-
-
-def _status(error: ApiException) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(error.body)
-    return body
+from tests.support.kubeclient import (
+    api_client,
+    configmap,
+    deployment,
+    dynamic_client,
+    error_status,
+    meta,
+    present,
+    raw,
+    v1_configmap,
+    v1_deployment,
+)
 
 
 def test_create_get_list_with_label_selectors(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    core.create_namespaced_config_map("default", configmap("a", labels={"app": "x", "tier": "web"}, k="1"))
-    core.create_namespaced_config_map("default", configmap("b", labels={"app": "y"}, k="2"))
-    core.create_namespaced_config_map("kube-system", configmap("c", "kube-system", labels={"app": "x"}, k="3"))
+    core.create_namespaced_config_map("default", v1_configmap("a", labels={"app": "x", "tier": "web"}, k="1"))
+    core.create_namespaced_config_map("default", v1_configmap("b", labels={"app": "y"}, k="2"))
+    core.create_namespaced_config_map("kube-system", v1_configmap("c", "kube-system", labels={"app": "x"}, k="3"))
 
     def names(**kwargs: Any) -> list[str]:
-        return [i.metadata.name for i in core.list_config_map_for_all_namespaces(**kwargs).items]
+        return [present(meta(i).name) for i in core.list_config_map_for_all_namespaces(**kwargs).items]
 
     assert names() == ["a", "b", "c"]
     assert names(label_selector="app=x") == ["a", "c"]
     assert names(label_selector="app in (x,y),!tier") == ["b", "c"]
     assert names(field_selector="metadata.namespace=default,metadata.name!=a") == ["b"]
-    assert [i.metadata.name for i in core.list_namespaced_config_map("default", label_selector="tier").items] == ["a"]
+    assert [meta(i).name for i in core.list_namespaced_config_map("default", label_selector="tier").items] == ["a"]
     got = core.read_namespaced_config_map("a", "default")
-    assert got.data == {"k": "1"} and got.metadata.uid and int(got.metadata.resource_version) > 0
+    assert got.data == {"k": "1"} and meta(got).uid and int(present(meta(got).resource_version)) > 0
 
 
 def test_metadata_stamped_on_create(kubeapi: KubeApi) -> None:
@@ -51,18 +55,17 @@ def test_metadata_stamped_on_create(kubeapi: KubeApi) -> None:
 
 def test_resource_versions_are_a_global_counter(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    first = int(core.create_namespaced_config_map("default", configmap("a")).metadata.resource_version)
-    second = int(
-        core.create_namespaced_config_map("kube-system", configmap("b", "kube-system")).metadata.resource_version
-    )
-    assert second == first + 1
+    first = core.create_namespaced_config_map("default", v1_configmap("a"))
+    second = core.create_namespaced_config_map("kube-system", v1_configmap("b", "kube-system"))
+    first_version, second_version = (int(present(meta(o).resource_version)) for o in (first, second))
+    assert second_version == first_version + 1
 
 
 def test_missing_namespace_is_404_like_the_real_server(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     with pytest.raises(ApiException) as caught:
-        core.create_namespaced_config_map("nope", configmap("a", namespace="nope"))
-    assert _status(caught.value) == {
+        core.create_namespaced_config_map("nope", v1_configmap("a", namespace="nope"))
+    assert error_status(caught.value) == {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -76,17 +79,17 @@ def test_missing_namespace_is_404_like_the_real_server(kubeapi: KubeApi) -> None
 
 def test_cluster_scoped_kinds_ignore_namespace(kubeapi: KubeApi) -> None:
     rbac = client.RbacAuthorizationV1Api(api_client(kubeapi))
-    body = {"metadata": {"name": "reader", "namespace": "ignored"}, "rules": []}
+    body = client.V1ClusterRole(metadata=client.V1ObjectMeta(name="reader", namespace="ignored"), rules=[])
     created = rbac.create_cluster_role(body)
-    assert created.metadata.namespace is None
+    assert meta(created).namespace is None
 
 
 def test_already_exists(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    core.create_namespaced_config_map("default", configmap("a"))
+    core.create_namespaced_config_map("default", v1_configmap("a"))
     with pytest.raises(ApiException) as caught:
-        core.create_namespaced_config_map("default", configmap("a"))
-    status = _status(caught.value)
+        core.create_namespaced_config_map("default", v1_configmap("a"))
+    status = error_status(caught.value)
     assert (caught.value.status, status["reason"], status["message"]) == (
         409,
         "AlreadyExists",
@@ -96,15 +99,15 @@ def test_already_exists(kubeapi: KubeApi) -> None:
 
 def test_stale_resource_version_conflicts_on_put_and_patch(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    stale = core.create_namespaced_config_map("default", configmap("a", k="1"))
+    stale = core.create_namespaced_config_map("default", v1_configmap("a", k="1"))
     core.patch_namespaced_config_map("a", "default", {"data": {"k": "2"}})
     stale.data = {"k": "3"}
     with pytest.raises(ApiException) as caught:
         core.replace_namespaced_config_map("a", "default", stale)
-    status = _status(caught.value)
+    status = error_status(caught.value)
     assert (status["code"], status["reason"]) == (409, "Conflict")
     assert status["message"].startswith('Operation cannot be fulfilled on configmaps "a": the object has been modified')
-    patch = {"metadata": {"resourceVersion": stale.metadata.resource_version}, "data": {"k": "4"}}
+    patch = {"metadata": {"resourceVersion": meta(stale).resource_version}, "data": {"k": "4"}}
     with pytest.raises(ApiException) as caught:
         core.patch_namespaced_config_map("a", "default", patch)
     assert caught.value.status == 409
@@ -124,21 +127,24 @@ def test_stale_resource_version_conflicts_on_put_and_patch(kubeapi: KubeApi) -> 
 )
 def test_generation_bumps_only_for_spec_changes(kubeapi: KubeApi, change: dict[str, Any], bumped: bool) -> None:
     apps = client.AppsV1Api(api_client(kubeapi))
-    apps.create_namespaced_deployment("default", deployment("web"))
+    apps.create_namespaced_deployment("default", v1_deployment("web"))
     before = apps.read_namespaced_deployment("web", "default")
     after = apps.patch_namespaced_deployment("web", "default", change)
-    assert after.metadata.generation == before.metadata.generation + (1 if bumped else 0)
-    assert after.status.replicas == before.status.replicas, "status is not writable through the main resource"
+    assert meta(after).generation == present(meta(before).generation) + (1 if bumped else 0)
+    assert present(after.status).replicas == present(before.status).replicas, (
+        "status is not writable through the main resource"
+    )
 
 
 def test_status_subresource_changes_status_only(kubeapi: KubeApi) -> None:
     apps = client.AppsV1Api(api_client(kubeapi))
-    apps.create_namespaced_deployment("default", deployment("web"))
+    apps.create_namespaced_deployment("default", v1_deployment("web"))
     patched = apps.patch_namespaced_deployment_status(
         "web", "default", {"status": {"replicas": 9}, "spec": {"paused": True}}
     )
-    assert patched.status.replicas == 9 and not patched.spec.paused and patched.metadata.generation == 1
-    managers = {(m.manager, m.subresource) for m in patched.metadata.managed_fields}
+    assert present(patched.status).replicas == 9 and not present(patched.spec).paused
+    assert meta(patched).generation == 1
+    managers = {(m.manager, m.subresource) for m in present(meta(patched).managed_fields)}
     assert ("OpenAPI-Generator", "status") in managers
 
 
@@ -232,23 +238,24 @@ def test_apply_yaml_body(kubeapi: KubeApi) -> None:
 
 def test_json_and_strategic_patches(kubeapi: KubeApi) -> None:
     apps = client.AppsV1Api(api_client(kubeapi))
-    apps.create_namespaced_deployment("default", deployment("web"))
+    apps.create_namespaced_deployment("default", v1_deployment("web"))
     sidecar = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox"}]}}}}
     patched = apps.patch_namespaced_deployment("web", "default", sidecar)  # the typed client sends strategic merge
-    assert [c.name for c in patched.spec.template.spec.containers] == ["app", "sidecar"]
-    assert patched.spec.template.spec.containers[1].image_pull_policy == "Always"
+    containers = present(present(patched.spec).template.spec).containers
+    assert [c.name for c in containers] == ["app", "sidecar"]
+    assert containers[1].image_pull_policy == "Always"
     ops = [{"op": "replace", "path": "/spec/replicas", "value": 4}]
-    assert apps.patch_namespaced_deployment("web", "default", ops).spec.replicas == 4
+    assert present(apps.patch_namespaced_deployment("web", "default", ops).spec).replicas == 4
 
 
 def test_delete_with_finalizer_waits_for_the_finalizer(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    body = configmap("a")
-    body["metadata"]["finalizers"] = ["example.com/hold"]
+    body = v1_configmap("a")
+    meta(body).finalizers = ["example.com/hold"]
     core.create_namespaced_config_map("default", body)
     core.delete_namespaced_config_map("a", "default")
     held = core.read_namespaced_config_map("a", "default")
-    assert held.metadata.deletion_timestamp is not None
+    assert meta(held).deletion_timestamp is not None
     core.patch_namespaced_config_map("a", "default", {"metadata": {"finalizers": None}})
     with pytest.raises(ApiException) as caught:
         core.read_namespaced_config_map("a", "default")
@@ -257,24 +264,26 @@ def test_delete_with_finalizer_waits_for_the_finalizer(kubeapi: KubeApi) -> None
 
 def test_delete_answers_status_and_accepts_delete_options(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    created = core.create_namespaced_config_map("default", configmap("a"))
+    created = core.create_namespaced_config_map("default", v1_configmap("a"))
     wrong = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid="not-it"))
     with pytest.raises(ApiException) as caught:
         core.delete_namespaced_config_map("a", "default", body=wrong)
     assert caught.value.status == 409
     options = client.V1DeleteOptions(propagation_policy="Background")
     status = core.delete_namespaced_config_map("a", "default", body=options)  # the typed client returns a dict
+    assert isinstance(status, dict)
     assert status["kind"] == "Status" and status["status"] == "Success"
-    assert status["details"] == {"name": "a", "group": "", "kind": "configmaps", "uid": created.metadata.uid}
+    assert status["details"] == {"name": "a", "group": "", "kind": "configmaps", "uid": meta(created).uid}
 
 
 def test_foreground_delete_answers_the_marked_owner_then_removes_it_after_its_dependents(kubeapi: KubeApi) -> None:
     apps = client.AppsV1Api(api_client(kubeapi))
-    created = apps.create_namespaced_deployment("default", deployment("web"))
+    created = apps.create_namespaced_deployment("default", v1_deployment("web"))
     assert len(apps.list_namespaced_replica_set("default").items) == 1
     answer = apps.delete_namespaced_deployment("web", "default", propagation_policy="Foreground")
+    assert isinstance(answer, dict)  # the typed client returns the marked object as a dict
     assert answer["metadata"]["finalizers"] == ["foregroundDeletion"] and answer["metadata"]["deletionTimestamp"]
-    events = kubeapi.server.state.store.events_after(int(created.metadata.resource_version))
+    events = kubeapi.server.state.store.events_after(int(present(meta(created).resource_version)))
     kinds = [(e.type, e.key[1]) for e in events if e.type != "ADDED"]
     assert kinds[-3:] == [("MODIFIED", "deployments"), ("DELETED", "replicasets"), ("DELETED", "deployments")]
     assert apps.list_namespaced_replica_set("default").items == []
@@ -283,10 +292,11 @@ def test_foreground_delete_answers_the_marked_owner_then_removes_it_after_its_de
 
 def test_namespace_delete_removes_its_objects(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    core.create_namespace({"metadata": {"name": "team"}})
-    core.create_namespaced_config_map("team", configmap("a", namespace="team"))
-    core.create_namespaced_config_map("default", configmap("b"))
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="team")))
+    core.create_namespaced_config_map("team", v1_configmap("a", namespace="team"))
+    core.create_namespaced_config_map("default", v1_configmap("b"))
     answer = core.delete_namespace("team")
+    assert isinstance(answer, dict)
     assert answer["status"] == {"phase": "Terminating"}
     assert [o["metadata"]["name"] for o in kubeapi.server.objects(kind="ConfigMap")] == ["b"]
     with pytest.raises(ApiException):
@@ -295,9 +305,9 @@ def test_namespace_delete_removes_its_objects(kubeapi: KubeApi) -> None:
 
 def test_deleting_a_deployment_collects_its_replica_sets(kubeapi: KubeApi) -> None:
     apps = client.AppsV1Api(api_client(kubeapi))
-    apps.create_namespaced_deployment("default", deployment("web"))
+    apps.create_namespaced_deployment("default", v1_deployment("web"))
     (replica_set,) = apps.list_namespaced_replica_set("default").items
-    assert replica_set.metadata.owner_references[0].name == "web"
+    assert present(meta(replica_set).owner_references)[0].name == "web"
     apps.delete_namespaced_deployment("web", "default")
     assert apps.list_namespaced_replica_set("default").items == []
 
@@ -305,26 +315,29 @@ def test_deleting_a_deployment_collects_its_replica_sets(kubeapi: KubeApi) -> No
 def test_delete_collection_with_selector(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     for name, app in (("a", "x"), ("b", "y"), ("c", "x")):
-        core.create_namespaced_config_map("default", configmap(name, labels={"app": app}))
+        core.create_namespaced_config_map("default", v1_configmap(name, labels={"app": app}))
     core.delete_collection_namespaced_config_map("default", label_selector="app=x")
     assert [o["metadata"]["name"] for o in kubeapi.server.objects(kind="ConfigMap")] == ["b"]
 
 
 def test_generate_name(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
-    created = core.create_namespaced_config_map("default", {"metadata": {"generateName": "job-"}})
-    assert created.metadata.name.startswith("job-") and len(created.metadata.name) == 9
+    body = client.V1ConfigMap(metadata=client.V1ObjectMeta(generate_name="job-"))
+    created = core.create_namespaced_config_map("default", body)
+    name = present(meta(created).name)
+    assert name.startswith("job-") and len(name) == 9
 
 
 def test_list_pages_with_limit_and_continue(kubeapi: KubeApi) -> None:
     core = client.CoreV1Api(api_client(kubeapi))
     for name in "abcde":
-        core.create_namespaced_config_map("default", configmap(name))
-    names, token = [], None
+        core.create_namespaced_config_map("default", v1_configmap(name))
+    names: list[list[str | None]] = []
+    token: str | None = None
     while True:
         page = core.list_namespaced_config_map("default", limit=2, _continue=token)
-        names.append([i.metadata.name for i in page.items])
-        token = page.metadata._continue
+        names.append([meta(i).name for i in page.items])
+        token = present(page.metadata).var_continue
         if not token:
             break
     assert names == [["a", "b"], ["c", "d"], ["e"]]

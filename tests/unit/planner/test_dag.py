@@ -10,17 +10,7 @@ from fluxform.errors import RenderError
 from fluxform.objects import ObjectId
 from fluxform.planner.dag import find_cycle, order_owners
 from fluxform.planner.model import Owner, OwnerStatus
-
-KS_GROUP = "kustomize.toolkit.fluxcd.io"
-HR_GROUP = "helm.toolkit.fluxcd.io"
-
-
-def ks(name: str, namespace: str = "flux-system") -> ObjectId:
-    return ObjectId(namespace, name, KS_GROUP, "Kustomization")
-
-
-def hr(name: str, namespace: str = "apps") -> ObjectId:
-    return ObjectId(namespace, name, HR_GROUP, "HelmRelease")
+from tests.support.ids import hr, ks
 
 
 def owner(oid: ObjectId, *depends_on: ObjectId, parent: ObjectId | None = None) -> Owner:
@@ -56,7 +46,7 @@ def test_parent_comes_before_child() -> None:
 
 def test_helm_release_depends_on_helm_release() -> None:
     """5.6: HelmRelease dependsOn refers to other HelmReleases."""
-    owners = [owner(hr("app"), hr("db")), owner(hr("db")), owner(ks("infra"))]
+    owners = [owner(hr("app", "apps"), hr("db", "apps")), owner(hr("db", "apps")), owner(ks("infra"))]
     ordered = order(owners)
     assert ordered.index("db") < ordered.index("app")
 

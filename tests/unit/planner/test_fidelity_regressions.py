@@ -4,7 +4,6 @@ edge cases. Each test names the Flux behaviour (and source) it pins."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,16 +13,16 @@ import pytest
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.kustomize.binary import kustomize_build
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.build import BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.generate import prepare_kustomization
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.sources.artifact import materialize_artifact
-from fluxform.tool import find_executable, run_tool
+from tests.support.ids import ks
+from tests.support.kubeclient import kubectl_decode
 from tests.support.trees import write_tree
 
-OWNER = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+OWNER = ks("apps")
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
 
@@ -131,15 +130,6 @@ def test_negation_re_includes_a_file_inside_an_excluded_directory(tmp_path: Path
 # ---- yamlio.py -----------------------------------------------------------------------------
 
 
-def _kubectl_json(path: Path) -> dict[str, object]:
-    kubectl = find_executable("kubectl")
-    assert kubectl is not None
-    env = {"KUBECONFIG": str(path.parent / "none")}
-    out = run_tool([kubectl, "label", "--local", "-f", str(path), "p=x", "-o", "json"], tool="kubectl", env=env)
-    loaded: dict[str, object] = json.loads(out.stdout)
-    return loaded
-
-
 def test_dump_round_trips_next_line_character() -> None:
     """dump -> load must round-trip every string. Was: a string holding NEL (U+0085) is
     written raw inside a quoted scalar; YAML 1.1 (PyYAML and go-yaml v2, checked with kubectl)
@@ -159,7 +149,7 @@ def test_standard_tags_give_json_values_like_kubectl(tmp_path: Path, text: str, 
     Python set and tuples: non-JSON values that break json.dumps of a plan later."""
     path = tmp_path / "cm.yaml"
     path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: t\nv: {text}\n")
-    assert _kubectl_json(path)["v"] == go_value
+    assert kubectl_decode(path)["v"] == go_value
     assert yamlio.load(path.read_text())["v"] == go_value
 
 

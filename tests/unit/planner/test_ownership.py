@@ -12,12 +12,8 @@ from fluxform.errors import RenderError
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
+from tests.support.ids import ks
 from tests.support.trees import flux_kustomization, write_tree
-
-
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
-
 
 VALUES = ObjectId("flux-system", "operator-values", "", "ConfigMap")
 #: flux-operator's layout (xunholy/k8s-gitops): the cluster directory has no kustomization.yaml,
@@ -82,6 +78,6 @@ def test_the_synthetic_root_yields_to_the_kustomization_that_builds_the_object(t
     assert holder.id == ks("operator")
     (values,) = [obj for obj in holder.objects if obj.id == VALUES]
     assert values.body["data"] == {"replicas": "five"}
-    synthetic = ObjectId("", "fluxform-root", "kustomize.toolkit.fluxcd.io", "Kustomization")
+    synthetic = ks("fluxform-root", "")
     assert any(d.subject == synthetic and "planned under Kustomization/flux-system/operator" in d.summary
                for d in state.diagnostics)  # fmt: skip

@@ -2,58 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fluxform.objects import ObjectId
-from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
-from fluxform.planner.plan import Action, plan_offline
+from fluxform.planner.model import DesiredState, Owner, OwnerStatus
+from fluxform.planner.plan import Action, Plan, plan_offline
 from fluxform.planner.planfile import plan_file_from
-from fluxform.state.model import OwnerState, StateObject, canonical_digest, new_state, next_revision
+from fluxform.state.model import OwnerState, StateFile, new_state, next_revision
 from fluxform.views.plan import render_json, render_markdown, render_text, summary_line
+from tests.support.desired import cm, no_mask, owner
+from tests.support.ids import ks
+from tests.support.states import state_object
 
-KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
-OTHER = ObjectId("flux-system", "infra", "kustomize.toolkit.fluxcd.io", "Kustomization")
-
-
-def cm(name: str, value: str, **annotations: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": "apps"}
-    if annotations:
-        meta["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": value}}
+KS, OTHER = ks("apps"), ks("infra")
 
 
-def no_mask(manifest: Mapping[str, Any], paths: Sequence[tuple[str | int, ...]] = ()) -> dict[str, Any]:
-    return dict(manifest)
-
-
-def owner(oid: ObjectId, *bodies: dict[str, Any], status: OwnerStatus = OwnerStatus.BUILT, prune: bool = True) -> Owner:
-    objects = tuple(DesiredObject(ObjectId.from_manifest(b), "v1", b, oid) for b in bodies)
-    return Owner(
-        oid, "Kustomization", status, "GitRepository/flux-system/flux-system", "./x", None, (), prune, None, objects
-    )
-
-
-def state_of(*owners: tuple[ObjectId, list[dict[str, Any]], bool]) -> Any:
+def state_of(*owners: tuple[ObjectId, list[dict[str, Any]], bool]) -> StateFile:
     recorded = {
-        oid: OwnerState(
-            oid,
-            prune,
-            "rev",
-            "2026-01-01T00:00:00Z",
-            "t",
-            tuple(StateObject(ObjectId.from_manifest(b), "v1", canonical_digest(b), b) for b in bodies),
-        )
+        oid: OwnerState(oid, prune, "rev", "2026-01-01T00:00:00Z", "t", tuple(state_object(b) for b in bodies))
         for oid, bodies, prune in owners
     }
     return next_revision(new_state("c"), recorded, operation="apply", by="t")
 
 
-def plan(desired: list[Owner], state: Any) -> Any:
+def plan(desired: list[Owner], state: StateFile | None) -> Plan:
     return plan_offline(DesiredState(tuple(desired), "sha256:x"), state, no_mask, target="t")
 
 
-def actions(result: Any) -> dict[str, str]:
+def actions(result: Plan) -> dict[str, str]:
     return {c.id.name: str(c.action) for c in result.changes}
 
 

@@ -29,6 +29,7 @@ from fluxform.planner.planfile import (
 )
 from fluxform.state.model import canonical_digest
 from fluxform.views.plan import render_markdown, render_text
+from tests.support.desired import no_mask
 from tests.support.planfiles import plan_files
 
 KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
@@ -117,7 +118,7 @@ def test_a_planned_change_cannot_hold_a_plaintext_secret() -> None:
 
 
 def test_a_plan_of_unmasked_manifests_cannot_become_a_plan_file() -> None:
-    plan = plan_offline(DesiredState((_owner(KS, _secret()),), "sha256:abc"), None, lambda m, p=(): dict(m), target="t")
+    plan = plan_offline(DesiredState((_owner(KS, _secret()),), "sha256:abc"), None, no_mask, target="t")
     with pytest.raises(PlanError) as caught:
         plan_file_from(plan)
     assert caught.value.one_line().startswith("Secret/apps/db: refusing to hold an unmasked Secret value")

@@ -18,7 +18,7 @@ from fluxform.errors import StateError
 from fluxform.state.backend import StateBackend, locked
 from fluxform.state.lock import LockHeld, LockLost, new_lock_info
 from fluxform.state.model import new_state, next_revision
-from tests.unit.state.sample import fleet_state, small_state
+from tests.support.states import fleet_state, small_state
 
 MakeBackend = Callable[[], StateBackend]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile, new_state, next_revision
-from tests.unit.state.sample import deployment, owner, state_object
+from tests.support.states import deployment, owner, state_object
 
 FIXED_TIME = "2025-06-01T12:00:00Z"
 FIXED_LINEAGE = "00000000-0000-4000-8000-000000000001"

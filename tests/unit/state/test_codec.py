@@ -12,7 +12,7 @@ from fluxform.errors import StateError
 from fluxform.objects import ObjectId
 from fluxform.state.codec import read_header
 from fluxform.state.model import StateObject, state_from_json, state_to_json
-from tests.unit.state.sample import fleet_state, masked_secret, owner, small_state
+from tests.support.states import fleet_state, masked_secret, owner, small_state
 
 
 def test_small_state_round_trips() -> None:
@@ -44,7 +44,8 @@ def test_decoded_equal_records_are_shared_objects() -> None:
 
 
 def _doc() -> dict[str, Any]:
-    return json.loads(state_to_json(small_state()))
+    doc: dict[str, Any] = json.loads(state_to_json(small_state()))
+    return doc
 
 
 def _first_record(doc: dict[str, Any]) -> dict[str, Any]:

@@ -7,14 +7,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import StateError
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import new_state, next_revision, state_from_json, state_to_json
-from tests.unit.state.sample import small_state
+from tests.support.cli import invoke
+from tests.support.states import small_state
 
 WEB = "apps_web_apps_Deployment"
 CREDS = "apps_web-creds__Secret"
@@ -33,7 +34,8 @@ def state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(state_group, list(args), input=input, catch_exceptions=True)
+    """The `state` command group."""
+    return invoke(state_group, *args, input=input)
 
 
 def test_list_shows_ids_api_versions_and_owners(state_file: Path) -> None:
@@ -160,13 +162,12 @@ def test_push_refuses_same_serial_with_different_content(state_file: Path, tmp_p
 def test_force_unlock_asks_then_releases(state_file: Path) -> None:
     holder = LocalBackend(state_file)
     lock_id = holder.lock(new_lock_info("apply"))
-    runner = CliRunner()
-    declined = runner.invoke(force_unlock, [lock_id, "--state", str(state_file)], input="n\n")
+    declined = invoke(force_unlock, lock_id, "--state", str(state_file), input="n\n")
     assert declined.exit_code == 1 and "locked by" in declined.output
     assert LocalBackend(state_file).lock_holder() is not None
-    wrong = runner.invoke(force_unlock, ["nope", "--yes", "--state", str(state_file)])
+    wrong = invoke(force_unlock, "nope", "--yes", "--state", str(state_file))
     assert isinstance(wrong.exception, StateError) and "does not match" in str(wrong.exception)
-    done = runner.invoke(force_unlock, [lock_id, "--yes", "--state", str(state_file)])
+    done = invoke(force_unlock, lock_id, "--yes", "--state", str(state_file))
     assert done.exit_code == 0 and f"Lock {lock_id}" in done.output
     assert LocalBackend(state_file).lock_holder() is None
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from kubernetes import client
 
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
@@ -27,9 +26,10 @@ from fluxform.state.lease import LOCK_ANNOTATION, micro_time, parse_time
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision
 from tests.kubeapi.launch import KubeApi
-from tests.unit.kubeapi.clients import api_client
+from tests.support.cli import invoke
+from tests.support.kubeclient import api_client, meta, present
+from tests.support.states import fleet_state, small_state
 from tests.unit.state.backend_contract import BackendContract
-from tests.unit.state.sample import fleet_state, small_state
 
 NAMESPACE = "fluxform-state"
 CONTEXT = "kubeapi"
@@ -44,12 +44,16 @@ def _api(kubeapi: KubeApi) -> client.ApiClient:
 
 def _cluster(kubeapi: KubeApi) -> ClusterClient:
     """fluxform's cluster client, as the backend gets it from open_backend."""
-    return connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig_path, context=CONTEXT))
+    return connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig, context=CONTEXT))
+
+
+def _namespace(name: str) -> client.V1Namespace:
+    return client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
 
 
 @pytest.fixture
 def cluster(kubeapi: KubeApi) -> KubeApi:
-    client.CoreV1Api(_api(kubeapi)).create_namespace({"metadata": {"name": NAMESPACE}})
+    client.CoreV1Api(_api(kubeapi)).create_namespace(_namespace(NAMESPACE))
     return kubeapi
 
 
@@ -64,13 +68,18 @@ class TestKubeContract(BackendContract):
         return _factory(cluster, part_bytes=SMALL_PARTS)
 
 
-def _secrets(cluster: KubeApi) -> dict[str, Any]:
+def _secrets(cluster: KubeApi) -> dict[str, client.V1Secret]:
     listed = client.CoreV1Api(_api(cluster)).list_namespaced_secret(NAMESPACE)
-    return {item.metadata.name: item for item in listed.items}
+    return {present(meta(item).name): item for item in listed.items}
 
 
-def _lease(cluster: KubeApi) -> Any:
-    return client.CoordinationV1Api(_api(cluster)).read_namespaced_lease("fluxform-lock-test", NAMESPACE)
+def _lease(cluster: KubeApi) -> client.V1LeaseSpec:
+    lease = client.CoordinationV1Api(_api(cluster)).read_namespaced_lease("fluxform-lock-test", NAMESPACE)
+    return present(lease.spec)
+
+
+def _renewed(cluster: KubeApi) -> dt.datetime:
+    return present(parse_time(_lease(cluster).renew_time))
 
 
 def test_small_state_is_one_gzip_secret_with_lineage_and_serial(cluster: KubeApi) -> None:
@@ -78,9 +87,9 @@ def test_small_state_is_one_gzip_secret_with_lineage_and_serial(cluster: KubeApi
     secrets = _secrets(cluster)
     assert list(secrets) == ["fluxform-state-test"]
     head = secrets["fluxform-state-test"]
-    assert head.metadata.annotations == {"fluxform.dev/lineage": written.lineage, "fluxform.dev/serial": "1"}
-    assert head.metadata.labels["app.kubernetes.io/managed-by"] == "fluxform"
-    text = gzip.decompress(base64.b64decode(head.data["state.json.gz"]))
+    assert meta(head).annotations == {"fluxform.dev/lineage": written.lineage, "fluxform.dev/serial": "1"}
+    assert present(meta(head).labels)["app.kubernetes.io/managed-by"] == "fluxform"
+    text = gzip.decompress(base64.b64decode(present(head.data)["state.json.gz"]))
     assert text.startswith(b'{"format":"fluxform-state","formatVersion":1,')
 
 
@@ -89,7 +98,7 @@ def test_large_state_is_split_and_old_parts_are_removed(cluster: KubeApi) -> Non
     state = backend.write(fleet_state(n_objects=600, revisions=3, per_owner=60, changed_owners=3))
     first_parts = {name for name in _secrets(cluster) if f"-part-{state.serial}-" in name}
     assert len(first_parts) > 2
-    index = json.loads(base64.b64decode(_secrets(cluster)["fluxform-state-test"].data["parts.json"]))
+    index = json.loads(base64.b64decode(present(_secrets(cluster)["fluxform-state-test"].data)["parts.json"]))
     assert index["parts"] == sorted(first_parts, key=lambda n: int(n.rsplit("-", 1)[1]))
     backend.write(next_revision(state, state.owners, operation="apply", by="me"))
     names = set(_secrets(cluster))
@@ -104,7 +113,7 @@ def test_parts_left_by_a_dead_writer_are_cleaned_up(cluster: KubeApi) -> None:
         },
         "data": {"part": base64.b64encode(b"half a write").decode()},
     }
-    client.CoreV1Api(_api(cluster)).create_namespaced_secret(NAMESPACE, orphan)
+    client.CoreV1Api(_api(cluster)).create_namespaced_secret(NAMESPACE, client.V1Secret.model_validate(orphan))
     _factory(cluster)().write(small_state())
     assert list(_secrets(cluster)) == ["fluxform-state-test"]
 
@@ -114,7 +123,7 @@ def test_a_damaged_part_is_reported_not_parsed(cluster: KubeApi) -> None:
     backend.write(fleet_state(n_objects=300, revisions=1, per_owner=30, changed_owners=1))
     part = next(name for name in _secrets(cluster) if "-part-" in name)
     body = {"metadata": {"name": part}, "data": {"part": base64.b64encode(b"garbage").decode()}}
-    client.CoreV1Api(_api(cluster)).replace_namespaced_secret(part, NAMESPACE, body)
+    client.CoreV1Api(_api(cluster)).replace_namespaced_secret(part, NAMESPACE, client.V1Secret.model_validate(body))
     with pytest.raises(StateError, match="checksum mismatch"):
         backend.read()
 
@@ -128,7 +137,7 @@ def test_a_write_racing_another_writer_gets_the_409_as_state_changed(cluster: Ku
         def _commit(self, head: Any, *args: Any) -> None:
             # Someone (another tool, a stale writer) rewrites the head after we read it.
             head_now = core.read_namespaced_secret(self.head_name, NAMESPACE)
-            head_now.metadata.annotations["edited-by"] = "someone-else"
+            present(meta(head_now).annotations)["edited-by"] = "someone-else"
             core.replace_namespaced_secret(self.head_name, NAMESPACE, head_now)
             super()._commit(head, *args)
 
@@ -156,10 +165,10 @@ def test_a_lease_taken_by_a_send_whose_answer_was_lost_is_held(cluster: KubeApi)
     backend = _factory(cluster)()
     cluster.server.inject_fault("/leases$", method="POST", lose_reply=True, times=1)
     lock_id = backend.lock(new_lock_info("apply"))
-    assert _lease(cluster).spec.holder_identity == lock_id
+    assert _lease(cluster).holder_identity == lock_id
     backend.write(small_state())  # the write checks the Lease still names this lock
     backend.unlock(lock_id)
-    assert _lease(cluster).spec.holder_identity is None
+    assert _lease(cluster).holder_identity is None
 
 
 def _stale_lease(cluster: KubeApi, seconds: int) -> dt.datetime:
@@ -182,7 +191,7 @@ def _stale_lease(cluster: KubeApi, seconds: int) -> dt.datetime:
             "renewTime": micro_time(renewed),
         },
     }
-    client.CoordinationV1Api(_api(cluster)).create_namespaced_lease(NAMESPACE, body)
+    client.CoordinationV1Api(_api(cluster)).create_namespaced_lease(NAMESPACE, client.V1Lease.model_validate(body))
     return renewed
 
 
@@ -195,9 +204,9 @@ def test_a_stale_lease_is_taken_over_only_after_it_expires(cluster: KubeApi) -> 
     lock_id = taker.lock(new_lock_info("apply"), timeout=10.0)
     assert dt.datetime.now(dt.UTC) > renewed + dt.timedelta(seconds=1)
     lease = _lease(cluster)
-    assert lease.spec.holder_identity == lock_id and lease.spec.lease_transitions == 1
+    assert lease.holder_identity == lock_id and lease.lease_transitions == 1
     taker.unlock(lock_id)
-    assert _lease(cluster).spec.holder_identity is None
+    assert _lease(cluster).holder_identity is None
 
 
 _HOLDER = """
@@ -216,25 +225,24 @@ time.sleep(60)
 
 def test_a_live_holder_renews_and_a_killed_one_expires(cluster: KubeApi) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(cluster.kubeconfig_path), NAMESPACE],
+        [sys.executable, "-c", _HOLDER, str(cluster.kubeconfig), NAMESPACE],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "locked"
-        first_renewal = parse_time(_lease(cluster).spec.renew_time)
+        first_renewal = _renewed(cluster)
         other = _factory(cluster)()
         # Well past one lease duration, the holder still has it: it kept renewing.
         with pytest.raises(LockHeld) as err:
             other.lock(new_lock_info("plan"), timeout=2.5)
         assert f"pid {child.pid}" in err.value.holder.who
-        assert parse_time(_lease(cluster).spec.renew_time) > first_renewal
+        assert _renewed(cluster) > first_renewal
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-    last_renewal = parse_time(_lease(cluster).spec.renew_time)
-    assert last_renewal is not None
+    last_renewal = _renewed(cluster)
     lock_id = other.lock(new_lock_info("apply"), timeout=10.0)
     assert dt.datetime.now(dt.UTC) > last_renewal + dt.timedelta(seconds=1)
     other.unlock(lock_id)
@@ -248,7 +256,7 @@ def test_kubectl_sees_the_lease_holder(cluster: KubeApi) -> None:
         [
             kubectl,
             "--kubeconfig",
-            str(cluster.kubeconfig_path),
+            str(cluster.kubeconfig),
             "-n",
             NAMESPACE,
             "get",
@@ -278,7 +286,7 @@ def test_kubectl_sees_the_lease_holder(cluster: KubeApi) -> None:
 )
 def test_api_refusals_are_state_errors_with_a_hint(kubeapi: KubeApi, setup: Any, message: str, hint: str) -> None:
     if message == "HTTP 403":
-        client.CoreV1Api(_api(kubeapi)).create_namespace({"metadata": {"name": NAMESPACE}})
+        client.CoreV1Api(_api(kubeapi)).create_namespace(_namespace(NAMESPACE))
     setup(kubeapi)
     backend = KubeBackend(_cluster(kubeapi), namespace=NAMESPACE, name="test", lease_seconds=2.0)
     with pytest.raises(StateError) as err:
@@ -320,21 +328,20 @@ def test_cli_commands_use_the_kubernetes_backend(cluster: KubeApi) -> None:
         "--backend-namespace",
         NAMESPACE,
         "--kubeconfig",
-        str(cluster.kubeconfig_path),
+        str(cluster.kubeconfig),
         "--context",
         CONTEXT,
     ]
-    runner = CliRunner()
-    listed = runner.invoke(state_group, ["list", *flags])
+    listed = invoke(state_group, "list", *flags)
     assert listed.exit_code == 0, listed.output
     assert "apps_web_apps_Deployment" in listed.output
-    removed = runner.invoke(state_group, ["rm", "apps_web_apps_Deployment", *flags])
+    removed = invoke(state_group, "rm", "apps_web_apps_Deployment", *flags)
     assert "state serial 2" in removed.output, removed.output
 
     holder = _factory(cluster, name=default_state_name(CONTEXT))()
     lock_id = holder.lock(new_lock_info("apply"))
-    blocked = runner.invoke(state_group, ["rm", "apps_web-creds__Secret", *flags])
+    blocked = invoke(state_group, "rm", "apps_web-creds__Secret", *flags)
     assert isinstance(blocked.exception, LockHeld)
-    done = runner.invoke(force_unlock, [lock_id, "--yes", *flags])
+    done = invoke(force_unlock, lock_id, "--yes", *flags)
     assert done.exit_code == 0, done.output
-    assert runner.invoke(state_group, ["rm", "apps_web-creds__Secret", *flags]).exit_code == 0
+    assert invoke(state_group, "rm", "apps_web-creds__Secret", *flags).exit_code == 0

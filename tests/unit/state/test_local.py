@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,15 +19,15 @@ from fluxform.state.backend import StateBackend
 from fluxform.state.local import LocalBackend, default_state_path
 from fluxform.state.lock import LockHeld, new_lock_info
 from fluxform.state.model import next_revision, state_to_json
+from tests.support.states import small_state
 from tests.unit.state.backend_contract import BackendContract
-from tests.unit.state.sample import small_state
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 class TestLocalContract(BackendContract):
     @pytest.fixture
-    def make_backend(self, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make_backend(self, tmp_path: Path) -> Callable[[], LocalBackend]:
         path = tmp_path / ".fluxform" / "test.state.json"
         return lambda: LocalBackend(path)
 

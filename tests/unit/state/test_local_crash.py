@@ -14,8 +14,8 @@ import pytest
 
 from fluxform.state.local import CRASH_ENV, CRASH_POINTS, LocalBackend
 from fluxform.state.model import StateFile, new_state, next_revision
+from tests.support.states import deployment, owner, state_object
 from tests.unit.state.crash_writer import FIXED_LINEAGE, FIXED_MASK_KEY, next_state
-from tests.unit.state.sample import deployment, owner, state_object
 
 REPO = Path(__file__).resolve().parents[3]
 #: Steps after which the new state is in place.

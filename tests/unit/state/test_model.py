@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from fluxform.objects import ObjectId
 from fluxform.state.model import (
     DEFAULT_HISTORY_LIMIT,
+    StateFile,
     canonical_digest,
     new_state,
     next_revision,
     without_ids,
 )
-from tests.unit.state.sample import deployment, masked_secret, owner, small_state, state_object
+from tests.support.states import deployment, masked_secret, owner, small_state, state_object
 
 
 def test_new_state_has_fresh_lineage_and_mask_key() -> None:
@@ -43,9 +45,7 @@ def test_canonical_digest(left: dict[str, object], right: dict[str, object], equ
     assert (canonical_digest(left) == canonical_digest(right)) is equal
 
 
-def _apply(state, tag: str, limit: int = DEFAULT_HISTORY_LIMIT):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
+def _apply(state: StateFile, tag: str, limit: int = DEFAULT_HISTORY_LIMIT) -> StateFile:
     apps = owner("apps", [state_object(deployment("apps", "web", tag))])
     state = next_revision(state, {apps.id: apps}, operation="apply", by="me", history_limit=limit)
     return replace(state, serial=state.serial + 1)  # what a backend write does
@@ -57,8 +57,8 @@ def test_history_keeps_previous_revisions_newest_last_and_bounded() -> None:
         state = _apply(state, f"v{i}", limit=3)
     assert state.serial == 5
     assert [rev.serial for rev in state.history] == [2, 3, 4]
-    image = lambda rev: next(iter(rev.owners.values())).objects[0].manifest["spec"]["template"]  # noqa: E731
-    assert "v3" in str(image(state.history[-1]))
+    manifest = next(iter(state.history[-1].owners.values())).objects[0].manifest
+    assert manifest is not None and "v3" in str(manifest["spec"]["template"])
     assert state.operation == "apply" and state.written_by == "me" and state.written_at
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import replace
 
-import pyrage
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
@@ -18,7 +16,8 @@ from fluxform.state.secrets import (
     restore_secret_manifest,
     secret_state_object,
 )
-from tests.unit.state.sample import masked_secret, owner, small_state
+from tests.support.keys import generate_age_key, generate_ssh_key
+from tests.support.states import masked_secret, owner, small_state
 
 SECRET_ID = ObjectId("apps", "db", "", "Secret")
 PASSWORD = "correct horse battery staple"
@@ -34,21 +33,17 @@ def _masked() -> dict[str, object]:
 
 
 def _ssh_keypair() -> tuple[str, str]:
-    key = ed25519.Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    return public.decode(), private
+    key = generate_ssh_key()
+    return key.public, key.private
 
 
 def _age_keypair() -> tuple[str, str]:
-    identity = pyrage.x25519.Identity.generate()
-    return str(identity.to_public()), str(identity)
+    key = generate_age_key()
+    return key.recipient, key.identity
 
 
 @pytest.mark.parametrize("keypair", [_age_keypair, _ssh_keypair], ids=["age", "ssh"])
-def test_sealed_values_restore_with_identity_and_never_appear_in_state(keypair) -> None:  # type: ignore[no-untyped-def]
+def test_sealed_values_restore_with_identity_and_never_appear_in_state(keypair: Callable[[], tuple[str, str]]) -> None:
     recipient, identity = keypair()
     obj = secret_state_object(SECRET_ID, "v1", masked=_masked(), plain=_plain(), recipients=[recipient])
     assert obj.sealed_values and not obj.secret_values_omitted
@@ -81,7 +76,9 @@ def test_wrong_or_missing_identity_is_a_clear_error() -> None:
     [(None, ["age"]), (_plain(), [])],
     ids=["no-plaintext-given", "no-recipients"],
 )
-def test_without_recipients_values_are_omitted_and_marked(plain, recipients) -> None:  # type: ignore[no-untyped-def]
+def test_without_recipients_values_are_omitted_and_marked(
+    plain: dict[str, object] | None, recipients: list[str]
+) -> None:
     recipients = [_age_keypair()[0]] if recipients else []
     obj = secret_state_object(SECRET_ID, "v1", masked=_masked(), plain=plain, recipients=recipients)
     assert obj.secret_values_omitted

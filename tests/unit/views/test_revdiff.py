@@ -18,13 +18,10 @@ from fluxform.planner.revdiff.compare import (
     Revision,
 )
 from fluxform.views.revdiff import diff_to_dict, render_diff_json, render_diff_markdown, render_diff_text
+from tests.support.ids import ks
 
 BASE = Revision("origin/main", "a" * 40)
 HEAD = Revision("HEAD", "b" * 40)
-
-
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
 
 
 def cm(name: str, value: str) -> dict[str, Any]:

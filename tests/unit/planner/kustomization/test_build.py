@@ -17,13 +17,14 @@ import pytest
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
-from fluxform.objects import ObjectId, SourceLocation
+from fluxform.objects import SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.kustomization.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
+from tests.support.ids import ks
 from tests.support.trees import write_tree
 
-OWNER = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+OWNER = ks("apps")
 ORIGIN = SourceLocation("clusters/dev/apps.yaml")
 
 

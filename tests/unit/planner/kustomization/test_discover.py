@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from fluxform.errors import RenderError, SourceError
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.model import OwnerStatus
+from tests.support import ids
+from tests.support.desired import owner_of
 from tests.support.trees import flux_kustomization, write_tree
 
 
@@ -77,7 +78,8 @@ def test_substitute_from_object_made_by_a_sibling_kustomization_is_waited_for(fl
     app = state.objects()[next(i for i in state.objects() if i.name == "app")]
     assert app.body["data"]["region"] == "eu-west"
     assert app.owner.name == "apps"
-    assert state.owner(app.owner) is not None and state.owner(app.owner).parent.name == "flux-system"  # type: ignore[union-attr]
+    parent = owner_of(state, app.owner).parent
+    assert parent is not None and parent.name == "flux-system"
 
 
 def test_missing_substitute_from_object_is_an_error_naming_it(fleet: Path) -> None:
@@ -171,7 +173,7 @@ def test_remote_cluster_kustomizations_are_not_planned_and_same_names_keep_their
     state = discover(root / "hub", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
 
     for namespace in ("production", "staging"):
-        oid = ObjectId(namespace, "tenants", "kustomize.toolkit.fluxcd.io", "Kustomization")
+        oid = ids.ks("tenants", namespace)
         owner = state.owner(oid)
         assert owner is not None and owner.status is OwnerStatus.EXTERNAL and owner.objects == ()
         (note,) = owner.diagnostics

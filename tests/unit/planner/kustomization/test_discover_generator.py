@@ -6,19 +6,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fluxform.errors import SourceError
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState
 from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.views.revdiff import diff_to_dict
+from tests.support.desired import owner_of
+from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
-from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
+from tests.support.ids import ks
+from tests.support.trees import FLUX_SYSTEM_SOURCE, configmap_text, flux_kustomization, write_tree
 
 GENERATOR = """\
 apiVersion: source.extensions.fluxcd.io/v1beta1
@@ -47,12 +50,6 @@ spec:
 SYNC = FLUX_SYSTEM_SOURCE + "---\n"
 
 
-def _configmap(name: str, namespace: str, value: str) -> str:
-    return (
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  v: {value}\n"
-    )
-
-
 def _external(name: str, path: str, artifact: str) -> str:
     text = flux_kustomization(name, path)
     return text.replace(
@@ -64,10 +61,10 @@ FLEET = {
     "clusters/dev/flux-system/gotk-sync.yaml": SYNC + flux_kustomization("flux-system", "./clusters/dev"),
     "clusters/dev/infrastructure.yaml": _external("infra", "./controllers", "infrastructure"),
     "clusters/dev/apps.yaml": _external("apps", "./dev", "apps"),
-    "infrastructure/controllers/cm.yaml": _configmap("controller", "infra", "one"),
+    "infrastructure/controllers/cm.yaml": configmap_text("controller", "infra", v="one"),
     "infrastructure/controllers/README.md": "excluded by the generator\n",
     "apps/base/kustomization.yaml": "resources: [cm.yaml]\n",
-    "apps/base/cm.yaml": _configmap("app", "apps", "base"),
+    "apps/base/cm.yaml": configmap_text("app", "apps", v="base"),
     "apps/dev/kustomization.yaml": "resources: [../base]\nnamePrefix: dev-\n",
 }
 
@@ -77,8 +74,7 @@ def _render(root: Path) -> DesiredState:
 
 
 def _names(state: DesiredState, owner: str) -> list[str]:
-    found = state.owner(ObjectId("flux-system", owner, "kustomize.toolkit.fluxcd.io", "Kustomization"))
-    assert found is not None, owner
+    found = owner_of(state, ks(owner))
     return sorted(str(o.id) for o in found.objects)
 
 
@@ -141,10 +137,10 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
     repo = TestRepo.create(tmp_path / "repo")
     write_tree(repo.path, files)
     base = repo.commit("fleet")
-    repo.write("apps/base/cm.yaml", _configmap("app", "apps", "changed"))
+    repo.write("apps/base/cm.yaml", configmap_text("app", "apps", v="changed"))
     repo.commit("apps: new value")
 
-    def run(changed_only: bool) -> dict[str, object]:
+    def run(changed_only: bool) -> dict[str, Any]:
         fleet = FleetRequest(DiscoverOptions(cache=BuildCache(tmp_path / "cache"), jobs=2))
         request = DiffRequest((repo.path / "clusters",), base, fleet=fleet, changed_only=changed_only)
         return diff_to_dict(diff_revisions(replace(request, index_dir=tmp_path / "index")))
@@ -152,9 +148,8 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
     full, cold, warm = run(False), run(True), run(True)
 
     assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0}
-    (cluster,) = full["clusters"]  # type: ignore[misc]
+    (cluster,) = full["clusters"]
     (owner,) = [o for o in cluster["owners"] if o["changes"]]
     assert owner["id"] == "Kustomization/flux-system/apps"
     assert [c["name"] for c in owner["changes"]] == ["dev-app"]
-    strip = lambda d: {k: v for k, v in d.items() if k not in ("mode", "timings")}  # noqa: E731
-    assert strip(cold) == strip(full) and strip(warm) == strip(full)
+    assert without_mode(cold) == without_mode(full) and without_mode(warm) == without_mode(full)

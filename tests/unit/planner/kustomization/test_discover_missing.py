@@ -9,62 +9,22 @@ from pathlib import Path
 import pytest
 
 from fluxform.errors import MissingKeys, ObjectNotFound, SourceError
-from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import DesiredState, OwnerStatus
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.sources.chart_cache import ChartCache
+from tests.support.desired import owner_of
+from tests.support.fleets import MISSING_INPUTS
+from tests.support.ids import hr, ks
 from tests.support.trees import flux_kustomization, write_tree
 
-SUBSTITUTE_FROM_RUNTIME_SECRET = """\
-  postBuild:
-    substituteFrom:
-      - kind: Secret
-        name: tunnel-id
-"""
-RELEASE = """\
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: web
-  namespace: flux-system
-spec:
-  interval: 10m
-  chart:
-    spec:
-      chart: ./charts/web
-      sourceRef:
-        kind: GitRepository
-        name: flux-system
-  valuesFrom:
-    - kind: ConfigMap
-      name: made-in-the-cluster
-"""
-FLEET = {
-    "clusters/dev/sync.yaml": flux_kustomization("flux-system", "./clusters/dev"),
-    "clusters/dev/tunnel.yaml": flux_kustomization("tunnel", "./apps/tunnel", SUBSTITUTE_FROM_RUNTIME_SECRET),
-    "clusters/dev/team.yaml": flux_kustomization("team", "./deploy", source="team-repo"),
-    "clusters/dev/plain.yaml": flux_kustomization("plain", "./apps/plain"),
-    "apps/tunnel/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tunnel\n  namespace: default\n"
-    "data:\n  id: ${tunnel_id}\n",
-    "apps/plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: default\n",
-    "apps/plain/release.yaml": RELEASE,
-    "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n",
-    "charts/web/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata: {}\n",
-}
-
-
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
-
-
-WEB = ObjectId("flux-system", "web", "helm.toolkit.fluxcd.io", "HelmRelease")
+WEB = hr("web")
 
 
 def _render(tmp_path: Path, *, sources: str = "error", objects: str = "error") -> DesiredState:
-    root = write_tree(tmp_path / "repo", FLEET)
+    root = write_tree(tmp_path / "repo", MISSING_INPUTS)
     helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(tmp_path / "charts"), missing_objects=objects))
     options = DiscoverOptions(
         repo_root=root,
@@ -95,7 +55,7 @@ def test_warn_plans_them_as_not_rendered_and_says_why(tmp_path: Path) -> None:
     assert statuses[ks("tunnel")] is OwnerStatus.EXTERNAL
     assert statuses[WEB] is OwnerStatus.EXTERNAL
     assert statuses[ks("plain")] is OwnerStatus.BUILT  # the rest of the fleet is planned
-    assert [str(o.id) for o in state.owner(ks("plain")).objects] == [  # type: ignore[union-attr]
+    assert [str(o.id) for o in owner_of(state, ks("plain")).objects] == [
         "ConfigMap/default/plain",
         "HelmRelease/flux-system/web",
     ]
@@ -118,7 +78,7 @@ def test_missing_keys_warn_skips_only_what_must_decrypt(tmp_path: Path, monkeypa
         "clusters/dev/secrets.yaml": flux_kustomization("secrets", "./apps/secrets", DECRYPTING),
         "clusters/dev/plain.yaml": flux_kustomization("plain", "./apps/plain"),
         "apps/secrets/secret.yaml": ENCRYPTED,
-        "apps/plain/cm.yaml": FLEET["apps/plain/cm.yaml"],
+        "apps/plain/cm.yaml": MISSING_INPUTS["apps/plain/cm.yaml"],
     }
     root = write_tree(tmp_path / "repo", files)
 
@@ -132,6 +92,6 @@ def test_missing_keys_warn_skips_only_what_must_decrypt(tmp_path: Path, monkeypa
     with pytest.raises(MissingKeys, match="no decryption keys for this Kustomization"):
         render("error")
     state = render("warn")
-    assert state.owner(ks("secrets")).status is OwnerStatus.EXTERNAL  # type: ignore[union-attr]
-    assert [str(o.id) for o in state.owner(ks("plain")).objects] == ["ConfigMap/default/plain"]  # type: ignore[union-attr]
+    assert owner_of(state, ks("secrets")).status is OwnerStatus.EXTERNAL
+    assert [str(o.id) for o in owner_of(state, ks("plain")).objects] == ["ConfigMap/default/plain"]
     assert any("not rendered: no decryption keys" in d.summary for d in state.diagnostics)

@@ -18,15 +18,12 @@ from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.revdiff.changed import IndexRoots, RenderIndex, index_state
 from fluxform.sources.chart_cache import ChartCache
-from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
-
-
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
-
+from tests.support.desired import owner_of
+from tests.support.ids import hr, ks
+from tests.support.trees import FLUX_SYSTEM_SOURCE, crd_text, flux_kustomization, helm_release, write_tree
 
 ROOT, INFRA, APPS = ks("flux-system"), ks("infra"), ks("apps")
-WEB = ObjectId("flux-system", "web", "helm.toolkit.fluxcd.io", "HelmRelease")
+WEB = hr("web")
 WIDGET_SCOPE = ("example.com", "Widget", False)  # cluster-scoped
 
 
@@ -55,31 +52,9 @@ metadata:
 data:
   region: eu-west
 """,
-    "infra/crd.yaml": """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Cluster
-  versions: [{name: v1, served: true, storage: true}]
-""",
-    "infra/release.yaml": """\
-apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: web
-  namespace: flux-system
-spec:
-  interval: 10m
-  chart:
-    spec:
-      chart: ./charts/web
-      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}
-      verify: {provider: cosign}  # fluxform warns it cannot check signatures
-""",
+    "infra/crd.yaml": crd_text("Widget", scope="Cluster"),
+    # fluxform warns it cannot check signatures
+    "infra/release.yaml": helm_release("web", "./charts/web", chart_extra="      verify: {provider: cosign}\n"),
     "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
     "charts/web/templates/configmap.yaml": (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\ndata:\n  port: '8080'\n"
@@ -103,12 +78,7 @@ metadata:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    for rel, text in FLEET.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+    return write_tree(tmp_path / "repo", FLEET)
 
 
 def _render(
@@ -166,7 +136,7 @@ def test_stand_ins_are_not_rendered_but_keep_their_place(repo: Path, tmp_path: P
         assert (stand_in.kind, stand_in.status, stand_in.path, stand_in.parent, stand_in.depends_on) == (
             original.kind, original.status, original.path, original.parent, original.depends_on,
         )  # fmt: skip
-    assert partial.owner(WEB).kind == "HelmRelease"  # type: ignore[union-attr]
+    assert owner_of(partial, WEB).kind == "HelmRelease"
     assert any("spec.chart.spec.verify" in d.summary for d in full.diagnostics)
     assert partial.diagnostics == full.diagnostics  # the stand-in release's warning included
     app = partial.objects()[ObjectId("default", "app", "", "ConfigMap")]

@@ -12,18 +12,10 @@ import pytest
 
 from fluxform.errors import RenderError
 from fluxform.planner.kustomization.generate import find_kustomization_file, prepare_kustomization, spec_changes_build
+from tests.support.trees import write_tree
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def generated(root: Path, files: dict[str, str]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def _ks(**spec: Any) -> FluxKustomization:
     )
 
 
-def _objects(lookup: dict[tuple[str, str, str], Mapping[str, Any]] | None = None) -> PostBuildContext:
+def _objects(lookup: Mapping[tuple[str, str, str], Mapping[str, Any]] | None = None) -> PostBuildContext:
     table = lookup or {}
     return PostBuildContext(lambda kind, ns, name: table.get((kind, ns, name)), strict=True)
 

@@ -8,10 +8,11 @@ import pytest
 
 from fluxform.objects import ObjectId
 from fluxform.planner.live.policy import FieldManagers, owner_mismatch, prune_blocked, skip_reason
+from tests.support.ids import hr, ks
 
-KS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
-HR = ObjectId("apps", "guestbook", "helm.toolkit.fluxcd.io", "HelmRelease")
-ROOT = ObjectId("", "root", "kustomize.toolkit.fluxcd.io", "Kustomization")
+KS = ks("apps")
+HR = hr("guestbook", "apps")
+ROOT = ks("root", "")
 
 
 def _obj(labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:

@@ -14,18 +14,14 @@ from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, OwnerInputs, RenderIndex, index_state
 from fluxform.sources.chart_cache import ChartCache
-
-
-def ks(name: str) -> ObjectId:
-    return ObjectId("flux-system", name, "kustomize.toolkit.fluxcd.io", "Kustomization")
-
+from tests.support.ids import hr, ks
 
 ROOT, APP, CHILD, READER, OTHER = ks("flux-system"), ks("app"), ks("child"), ks("reader"), ks("other")
 SETTINGS = ("ConfigMap", "flux-system", "settings")
 
 
 def web(app: str) -> ObjectId:
-    return ObjectId(app, f"{app}-web", "helm.toolkit.fluxcd.io", "HelmRelease")
+    return hr(f"{app}-web", app)
 
 
 INDEX = RenderIndex(
@@ -67,7 +63,7 @@ def test_unknown_inputs_and_unproduced_lookups_count_as_affected_by_any_change()
 
 
 def test_scope_sensitive_releases_follow_any_change() -> None:
-    release = ObjectId("apps", "web", "helm.toolkit.fluxcd.io", "HelmRelease")
+    release = hr("web", "apps")
     owners = dict(INDEX.owners)
     owners[release] = OwnerInputs(release, OTHER, frozenset({"charts/c/Chart.yaml"}), frozenset(), (), True)
     index = RenderIndex(owners, INDEX.producers)

@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from fluxform.decrypt.mask import Masker
-from fluxform.objects import ObjectId
-from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.model import DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import PRUNE_ANNOTATION, Action
 from fluxform.planner.revdiff.compare import ClusterStatus, OwnerStatusChange, count_changes, diff_states
+from tests.support.desired import cm, owner
+from tests.support.ids import ks
 
-APPS = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
-TEAM = ObjectId("flux-system", "team", "kustomize.toolkit.fluxcd.io", "Kustomization")
+APPS, TEAM = ks("apps"), ks("team")
 MASK = Masker(b"k" * 32)
 
 
@@ -21,22 +21,9 @@ def masking(manifest: Any, paths: Any = ()) -> dict[str, Any]:
     return MASK.mask_manifest(manifest, sensitive_paths=paths)
 
 
-def cm(name: str, value: str = "v", **annotations: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": "apps"}
-    if annotations:
-        meta["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": value}}
-
-
 def secret(name: str, password: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "apps"},
             "stringData": {"password": password}}  # fmt: skip
-
-
-def owner(oid: ObjectId, *bodies: dict[str, Any], status: OwnerStatus = OwnerStatus.BUILT, prune: bool = True) -> Owner:
-    objects = tuple(DesiredObject(ObjectId.from_manifest(b), "v1", b, oid) for b in bodies)
-    return Owner(oid, "Kustomization", status, "GitRepository/flux-system/flux-system", "./x", None, (), prune, None,
-                 objects)  # fmt: skip
 
 
 def state(*owners: Owner) -> DesiredState:

@@ -57,6 +57,7 @@ def test_key_file_is_cosigns_encrypted_format(keys: tuple[Path, Path]) -> None:
 def test_sign_then_verify(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     repo, digest = _store(tmp_path)
     key = load_private_key(keys[0], b"s3cret")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)  # cosign's generate-key-pair makes ECDSA P-256 keys
     sign_image(repo, digest, "reg:5000/fleet", key)
     sign_image(repo, digest, "reg:5000/fleet", key)  # ECDSA is randomised: a second layer
     signatures = repo.manifest(signature_tag(digest))

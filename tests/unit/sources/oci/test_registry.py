@@ -27,7 +27,8 @@ class _Registry(http.server.BaseHTTPRequestHandler):
     mode = "bearer"  # "bearer" | "basic"
 
     def do_GET(self) -> None:
-        host = f"127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
+        assert isinstance(self.server, http.server.HTTPServer)
+        host = f"127.0.0.1:{self.server.server_port}"
         if self.path.startswith("/token"):
             ok = self.headers.get("Authorization") == BASIC and "scope=repository" in self.path
             return self._send(200 if ok else 401, json.dumps({"token": "good"}).encode() if ok else b"{}")

@@ -1,4 +1,5 @@
-"""Builders of realistic states for the state tests and bench/bench_state.py."""
+"""States built in code: realistic ones for the state tests and bench/bench_state.py, small
+records for the planner tests."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from fluxform.state.model import (
     new_state,
     next_revision,
 )
-
-KS_GROUP = "kustomize.toolkit.fluxcd.io"
+from tests.support.ids import ks
 
 
 def deployment(namespace: str, name: str, image_tag: str) -> dict[str, Any]:
@@ -60,10 +60,11 @@ def state_object(manifest: dict[str, Any]) -> StateObject:
     return StateObject(oid, str(manifest["apiVersion"]), canonical_digest(manifest), manifest)
 
 
-def owner(name: str, objects: list[StateObject], revision: str = "main@sha1:abc") -> OwnerState:
+def owner(name: str, objects: list[StateObject], revision: str = "main@sha1:abc", *, prune: bool = True) -> OwnerState:
+    """What the last apply of Kustomization flux-system/`name` recorded."""
     return OwnerState(
-        id=ObjectId("flux-system", name, KS_GROUP, "Kustomization"),
-        prune=True,
+        id=ks(name),
+        prune=prune,
         source_revision=revision,
         applied_at="2025-01-01T00:00:00Z",
         applied_by="tester@host",
@@ -96,7 +97,7 @@ def fleet_owners(
     for index, start in enumerate(range(0, n_objects, per_owner)):
         name = f"team-{index:03d}"
         if base is not None and changed_owners is not None and index >= changed_owners:
-            kept = base[ObjectId("flux-system", name, KS_GROUP, "Kustomization")]
+            kept = base[ks(name)]
             owners[kept.id] = kept
             continue
         objs = [state_object(deployment(name, f"svc-{i:05d}", tag)) for i in range(start, start + per_owner)]
