@@ -7,6 +7,7 @@
     ├── ClusterError   talking to the Kubernetes API
     ├── StateError     reading/writing state, locks (see state.lock.LockHeld)
     ├── PlanError      plan files: stale, corrupt, wrong lineage
+    ├── WriteError     a file fluxform writes (plan, state, --out) could not be written
     └── ToolError      an external program failed (kustomize, sops, git)
 
 Messages never contain secret values: callers pass object ids and paths, not content.
@@ -30,6 +31,7 @@ __all__ = [
     "SourceError",
     "StateError",
     "ToolError",
+    "WriteError",
 ]
 
 
@@ -121,6 +123,10 @@ class StateError(FluxformError):
 
 class PlanError(FluxformError):
     """A plan file is unusable (corrupt, stale, other lineage)."""
+
+
+class WriteError(FluxformError):
+    """A file fluxform produces could not be written (nothing half-written is left)."""
 
 
 class ToolError(FluxformError):
