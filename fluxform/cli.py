@@ -9,8 +9,9 @@ line on stderr and exit code 1. `plan --detailed-exitcode` follows Terraform: 0 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 
@@ -21,7 +22,7 @@ from fluxform.commands.diff import diff
 from fluxform.commands.inspect import build, get
 from fluxform.commands.plan import plan, show
 from fluxform.commands.state import force_unlock, state_group
-from fluxform.errors import FluxformError
+from fluxform.errors import FluxformError, FluxformWarning
 
 __all__ = ["cli", "main"]
 
@@ -46,7 +47,32 @@ for command in (plan, show, get, build, charts, diff, state_group, force_unlock)
 cli.add_command(artifact_group)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A FluxformWarning is one `Warning: ...` line on stderr; other warnings as Python shows them."""
+    if issubclass(category, FluxformWarning):
+        click.echo(f"Warning: {' '.join(str(message).split())}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", FluxformWarning)
+        warnings.showwarning = _show_warning
+        _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> NoReturn:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="fluxform", standalone_mode=False)
     except FluxformError as exc:

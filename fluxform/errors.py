@@ -24,6 +24,7 @@ __all__ = [
     "DecryptError",
     "Diagnostic",
     "FluxformError",
+    "FluxformWarning",
     "MissingKeys",
     "ObjectNotFound",
     "PlanError",
@@ -78,6 +79,11 @@ class FluxformError(Exception):
         if self.location is None and location is not None:
             self.location = location
         return self
+
+
+class FluxformWarning(UserWarning):
+    """Something the user should know that does not change the result (a damaged cache entry
+    that was rebuilt); the CLI prints each once as `Warning: ...` on stderr."""
 
 
 class RenderError(FluxformError):

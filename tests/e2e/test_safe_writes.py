@@ -22,7 +22,9 @@ data:
 
 
 def _fleet(tmp_path: Path) -> Path:
-    return write_tree(tmp_path / "fleet", {"kustomization.yaml": "resources: [settings.yaml]\n", "settings.yaml": CONFIG})
+    return write_tree(
+        tmp_path / "fleet", {"kustomization.yaml": "resources: [settings.yaml]\n", "settings.yaml": CONFIG}
+    )
 
 
 def _one_error_line(err: str) -> str:
