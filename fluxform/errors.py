@@ -32,6 +32,7 @@ __all__ = [
     "SourceError",
     "StateError",
     "ToolError",
+    "ToolLimitExceeded",
     "WriteError",
 ]
 
@@ -143,6 +144,16 @@ class ToolError(FluxformError):
         self.tool = tool
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
+
+
+class ToolLimitExceeded(ToolError):
+    """An external program went past a limit (time, memory, output) and was killed."""
+
+    def __init__(self, tool: str, limit: str, *, hint: str = "") -> None:
+        super().__init__(tool, -1, f"stopped at its {limit}", hint=hint)
+        self.summary = f"{tool} was stopped at its {limit}"
+        self.detail = ""
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,9 @@ def fleet_options(func: Command) -> Command:
                 show_default=True,
                 help="Fail on undefined ${vars} (Flux >= 2.9 default).",
             ),
-            click.option("--jobs", type=int, default=0, help="Parallel builds (default: CPU count)."),
+            click.option(
+                "--jobs", type=click.IntRange(min=0), default=0, help="Parallel builds (default: CPU count)."
+            ),
             click.option("--no-cache", is_flag=True, help="Do not use the build cache."),
             click.option(
                 "--cache-dir",

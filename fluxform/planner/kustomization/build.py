@@ -14,8 +14,6 @@ writes its own.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from fluxform.paths import secure_join
 from fluxform.planner.kustomization.cache import BuildCache, build_key
 from fluxform.planner.kustomization.closure import input_closure
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES, prepare_kustomization
+from fluxform.scratch import scratch_dir
 
 __all__ = ["BuildOutput", "BuildRequest", "build_directory"]
 
@@ -93,14 +92,11 @@ def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
 
 
 def _run_build(request: BuildRequest, directory: Path, document_text: str) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="fluxform-build-"))
-    try:
-        os.chmod(tmp, 0o700)
-        build_dir = _mirror(request.root, directory, tmp / "root")
-        (build_dir / "kustomization.yaml").write_text(document_text, encoding="utf-8")
-        return kustomize_build(build_dir)
-    except RenderError as exc:
-        exc.detail = exc.detail.replace(str(tmp / "root"), "")
-        raise exc.with_context(subject=request.owner, location=request.origin) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with scratch_dir("fluxform-build-") as tmp:
+        try:
+            build_dir = _mirror(request.root, directory, tmp / "root")
+            (build_dir / "kustomization.yaml").write_text(document_text, encoding="utf-8")
+            return kustomize_build(build_dir)
+        except RenderError as exc:
+            exc.detail = exc.detail.replace(str(tmp / "root"), "")
+            raise exc.with_context(subject=request.owner, location=request.origin) from None

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import os
 import posixpath
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,6 +42,7 @@ from fluxform.planner.kustomization.postbuild import (
 from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
+from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
 from fluxform.sources.generator import GENERATOR_GROUP, ArtifactGenerator, build_artifact
 from fluxform.sources.git import GitRepository
@@ -199,7 +199,9 @@ class _Discovery:
         self.diagnostics: list[Diagnostic] = []
         self.self_source: SourceRef | None = None
         self.source_dirs: dict[SourceRef, Path] = {}
-        self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
+        self.pool = ThreadPoolExecutor(max_workers=options.jobs)
+        # builds not yet started are dropped when discovery fails or is stopped by a signal
+        stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
         self._file_bytes: dict[Path, bytes] = {}
         self.timings: dict[str, float] = {}
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
@@ -266,7 +268,7 @@ class _Discovery:
                     hint=f"map it with --source {namespace}/{name}=DIR",
                 )
             sources[alias] = root
-        scratch = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="fluxform-generated-")))
+        scratch = self.stack.enter_context(scratch_dir("fluxform-generated-"))
         build_artifact(output, sources, scratch / "staging")
         (scratch / "artifact").mkdir()
         copy_filtered(scratch / "staging", scratch / "artifact", IgnoreMatcher.for_ignore_files(()))
