@@ -149,11 +149,12 @@ class ToolError(FluxformError):
 class ToolLimitExceeded(ToolError):
     """An external program went past a limit (time, memory, output) and was killed."""
 
-    def __init__(self, tool: str, limit: str, *, hint: str = "") -> None:
+    def __init__(self, tool: str, kind: str, limit: str, *, hint: str = "") -> None:
         super().__init__(tool, -1, f"stopped at its {limit}", hint=hint)
         self.summary = f"{tool} was stopped at its {limit}"
         self.detail = ""
-        self.limit = limit
+        self.kind = kind  # "time", "memory", "cpu" or "output"
+        self.limit = limit  # e.g. "time limit of 300 s"
 
 
 @dataclass(frozen=True, slots=True)

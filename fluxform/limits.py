@@ -18,7 +18,16 @@ from pathlib import Path
 
 from fluxform.errors import RenderError
 
-__all__ = ["DEFAULT_BUILD_TIMEOUT", "LimitExceeded", "Limits", "current_limits", "describe_bytes", "read_limited"]
+__all__ = [
+    "DEFAULT_BUILD_TIMEOUT",
+    "LimitExceeded",
+    "Limits",
+    "check_object_count",
+    "current_limits",
+    "describe_bytes",
+    "file_too_large",
+    "read_limited",
+]
 
 #: Seconds one kustomize build may take (`--build-timeout`).
 DEFAULT_BUILD_TIMEOUT = 300.0
@@ -93,3 +102,17 @@ def file_too_large(what: str, size: int, cap: int) -> LimitExceeded:
         f"{what} is {describe_bytes(size)}, over the {describe_bytes(cap)} limit for a file fluxform reads",
         hint="is it meant to be in the repository? FLUXFORM_MAX_FILE_MB raises the limit",
     )
+
+
+def check_object_count(text: str, what: str) -> None:
+    """Refuse a render of more objects than one owner may have, counted by kustomize's
+    document separators before anything is parsed (parsing millions is what takes hours)."""
+    cap = current_limits().objects_per_render
+    if not text.strip():
+        return
+    count = text.count("\n---\n") + 1
+    if count > cap:
+        raise LimitExceeded(
+            f"{what} renders {count} objects, over the limit of {cap} per owner",
+            hint="FLUXFORM_MAX_OBJECTS raises the limit",
+        )

@@ -105,12 +105,12 @@ def run_tool(
         try:
             stdout, stderr, stderr_head = _exchange(proc, stdin, timeout, limits.tool_output_bytes)
         except _Exceeded as exceeded:
-            raise ToolLimitExceeded(tool, exceeded.limit, hint=hint) from None
+            raise ToolLimitExceeded(tool, exceeded.kind, exceeded.limit, hint=hint) from None
     if proc.returncode != 0 and _ran_out_of_memory(stderr_head, stderr):
         memory = f"memory limit of {describe_bytes(limits.tool_memory_bytes)} (FLUXFORM_TOOL_MEMORY_MB)"
-        raise ToolLimitExceeded(tool, memory, hint=hint)
+        raise ToolLimitExceeded(tool, "memory", memory, hint=hint)
     if proc.returncode == -signal.SIGXCPU:
-        raise ToolLimitExceeded(tool, f"CPU time limit of {_cpu_seconds(timeout)} s", hint=hint)
+        raise ToolLimitExceeded(tool, "cpu", f"CPU time limit of {_cpu_seconds(timeout)} s", hint=hint)
     if not cleanup:
         cancellation.raise_if_cancelled()  # killed because the run stops: not the tool's failure
     if check and proc.returncode != 0:
@@ -175,8 +175,9 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 class _Exceeded(Exception):
-    def __init__(self, limit: str) -> None:
+    def __init__(self, kind: str, limit: str) -> None:
         super().__init__(limit)
+        self.kind = kind
         self.limit = limit
 
 
@@ -205,7 +206,7 @@ def _exchange(
         while selector.get_map():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _Exceeded(too_slow)
+                raise _Exceeded("time", too_slow)
             for key, _ in selector.select(remaining):
                 if key.fileobj is proc.stdin:
                     pending = _feed(selector, proc, pending)
@@ -216,7 +217,7 @@ def _exchange(
                 elif key.fileobj is proc.stdout:
                     out_size += len(chunk)
                     if out_size > max_output:
-                        raise _Exceeded(f"output limit of {describe_bytes(max_output)} (FLUXFORM_TOOL_OUTPUT_MB)")
+                        raise _Exceeded("output", f"output limit of {describe_bytes(max_output)}")
                     out.append(chunk)
                 else:
                     if len(head) < _STDERR_HEAD:
@@ -227,7 +228,7 @@ def _exchange(
     try:
         proc.wait(timeout=max(remaining, 0.001))
     except subprocess.TimeoutExpired:
-        raise _Exceeded(too_slow) from None
+        raise _Exceeded("time", too_slow) from None
     return b"".join(out), bytes(err), bytes(head)
 
 

@@ -70,7 +70,7 @@ def _kustomize(
         (work / _INPUT).write_text("\n---\n".join(json.dumps(doc) for doc in docs))
         (work / "kustomization.yaml").write_text(yamlio.dump(_kustomization(renderer), sort_keys=False))
         try:
-            text = kustomize_build(work)
+            text = kustomize_build(work, paths={work: ""})
         except RenderError as exc:
             raise RenderError(
                 "postRenderers kustomize failed", detail=exc.detail, subject=hr.id, location=hr.origin

@@ -132,10 +132,9 @@ def test_after_a_signal_no_tool_starts_but_cleanup_tools_still_run() -> None:
 
 def test_a_signal_inside_a_shielded_block_is_raised_when_it_ends() -> None:
     finished = []
-    with cancellation.stop_on_signals(), pytest.raises(Cancelled) as caught:
-        with cancellation.shielded():
-            os.kill(os.getpid(), signal.SIGHUP)
-            time.sleep(0.2)
-            finished.append(True)
+    with cancellation.stop_on_signals(), pytest.raises(Cancelled) as caught, cancellation.shielded():
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.2)
+        finished.append(True)
     assert finished == [True]
     assert caught.value.signal_name == "SIGHUP"

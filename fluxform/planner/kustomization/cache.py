@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fluxform.cache_entry import EntryStore
+from fluxform.limits import read_limited
 
 __all__ = ["BuildCache", "build_key", "default_cache_dir"]
 
@@ -35,8 +36,9 @@ def build_key(tool_version: str, kustomization: str, files: Iterable[Path], root
     digest.update(f"fluxform-build-v2\0{tool_version}\0{target}\0".encode())
     digest.update(kustomization.encode())
     for path in sorted(files):
-        digest.update(b"\0" + str(path.relative_to(root)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        relative = str(path.relative_to(root))
+        digest.update(b"\0" + relative.encode() + b"\0")
+        digest.update(hashlib.sha256(read_limited(path, what=relative)).digest())
     return digest.hexdigest()
 
 

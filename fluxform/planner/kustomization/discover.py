@@ -27,6 +27,7 @@ from typing import Any
 from fluxform import yamlio
 from fluxform.errors import Diagnostic, FluxformError, MissingKeys, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
+from fluxform.limits import DEFAULT_BUILD_TIMEOUT, read_limited
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.dag import order_owners
@@ -84,6 +85,7 @@ class DiscoverOptions:
     missing_sources: str = "error"
     missing_objects: str = "error"
     missing_keys: str = "error"  # "warn": one that must decrypt with no key given is not rendered
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
 
 
 @dataclass
@@ -116,7 +118,7 @@ def _kustomization_paths_in_files(directory: Path) -> Iterator[str]:
         for name in sorted(filenames):
             if name.endswith((".yaml", ".yml")):
                 with contextlib.suppress(OSError):
-                    yield from _kustomization_paths((Path(dirpath) / name).read_bytes())
+                    yield from _kustomization_paths(read_limited(Path(dirpath) / name))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -277,7 +279,7 @@ class _Discovery:
 
     # -- building ------------------------------------------------------------------------
     def submit(self, ks: FluxKustomization, root: Path) -> Future[BuildOutput]:
-        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec))
+        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
         decryptor = self.options.decryptor
         directory = secure_join(root, ks.path)
         if decryptor is not None and directory.is_dir() and decryptor.needs_source_decryption(ks, directory, root):
@@ -365,7 +367,7 @@ class _Discovery:
         the file mentions both a Flux API group and the name looked for."""
         data = self._file_bytes.get(path)
         if data is None:
-            data = self._file_bytes[path] = path.read_bytes()
+            data = self._file_bytes[path] = path.read_bytes()  # in the build closure: its size was checked
         if name.encode() not in data:
             return ()
         return _kinds_and_names(data)
@@ -435,7 +437,7 @@ class _Discovery:
     def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
         """The self-managing Kustomization whose path is the start path, or a synthetic one."""
         synthetic = _synthetic_root(rel_start)
-        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None)
+        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None, self.options.build_timeout)
         output = build_directory(request, self.options.cache)
         self._plain_root = (secure_join(artifact.root, rel_start), output)
         target = _normalise_path(rel_start)
