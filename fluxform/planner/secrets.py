@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -37,7 +37,8 @@ from fluxform.decrypt import (
     keyring_from_keys_dir,
     private_tmpfs_dir,
 )
-from fluxform.errors import DecryptError, Diagnostic, MissingKeys
+from fluxform.decrypt.plaintexts import Plaintexts
+from fluxform.errors import DecryptError, Diagnostic, FluxformError, MissingKeys
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.plan import Masking
 from fluxform.state.model import StateFile
@@ -65,13 +66,42 @@ class FleetSecrets:
         self.base = KeyRing.merged(*rings)
         self._sessions: dict[str, SopsSession] = {}
         self._stack = contextlib.ExitStack()
+        self.plaintexts = Plaintexts()  # every value decrypted, for scrubbing messages
+        self._error_masker: Masker | None = None
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self._sessions.clear()
-        self._stack.close()
+        """Close the sessions; an error leaving the block is scrubbed of decrypted values
+        first (whatever built it: a Helm schema check, kustomize, a YAML parser)."""
+        try:
+            if isinstance(ev, FluxformError):
+                self.scrub_error(ev)
+        finally:
+            self._sessions.clear()
+            self._stack.close()
+
+    def scrub(self, text: str) -> str:
+        """`text` with every value decrypted so far masked (see decrypt/plaintexts.py)."""
+        if not self.plaintexts or not text:
+            return text
+        if self._error_masker is None:
+            self._error_masker = Masker(self.mask_key(None))
+        return self.plaintexts.scrub(text, self._error_masker)
+
+    def scrub_error(self, error: FluxformError) -> None:
+        """Mask decrypted values in an error's words, in place (it is re-raised as is)."""
+        if not self.plaintexts:
+            return
+        error.summary, error.detail = self.scrub(error.summary), self.scrub(error.detail)
+        error.hint = self.scrub(error.hint)
+        error.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in error.args)
+
+    def scrub_diagnostics(self, diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+        if not self.plaintexts:
+            return tuple(diagnostics)
+        return tuple(replace(d, summary=self.scrub(d.summary), detail=self.scrub(d.detail)) for d in diagnostics)
 
     def _keyring_for(self, ks: FluxKustomization) -> tuple[str, KeyRing]:
         ref = (ks.decryption or {}).get("secretRef") or {}
@@ -95,7 +125,7 @@ class FleetSecrets:
     def session_for(self, ks: FluxKustomization) -> SopsSession:
         key, ring = self._keyring_for(ks)
         if key not in self._sessions:
-            self._sessions[key] = self._stack.enter_context(SopsSession(ring))
+            self._sessions[key] = self._stack.enter_context(SopsSession(ring, plaintexts=self.plaintexts))
         return self._sessions[key]
 
     def decrypt_all(self, manifests: Sequence[Mapping[str, Any]], ks: FluxKustomization) -> list[dict[str, Any]]:

@@ -46,7 +46,9 @@ def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredS
     """The desired state, with the secrets handle still open (for masking or rendering)."""
     with FleetSecrets(request.secrets) as secrets:
         desired = discover(path, replace(request.discover, decryptor=secrets))
-        yield replace(desired, diagnostics=(*desired.diagnostics, *secrets.diagnostics())), secrets
+        warnings = secrets.scrub_diagnostics((*desired.diagnostics, *secrets.diagnostics()))
+        owners = tuple(replace(o, diagnostics=secrets.scrub_diagnostics(o.diagnostics)) for o in desired.owners)
+        yield replace(desired, owners=owners, diagnostics=warnings), secrets
 
 
 def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettings:
