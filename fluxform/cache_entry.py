@@ -5,7 +5,7 @@ truncates files, and anyone who can write it could put objects into a plan. So e
 carries, on its first line, the key it stands for (the digest of all its inputs) and a
 SHA-256 over that key and its content; a read checks both and treats anything else (a
 truncated, edited, renamed or foreign file) as absent: it is discarded with one warning and
-the caller rebuilds it. Writes go through `safe_write` (random temp + rename), so a
+the caller rebuilds it. Writes go through `private_file` (random temp + rename), so a
 concurrent run never reads half an entry.
 
 A digest detects corruption and edits that do not recompute it; it does not authenticate
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fluxform.errors import FluxformWarning
-from fluxform.safe_write import write_private
+from fluxform.private_file import write_private
 
 __all__ = ["EntryStore", "InvalidEntry", "seal", "unseal"]
 

@@ -22,7 +22,7 @@ from fluxform.commands.options import state_options
 from fluxform.config import FluxformConfig
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
-from fluxform.safe_write import write_private
+from fluxform.private_file import write_private
 from fluxform.state.backend import StateBackend, locked
 from fluxform.state.model import OwnerState, StateFile, StateObject, state_from_json, state_to_json, without_ids
 from fluxform.target import TargetFlags, resolve_target

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fluxform.errors import StateError, WriteError
-from fluxform.safe_write import TEMP_SUFFIX, temp_prefix, write_private
+from fluxform.private_file import TEMP_SUFFIX, temp_prefix, write_private
 from fluxform.state.backend import locked, next_serial, wait_for_lock
 from fluxform.state.codec import read_header
 from fluxform.state.lock import (
@@ -126,7 +126,7 @@ class LocalBackend:
             ) from exc
 
     def _atomic_replace(self, data: bytes) -> None:
-        """Temp file, fsync, backup link, rename, directory fsync (fluxform.safe_write)."""
+        """Temp file, fsync, backup link, rename, directory fsync (fluxform.private_file)."""
         self._remove_stale_temps()
 
         def step(name: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fluxform.errors import WriteError
-from fluxform.safe_write import write_private
+from fluxform.private_file import write_private
 from tests.support.readonly import read_only
 
 
