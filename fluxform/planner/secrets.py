@@ -37,8 +37,11 @@ from fluxform.decrypt import (
     keyring_from_keys_dir,
     private_tmpfs_dir,
 )
+from fluxform.decrypt.macs import SourceMacs
 from fluxform.decrypt.plaintexts import Plaintexts
+from fluxform.decrypt.resource import has_sops_metadata
 from fluxform.errors import DecryptError, Diagnostic, FluxformError, MissingKeys
+from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.plan import Masking
 from fluxform.state.model import StateFile
@@ -68,6 +71,9 @@ class FleetSecrets:
         self._stack = contextlib.ExitStack()
         self.plaintexts = Plaintexts()  # every value decrypted, for scrubbing messages
         self._error_masker: Masker | None = None
+        self._roots: dict[ObjectId, Path] = {}  # source root each Kustomization builds from
+        self._macs = SourceMacs()
+        self._mac_warnings: list[Diagnostic] = []
 
     def __enter__(self) -> Self:
         return self
@@ -131,12 +137,18 @@ class FleetSecrets:
     def decrypt_all(self, manifests: Sequence[Mapping[str, Any]], ks: FluxKustomization) -> list[dict[str, Any]]:
         """Decrypt independent resources in parallel (one sops process each)."""
         session = self.session_for(ks)
-        return [
+        decrypted = [
             dict(m)
             for m in decrypt_manifests(manifests, session, subject=ks.id, locations=[ks.origin] * len(manifests))
         ]
+        root = self._roots.get(ks.id)
+        if root is not None:
+            whole = [m for m in manifests if has_sops_metadata(m)]
+            self._mac_warnings += self._macs.check(whole, root=root, session=session, subject=ks.id)
+        return decrypted
 
     def needs_source_decryption(self, ks: FluxKustomization, directory: Path, root: Path) -> bool:
+        self._roots[ks.id] = root  # where its encrypted files are, for their MAC check
         if ks.decryption is None:
             return False
         return any(s.needs_predecryption for s in find_encrypted_generator_sources(directory, root))
@@ -169,8 +181,8 @@ class FleetSecrets:
         return mask
 
     def diagnostics(self) -> list[Diagnostic]:
-        """Warnings from sops sessions (MAC mismatches Flux would ignore)."""
-        return [d for session in self._sessions.values() for d in session.diagnostics]
+        """Warnings from sops sessions and source files (MAC mismatches Flux would ignore)."""
+        return [*(d for session in self._sessions.values() for d in session.diagnostics), *self._mac_warnings]
 
 
 def _copy_tree(src: Path, dest: Path) -> None:
