@@ -63,12 +63,16 @@ def resolve_target(
     needs_path: bool = False,
     live: bool = False,
     default_state: bool = False,
+    state_optional: bool = False,
 ) -> Target:
     """Resolve flags against fluxform.yaml (found upwards from PATH, else the working dir).
 
     `live`: the command may read the cluster (a plan does when a cluster flag is given).
     `default_state`: without --state or a config file, use the local state file of the
-    kubeconfig's current context (the `state` commands); else no state."""
+    kubeconfig's current context, as every command that reads state does (plan and the
+    `state` commands must read the same file); else no state. `state_optional`: no
+    context to find that file by means no state (a plan), not an error (the `state`
+    commands)."""
     config = load_config(flags.config_file, path or Path.cwd())
     fleet_path = _fleet_path(path, config) if needs_path else path
     kubeconfig = flags.kubeconfig or config.kubeconfig
@@ -78,7 +82,7 @@ def resolve_target(
     configured = flags.state_path is not None or flags.backend or config.source is not None
     state = None
     if configured or default_state:
-        state = _open_state(settings, config, kubeconfig, context)
+        state, context = _open_state(settings, config, kubeconfig, context, optional=state_optional and not configured)
     return Target(replace(config, state=settings, context=context), fleet_path, cluster, state)
 
 
@@ -108,15 +112,20 @@ def _state_settings(flags: TargetFlags, settings: StateConfig) -> StateConfig:
     return settings
 
 
-def _open_state(settings: StateConfig, config: FluxformConfig, kubeconfig: Path | None, context: str) -> StateBackend:
+def _open_state(
+    settings: StateConfig, config: FluxformConfig, kubeconfig: Path | None, context: str, *, optional: bool
+) -> tuple[StateBackend | None, str]:
+    """The backend, and the context it belongs to ("" when not known)."""
     from fluxform.state.backend import open_backend
 
     needs_context = not (settings.backend == "local" and settings.path is not None)
     if needs_context and not context:
         context = current_context(kubeconfig)
         if not context:
+            if optional:
+                return None, ""
             raise StateError(
                 "cannot tell which cluster's state to use",
                 hint="pass --context (or --state FILE), or set context in fluxform.yaml",
             )
-    return open_backend(settings, root=config.root, kubeconfig=kubeconfig, context=context)
+    return open_backend(settings, root=config.root, kubeconfig=kubeconfig, context=context), context

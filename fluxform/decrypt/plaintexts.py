@@ -6,7 +6,9 @@ quotes an alias name that a substituted value started). Rather than trusting eac
 `SopsSession` records what each decryption revealed (`revealed_values`: the values that
 were `ENC[...]` before and the lines that changed), and `Plaintexts.scrub` masks them in any
 message on its way out, together with the forms a tool may print them in (JSON-escaped,
-base64, Go's byte-slice `[104 117 ...]`) and any fragment of eight or more characters.
+base64, Go's byte-slice `[104 117 ...]`, without a leading YAML indicator). Arbitrary
+fragments are not matched: ordinary words inside a value ("production") would be masked in
+every message.
 
     plaintexts.add(revealed_values(cipher, plain, SopsFormat.YAML, SopsFormat.JSON))
     line = plaintexts.scrub(error_line, masker)
@@ -18,7 +20,6 @@ import base64
 import json
 import threading
 from collections.abc import Iterable, Iterator
-from difflib import SequenceMatcher
 from typing import Any
 
 from fluxform import yamlio
@@ -28,9 +29,8 @@ from fluxform.decrypt.mask import Masker
 __all__ = ["Plaintexts", "revealed_values"]
 
 _ENC = "ENC["
-#: Shorter values are not scrubbed (they would mangle ordinary words and reveal little);
-#: fragments of at least this many characters of a longer value are.
-MIN_FRAGMENT = 8
+#: Characters YAML reads as syntax at the start of a plain scalar.
+_INDICATORS = "*&!%@|>`'\" \t"
 
 
 def revealed_values(cipher: bytes, plain: bytes, input_fmt: SopsFormat, output_fmt: SopsFormat) -> set[str]:
@@ -99,10 +99,12 @@ def _with_lines(values: set[str]) -> set[str]:
 
 
 def _forms(value: str) -> set[str]:
-    """The ways a message may print `value`."""
+    """The ways a message may print `value`: as it is, without the YAML indicator a parser
+    took for syntax (`*name` is reported as alias `name`), JSON-escaped, base64, Go bytes."""
     raw = value.encode("utf-8", "replace")
     return {
         value,
+        value.lstrip(_INDICATORS).strip(),
         json.dumps(value)[1:-1],
         base64.b64encode(raw).decode(),
         _go_bytes(raw),  # Go's %v of a []byte, as kustomize quotes a bad .env line
@@ -114,45 +116,26 @@ class Plaintexts:
     """A thread-safe set of revealed values (sops runs from a pool)."""
 
     def __init__(self) -> None:
-        self._values: set[str] = set()
+        self._forms: dict[str, list[str]] = {}  # value -> its printed forms, longest first
         self._lock = threading.Lock()
 
     def add(self, values: Iterable[str]) -> None:
+        new = {v: sorted((f for f in _forms(v) if len(f) >= 4), key=len, reverse=True) for v in values if len(v) >= 4}
         with self._lock:
-            self._values.update(v for v in values if len(v) >= 4)
+            self._forms.update(new)
 
     def __bool__(self) -> bool:
-        return bool(self._values)
+        return bool(self._forms)
 
     def scrub(self, text: str, masker: Masker) -> str:
-        """`text` with every revealed value, in any of its printed forms or as a fragment of
-        at least MIN_FRAGMENT characters, replaced by the value's fingerprint."""
+        """`text` with every revealed value, in any of its printed forms, replaced by the
+        value's fingerprint."""
         if not text:
             return text
         with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
-        for value in values:
-            for form in sorted(_forms(value), key=len, reverse=True):
-                if len(form) >= 4 and form in text:
+            values = sorted(self._forms.items(), key=lambda item: len(item[0]), reverse=True)
+        for value, forms in values:
+            for form in forms:
+                if form in text:
                     text = text.replace(form, masker.mask_value(value))
-        grams = _grams(text)
-        for value in values:
-            if len(value) >= MIN_FRAGMENT and not grams.isdisjoint(_grams(value)):
-                text = _scrub_fragments(text, value, masker)
-                grams = _grams(text)
         return text
-
-
-def _grams(text: str) -> set[str]:
-    return {text[i : i + MIN_FRAGMENT] for i in range(len(text) - MIN_FRAGMENT + 1)}
-
-
-def _scrub_fragments(text: str, value: str, masker: Masker) -> str:
-    """Mask the longest pieces of `value` still in `text` (a message may quote a value cut,
-    e.g. an alias name without its leading `*`)."""
-    for _ in range(8):  # a value quoted in a few pieces at most
-        match = SequenceMatcher(None, text, value, autojunk=False).find_longest_match(0, len(text), 0, len(value))
-        if match.size < MIN_FRAGMENT:
-            break
-        text = text[: match.a] + masker.mask_value(value) + text[match.a + match.size :]
-    return text

@@ -210,6 +210,7 @@ class _Discovery:
         self.stand_ins = {o.id: o for o in options.stand_ins}
         self.generated: dict[tuple[str, str], Path] = {}  # (namespace, name) of ExternalArtifacts built
         self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
+        self.fleet_path = ""  # the start path, relative to the repository root
 
     # -- sources -------------------------------------------------------------------------
     def artifact(self, directory: Path) -> Artifact:
@@ -378,6 +379,7 @@ class _Discovery:
         repo_root = (self.options.repo_root or find_repo_root(start)).resolve()
         self_artifact = self.artifact(repo_root)
         rel_start = str(start.resolve().relative_to(repo_root)) if start.resolve() != repo_root else ""
+        self.fleet_path = rel_start
         root_ks = self._root_kustomization(self_artifact, rel_start)
         self.parents[root_ks.id] = None
         queue: list[FluxKustomization] = [root_ks]
@@ -423,6 +425,7 @@ class _Discovery:
             # reports the same warnings in the same order as a full one
             diagnostics=(*self.diagnostics, *(d for o in ordered for d in o.diagnostics), *dag_diags),
             settings={
+                "fleet_path": self.fleet_path,
                 "strict_substitute": self.options.strict_substitute,
                 "self_source": str(self.self_source) if self.self_source else "",
             },

@@ -95,7 +95,7 @@ def test_masker_never_shows_its_key() -> None:
 
 def test_plaintexts_scrub_every_printed_form_and_fragments() -> None:
     """What decryption revealed is masked in any message: whole, JSON-escaped, base64, as Go
-    prints a line's bytes, and as a piece of eight or more characters (an alias name)."""
+    prints a line's bytes, and without the `*` a YAML parser read as an alias."""
     import base64
 
     from fluxform.decrypt.formats import SopsFormat
@@ -114,7 +114,7 @@ def test_plaintexts_scrub_every_printed_form_and_fragments() -> None:
         f"schema: at '/a': '{secret}' does not match",
         'json: "*Al1asSecret\\"quoted"',
         "b64: " + base64.b64encode(secret.encode()).decode(),
-        "found undefined alias 'Al1asSecret'",
+        "found undefined alias 'Al1asSecret\"quoted'",
         "line [84 79 75 69 78 61 255 254 66 105 110 83 51 99 114 101 116] has invalid utf8 bytes",
     ]
     for message in messages:
@@ -122,6 +122,5 @@ def test_plaintexts_scrub_every_printed_form_and_fragments() -> None:
         assert "***(hmac:" in scrubbed, message
         assert "Al1asSecret" not in scrubbed and "BinS3cret" not in scrubbed
         assert "66 105 110 83 51" not in scrubbed
-    assert plaintexts.scrub("plain-value stays and so does kind Secret", masker) == (
-        "plain-value stays and so does kind Secret"
-    )
+    ordinary = "plain-value stays, and so do Al1as and kind Secret"  # no fragment matching
+    assert plaintexts.scrub(ordinary, masker) == ordinary
