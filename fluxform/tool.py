@@ -4,7 +4,7 @@ Secrets go by stdin or environment, never argv. Failures raise `ToolError` with 
 stderr so the user sees the program's own message.
 
 Every child is bounded and can be stopped (issue 15): it runs in its own process group
-with a heap limit (RLIMIT_DATA, set in the child before exec) and a CPU-time limit, its
+with a heap limit (RLIMIT_DATA) and a CPU-time limit, its
 stdout is capped, and it is killed, group and all, at its deadline. When the run is
 cancelled (fluxform.cancellation) every live child group is killed at once and no new one
 starts, except the cleanup tools (`cleanup=True`, e.g. stopping a gpg-agent).
@@ -95,12 +95,14 @@ def run_tool(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so it can be killed whole
-            preexec_fn=_child_limits(limits.tool_memory_bytes, timeout),
+            preexec_fn=None if _PRLIMIT else _child_limits(limits.tool_memory_bytes, timeout),
         )
     except FileNotFoundError as exc:
         raise ToolError(tool, 127, f"executable not found: {argv[0]}", hint=hint) from exc
     except OSError as exc:
         raise ToolError(tool, 126, f"cannot run {argv[0]}: {exc.strerror or exc}", hint=hint) from exc
+    if _PRLIMIT:
+        _limit_child(proc.pid, limits.tool_memory_bytes, timeout)
     with _tracked(proc, cleanup):
         try:
             stdout, stderr, stderr_head = _exchange(proc, stdin, timeout, limits.tool_output_bytes)
@@ -135,7 +137,22 @@ def _cpu_seconds(timeout: float) -> int:
     return math.ceil(timeout) * max(1, os.cpu_count() or 1) + 10
 
 
+#: Linux sets a child's limits from the parent right after it starts, which keeps
+#: subprocess's fast spawn path (vfork); a preexec_fn forces fork(), 3-4 ms per tool in a
+#: process holding the Helm SDK. The child may run a few microseconds unlimited: harmless for
+#: limits meant to stop runaway growth over seconds.
+_PRLIMIT = hasattr(resource, "prlimit")
+
+
+def _limit_child(pid: int, memory_bytes: int, timeout: float) -> None:
+    cpu = _cpu_seconds(timeout)
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        resource.prlimit(pid, resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+        resource.prlimit(pid, resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
 def _child_limits(memory_bytes: int, timeout: float) -> Callable[[], None]:
+    """Elsewhere: the same limits set in the forked child before exec."""
     cpu = _cpu_seconds(timeout)
 
     def apply() -> None:  # runs in the forked child, before exec: only async-signal-safe work

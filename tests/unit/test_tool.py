@@ -63,7 +63,8 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
 
 def test_children_get_the_heap_and_cpu_limits(limits_env: pytest.MonkeyPatch) -> None:
     limits_env.setenv("FLUXFORM_TOOL_MEMORY_MB", "300")
-    out = run_tool(["sh", "-c", "ulimit -d; ulimit -t"], tool="sh", timeout=20).stdout.decode().split()
+    script = "sleep 0.3; ulimit -d; ulimit -t"  # the limits are set on Linux just after the start
+    out = run_tool(["sh", "-c", script], tool="sh", timeout=20).stdout.decode().split()
     assert int(out[0]) == 300 * 1024  # KiB
     assert 20 <= int(out[1]) <= 20 * (os.cpu_count() or 1) + 10
 
