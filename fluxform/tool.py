@@ -4,10 +4,10 @@ Secrets go by stdin or environment, never argv. Failures raise `ToolError` with 
 stderr so the user sees the program's own message.
 
 Every child is bounded and can be stopped (issue 15): it runs in its own process group
-with a heap limit (RLIMIT_DATA) and a CPU-time limit, its
-stdout is capped, and it is killed, group and all, at its deadline. When the run is
-cancelled (fluxform.cancellation) every live child group is killed at once and no new one
-starts, except the cleanup tools (`cleanup=True`, e.g. stopping a gpg-agent).
+with a heap limit (RLIMIT_DATA) and a CPU-time limit, its stdout is capped, and it is
+killed, group and all, at its deadline. When the run is cancelled (fluxform.cancellation)
+every live child group is killed at once and no new one starts, except the cleanup tools
+(`cleanup=True`, e.g. stopping a gpg-agent).
 
     result = run_tool(["kubectl", "kustomize", str(path)], tool="kustomize", timeout=300)
 """

@@ -70,7 +70,7 @@ def kustomize_build(directory: Path, *, timeout: float = DEFAULT_BUILD_TIMEOUT, 
 _LIMIT_HINTS = {
     "time": "--build-timeout SECONDS raises it",
     "cpu": "--build-timeout SECONDS raises it",
-    "memory": "an alias bomb or a huge input? FLUXFORM_TOOL_MEMORY_MB raises it",
+    "memory": "an alias bomb or a huge input?",
     "output": "FLUXFORM_TOOL_OUTPUT_MB raises it",
 }
 #: Characters of kustomize's message kept; past it a deeply nested value (10,000 levels print
