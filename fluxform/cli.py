@@ -9,19 +9,24 @@ line on stderr and exit code 1. `plan --detailed-exitcode` follows Terraform: 0 
 from __future__ import annotations
 
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import NoReturn, TextIO
 
 import click
 
 from fluxform import __version__
+from fluxform.cancellation import Cancelled, stop_on_signals
 from fluxform.commands.artifact import artifact_group
 from fluxform.commands.charts import charts
 from fluxform.commands.diff import diff
 from fluxform.commands.inspect import build, get
 from fluxform.commands.plan import plan, show
 from fluxform.commands.state import force_unlock, state_group
-from fluxform.errors import FluxformError
+from fluxform.errors import FluxformError, FluxformWarning
+from fluxform.scratch import remove_leftovers
 
 __all__ = ["cli", "main"]
 
@@ -46,18 +51,76 @@ for command in (plan, show, get, build, charts, diff, state_group, force_unlock)
 cli.add_command(artifact_group)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A FluxformWarning is one `Warning: ...` line on stderr; other warnings as Python shows them."""
+    if issubclass(category, FluxformWarning):
+        click.echo(f"Warning: {' '.join(str(message).split())}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the CLI. Whatever happens the process ends with one clear line on stderr for an
+    error and exit code 1 (2 only for `plan --detailed-exitcode` with changes): usage
+    errors, SIGINT/SIGTERM/SIGHUP (after cleaning up) and crashes included, never a
+    traceback (it could quote a decrypted value)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", FluxformWarning)
+        warnings.showwarning = _show_warning
+        code = _run(argv)
+    sys.exit(code)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="fluxform", standalone_mode=False)
-    except FluxformError as exc:
-        click.echo(f"Error: {exc.one_line()}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else 1)
-    except SystemExit:
-        raise
-    sys.exit(0)
+        with stop_on_signals():
+            try:
+                args = list(argv) if argv is not None else None
+                code = cli.main(args=args, prog_name="fluxform", standalone_mode=False)
+            finally:
+                remove_leftovers()
+        return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:  # every failure becomes one line and exit 1
+        click.echo(f"Error: {_error_line(exc)}", err=True)
+        return 1
+
+
+def _error_line(exc: BaseException) -> str:
+    """The one line an error is reported as."""
+    cause = exc.__cause__ if isinstance(exc, click.exceptions.Abort) else exc
+    if isinstance(cause, Cancelled):
+        return f"stopped by {cause.signal_name}; temporary files were removed and child processes stopped"
+    if isinstance(exc, FluxformError):
+        return exc.one_line()
+    if isinstance(exc, click.UsageError):
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        return " ".join(exc.format_message().split()) + where
+    if isinstance(exc, click.ClickException):
+        return " ".join(exc.format_message().split())
+    if isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+        return "interrupted"
+    if isinstance(exc, OSError):
+        name = f"{exc.filename}: " if exc.filename else ""
+        return f"{name}{exc.strerror or type(exc).__name__}"
+    return f"internal error ({type(exc).__name__} at {_where(exc)}); please report it with the command that failed"
+
+
+def _where(exc: BaseException) -> str:
+    """Innermost fluxform frame of a crash (the message itself may quote a decrypted value)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{Path('fluxform')}/" in f.filename]
+    if not frames:
+        return "unknown"
+    frame = frames[-1]
+    return f"{frame.filename.rpartition('/fluxform/')[2] or frame.filename}:{frame.lineno}"

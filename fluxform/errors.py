@@ -7,6 +7,7 @@
     ├── ClusterError   talking to the Kubernetes API
     ├── StateError     reading/writing state, locks (see state.lock.LockHeld)
     ├── PlanError      plan files: stale, corrupt, wrong lineage
+    ├── WriteError     a file fluxform writes (plan, state, --out) could not be written
     └── ToolError      an external program failed (kustomize, sops, git)
 
 Messages never contain secret values: callers pass object ids and paths, not content.
@@ -23,6 +24,7 @@ __all__ = [
     "DecryptError",
     "Diagnostic",
     "FluxformError",
+    "FluxformWarning",
     "MissingKeys",
     "ObjectNotFound",
     "PlanError",
@@ -30,6 +32,8 @@ __all__ = [
     "SourceError",
     "StateError",
     "ToolError",
+    "ToolLimitExceeded",
+    "WriteError",
 ]
 
 
@@ -78,6 +82,11 @@ class FluxformError(Exception):
         return self
 
 
+class FluxformWarning(UserWarning):
+    """Something the user should know that does not change the result (a damaged cache entry
+    that was rebuilt); the CLI prints each once as `Warning: ...` on stderr."""
+
+
 class RenderError(FluxformError):
     """The desired state could not be built."""
 
@@ -123,6 +132,10 @@ class PlanError(FluxformError):
     """A plan file is unusable (corrupt, stale, other lineage)."""
 
 
+class WriteError(FluxformError):
+    """A file fluxform produces could not be written (nothing half-written is left)."""
+
+
 class ToolError(FluxformError):
     """An external program exited non-zero."""
 
@@ -131,6 +144,17 @@ class ToolError(FluxformError):
         self.tool = tool
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
+
+
+class ToolLimitExceeded(ToolError):
+    """An external program went past a limit (time, memory, output) and was killed."""
+
+    def __init__(self, tool: str, kind: str, limit: str, *, hint: str = "") -> None:
+        super().__init__(tool, -1, f"stopped at its {limit}", hint=hint)
+        self.summary = f"{tool} was stopped at its {limit}"
+        self.detail = ""
+        self.kind = kind  # "time", "memory", "cpu" or "output"
+        self.limit = limit  # e.g. "time limit of 300 s"
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,12 +63,16 @@ def resolve_target(
     needs_path: bool = False,
     live: bool = False,
     default_state: bool = False,
+    state_optional: bool = False,
 ) -> Target:
     """Resolve flags against fluxform.yaml (found upwards from PATH, else the working dir).
 
     `live`: the command may read the cluster (a plan does when a cluster flag is given).
     `default_state`: without --state or a config file, use the local state file of the
-    kubeconfig's current context (the `state` commands); else no state."""
+    kubeconfig's current context, as every command that reads state does (plan and the
+    `state` commands must read the same file); else no state. `state_optional`: no
+    context to find that file by means no state (a plan), not an error (the `state`
+    commands)."""
     config = load_config(flags.config_file, path or Path.cwd())
     fleet_path = _fleet_path(path, config) if needs_path else path
     kubeconfig = flags.kubeconfig or config.kubeconfig
@@ -78,7 +82,9 @@ def resolve_target(
     configured = flags.state_path is not None or flags.backend or config.source is not None
     state = None
     if configured or default_state:
-        state = _open_state(settings, config, kubeconfig, context, flags.in_cluster)
+        state, context = _open_state(
+            settings, config, kubeconfig, context, flags.in_cluster, optional=state_optional and not configured
+        )
     return Target(replace(config, state=settings, context=context), fleet_path, cluster, state)
 
 
@@ -91,7 +97,7 @@ def _fleet_path(path: Path | None, config: FluxformConfig) -> Path:
 
 
 def _cluster(kubeconfig: Path | None, context: str, in_cluster: bool) -> ClusterOptions:
-    from fluxform.cluster.client import ClusterOptions
+    from fluxform.cluster.options import ClusterOptions
 
     return ClusterOptions(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
 
@@ -109,9 +115,16 @@ def _state_settings(flags: TargetFlags, settings: StateConfig) -> StateConfig:
 
 
 def _open_state(
-    settings: StateConfig, config: FluxformConfig, kubeconfig: Path | None, context: str, in_cluster: bool
-) -> StateBackend:
-    """The state backend, reached with the same cluster options a live plan uses."""
+    settings: StateConfig,
+    config: FluxformConfig,
+    kubeconfig: Path | None,
+    context: str,
+    in_cluster: bool,
+    *,
+    optional: bool,
+) -> tuple[StateBackend | None, str]:
+    """The backend, reached with the same cluster options a live plan uses, and the context it
+    belongs to ("" when not known)."""
     from fluxform.cluster.options import IN_CLUSTER_CONTEXT, ClusterOptions
     from fluxform.state.backend import open_backend
 
@@ -121,9 +134,11 @@ def _open_state(
     if needs_context and not context:
         context = current_context(kubeconfig)
         if not context:
+            if optional:
+                return None, ""
             raise StateError(
                 "cannot tell which cluster's state to use",
                 hint="pass --context (or --state FILE), or set context in fluxform.yaml",
             )
     cluster = ClusterOptions(kubeconfig=kubeconfig, context="" if in_cluster else context, in_cluster=in_cluster)
-    return open_backend(settings, root=config.root, cluster=cluster, context=context)
+    return open_backend(settings, root=config.root, cluster=cluster, context=context), context

@@ -36,7 +36,16 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 from yaml.serializer import Serializer
 
-__all__ = ["MAX_EXPANDED_NODES", "YamlError", "dump", "dump_all", "load", "load_all"]
+__all__ = [
+    "MAX_EXPANDED_NODES",
+    "YamlError",
+    "check_alias_expansion",
+    "dump",
+    "dump_all",
+    "duplicate_keys",
+    "load",
+    "load_all",
+]
 
 #: Nodes a document may expand to through aliases; far above any real manifest (a large
 #: CRD is ~100k nodes), far below what exhausts memory.
@@ -374,6 +383,68 @@ def _load_with(loader: Any, text: str | bytes) -> list[Any]:
     finally:
         loader.dispose()
     return docs
+
+
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,:-])&[^\s\[\]{},]")
+_ALIAS = re.compile(rb"(?:^|[\s\[{,:-])\*[^\s\[\]{},]")
+
+
+def check_alias_expansion(data: bytes) -> None:
+    """Raise YamlError when a document of `data` expands past MAX_EXPANDED_NODES through
+    aliases: kustomize (kyaml) expands them without bound, so an alias bomb in a file it
+    reads would otherwise take it to every byte of memory it may have. Only text with both an
+    anchor and an alias is parsed (node tree only, nothing constructed); invalid YAML is
+    left for kustomize to report."""
+    if _ANCHOR.search(data) is None or _ALIAS.search(data) is None:
+        return
+    loader = GoLoader(data)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                raise YamlError(
+                    f"document expands to more than {MAX_EXPANDED_NODES} nodes through aliases",
+                    line=int(node.start_mark.line) + 1,
+                )
+    except yaml.YAMLError:
+        return
+    finally:
+        loader.dispose()
+
+
+def duplicate_keys(data: bytes) -> list[tuple[str, int, int]]:
+    """(key, line, first line) of every mapping key defined twice (1-based lines): Go's YAML
+    decoders refuse them with a message that names the line but not the file."""
+    found: list[tuple[str, int, int]] = []
+    loader = GoLoader(data)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                _collect_duplicates(node, found, set())
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    return found
+
+
+def _collect_duplicates(node: Node, found: list[tuple[str, int, int]], seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, ScalarNode):
+                line = int(key.start_mark.line) + 1
+                if key.value in first:
+                    found.append((str(key.value), line, first[key.value]))
+                first.setdefault(str(key.value), line)
+            _collect_duplicates(value, found, seen)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            _collect_duplicates(item, found, seen)
 
 
 def load(text: str | bytes) -> Any:

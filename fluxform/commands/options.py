@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from fluxform.limits import DEFAULT_BUILD_TIMEOUT
 from fluxform.planner.kustomization.cache import default_cache_dir
 from fluxform.planner.options import FleetOptions, Policy
 from fluxform.target import TargetFlags, UsageProblem
@@ -43,6 +44,7 @@ _FLEET_FLAGS = (
     "missing_objects",
     "missing_keys",
     "keys_dir",
+    "build_timeout",
 )
 _TARGET_FLAGS = (
     "config_file",
@@ -94,6 +96,7 @@ def _fleet_from(values: dict[str, Any]) -> FleetOptions:
         missing_sources=Policy(values["missing_sources"]),
         missing_objects=Policy(values["missing_objects"]),
         missing_keys=Policy(values["missing_keys"]),
+        build_timeout=values["build_timeout"],
     )
 
 
@@ -118,7 +121,15 @@ def fleet_options(func: Command) -> Command:
                 show_default=True,
                 help="Fail on undefined ${vars} (Flux >= 2.9 default).",
             ),
-            click.option("--jobs", type=int, default=0, help="Parallel builds (default: CPU count)."),
+            click.option("--jobs", type=click.IntRange(min=0), default=0, help="Parallel builds (default: CPU count)."),
+            click.option(
+                "--build-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=DEFAULT_BUILD_TIMEOUT,
+                show_default=True,
+                metavar="SECONDS",
+                help="Time one kustomize build may take before it is stopped.",
+            ),
             click.option("--no-cache", is_flag=True, help="Do not use the build cache."),
             click.option(
                 "--cache-dir",

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 import click
 
 from fluxform.commands.options import cluster_options, fleet_options, output_option
+from fluxform.errors import StateError
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
+from fluxform.state.identity import StateCheck
 from fluxform.target import TargetFlags, resolve_target
 
 if TYPE_CHECKING:
@@ -32,6 +34,10 @@ __all__ = ["plan", "show"]
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
 @click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
+@click.option(
+    "--force-state", is_flag=True, help="Plan against a state recorded for another cluster or fleet path (warns)."
+)
+@click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new, empty state).")
 @cluster_options
 @fleet_options
 def plan(
@@ -41,14 +47,24 @@ def plan(
     detailed_exitcode: bool,
     color: bool | None,
     field_manager: str,
+    force_state: bool,
+    init_state: bool,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
     """Show what applying the fleet at PATH would change.
 
-    Without cluster flags the plan is offline (against --state only); with --kubeconfig,
-    --context, --in-cluster or --live it reads the cluster and dry-runs the changes."""
-    resolved = resolve_target(target, path=path, needs_path=True, live=True)
+    Without cluster flags the plan is offline (against the state only); with --kubeconfig,
+    --context, --in-cluster or --live it reads the cluster and dry-runs the changes. The
+    state is found as the `state` commands find it, and must be this cluster's and this
+    fleet path's (--force-state); a --state file that does not exist is an error unless
+    --init-state."""
+    if target.state_path is not None and not target.state_path.exists() and not init_state:
+        raise StateError(
+            f"state file {target.state_path} does not exist",
+            hint="check the path; --init-state plans against a new, empty state",
+        )
+    resolved = resolve_target(target, path=path, needs_path=True, live=True, default_state=True, state_optional=True)
     assert resolved.fleet_path is not None
     if resolved.cluster is not None:
         from fluxform.planner.live.run import LiveOptions
@@ -61,11 +77,15 @@ def plan(
             cluster_options=resolved.cluster,
             live_options=LiveOptions(field_manager=field_manager),
             helm=fleet.helm(),
+            force_state=force_state,
         )
     else:
         from fluxform.planner.workflow import plan_fleet
 
-        result = plan_fleet(resolved.fleet_path, fleet.request(), state_path=resolved.state, helm=fleet.helm())
+        check = StateCheck(context=resolved.config.context, force=force_state)
+        result = plan_fleet(
+            resolved.fleet_path, fleet.request(), state_path=resolved.state, helm=fleet.helm(), state_check=check
+        )
     from fluxform.planner.planfile import plan_file_from, write_plan_file
 
     plan_file = plan_file_from(result)

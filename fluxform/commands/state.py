@@ -22,6 +22,7 @@ from fluxform.commands.options import state_options
 from fluxform.config import FluxformConfig
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
+from fluxform.private_file import write_private
 from fluxform.state.backend import StateBackend, locked
 from fluxform.state.model import OwnerState, StateFile, StateObject, state_from_json, state_to_json, without_ids
 from fluxform.target import TargetFlags, resolve_target
@@ -191,8 +192,7 @@ def pull(out: Path | None, target: TargetFlags) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.touch(mode=0o600)
-        out.write_text(text)
+        write_private(out, text, what=f"state file {out}")
 
 
 @state_group.command("push")

@@ -5,6 +5,8 @@ sops.py        SopsSession: the real sops binary, ciphertext on stdin, plaintext
 resource.py    decrypt built objects (whole SOPS documents, Secret data markers)
 generators.py  encrypted secretGenerator/patch files kustomize reads itself
 mask.py        Masker: `***(hmac:…)` fingerprints for every output
+plaintexts.py  what each decryption revealed, scrubbed from every message
+macs.py        the MAC of each encrypted source file, checked once (Flux never checks)
 tmpfs.py       private RAM-backed scratch dirs for the few plaintext files kustomize needs
 
 ring = KeyRing.merged(KeyRing.from_files(paths), KeyRing.from_env(os.environ))

@@ -21,7 +21,6 @@ Secret `.data` values that `decrypt_manifest` decrypts after the build anyway, s
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from fluxform.decrypt.sops import SopsSession
 from fluxform.decrypt.tmpfs import ALLOW_DISK_TEMP_ENV, is_on_tmpfs
 from fluxform.errors import DecryptError, SourceError
 from fluxform.objects import ObjectId, SourceLocation
+from fluxform.private_file import write_private
 
 __all__ = [
     "KUSTOMIZATION_FILE_NAMES",
@@ -130,21 +130,9 @@ def _decrypt_source(source: GeneratorSource, session: SopsSession, dest_root: Pa
         location=location,
         what=what,
     )
-    _write_private(dest_root.joinpath(*source.relative.parts), plain)
-
-
-def _write_private(target: Path, content: bytes) -> None:
-    """Create-exclusive a 0600 temp file beside `target`, then rename over it (no symlink follow)."""
+    target = dest_root.joinpath(*source.relative.parts)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.fluxform-tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    write_private(target, plain, what=f"the decrypted copy of {source.relative}")
 
 
 class _Finder:

@@ -1,7 +1,7 @@
 """Throwaway GnuPG homes: private, in memory when possible, agent stopped on exit.
 
-PGP secret keys are imported with python-gnupg into a fresh GNUPGHOME (mode 0700) that
-nothing else uses; sops later decrypts through the same home. GnuPG starts a `gpg-agent`
+PGP secret keys are imported with gpg into a fresh GNUPGHOME (mode 0700) that nothing
+else uses; sops later decrypts through the same home. GnuPG starts a `gpg-agent`
 per home the moment a secret key is touched, so leaving the home always stops that agent
 (`gpgconf --kill gpg-agent`) before removing the directory. The agent is told never to
 ask for a passphrase (Flux supports only unprotected keys), so nothing can hang on a prompt.
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gnupg
-
+from fluxform.cancellation import shielded
 from fluxform.decrypt.tmpfs import private_dir
 from fluxform.errors import DecryptError, ToolError
 from fluxform.tool import find_executable, run_tool
@@ -38,37 +37,30 @@ class PgpKeyInfo:
 
 
 class GnupgHome:
-    """A private GNUPGHOME; create it with `gnupg_home()`."""
+    """A private GNUPGHOME; create it with `gnupg_home()`.
+
+    gpg runs through `run_tool` like every other program (its own process group, limits,
+    killed when the run is stopped by a signal), with machine-readable output (--with-colons,
+    --status-fd) parsed here."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._gpg: Any = None
 
-    def _client(self) -> Any:
-        if self._gpg is None:
-            gpg_binary = find_executable("gpg")
-            if gpg_binary is None:
-                raise DecryptError(
-                    "PGP keys were given but gpg (GnuPG) is not installed",
-                    hint="install gnupg (Debian: apt-get install gnupg), or use age keys",
-                )
-            try:
-                self._gpg = gnupg.GPG(gpgbinary=gpg_binary, gnupghome=str(self.path))
-            except (OSError, ValueError) as exc:
-                raise DecryptError("gpg could not be started", detail=type(exc).__name__) from exc
-        return self._gpg
+    def _gpg(self, args: list[str], stdin: bytes) -> bytes:
+        gpg_binary = find_executable("gpg")
+        if gpg_binary is None:
+            raise DecryptError(
+                "PGP keys were given but gpg (GnuPG) is not installed",
+                hint="install gnupg (Debian: apt-get install gnupg), or use age keys",
+            )
+        argv = [gpg_binary, "--homedir", str(self.path), "--batch", "--no-tty", *args]
+        result = run_tool(argv, tool="gpg", stdin=stdin, env={"GNUPGHOME": str(self.path)}, timeout=60, check=False)
+        return result.stdout
 
     def scan(self, armored: bytes, *, origin: str) -> list[PgpKeyInfo]:
         """The keys in an armored block, without importing them."""
-        found = self._client().scan_keys_mem(armored.decode("ascii", "replace"))
-        keys = [
-            PgpKeyInfo(
-                fingerprint=str(entry.get("fingerprint") or ""),
-                subkeys=tuple(str(sub[2]) for sub in entry.get("subkeys", []) if len(sub) > 2 and sub[2]),
-                secret=entry.get("type") == "sec",
-            )
-            for entry in found
-        ]
+        listing = self._gpg(["--with-colons", "--import-options", "show-only", "--import"], armored)
+        keys = _parse_listing(listing.decode("utf-8", "replace"))
         if not keys:
             raise DecryptError(
                 f"{origin}: no OpenPGP key found", hint="export it with gpg --armor --export-secret-keys FP"
@@ -77,13 +69,21 @@ class GnupgHome:
 
     def import_secret_keys(self, armored: bytes, *, origin: str) -> list[str]:
         """Import an armored secret key block; returns the fingerprints gpg imported."""
-        result = self._client().import_keys(armored.decode("ascii", "replace"))
-        if not result.count or not (result.sec_imported or result.sec_read):
+        status = self._gpg(["--status-fd", "1", "--import"], armored).decode("utf-8", "replace")
+        fingerprints: set[str] = set()
+        secret_read = secret_imported = 0
+        for line in status.splitlines():
+            fields = line.split()
+            if fields[:2] == ["[GNUPG:]", "IMPORT_OK"] and len(fields) > 3:
+                fingerprints.add(fields[3])
+            elif fields[:2] == ["[GNUPG:]", "IMPORT_RES"] and len(fields) > 12:
+                secret_read, secret_imported = int(fields[11]), int(fields[12])
+        if not fingerprints or not (secret_read or secret_imported):
             raise DecryptError(
                 f"{origin}: gpg imported no secret key",
                 hint="the file must be an armored OpenPGP *private* key without passphrase",
             )
-        return sorted({str(fp) for fp in result.fingerprints if fp})
+        return sorted(fingerprints)
 
     def stop_agent(self) -> None:
         """Stop this home's gpg-agent (a no-op when none runs) and drop its socket dir."""
@@ -93,7 +93,36 @@ class GnupgHome:
         env = {"GNUPGHOME": str(self.path)}
         for args in (["--kill", "gpg-agent"], ["--remove-socketdir"]):
             with contextlib.suppress(ToolError):
-                run_tool([gpgconf, *args], tool="gpgconf", env=env, timeout=30, check=False)
+                run_tool([gpgconf, *args], tool="gpgconf", env=env, timeout=30, check=False, cleanup=True)
+
+
+def _parse_listing(listing: str) -> list[PgpKeyInfo]:
+    """`--with-colons` records: a `pub`/`sec` line starts a key, `fpr` lines give the
+    fingerprint of the key or subkey (`sub`/`ssb`) just before them."""
+    keys: list[PgpKeyInfo] = []
+    current: dict[str, Any] | None = None
+    last = ""
+    for line in listing.splitlines():
+        fields = line.split(":")
+        record = fields[0]
+        if record in ("pub", "sec"):
+            if current is not None:
+                keys.append(_key_info(current))
+            current = {"secret": record == "sec", "fingerprint": "", "subkeys": []}
+        elif record == "fpr" and current is not None and len(fields) > 9:
+            if last in ("pub", "sec"):
+                current["fingerprint"] = fields[9]
+            elif last in ("sub", "ssb"):
+                current["subkeys"].append(fields[9])
+        if record != "fpr" and record != "grp":
+            last = record
+    if current is not None:
+        keys.append(_key_info(current))
+    return keys
+
+
+def _key_info(found: dict[str, Any]) -> PgpKeyInfo:
+    return PgpKeyInfo(str(found["fingerprint"]), tuple(found["subkeys"]), bool(found["secret"]))
 
 
 @contextlib.contextmanager
@@ -107,8 +136,9 @@ def gnupg_home() -> Iterator[GnupgHome]:
         try:
             yield home
         finally:
-            home.stop_agent()
-            shutil.rmtree(path, ignore_errors=True)
+            with shielded():  # a signal must not leave the agent running or the keys behind
+                home.stop_agent()
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _write_agent_config(path: Path) -> None:

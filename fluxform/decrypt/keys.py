@@ -26,6 +26,7 @@ import pyrage
 from fluxform import yamlio
 from fluxform.decrypt.gpghome import gnupg_home
 from fluxform.errors import DecryptError
+from fluxform.limits import read_limited
 from fluxform.objects import SourceLocation
 
 __all__ = [
@@ -312,7 +313,7 @@ def keyring_from_keys_dir(keys_dir: Path, *, namespace: str, name: str) -> KeyRi
 
 def _load_manifests(path: Path) -> list[dict[str, Any]]:
     try:
-        docs = yamlio.load_all(path.read_bytes())
+        docs = yamlio.load_all(read_limited(path))
     except yamlio.YamlError as exc:
         raise DecryptError(f"{path}: not valid YAML", detail=f"line {exc.line}" if exc.line else "") from None
     except OSError as exc:

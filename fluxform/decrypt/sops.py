@@ -24,6 +24,7 @@ from typing import Any, Self
 from fluxform.decrypt.formats import SopsFormat
 from fluxform.decrypt.gpghome import GnupgHome, gnupg_home
 from fluxform.decrypt.keys import KeyRing
+from fluxform.decrypt.plaintexts import Plaintexts, revealed_values
 from fluxform.decrypt.recipients import recipients_of
 from fluxform.errors import DecryptError, Diagnostic, ToolError
 from fluxform.objects import ObjectId, SourceLocation
@@ -62,8 +63,17 @@ def sops_executable() -> str | None:
 class SopsSession:
     """Keys staged for sops for the length of a `with` block; see the module docstring."""
 
-    def __init__(self, keyring: KeyRing, *, strict_mac: bool = False, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        keyring: KeyRing,
+        *,
+        strict_mac: bool = False,
+        timeout: float = 120.0,
+        plaintexts: Plaintexts | None = None,
+    ) -> None:
         self.keyring = keyring
+        #: What decryption revealed, so messages can be scrubbed of it (decrypt/plaintexts.py).
+        self.plaintexts = plaintexts if plaintexts is not None else Plaintexts()
         #: Where MAC checking applies, a mismatch raises (True) or warns and decrypts (False).
         self.strict_mac = strict_mac
         self.timeout = timeout
@@ -207,6 +217,7 @@ class SopsSession:
         except ToolError as exc:  # not found / timed out; stderr_tail is run_tool's own text
             raise DecryptError(f"sops could not run: {exc.stderr_tail}", subject=subject, location=location) from None
         if result.exit_code == 0:
+            self.plaintexts.add(revealed_values(data, result.stdout, input_fmt, output_fmt))
             return result.stdout
         error_type, summary, hint = self._explain(result.exit_code, data, input_fmt)
         prefix = f"cannot decrypt {what}: " if what else "cannot decrypt: "

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from fluxform.errors import DecryptError
+from fluxform.scratch import scratch_dir
 
 __all__ = ["ALLOW_DISK_TEMP_ENV", "is_on_tmpfs", "private_dir", "private_tmpfs_dir"]
 
@@ -51,10 +50,11 @@ def is_on_tmpfs(path: Path) -> bool:
 
 
 def _tmpfs_candidates() -> list[Path]:
+    """$XDG_RUNTIME_DIR first (the user's own 0700 tmpfs), then the shared /dev/shm."""
     candidates = [Path("/dev/shm")]
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
-        candidates.append(Path(runtime))
+        candidates.insert(0, Path(runtime))
     return [c for c in candidates if c.is_dir() and os.access(c, os.W_OK | os.X_OK) and is_on_tmpfs(c)]
 
 
@@ -79,12 +79,8 @@ def private_dir(*, require_tmpfs: bool) -> Iterator[Path]:
             hint=f"mount a tmpfs at /dev/shm, or set {ALLOW_DISK_TEMP_ENV}=1 to accept plaintext in a "
             "private disk temp dir (removed after the build)",
         )
-    path = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=parent))
-    try:
-        path.chmod(0o700)
+    with scratch_dir(_PREFIX, parent=Path(parent) if parent else None) as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -25,6 +24,7 @@ from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.helm.chart import ResolvedChart
 from fluxform.helm.sdk import chart_dependencies, chart_metadata, load_chart
+from fluxform.scratch import scratch_dir
 
 if TYPE_CHECKING:
     import helm_python
@@ -44,8 +44,7 @@ def open_chart(resolved: ResolvedChart, *, without_schema: bool = False) -> Iter
             _check_dependencies(chart, resolved)
             yield chart
         return
-    work = Path(tempfile.mkdtemp(prefix="fluxform-chart-"))  # mkdtemp makes it 0700
-    try:
+    with scratch_dir("fluxform-chart-") as work:
         chart_dir = _working_copy(resolved, work)
         if without_schema:
             for schema in chart_dir.rglob("values.schema.json"):
@@ -53,8 +52,6 @@ def open_chart(resolved: ResolvedChart, *, without_schema: bool = False) -> Iter
         with load_chart(chart_dir) as chart:
             _check_dependencies(chart, resolved)
             yield chart
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _needs_copy(resolved: ResolvedChart) -> bool:

@@ -16,13 +16,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
+from fluxform.decrypt.tmpfs import private_tmpfs_dir
 from fluxform.errors import RenderError
 from fluxform.helm.sdk import parse_yaml_document
 from fluxform.helm.spec import HELM_GROUP, HelmReleaseSpec, KustomizePostRenderer
@@ -66,19 +64,17 @@ def _kustomize(
 ) -> list[dict[str, Any]]:
     if not docs:
         return docs
-    work = Path(tempfile.mkdtemp(prefix="fluxform-postrender-"))  # 0700
-    try:
+    # the rendered documents may hold values decrypted from valuesFrom Secrets: RAM only
+    with private_tmpfs_dir() as work:
         # JSON is YAML: exact, and much faster to write than block YAML
         (work / _INPUT).write_text("\n---\n".join(json.dumps(doc) for doc in docs))
         (work / "kustomization.yaml").write_text(yamlio.dump(_kustomization(renderer), sort_keys=False))
         try:
-            text = kustomize_build(work)
+            text = kustomize_build(work, paths={work: ""})
         except RenderError as exc:
             raise RenderError(
                 "postRenderers kustomize failed", detail=exc.detail, subject=hr.id, location=hr.origin
             ) from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return [doc for part in _DOC_SEPARATOR.split(text) if part.strip() and (doc := parse_yaml_document(part))]
 
 

@@ -42,6 +42,7 @@ from fluxform.helm.sdk import (
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.helm.values import compose_values
 from fluxform.kinds import KindScopes
+from fluxform.limits import LimitExceeded, current_limits
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.sources.semver import is_compatible_range
 
@@ -194,7 +195,15 @@ def _check_kube_version(meta: Mapping[str, Any], kube_version: str) -> None:
 
 
 def _documents(files: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Every rendered document in file order, as Helm's SortManifests reads them."""
+    """Every rendered document in file order, as Helm's SortManifests reads them. Counted
+    before any is parsed: a template looping to millions of objects fails at the limit."""
+    cap = current_limits().objects_per_render
+    count = sum(len(_SPLIT.findall(text)) + 1 for text in files.values() if text.strip())
+    if count > cap:
+        raise LimitExceeded(
+            f"the chart renders about {count} documents, over the limit of {cap} objects per owner",
+            hint="FLUXFORM_MAX_OBJECTS raises the limit",
+        )
     docs: list[dict[str, Any]] = []
     for path in sorted(files):
         base = path.rsplit("/", 1)[-1]

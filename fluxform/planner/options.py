@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fluxform.limits import DEFAULT_BUILD_TIMEOUT
 from fluxform.planner.kustomization.cache import default_cache_dir
 
 if TYPE_CHECKING:  # the pipeline is imported when a request is made, not to parse flags
@@ -51,6 +52,7 @@ class FleetOptions:
     missing_sources: Policy = Policy.ERROR
     missing_objects: Policy = Policy.ERROR
     missing_keys: Policy = Policy.ERROR
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
 
     @property
     def build_cache_dir(self) -> Path | None:
@@ -91,6 +93,7 @@ class FleetOptions:
             missing_sources=str(self.missing_sources),
             missing_objects=str(self.missing_objects),
             missing_keys=str(self.missing_keys),
+            build_timeout=self.build_timeout,
         )
         secrets = SecretOptions(decryption_keys=self.decryption_keys, keys_dir=self.keys_dir)
         return FleetRequest(discover=discover, secrets=secrets)

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -37,7 +37,11 @@ from fluxform.decrypt import (
     keyring_from_keys_dir,
     private_tmpfs_dir,
 )
-from fluxform.errors import DecryptError, Diagnostic, MissingKeys
+from fluxform.decrypt.macs import SourceMacs
+from fluxform.decrypt.plaintexts import Plaintexts
+from fluxform.decrypt.resource import has_sops_metadata
+from fluxform.errors import DecryptError, Diagnostic, FluxformError, MissingKeys
+from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.plan import Masking
 from fluxform.state.model import StateFile
@@ -65,13 +69,45 @@ class FleetSecrets:
         self.base = KeyRing.merged(*rings)
         self._sessions: dict[str, SopsSession] = {}
         self._stack = contextlib.ExitStack()
+        self.plaintexts = Plaintexts()  # every value decrypted, for scrubbing messages
+        self._error_masker: Masker | None = None
+        self._roots: dict[ObjectId, Path] = {}  # source root each Kustomization builds from
+        self._macs = SourceMacs()
+        self._mac_warnings: list[Diagnostic] = []
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self._sessions.clear()
-        self._stack.close()
+        """Close the sessions; an error leaving the block is scrubbed of decrypted values
+        first (whatever built it: a Helm schema check, kustomize, a YAML parser)."""
+        try:
+            if isinstance(ev, FluxformError):
+                self.scrub_error(ev)
+        finally:
+            self._sessions.clear()
+            self._stack.close()
+
+    def scrub(self, text: str) -> str:
+        """`text` with every value decrypted so far masked (see decrypt/plaintexts.py)."""
+        if not self.plaintexts or not text:
+            return text
+        if self._error_masker is None:
+            self._error_masker = Masker(self.mask_key(None))
+        return self.plaintexts.scrub(text, self._error_masker)
+
+    def scrub_error(self, error: FluxformError) -> None:
+        """Mask decrypted values in an error's words, in place (it is re-raised as is)."""
+        if not self.plaintexts:
+            return
+        error.summary, error.detail = self.scrub(error.summary), self.scrub(error.detail)
+        error.hint = self.scrub(error.hint)
+        error.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in error.args)
+
+    def scrub_diagnostics(self, diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]:
+        if not self.plaintexts:
+            return tuple(diagnostics)
+        return tuple(replace(d, summary=self.scrub(d.summary), detail=self.scrub(d.detail)) for d in diagnostics)
 
     def _keyring_for(self, ks: FluxKustomization) -> tuple[str, KeyRing]:
         ref = (ks.decryption or {}).get("secretRef") or {}
@@ -95,18 +131,24 @@ class FleetSecrets:
     def session_for(self, ks: FluxKustomization) -> SopsSession:
         key, ring = self._keyring_for(ks)
         if key not in self._sessions:
-            self._sessions[key] = self._stack.enter_context(SopsSession(ring))
+            self._sessions[key] = self._stack.enter_context(SopsSession(ring, plaintexts=self.plaintexts))
         return self._sessions[key]
 
     def decrypt_all(self, manifests: Sequence[Mapping[str, Any]], ks: FluxKustomization) -> list[dict[str, Any]]:
         """Decrypt independent resources in parallel (one sops process each)."""
         session = self.session_for(ks)
-        return [
+        decrypted = [
             dict(m)
             for m in decrypt_manifests(manifests, session, subject=ks.id, locations=[ks.origin] * len(manifests))
         ]
+        root = self._roots.get(ks.id)
+        if root is not None:
+            whole = [m for m in manifests if has_sops_metadata(m)]
+            self._mac_warnings += self._macs.check(whole, root=root, session=session, subject=ks.id)
+        return decrypted
 
     def needs_source_decryption(self, ks: FluxKustomization, directory: Path, root: Path) -> bool:
+        self._roots[ks.id] = root  # where its encrypted files are, for their MAC check
         if ks.decryption is None:
             return False
         return any(s.needs_predecryption for s in find_encrypted_generator_sources(directory, root))
@@ -139,8 +181,8 @@ class FleetSecrets:
         return mask
 
     def diagnostics(self) -> list[Diagnostic]:
-        """Warnings from sops sessions (MAC mismatches Flux would ignore)."""
-        return [d for session in self._sessions.values() for d in session.diagnostics]
+        """Warnings from sops sessions and source files (MAC mismatches Flux would ignore)."""
+        return [*(d for session in self._sessions.values() for d in session.diagnostics), *self._mac_warnings]
 
 
 def _copy_tree(src: Path, dest: Path) -> None:

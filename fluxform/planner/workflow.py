@@ -20,16 +20,34 @@ from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.planner.settings import PlanSettings, SourceMapping
 from fluxform.state.backend import StateBackend
+from fluxform.state.identity import Identity, StateCheck, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
 
-__all__ = ["FleetRequest", "load_state", "plan_fleet", "plan_settings", "rendered_fleet"]
+__all__ = ["FleetRequest", "checked_state_identity", "load_state", "plan_fleet", "plan_settings", "rendered_fleet"]
 
 
 @dataclass(frozen=True)
 class FleetRequest:
     discover: DiscoverOptions = field(default_factory=DiscoverOptions)
     secrets: SecretOptions = field(default_factory=SecretOptions)
+
+
+def checked_state_identity(
+    desired: DesiredState,
+    state: StateFile | None,
+    source: Path | StateBackend | None,
+    current: Identity,
+    force: bool,
+) -> DesiredState:
+    """`desired`, after checking the state belongs to its cluster and fleet path (raises
+    StateError unless `force`, which adds the mismatch as a warning)."""
+    if state is None:
+        return desired
+    current = replace(current, fleet_path=str(desired.settings.get("fleet_path", "")))
+    location = f"file {source}" if isinstance(source, Path) else (source.location if source else "")
+    warning = check_state_identity(state, current, location=location, force=force)
+    return desired if warning is None else replace(desired, diagnostics=(*desired.diagnostics, warning))
 
 
 def load_state(source: Path | StateBackend | None) -> StateFile | None:
@@ -46,7 +64,9 @@ def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredS
     """The desired state, with the secrets handle still open (for masking or rendering)."""
     with FleetSecrets(request.secrets) as secrets:
         desired = discover(path, replace(request.discover, decryptor=secrets))
-        yield replace(desired, diagnostics=(*desired.diagnostics, *secrets.diagnostics())), secrets
+        warnings = secrets.scrub_diagnostics((*desired.diagnostics, *secrets.diagnostics()))
+        owners = tuple(replace(o, diagnostics=secrets.scrub_diagnostics(o.diagnostics)) for o in desired.owners)
+        yield replace(desired, owners=owners, diagnostics=warnings), secrets
 
 
 def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettings:
@@ -72,12 +92,16 @@ def plan_fleet(
     *,
     state_path: Path | StateBackend | None = None,
     helm: HelmOptions | None = None,
+    state_check: StateCheck | None = None,
 ) -> Plan:
     """The offline plan. With `helm`, HelmReleases render with a hook made from it (replacing
-    the request's), so the settings the plan records are the ones used."""
+    the request's), so the settings the plan records are the ones used. The state must
+    belong to the fleet path (and the context `state_check` names), unless forced."""
     if helm is not None:
         request = replace(request, discover=replace(request.discover, helm=helm_hook(helm)))
     state = load_state(state_path)
+    check = state_check or StateCheck()
     with rendered_fleet(path, request) as (desired, secrets):
+        desired = checked_state_identity(desired, state, state_path, Identity(context=check.context), check.force)
         masking = secrets.masking(state)
         return plan_offline(desired, state, masking, target=str(path), settings=plan_settings(request, helm))

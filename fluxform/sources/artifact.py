@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
 from fluxform.errors import SourceError
+from fluxform.scratch import scratch_dir
 
 __all__ = [
     "EXCLUDE_VCS",
@@ -218,12 +218,21 @@ def materialize_artifact(directory: Path, *, ignore: str = "") -> Iterator[Artif
     """Filtered private copy of `directory`, removed on exit."""
     if not directory.is_dir():
         raise SourceError(f"source directory {directory} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix="fluxform-src-"))
-    try:
-        os.chmod(tmp, 0o700)
+    resolved = directory.resolve()
+    if resolved == Path(resolved.anchor):
+        raise SourceError(
+            f"refusing to use the filesystem root {resolved} as a source (it would copy every file)",
+            hint="--repo-root and --source take the repository's own directory",
+        )
+    with scratch_dir("fluxform-src-") as tmp:
         root = tmp / "artifact"
         root.mkdir()
-        digest = copy_filtered(directory.resolve(), root, IgnoreMatcher.for_tree(directory, ignore))
-        yield Artifact(origin=directory.resolve(), root=root, digest=digest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            digest = copy_filtered(resolved, root, IgnoreMatcher.for_tree(directory, ignore))
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise SourceError(
+                f"cannot copy source directory {directory}: {where}{exc.strerror or type(exc).__name__}",
+                hint="is it the repository's own directory, readable by this user?",
+            ) from None
+        yield Artifact(origin=resolved, root=root, digest=digest)

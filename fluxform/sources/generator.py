@@ -37,6 +37,7 @@ from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import SourceError
+from fluxform.limits import read_limited
 from fluxform.objects import ObjectId
 
 __all__ = ["GENERATOR_GROUP", "ArtifactGenerator", "CopyOperation", "OutputArtifact", "build_artifact", "go_glob"]
@@ -203,7 +204,7 @@ def _copy_file(root: Path, source: str, staging: Path, target: str, *, merge: bo
 def _load_merged(path: Path) -> dict[str, Any]:
     """Every document of a YAML file deep-merged into one map, as source-watcher's loadYAML."""
     try:
-        docs = yamlio.load_all(path.read_bytes())
+        docs = yamlio.load_all(read_limited(path))
     except yamlio.YamlError as exc:
         raise SourceError(f"cannot merge {path.name}: not YAML", detail=str(exc)) from None
     out: dict[str, Any] = {}

@@ -4,6 +4,7 @@
     codec.py    the versioned JSON form (state_to_json / state_from_json in model.py)
     secrets.py  Secret values: masked in manifests, age-sealed beside them, or omitted
     lock.py     LockInfo, LockHeld, LockLost
+    identity.py whose state: its cluster and fleet path against a plan's
     backend.py  the StateBackend Protocol, the shared write rules, open_backend, locked
     local.py    LocalBackend: .fluxform/<context>.state.json, atomic writes, flock
     kube.py     KubeBackend: Secrets + a Lease (lease.py), through the one cluster client

@@ -5,7 +5,8 @@ So owner records and manifests are stored once each, content-addressed, and revi
 to them by key:
 
     {"format": "fluxform-state", "formatVersion": 1, "lineage": "<uuid>", "serial": 7,
-     "fluxformVersion": "0.1.0", "cluster": "prod", "writtenAt": "...", "writtenBy": "...",
+     "fluxformVersion": "0.1.0", "cluster": "prod", "server": "https://...", "fleetPath":
+     "clusters/prod", "writtenAt": "...", "writtenBy": "...",
      "operation": "apply", "maskKey": "<base64>",
      "owners": {"<owner inventory id>": "<owner key>"},
      "history": [{"serial": 6, "writtenAt": ..., "writtenBy": ..., "operation": ...,
@@ -129,6 +130,8 @@ def encode_state(state: StateFile) -> str:
         ("serial", state.serial),
         ("fluxformVersion", state.fluxform_version),
         ("cluster", state.cluster),
+        ("server", state.server),
+        ("fleetPath", state.fleet_path),
         ("writtenAt", state.written_at),
         ("writtenBy", state.written_by),
         ("operation", state.operation),
@@ -245,6 +248,8 @@ def _decode(text: str | bytes, origin: str) -> StateFile:
         serial=_serial(root),
         fluxform_version=root.get("fluxformVersion", str),
         cluster=root.get("cluster", str),
+        server=root.get("server", str, default=""),
+        fleet_path=root.get("fleetPath", str, default=""),
         mask_key=_mask_key(root),
         owners=dec.owners(root.get("owners", dict), "owners"),
         history=history,

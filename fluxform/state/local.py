@@ -24,13 +24,13 @@ import os
 import re
 import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fluxform.errors import StateError
+from fluxform.errors import StateError, WriteError
+from fluxform.private_file import TEMP_SUFFIX, temp_prefix, write_private
 from fluxform.state.backend import locked, next_serial, wait_for_lock
 from fluxform.state.codec import read_header
 from fluxform.state.lock import (
@@ -63,14 +63,6 @@ def default_state_path(root: Path, context: str) -> Path:
 def _crash_point(step: str) -> None:
     if os.environ.get(CRASH_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(slots=True)
@@ -123,6 +115,8 @@ class LocalBackend:
             return str(doc["lineage"]), int(doc["serial"])
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise _state_io_error(f"cannot read state file {self.path}", exc) from None
         except (ValueError, KeyError, TypeError) as exc:
             if force:
                 return None
@@ -132,31 +126,22 @@ class LocalBackend:
             ) from exc
 
     def _atomic_replace(self, data: bytes) -> None:
-        directory = self.path.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Temp file, fsync, backup link, rename, directory fsync (fluxform.private_file)."""
         self._remove_stale_temps()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+
+        def step(name: str) -> None:
+            _crash_point(name)
+            if name == "temp-synced":
+                self._keep_backup()
+                _crash_point("backup-kept")
+
         try:
-            with os.fdopen(fd, "wb") as out:
-                half = len(data) // 2
-                out.write(data[:half])
-                out.flush()
-                _crash_point("temp-partial")
-                out.write(data[half:])
-                out.flush()
-                _crash_point("temp-written")
-                os.fsync(out.fileno())
-                _crash_point("temp-synced")
-            self._keep_backup()
-            _crash_point("backup-kept")
-            os.replace(tmp, self.path)
-            _crash_point("renamed")
-            _fsync_dir(directory)
-            _crash_point("dir-synced")
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(self.path, data, step=step, what=f"state file {self.path}")
+        except WriteError as exc:
+            raise StateError(exc.summary, hint=exc.hint) from None
+        except OSError as exc:
+            raise _state_io_error(f"cannot write state file {self.path}", exc) from None
 
     def _keep_backup(self) -> None:
         """Point `<name>.backup` at the current file (hard link; copy where links fail)."""
@@ -179,9 +164,9 @@ class LocalBackend:
 
     def _remove_stale_temps(self) -> None:
         """Temp files left by a writer that crashed (we hold the lock, so none is live)."""
-        for pattern in (f".{self.path.name}.*.tmp", f".{self.backup_path.name}.*.tmp"):
-            for stale in self.path.parent.glob(pattern):
-                with contextlib.suppress(FileNotFoundError):
+        for target in (self.path, self.backup_path):
+            for stale in self.path.parent.glob(f"{temp_prefix(target)}*{TEMP_SUFFIX}"):
+                with contextlib.suppress(OSError):
                     stale.unlink()
 
     # -- locking -------------------------------------------------------------------------
@@ -192,9 +177,15 @@ class LocalBackend:
         return wait_for_lock(lambda: self._try_lock(info), timeout)
 
     def _try_lock(self, info: LockInfo) -> str:
+        try:
+            return self._lock_file(info)
+        except OSError as exc:
+            raise _state_io_error(f"cannot lock state file {self.path}", exc) from None
+
+    def _lock_file(self, info: LockInfo) -> str:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -281,6 +272,12 @@ class LocalBackend:
                 return info
             time.sleep(0.01)
         return None
+
+
+def _state_io_error(summary: str, exc: OSError) -> StateError:
+    """One line for a filesystem failure (read-only directory, full disk, ...)."""
+    hint = "the state directory must be writable by this user" if isinstance(exc, PermissionError) else ""
+    return StateError(summary, detail=exc.strerror or type(exc).__name__, hint=hint)
 
 
 def _inode(st: os.stat_result) -> tuple[int, int]:

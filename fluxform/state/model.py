@@ -1,6 +1,7 @@
 """The state model: what fluxform applied, per owner, with a bounded history for rollback.
 
-A state belongs to one cluster (kubeconfig context). Its `lineage` is a random UUID fixed at
+A state belongs to one cluster (kubeconfig context, API server) and one fleet path; a plan
+against another is refused (fluxform.state.identity). Its `lineage` is a random UUID fixed at
 creation, so two unrelated states are never confused; its `serial` grows by one on every write,
 so a writer can tell that someone else wrote since it read (Terraform's statefile rules).
 
@@ -112,6 +113,8 @@ class StateFile:
     cluster: str
     mask_key: str  # base64 of 32 random bytes: the HMAC key for Secret value fingerprints
     owners: Mapping[ObjectId, OwnerState]
+    server: str = ""  # API server URL of the cluster ("" = not recorded)
+    fleet_path: str = ""  # the cluster directory, relative to the repository root ("" = not recorded)
     history: tuple[Revision, ...] = ()  # oldest first, newest last, current excluded
     written_at: str = ""
     written_by: str = ""
@@ -147,8 +150,11 @@ def new_state(
     lineage: str | None = None,
     mask_key: str | None = None,
     fluxform_version: str = __version__,
+    server: str = "",
+    fleet_path: str = "",
 ) -> StateFile:
-    """An empty state (serial 0: the first write makes it 1)."""
+    """An empty state (serial 0: the first write makes it 1) for the cluster of kubeconfig
+    context `cluster` at `server`, planned from `fleet_path`."""
     return StateFile(
         format_version=FORMAT_VERSION,
         lineage=lineage or str(uuid.uuid4()),
@@ -157,6 +163,8 @@ def new_state(
         cluster=cluster,
         mask_key=mask_key or base64.b64encode(secrets.token_bytes(32)).decode(),
         owners={},
+        server=server,
+        fleet_path=fleet_path,
     )
 
 

@@ -91,5 +91,5 @@ def test_fluxform_yaml_gives_the_cluster_path_and_state(tmp_path: Path, monkeypa
 def test_no_path_and_no_config_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = run("plan")
-    assert result.code == 2
+    assert result.code == 1  # a usage error, not "changes" (issue 15, item 8)
     assert "give the cluster PATH, or set `cluster:` in fluxform.yaml" in result.err

@@ -147,3 +147,17 @@ def test_immutable_change_under_a_forcing_kustomization_is_a_plain_replace(
     replace = by_id(plan(kubeapi, hello, state), "Deployment/hello/hello")
     assert replace.action == "replace"
     assert replace.reason == "spec.selector cannot change (immutable)"
+
+
+def test_a_cluster_forbidding_every_read_fails_the_plan(kubeapi: KubeApi, hello: Path, tmp_path: Path) -> None:
+    """Nothing can be compared with the cluster: not 'no changes' (exit 0), an error (issue 15)."""
+    from tests.support.cli import run
+
+    state = tmp_path / "state.json"
+    apply_fleet(kubeapi, hello, state)
+    kubeapi.server.forbid(verb="list")
+    result = run("plan", hello, "--kubeconfig", kubeapi.kubeconfig, "--state", state, "--detailed-exitcode")
+    assert result.code == 1, result.out + result.err
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: the cluster forbids reading every type this plan needs")
+    assert "HTTP 403 Forbidden" in lines[0]

@@ -1,5 +1,6 @@
 """No decrypted value ever leaves the process: plans (text, JSON, markdown, --out), state,
-build output, the build cache and the temp area are searched for every plaintext value."""
+build output, the build cache and the temp area are searched for every plaintext value, and
+so are the errors of runs that fail on a decrypted value (issue 15, item 3)."""
 
 from __future__ import annotations
 
@@ -120,3 +121,81 @@ def test_no_plaintext_in_a_live_plan_file(kubeapi: KubeApi, tmp_path: Path) -> N
     for secret in [*secrets, "changed-outside-7f3a9"]:
         forms = (secret, base64.b64encode(secret.encode()).decode())
         assert not any(form in blob for form in forms for blob in blobs)
+
+
+# -- error paths ----------------------------------------------------------------------------
+
+AGE_RECIPIENT = "age1eg26z7g52cqtk82wvlva02l24y60sxqx8l2rc0hnxk3zn50jme3sxzkayl"  # fixtures/keys (test-only)
+
+
+def _encrypt(plain: bytes, fmt: str, **extra: str) -> bytes:
+    argv = [str(SOPS), "--disable-version-check", "--config", os.devnull, "encrypt", "--age", AGE_RECIPIENT]
+    argv += ["--input-type", fmt, "--output-type", fmt, *(a for kv in extra.items() for a in kv), "/dev/stdin"]
+    return subprocess.run(argv, input=plain, capture_output=True, check=True).stdout
+
+
+def _leaks(text: str, secret: str) -> list[str]:
+    """Forms of `secret` in `text`: whole, base64, Go's byte list, or any 8-character piece."""
+    raw = secret.encode("utf-8", "replace")
+    forms = [secret, base64.b64encode(raw).decode(), " ".join(str(b) for b in raw)]
+    pieces = [secret[i : i + 8] for i in range(max(0, len(secret) - 7))]
+    return [f for f in forms + pieces if len(f) >= 8 and f in text]
+
+
+def _failing_plan(cluster: Path) -> str:
+    result = run("plan", cluster, *OFFLINE)
+    assert result.code == 1, result.out + result.err
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.err
+    return result.out + result.err
+
+
+def test_schema_error_quoting_an_encrypted_valuesfrom_value_is_masked(fleet_copy: Path) -> None:
+    """podinfo-secrets (a SOPS .env) REDIS_PASSWORD fed to the chart's ui.color, whose
+    values.schema.json `pattern` it fails: Helm quotes the value."""
+    overlay = fleet_copy / "apps" / "production" / "kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("targetPath: redis-lite.auth.password", "targetPath: ui.color"))
+    text = _failing_plan(fleet_copy / "clusters" / "production")
+    assert "does not match pattern" in text and "***(hmac:" in text
+    secret = next(v for v in _plaintexts() if len(v) == 24)  # REDIS_PASSWORD
+    assert _leaks(text, secret) == []
+
+
+def test_substitution_error_quoting_part_of_an_encrypted_value_is_masked(fleet_copy: Path) -> None:
+    """A substituteFrom Secret value starting with `*` lands unquoted in a manifest: a YAML
+    parser reports an undefined alias, PyYAML's pure-Python one naming it after the rest of
+    the value (masked by the scrub if it ever reaches the message)."""
+    secret = "*Secr3tAliasValue9"
+    doc = yamlio.dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "cluster-secrets", "namespace": "flux-system"},
+            "stringData": {"alias_secret": secret},
+        }
+    ).encode()
+    vars_file = fleet_copy / "clusters" / "staging" / "vars" / "cluster-secrets.yaml"
+    vars_file.write_bytes(_encrypt(doc, "yaml", **{"--encrypted-regex": "^stringData$"}))
+    apps = fleet_copy / "apps" / "staging"
+    (apps / "leak.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\ndata:\n  leak: ${alias_secret}\n"
+    )
+    overlay = apps / "kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("resources:\n", "resources:\n  - leak.yaml\n", 1))
+    text = _failing_plan(fleet_copy / "clusters" / "staging")
+    assert "not valid YAML after variable substitution: found undefined alias" in text
+    assert _leaks(text, secret) == [] and _leaks(text, secret[1:]) == []
+
+
+def test_kustomize_error_quoting_a_decrypted_generator_input_is_masked(fleet_copy: Path) -> None:
+    """A SOPS .env read by a secretGenerator `envs:` decrypts to a line kustomize refuses
+    (invalid UTF-8): kustomize quotes the line, as text and as Go bytes."""
+    secret = "Sup3rBinarySecretValue"
+    apps = fleet_copy / "apps" / "staging"
+    (apps / "bad.env").write_bytes(_encrypt(b"GOOD=1\nTOKEN=\xff\xfe" + secret.encode() + b"\n", "dotenv"))
+    overlay = apps / "kustomization.yaml"
+    overlay.write_text(overlay.read_text() + "secretGenerator:\n  - name: bad\n    envs:\n      - bad.env\n")
+    text = _failing_plan(fleet_copy / "clusters" / "staging")
+    assert "invalid utf8" in text and "***(hmac:" in text
+    assert _leaks(text, secret) == []
+    assert "83 117 112 51 114" not in text  # "Sup3r" as Go prints the line's bytes

@@ -14,19 +14,21 @@ writes its own.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.kustomize.binary import kustomize_build, kustomize_tool
+from fluxform.limits import DEFAULT_BUILD_TIMEOUT, LimitExceeded, check_object_count
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.kustomization.cache import BuildCache, build_key
-from fluxform.planner.kustomization.closure import input_closure
+from fluxform.planner.kustomization.closure import input_closure, repo_relative
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES, prepare_kustomization
+from fluxform.scratch import scratch_dir
 
 __all__ = ["BuildOutput", "BuildRequest", "build_directory"]
 
@@ -38,6 +40,7 @@ class BuildRequest:
     root: Path  # artifact root
     path: str  # spec.path as written
     spec: dict[str, object] | None  # the Flux Kustomization spec (None: plain build)
+    timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds kustomize may take (--build-timeout)
 
 
 @dataclass(frozen=True)
@@ -79,28 +82,61 @@ def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
         prepared = prepare_kustomization(directory, spec=request.spec, root=request.root)
         document_text = yamlio.dump(prepared.document)
         files = input_closure(request.root, directory, prepared.document)
+        root = request.root.resolve()
+        # reads every input, refusing one over the file size limit (limits.py)
+        key = build_key(kustomize_tool().version, document_text, files, root, str(directory.relative_to(request.root)))
+        cached = cache.get(key)
+        if cached is not None:
+            check_object_count(cached, "kustomize build")
+            return BuildOutput(cached, frozenset(files), cached=True)
+        _refuse_alias_bombs(files, root)
+        text = _run_build(request, directory, document_text, files)
+        check_object_count(text, "kustomize build")
     except RenderError as exc:
         raise exc.with_context(subject=request.owner, location=request.origin) from None
-    key = build_key(
-        kustomize_tool().version, document_text, files, request.root.resolve(), str(directory.relative_to(request.root))
-    )
-    cached = cache.get(key)
-    if cached is not None:
-        return BuildOutput(cached, frozenset(files), cached=True)
-    text = _run_build(request, directory, document_text)
     cache.put(key, text)
     return BuildOutput(text, frozenset(files), cached=False)
 
 
-def _run_build(request: BuildRequest, directory: Path, document_text: str) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="fluxform-build-"))
-    try:
-        os.chmod(tmp, 0o700)
-        build_dir = _mirror(request.root, directory, tmp / "root")
-        (build_dir / "kustomization.yaml").write_text(document_text, encoding="utf-8")
-        return kustomize_build(build_dir)
-    except RenderError as exc:
-        exc.detail = exc.detail.replace(str(tmp / "root"), "")
-        raise exc.with_context(subject=request.owner, location=request.origin) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _refuse_alias_bombs(files: Iterable[Path], root: Path) -> None:
+    """kustomize expands YAML aliases without bound: refuse a file whose aliases expand past
+    yamlio's bound before it runs (the heap limit would stop it too, but after gigabytes)."""
+    for path in sorted(files):
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                yamlio.check_alias_expansion(path.read_bytes())
+            except yamlio.YamlError as exc:
+                raise LimitExceeded(
+                    str(exc),
+                    location=SourceLocation(repo_relative(path, root), exc.line),
+                    hint="a YAML alias bomb? anchors and aliases must not multiply a document",
+                ) from None
+
+
+def _run_build(request: BuildRequest, directory: Path, document_text: str, files: Iterable[Path]) -> str:
+    with scratch_dir("fluxform-build-") as tmp:
+        try:
+            build_dir = _mirror(request.root, directory, tmp / "root")
+            (build_dir / "kustomization.yaml").write_text(document_text, encoding="utf-8")
+            # kustomize names files below the mirror or, past a symlink, below the artifact
+            # (a private copy): both stand for the repository root
+            return kustomize_build(build_dir, timeout=request.timeout, paths={tmp / "root": "", request.root: ""})
+        except RenderError as exc:
+            location = _duplicate_key_file(exc.detail, files, request.root.resolve()) or request.origin
+            raise exc.with_context(subject=request.owner, location=location) from None
+
+
+_DUPLICATE = re.compile(r'line (\d+): mapping key "(.+?)" already defined at line (\d+)')
+
+
+def _duplicate_key_file(message: str, files: Iterable[Path], root: Path) -> SourceLocation | None:
+    """The input file a Go YAML decoder refused for a duplicate key: its message names the
+    line and the key but not the file."""
+    match = _DUPLICATE.search(message)
+    if match is None:
+        return None
+    wanted = (match.group(2), int(match.group(1)), int(match.group(3)))
+    for path in sorted(files):
+        if path.suffix in (".yaml", ".yml") and wanted in yamlio.duplicate_keys(path.read_bytes()):
+            return SourceLocation(repo_relative(path, root), wanted[1])
+    return None

@@ -1,9 +1,10 @@
 """Content-addressed cache of kustomize build output.
 
 The key covers every input: the kustomize version, the kustomization document Flux would
-write, and the path and bytes of every file in the input closure. Entries are written
-atomically with private permissions. Builds whose inputs were decrypted are never cached
-(no decrypted value may be persisted); their callers pass `cacheable=False`.
+write, and the path and bytes of every file in the input closure. Entries are sealed with
+their key and a digest and verified on every read (`fluxform.cache_entry`): a damaged or
+edited entry is discarded with a warning and the build runs again. Builds whose inputs
+were decrypted are never cached (no decrypted value may be persisted).
 
     cache = BuildCache.default()
     text = cache.get(key) or cache.put(key, kustomize_build(d))
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from fluxform.cache_entry import EntryStore
+from fluxform.limits import read_limited
 
 __all__ = ["BuildCache", "build_key", "default_cache_dir"]
 
@@ -30,11 +33,12 @@ def default_cache_dir() -> Path:
 
 def build_key(tool_version: str, kustomization: str, files: Iterable[Path], root: Path, target: str) -> str:
     digest = hashlib.sha256()
-    digest.update(f"fluxform-build-v1\0{tool_version}\0{target}\0".encode())
+    digest.update(f"fluxform-build-v2\0{tool_version}\0{target}\0".encode())
     digest.update(kustomization.encode())
     for path in sorted(files):
-        digest.update(b"\0" + str(path.relative_to(root)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        relative = str(path.relative_to(root))
+        digest.update(b"\0" + relative.encode() + b"\0")
+        digest.update(hashlib.sha256(read_limited(path, what=relative)).digest())
     return digest.hexdigest()
 
 
@@ -56,23 +60,30 @@ class BuildCache:
         return None if self.directory is None else self.directory / key[:2] / f"{key}.yaml"
 
     def get(self, key: str) -> str | None:
+        """The verified output for `key`, or None (missing, or damaged and discarded)."""
         path = self._path(key)
-        if path is None or not path.is_file():
+        payload = None if path is None else _STORE.read(path, key)
+        text = _decoded(payload)
+        if text is None:
             self.misses += 1
             return None
         self.hits += 1
-        return path.read_text(encoding="utf-8")
+        return text
 
     def put(self, key: str, text: str) -> str:
         path = self._path(key)
-        if path is None:
-            return text
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
+        if path is not None:
+            _STORE.write(path, key, text.encode("utf-8"))
         return text
+
+
+_STORE = EntryStore("build cache")
+
+
+def _decoded(payload: bytes | None) -> str | None:
+    if payload is None:
+        return None
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # sealed by us, so only a forged entry gets here: treat as absent

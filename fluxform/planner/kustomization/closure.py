@@ -17,6 +17,7 @@ from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
+from fluxform.limits import read_limited
 from fluxform.planner.kustomization.generate import find_kustomization_file
 
 __all__ = ["REMOTE_PREFIXES", "file_references", "input_closure", "is_remote"]
@@ -117,7 +118,7 @@ def _visit(root: Path, directory: Path, document: Mapping[str, Any] | None, file
             files.update(_all_files(directory))
             return
         try:
-            loaded = yamlio.load((directory / name).read_bytes())
+            loaded = yamlio.load(read_limited(directory / name, what=repo_relative(directory / name, root)))
         except yamlio.YamlError:
             loaded = None  # kustomize will report it; the file itself is in the closure below
         document = loaded if isinstance(loaded, Mapping) else {}
@@ -144,3 +145,11 @@ def _visit(root: Path, directory: Path, document: Mapping[str, Any] | None, file
                     _visit(root, path, None, files, seen)
                 else:
                     files.update(_all_files(path))
+
+
+def repo_relative(path: Path, root: Path) -> str:
+    """`path` as the repository names it (absolute when outside `root`)."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import os
 import posixpath
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +27,7 @@ from typing import Any
 from fluxform import yamlio
 from fluxform.errors import Diagnostic, FluxformError, MissingKeys, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
+from fluxform.limits import DEFAULT_BUILD_TIMEOUT, read_limited
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.dag import order_owners
@@ -43,6 +43,7 @@ from fluxform.planner.kustomization.postbuild import (
 from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
+from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
 from fluxform.sources.generator import GENERATOR_GROUP, ArtifactGenerator, build_artifact
 from fluxform.sources.git import GitRepository
@@ -84,6 +85,7 @@ class DiscoverOptions:
     missing_sources: str = "error"
     missing_objects: str = "error"
     missing_keys: str = "error"  # "warn": one that must decrypt with no key given is not rendered
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
 
 
 @dataclass
@@ -116,7 +118,7 @@ def _kustomization_paths_in_files(directory: Path) -> Iterator[str]:
         for name in sorted(filenames):
             if name.endswith((".yaml", ".yml")):
                 with contextlib.suppress(OSError):
-                    yield from _kustomization_paths((Path(dirpath) / name).read_bytes())
+                    yield from _kustomization_paths(read_limited(Path(dirpath) / name))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -199,13 +201,16 @@ class _Discovery:
         self.diagnostics: list[Diagnostic] = []
         self.self_source: SourceRef | None = None
         self.source_dirs: dict[SourceRef, Path] = {}
-        self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=options.jobs))
+        self.pool = ThreadPoolExecutor(max_workers=options.jobs)
+        # builds not yet started are dropped when discovery fails or is stopped by a signal
+        stack.callback(self.pool.shutdown, wait=True, cancel_futures=True)
         self._file_bytes: dict[Path, bytes] = {}
         self.timings: dict[str, float] = {}
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
         self.stand_ins = {o.id: o for o in options.stand_ins}
         self.generated: dict[tuple[str, str], Path] = {}  # (namespace, name) of ExternalArtifacts built
         self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
+        self.fleet_path = ""  # the start path, relative to the repository root
 
     # -- sources -------------------------------------------------------------------------
     def artifact(self, directory: Path) -> Artifact:
@@ -266,7 +271,7 @@ class _Discovery:
                     hint=f"map it with --source {namespace}/{name}=DIR",
                 )
             sources[alias] = root
-        scratch = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="fluxform-generated-")))
+        scratch = self.stack.enter_context(scratch_dir("fluxform-generated-"))
         build_artifact(output, sources, scratch / "staging")
         (scratch / "artifact").mkdir()
         copy_filtered(scratch / "staging", scratch / "artifact", IgnoreMatcher.for_ignore_files(()))
@@ -275,7 +280,7 @@ class _Discovery:
 
     # -- building ------------------------------------------------------------------------
     def submit(self, ks: FluxKustomization, root: Path) -> Future[BuildOutput]:
-        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec))
+        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
         decryptor = self.options.decryptor
         directory = secure_join(root, ks.path)
         if decryptor is not None and directory.is_dir() and decryptor.needs_source_decryption(ks, directory, root):
@@ -363,7 +368,7 @@ class _Discovery:
         the file mentions both a Flux API group and the name looked for."""
         data = self._file_bytes.get(path)
         if data is None:
-            data = self._file_bytes[path] = path.read_bytes()
+            data = self._file_bytes[path] = path.read_bytes()  # in the build closure: its size was checked
         if name.encode() not in data:
             return ()
         return _kinds_and_names(data)
@@ -374,6 +379,7 @@ class _Discovery:
         repo_root = (self.options.repo_root or find_repo_root(start)).resolve()
         self_artifact = self.artifact(repo_root)
         rel_start = str(start.resolve().relative_to(repo_root)) if start.resolve() != repo_root else ""
+        self.fleet_path = rel_start
         root_ks = self._root_kustomization(self_artifact, rel_start)
         self.parents[root_ks.id] = None
         queue: list[FluxKustomization] = [root_ks]
@@ -419,6 +425,7 @@ class _Discovery:
             # reports the same warnings in the same order as a full one
             diagnostics=(*self.diagnostics, *(d for o in ordered for d in o.diagnostics), *dag_diags),
             settings={
+                "fleet_path": self.fleet_path,
                 "strict_substitute": self.options.strict_substitute,
                 "self_source": str(self.self_source) if self.self_source else "",
             },
@@ -433,7 +440,7 @@ class _Discovery:
     def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
         """The self-managing Kustomization whose path is the start path, or a synthetic one."""
         synthetic = _synthetic_root(rel_start)
-        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None)
+        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None, self.options.build_timeout)
         output = build_directory(request, self.options.cache)
         self._plain_root = (secure_join(artifact.root, rel_start), output)
         target = _normalise_path(rel_start)

@@ -21,6 +21,7 @@ from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
+from fluxform.limits import read_limited
 from fluxform.objects import SourceLocation
 
 __all__ = [
@@ -90,7 +91,7 @@ def _relative(path: Path, root: Path) -> str:
 
 def _read_existing(path: Path, root: Path) -> dict[str, Any]:
     try:
-        loaded = yamlio.load(path.read_bytes())
+        loaded = yamlio.load(read_limited(path, what=_relative(path, root)))
     except yamlio.YamlError as exc:
         raise RenderError(
             "invalid kustomization file", detail=str(exc), location=SourceLocation(_relative(path, root), exc.line)
@@ -147,7 +148,7 @@ _DECODES_LIMIT = 200_000
 def _check_decodes(path: Path, root: Path) -> None:
     """kustomize's resource factory must accept the file: valid YAML (custom tags allowed),
     every document an object with a kind and a metadata.name (List items likewise)."""
-    data = path.read_bytes()
+    data = read_limited(path, what=_relative(path, root))
     digest = hashlib.sha256(data).digest()
     if digest in _DECODES:
         return

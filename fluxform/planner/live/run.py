@@ -7,7 +7,7 @@ what could change, decide each object, pair dropped objects for prune, summarise
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,7 +18,7 @@ from fluxform.cluster.dryrun import DryRun, dry_run_apply
 from fluxform.cluster.mapping import KindMapping, RestMapper, Unmapped
 from fluxform.cluster.read import ALL_NAMES, LiveSnapshot, read_live
 from fluxform.decrypt.mask import LAST_APPLIED_ANNOTATION
-from fluxform.errors import Diagnostic
+from fluxform.errors import ClusterError, Diagnostic
 from fluxform.objects import ObjectId
 from fluxform.planner.live.decide import (
     Decision,
@@ -150,6 +150,13 @@ class LiveRun:
         if namespaced and isinstance(namespaces, KindMapping):
             reads[by_type.get(("", "Namespace"), namespaces)] = {"": ALL_NAMES}
         snapshot = read_live(self.cluster, reads, keep=self._mask_live)
+        if reads and all(_denied(snapshot, mapping, per_ns) for mapping, per_ns in reads.items()):
+            raise ClusterError(
+                f"the cluster forbids reading every type this plan needs ({len(reads)} types, "
+                f"e.g. {_first_denied(snapshot)}): nothing could be compared with it",
+                hint="grant the credentials get/list on the fleet's types, or plan without cluster flags "
+                "(against the state only)",
+            )
         self._report_unreadable(snapshot)
         return snapshot
 
@@ -326,3 +333,20 @@ def _unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 def _some(ids: Sequence[ObjectId]) -> str:
     shown = ", ".join(str(i) for i in ids[:_LISTED_IDS])
     return shown + (f" and {len(ids) - _LISTED_IDS} more" if len(ids) > _LISTED_IDS else "")
+
+
+def _denied(snapshot: LiveSnapshot, mapping: KindMapping, per_ns: Mapping[str, Any]) -> bool:
+    """Every namespace of `mapping` the plan wanted was refused (or its cluster-wide list)."""
+    if not snapshot.readable(mapping.group, mapping.kind, ""):
+        return True
+    return all(not snapshot.readable(mapping.group, mapping.kind, ns) for ns in per_ns)
+
+
+def _first_denied(snapshot: LiveSnapshot) -> str:
+    (group, kind, namespace), failure = min(snapshot.unreadable.items())
+    where = f" in namespace {namespace}" if namespace else ""
+    return (
+        f"{kind}.{group}{where}: HTTP {failure.status} {failure.reason}"
+        if group
+        else (f"{kind}{where}: HTTP {failure.status} {failure.reason}")
+    )

@@ -32,8 +32,9 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking, Plan
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.settings import PlanSettings
-from fluxform.planner.workflow import FleetRequest, load_state, plan_settings, rendered_fleet
+from fluxform.planner.workflow import FleetRequest, checked_state_identity, load_state, plan_settings, rendered_fleet
 from fluxform.state.backend import StateBackend
+from fluxform.state.identity import Identity
 from fluxform.state.model import StateFile
 
 __all__ = ["LiveChange", "LiveOptions", "plan_fleet_live", "plan_live"]
@@ -49,9 +50,12 @@ def plan_fleet_live(
     cluster_options: ClusterOptions,
     live_options: LiveOptions | None = None,
     helm: HelmOptions | None = None,
+    force_state: bool = False,
 ) -> Plan:
     """What `fluxform plan` runs with a cluster: connect and read discovery first (an
-    unreachable cluster fails before the fleet is built), then build, then plan.
+    unreachable cluster fails before the fleet is built), then build, check the state is
+    this cluster's and this fleet path's (fluxform.state.identity; `force_state` makes a
+    mismatch a warning), then plan.
 
     With `helm` (the options the CLI gives `helm_hook`), HelmReleases render against the
     cluster's Kubernetes version and API versions (Helm's `.Capabilities`), as
@@ -65,6 +69,8 @@ def plan_fleet_live(
         if helm is not None:
             request = _with_capabilities(request, helm, discovery, releases)
         with rendered_fleet(path, request) as (desired, secrets):
+            current = Identity(context=cluster.context, server=cluster.server)
+            desired = checked_state_identity(desired, state, state_path, current, force_state)
             desired = replace(desired, diagnostics=(*desired.diagnostics, *releases.diagnostics()))
             return plan_live(
                 desired,

@@ -25,13 +25,13 @@ import hashlib
 import json
 import os
 import posixpath
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
+from fluxform.cache_entry import EntryStore
 from fluxform.errors import Diagnostic, FluxformError
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.kinds import KindScopes
@@ -54,7 +54,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "8"
+INDEX_VERSION = "9"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -491,25 +491,29 @@ class IndexStore:
     directory: Path | None  # None: nothing is kept
 
     def key(self, tree_id: str, cluster: str, settings: Mapping[str, Any]) -> str:
-        text = json.dumps({"tree": tree_id, "cluster": cluster, "settings": settings}, sort_keys=True, default=str)
+        fields = {"tree": tree_id, "cluster": cluster, "settings": settings, "index": INDEX_VERSION}
+        text = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def load(self, key: str) -> RenderIndex | None:
+        """The verified index kept for `key`, or None (never kept, or damaged: discarded with
+        a warning, so the caller renders the base again)."""
         if self.directory is None:
             return None
+        path = self.directory / f"{key}.json"
+        payload = _INDEX_ENTRIES.read(path, key)
+        if payload is None:
+            return None
         try:
-            return RenderIndex.from_json((self.directory / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError):
+            return RenderIndex.from_json(payload.decode("utf-8"))
+        except (ValueError, KeyError, TypeError, IndexError) as exc:  # sealed by an older fluxform
+            _INDEX_ENTRIES.discard(path, f"unreadable ({type(exc).__name__})")
             return None
 
     def save(self, key: str, index: RenderIndex) -> None:
         if self.directory is None:
             return
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(index.to_json())
-            os.replace(tmp, self.directory / f"{key}.json")
-        except OSError:
-            pass  # an index that cannot be kept only costs a render next time
+        _INDEX_ENTRIES.write(self.directory / f"{key}.json", key, index.to_json().encode("utf-8"))
+
+
+_INDEX_ENTRIES = EntryStore("changed-only index")

@@ -91,3 +91,36 @@ def test_masker_never_shows_its_key() -> None:
     assert KEY.hex() not in repr(Masker(KEY)) and str(KEY) not in repr(Masker(KEY))
     with pytest.raises(ValueError):
         Masker(b"short")
+
+
+def test_plaintexts_scrub_every_printed_form_and_fragments() -> None:
+    """What decryption revealed is masked in any message: whole, JSON-escaped, base64, as Go
+    prints a line's bytes, and without the `*` a YAML parser read as an alias."""
+    import base64
+
+    from fluxform.decrypt.formats import SopsFormat
+    from fluxform.decrypt.plaintexts import Plaintexts, revealed_values
+
+    plaintexts = Plaintexts()
+    cipher = b'{"kind": "Secret", "stringData": {"a": "ENC[AES256_GCM,data:x]", "b": "plain-value"}}'
+    plain = b'{"kind": "Secret", "stringData": {"a": "*Al1asSecret\\"quoted", "b": "plain-value"}}'
+    plaintexts.add(revealed_values(cipher, plain, SopsFormat.JSON, SopsFormat.JSON))
+    env_cipher = b"TOKEN=ENC[AES256_GCM,data:y]\n"
+    env_plain = b"TOKEN=\xff\xfeBinS3cret\n"
+    plaintexts.add(revealed_values(env_cipher, env_plain, SopsFormat.DOTENV, SopsFormat.DOTENV))
+    masker = Masker(b"k" * 32)
+    secret = '*Al1asSecret"quoted'
+    messages = [
+        f"schema: at '/a': '{secret}' does not match",
+        'json: "*Al1asSecret\\"quoted"',
+        "b64: " + base64.b64encode(secret.encode()).decode(),
+        "found undefined alias 'Al1asSecret\"quoted'",
+        "line [84 79 75 69 78 61 255 254 66 105 110 83 51 99 114 101 116] has invalid utf8 bytes",
+    ]
+    for message in messages:
+        scrubbed = plaintexts.scrub(message, masker)
+        assert "***(hmac:" in scrubbed, message
+        assert "Al1asSecret" not in scrubbed and "BinS3cret" not in scrubbed
+        assert "66 105 110 83 51" not in scrubbed
+    ordinary = "plain-value stays, and so do Al1as and kind Secret"  # no fragment matching
+    assert plaintexts.scrub(ordinary, masker) == ordinary

@@ -3,11 +3,15 @@ children of affected owners, lookups of what affected owners produce; and indexe
 
 from __future__ import annotations
 
+import json
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bench.fleetgen import FleetSpec, generate_fleet
+from fluxform.errors import FluxformWarning
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
@@ -79,9 +83,38 @@ def test_json_round_trip_and_store(tmp_path: Path) -> None:
     assert store.load(key) is None
     store.save(key, INDEX)
     assert store.load(key) == INDEX
-    (tmp_path / "idx" / f"{key}.json").write_text("{broken")
-    assert store.load(key) is None
     assert IndexStore(None).load(key) is None
+
+
+def _edited(text: str) -> str:
+    """An owner told it reads nothing: a changed-only diff would then never render it."""
+    data = json.loads(text)
+    data["owners"][0]["files"] = []
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda raw: b"{broken", lambda raw: raw[: len(raw) // 2], lambda raw: _sealed_edit(raw)],
+    ids=["not-an-entry", "truncated", "edited-owner-inputs"],
+)
+def test_store_discards_a_damaged_index_with_one_warning(tmp_path: Path, damage: Callable[[bytes], bytes]) -> None:
+    store = IndexStore(tmp_path / "idx")
+    key = store.key("tree", "clusters/a", {})
+    store.save(key, INDEX)
+    path = tmp_path / "idx" / f"{key}.json"
+    path.write_bytes(damage(path.read_bytes()))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert store.load(key) is None
+    messages = [str(w.message) for w in caught if w.category is FluxformWarning]
+    assert len(messages) == 1 and messages[0].startswith(f"changed-only index entry {path} was discarded")
+    assert not path.exists()
+
+
+def _sealed_edit(raw: bytes) -> bytes:
+    header, _, payload = raw.partition(b"\n")
+    return header + b"\n" + _edited(payload.decode()).encode()
 
 
 def test_index_of_a_real_render(tmp_path: Path) -> None:
