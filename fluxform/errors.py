@@ -69,6 +69,14 @@ class FluxformError(Exception):
             line += f" (hint: {self.hint})"
         return " ".join(line.split())
 
+    def message(self) -> str:
+        """The error without its subject and location, on one line: a not planned owner's
+        reason (the owner and its file are shown beside it)."""
+        line = ": ".join(p for p in (self.summary, self.detail) if p)
+        if self.hint:
+            line += f" (hint: {self.hint})"
+        return " ".join(line.split())
+
     def with_context(self, *, subject: ObjectId | None = None, location: SourceLocation | None = None) -> FluxformError:
         """Fill in subject/location the raiser did not know; never overwrites."""
         if self.subject is None and subject is not None:

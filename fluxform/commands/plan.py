@@ -4,6 +4,8 @@
     fluxform show plan.json -o markdown
 
 Exit codes with --detailed-exitcode follow Terraform: 0 no changes, 1 error, 2 changes.
+A plan leaving owners out (not planned, remote) is an error unless --partial (or the
+--missing-* warn flag of their cause) accepts it, and then never exits 0 (planner/partial.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fluxform.commands.options import cluster_options, fleet_options, output_option
+from fluxform.commands.options import cluster_options, fleet_options, output_option, partial_option
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
 from fluxform.target import TargetFlags, resolve_target
@@ -29,9 +31,12 @@ __all__ = ["plan", "show"]
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @output_option("text", "json", "markdown")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or leaves owners out, 0 when not."
+)
 @click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
 @click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
+@partial_option
 @cluster_options
 @fleet_options
 def plan(
@@ -41,6 +46,7 @@ def plan(
     detailed_exitcode: bool,
     color: bool | None,
     field_manager: str,
+    partial: bool,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
@@ -68,11 +74,12 @@ def plan(
         result = plan_fleet(resolved.fleet_path, fleet.request(), state_path=resolved.state, helm=fleet.helm())
     from fluxform.planner.planfile import plan_file_from, write_plan_file
 
+    fleet.partial_policy(partial).check(result.owners)  # before anything is written
     plan_file = plan_file_from(result)
     if out is not None:
         write_plan_file(out, plan_file)
     _echo_plan(plan_file, output, color)
-    if detailed_exitcode and plan_file.has_changes():
+    if detailed_exitcode and (plan_file.has_changes() or result.skipped()):
         sys.exit(2)
 
 

@@ -20,7 +20,7 @@ def test_get_ks_lists_kustomizations_in_dependency_order_with_sources() -> None:
     result = run("get", "ks", STAGING, "--keys-dir", KEYS)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0].split() == ["NAME", "PATH", "SOURCE", "DEPENDS", "ON", "STATUS", "OBJECTS"]
+    assert lines[0].split() == ["NAME", "PATH", "SOURCE", "DEPENDS", "ON", "STATUS", "OBJECTS", "REASON"]
     names = [line.split()[0] for line in lines[1:]]
     assert names.index("flux-system/infra-controllers") < names.index("flux-system/infra-configs")
     assert names.index("flux-system/infra-configs") < names.index("flux-system/apps")

@@ -336,22 +336,33 @@ WIDGETS_KUSTOMIZATION = {
 }
 
 
-@pytest.mark.parametrize("change", ["scope-namespaced", "crd-removed"])
-def test_crd_change_fails_a_stand_ins_namespaceless_widget_as_full(tmp_path: Path, change: str) -> None:
+def test_crd_change_fails_a_stand_ins_namespaceless_widget_as_full(tmp_path: Path) -> None:
     """`widgets` is unaffected (stands in): only the namespace check over its object ids can
     see that its namespaceless Widget became invalid; then the selected render fails and the
     whole-cluster render reports it, as --full does."""
     repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
-    if change == "scope-namespaced":
-        repo.write("apps/a/crd.yaml", _crd("Namespaced"))
-    else:
-        repo.git("rm", "-q", "apps/a/crd.yaml")
-        repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml"))
+    repo.write("apps/a/crd.yaml", _crd("Namespaced"))
     repo.commit("app-a: Widgets are no longer cluster-scoped")
 
     err = _same_failure(repo, base, tmp_path)
 
-    assert "Kustomization/flux-system/widgets: Widget/w2 namespace not specified" in err, err
+    assert "Kustomization/flux-system/widgets (clusters/dev/widgets.yaml): not planned: Widget/w2 namespace" in err
+
+
+def test_crd_removed_leaves_a_stand_ins_widget_scoped_as_it_is_written(tmp_path: Path) -> None:
+    """Without its CRD in the fleet, a Widget takes its scope from the object (no namespace:
+    cluster-scoped), with one warning per kind, the same whether `widgets` stands in or not."""
+    repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
+    repo.git("rm", "-q", "apps/a/crd.yaml")
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml"))
+    repo.commit("app-a: the Widget CRD is installed out of band now")
+
+    full, _ = _agreeing(repo, base, tmp_path)
+
+    assert full.changes(APP_A) == [("delete", "CustomResourceDefinition", "", "widgets.example.com")]
+    (cluster,) = full.data["clusters"]
+    (warning,) = [d["summary"] for d in cluster["diagnostics"] if "Widget.example.com" in d["summary"]]
+    assert "no CustomResourceDefinition in the fleet" in warning and "1 object(s) without a namespace" in warning
 
 
 def test_crd_moving_between_owners_keeps_a_stand_ins_widgets_cluster_scoped(tmp_path: Path) -> None:
@@ -394,16 +405,21 @@ def test_new_kustomization_under_an_unchanged_parent_shows_as_added(tmp_path: Pa
 # -- 7. an object a stand-in already produces ------------------------------------------------------
 
 
-def test_object_a_stand_in_already_produces_fails_as_full(tmp_path: Path) -> None:
+def test_a_different_copy_of_an_object_a_stand_in_produces_is_planned_as_full_plans_it(tmp_path: Path) -> None:
+    """Two owners, two different copies: Flux applies both and the later one wins. The
+    selected render meets a stand-in's object, renders that owner too to compare, and plans
+    (and warns) as --full does."""
     repo, base = _repo(tmp_path)
     repo.write("apps/a/settings.yaml", _configmap("settings", "flux-system", greeting="hello-from-a"))
     repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "settings.yaml"))
     repo.commit("app-a: infra's settings too")
 
-    err = _same_failure(repo, base, tmp_path)
+    full, warm = _agreeing(repo, base, tmp_path)
 
-    assert "ConfigMap/flux-system/settings is produced by both" in err, err
-    assert "flux-system/app-a" in err and "flux-system/infra" in err, err
+    warnings = [d["summary"] for d in full.data["clusters"][0]["diagnostics"]]
+    (fight,) = [w for w in warnings if "ConfigMap/flux-system/settings is also rendered by" in w]
+    assert "with different content" in fight and "fight" in fight
+    _took(warm, "grew")
 
 
 def test_the_same_object_a_stand_in_already_produces_is_planned_under_the_first_owner(tmp_path: Path) -> None:
@@ -417,7 +433,9 @@ def test_the_same_object_a_stand_in_already_produces_is_planned_under_the_first_
     full, warm = _agreeing(repo, base, tmp_path)
 
     cluster = full.data["clusters"][0]
-    assert full.data["summary"] == {"add": 0, "change": 0, "destroy": 0, "forget": 0}  # still infra's object
+    assert full.data["summary"] == {  # still infra's object
+        "add": 0, "change": 0, "destroy": 0, "forget": 0, "not_planned": 0
+    }  # fmt: skip
     warnings = [d["summary"] for d in cluster["diagnostics"]]
     assert any(
         "ConfigMap/flux-system/settings is also rendered by Kustomization/flux-system/infra" in w for w in warnings

@@ -7,13 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
-from fluxform.errors import SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
-from fluxform.planner.model import DesiredState
+from fluxform.planner.model import Cause, DesiredState, OwnerStatus
 from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.views.revdiff import diff_to_dict
@@ -107,12 +104,15 @@ def test_a_generator_rendered_by_a_sibling_kustomization_is_waited_for(tmp_path:
     assert _names(state, "apps") == ["ConfigMap/apps/dev-app"]
 
 
-def test_an_external_artifact_no_generator_builds_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_external_artifact_no_generator_builds_leaves_its_kustomizations_unplanned(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "repo", FLEET)
 
-    with pytest.raises(SourceError, match="no ArtifactGenerator in the fleet produces ExternalArtifact") as caught:
-        _render(root)
-    assert "--source flux-system/" in caught.value.one_line()
+    state = _render(root)
+
+    waiting = [o for o in state.owners if o.status is OwnerStatus.NOT_PLANNED]
+    assert waiting and all(o.cause is Cause.SOURCE for o in waiting)
+    assert all(o.reason.startswith("no ArtifactGenerator in the fleet produces ExternalArtifact") for o in waiting)
+    assert all("--source flux-system/" in o.reason for o in waiting)
 
 
 def test_the_example_layout_is_not_mistaken_for_the_self_managing_kustomization(tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
 
     full, cold, warm = run(False), run(True), run(True)
 
-    assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0}
+    assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0, "not_planned": 0}
     (cluster,) = full["clusters"]  # type: ignore[misc]
     (owner,) = [o for o in cluster["owners"] if o["changes"]]
     assert owner["id"] == "Kustomization/flux-system/apps"
