@@ -321,10 +321,10 @@ class _Discovery:
         reason: str = "",
         cause: Cause | None = None,
     ) -> None:
+        if status is OwnerStatus.BUILT:
+            self.claim(ks.id, objects)  # lookups see what the cluster would hold, not the mask
         if self.building:  # SOPS data no key decrypted is shown as Flux's CLI shows it
             objects = [replace(o, body=mask_like_flux_build(o.body)) for o in objects]
-        if status is OwnerStatus.BUILT:
-            self.claim(ks.id, objects)
         self.owners[ks.id] = Owner(
             id=ks.id,
             kind="Kustomization" if ks.id.namespace else "Root",
