@@ -11,7 +11,7 @@ from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.model import Cause, OwnerStatus
-from tests.support.trees import flux_kustomization, write_tree
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -199,3 +199,24 @@ def test_remote_cluster_kustomizations_are_not_planned_and_same_names_keep_their
         assert owner.reason == "applies to a remote cluster (spec.kubeConfig): not planned"
         assert str(owner.origin) == f"hub/{namespace}.yaml"
         assert [str(o.id) for o in owner.unplanned_objects] == ["ConfigMap/x/same"]  # rendered, counted, not planned
+
+
+def test_git_repository_ignore_is_applied_after_sourceignore(tmp_path: Path) -> None:
+    """source-controller appends spec.ignore to the .sourceignore patterns, so a `!` pattern
+    there re-includes what .sourceignore excluded (and any pattern drops the defaults)."""
+    source = FLUX_SYSTEM_SOURCE + "  ignore: |\n    !/apps/keep.yaml\n"
+    root = write_tree(
+        tmp_path / "repo",
+        {
+            "clusters/dev/sync.yaml": flux_kustomization("flux-system", "./clusters/dev") + "---\n" + source,
+            "clusters/dev/apps.yaml": flux_kustomization("apps", "./apps"),
+            ".sourceignore": "/apps/*.yaml\n",
+            "apps/keep.yaml": textwrap.dedent(cm("kept", "default", "a: b")),
+            "apps/drop.yaml": textwrap.dedent(cm("dropped", "default", "a: b")),
+        },
+    )
+
+    state = discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+
+    names = {i.name for i in state.objects() if i.kind == "ConfigMap"}
+    assert names == {"kept"}
