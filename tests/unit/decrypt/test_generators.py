@@ -275,8 +275,9 @@ def test_symlinks_and_references_as_kustomize_controller_resolves_them(
 ) -> None:
     """TestDecryptor_decryptKustomizationSources: a path leaving the root is clamped to it,
     where the file is missing: an error naming it; a relative symlink inside is followed."""
-    _write(tmp_path / "otherdir/data.env", "key=ENC[AES256_GCM,data:x,type:str]\nsops_mac=ENC[AES256_GCM,data:m,type:str]\n")
-    _write(tmp_path / "data.env", "key=ENC[AES256_GCM,data:x,type:str]\nsops_mac=ENC[AES256_GCM,data:m,type:str]\n")
+    sealed = "key=ENC[AES256_GCM,data:x,type:str]\nsops_mac=ENC[AES256_GCM,data:m,type:str]\n"
+    _write(tmp_path / "otherdir/data.env", sealed)
+    _write(tmp_path / "data.env", sealed)
     for link, target in links.items():
         (tmp_path / link).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / link).symlink_to(target)
