@@ -42,8 +42,14 @@ class PartialPlan(RenderError):
         flags = sorted({FLAG_OF_CAUSE[c] for o in refused if (c := o.cause) in FLAG_OF_CAUSE})
         accept = "--partial" + (f" (or {', '.join(flags)})" if flags else "")
         dependants = len(refused) - len(roots)
-        more = f" ({dependants} more depending on {'it' if len(roots) == 1 else 'them'})" if dependants else ""
         lines = [_reason_line(owners, reason) for reason, owners in by_reason.items()]
+        if len(lines) == 1:
+            more = f" ({dependants} more not planned: {'it depends' if dependants == 1 else 'they depend'} on it)"
+        else:
+            more = (
+                f" ({dependants} of them only because {'it depends' if dependants == 1 else 'they depend'} on another)"
+            )
+        more = more if dependants else ""
         if len(lines) == 1:
             lines[0] += f"{more}; fix it, or plan the rest with {accept}"
         else:

@@ -9,6 +9,7 @@ from typing import Any
 from fluxform.objects import ObjectId
 from fluxform.planner.isolation import Links, isolate, not_planned, recorded_dependants
 from fluxform.planner.model import Cause, DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.partial import PartialPlan, PartialPolicy
 from fluxform.planner.plan import Action, plan_offline
 from fluxform.state.model import OwnerState, StateObject, canonical_digest, new_state, next_revision
 
@@ -141,3 +142,21 @@ def test_children_of_a_suspended_parent_are_left_alone_and_not_skipped() -> None
 
     assert (child.id, child.status) == (ks("apps"), OwnerStatus.SUSPENDED)
     assert child.reason == "Kustomization/flux-system/root (which applies it) is suspended"
+
+
+def test_a_refused_partial_plan_names_each_reason_once_and_counts_dependants() -> None:
+    owners = isolate(
+        [failed(ks("infra")), owner(ks("a"), depends=(ks("infra"),)), owner(ks("b"), depends=(ks("infra"),))], Links()
+    )
+    accepted = PartialPolicy(accepted=frozenset({Cause.CHART}))
+
+    assert accepted.refused(owners) == []  # --missing-charts warn accepts infra and what waits for it
+    try:
+        PartialPolicy().check(owners)
+    except PartialPlan as refused:
+        assert refused.one_line() == (
+            "Kustomization/flux-system/infra: not planned: cannot fetch chart (2 more not planned: they depend on "
+            "it); fix it, or plan the rest with --partial (or --missing-charts warn)"
+        )
+    else:
+        raise AssertionError("a plan leaving owners out must be refused without --partial")
