@@ -158,10 +158,3 @@ class Diagnostic:
         if self.detail:
             text += f": {self.detail}"
         return " ".join(text.split())
-
-    @classmethod
-    def not_rendered(cls, error: FluxformError, subject: ObjectId, location: SourceLocation | None) -> Diagnostic:
-        """The warning of an owner planned as not rendered because of `error` (a --missing-*
-        warn policy): the error's words, its hint kept."""
-        hint = f" (hint: {error.hint})" if error.hint else ""
-        return cls(f"not rendered: {error.summary}{hint}", subject, location, error.detail)
