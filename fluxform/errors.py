@@ -73,6 +73,17 @@ class FluxformError(Exception):
             line += f" (hint: {self.hint})"
         return " ".join(line.split())
 
+    def message(self, *, beside: SourceLocation | None = None) -> str:
+        """The error without its subject, on one line: a not planned owner's reason (the
+        owner and its file `beside` are shown next to it). A location other than that file
+        (the input inside the build that failed) stays in the reason."""
+        where = str(self.location) if self.location is not None else ""
+        located = f"{where}: " if where and where != str(beside or "") else ""
+        line = located + ": ".join(p for p in (self.summary, self.detail) if p)
+        if self.hint:
+            line += f" (hint: {self.hint})"
+        return " ".join(line.split())
+
     def with_context(self, *, subject: ObjectId | None = None, location: SourceLocation | None = None) -> FluxformError:
         """Fill in subject/location the raiser did not know; never overwrites."""
         if self.subject is None and subject is not None:
@@ -174,10 +185,3 @@ class Diagnostic:
         if self.detail:
             text += f": {self.detail}"
         return " ".join(text.split())
-
-    @classmethod
-    def not_rendered(cls, error: FluxformError, subject: ObjectId, location: SourceLocation | None) -> Diagnostic:
-        """The warning of an owner planned as not rendered because of `error` (a --missing-*
-        warn policy): the error's words, its hint kept."""
-        hint = f" (hint: {error.hint})" if error.hint else ""
-        return cls(f"not rendered: {error.summary}{hint}", subject, location, error.detail)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BUILTIN_CLUSTER_SCOPED", "KindScopes"]
+__all__ = ["BUILTIN_CLUSTER_SCOPED", "KNOWN_GROUPS", "KindScopes"]
 
 #: (group, kind) of built-in cluster-scoped resources.
 BUILTIN_CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
@@ -56,6 +56,42 @@ BUILTIN_CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+#: API groups whose kinds fluxform knows without a CRD: Kubernetes' own, Flux's, and the
+#: groups of the well-known CRD kinds above. A kind of these groups not listed above is
+#: namespaced; a kind of any other group without a CRD in the fleet is unknown.
+KNOWN_GROUPS: frozenset[str] = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "scheduling.k8s.io",
+        "node.k8s.io",
+        "certificates.k8s.io",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "apiregistration.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "resource.k8s.io",
+        "storagemigration.k8s.io",
+        "source.toolkit.fluxcd.io",
+        "kustomize.toolkit.fluxcd.io",
+        "helm.toolkit.fluxcd.io",
+        "notification.toolkit.fluxcd.io",
+        "image.toolkit.fluxcd.io",
+        "source.extensions.fluxcd.io",
+        *(group for group, _ in BUILTIN_CLUSTER_SCOPED),
+    }
+)
+
+
 @dataclass(frozen=True)
 class KindScopes:
     """Scope lookup: CRDs found in the desired state override the built-in table."""
@@ -80,6 +116,11 @@ class KindScopes:
         if (group, kind) in self.crd_scopes:
             return self.crd_scopes[(group, kind)]
         return (group, kind) not in BUILTIN_CLUSTER_SCOPED
+
+    def knows(self, group: str, kind: str) -> bool:
+        """Whether the scope of this kind is known offline (built in, or a CRD in the fleet);
+        an unknown kind's CRD ships in a chart or is installed out of band."""
+        return (group, kind) in self.crd_scopes or group in KNOWN_GROUPS
 
     def merged(self, other: Mapping[tuple[str, str], bool]) -> KindScopes:
         return KindScopes({**self.crd_scopes, **other})

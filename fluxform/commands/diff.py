@@ -13,8 +13,10 @@ from pathlib import Path
 
 import click
 
-from fluxform.commands.options import fleet_options, output_option
+from fluxform.commands.options import fleet_options, output_option, partial_option
+from fluxform.planner.model import Owner
 from fluxform.planner.options import FleetOptions
+from fluxform.planner.revdiff.compare import FleetDiff
 from fluxform.private_file import write_private
 from fluxform.views.revdiff import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
 
@@ -28,7 +30,9 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 @click.option("--base", required=True, metavar="REV", help="Revision to compare against (e.g. origin/main).")
 @click.option("--head", default="HEAD", show_default=True, metavar="REV", help="Revision with the change.")
 @output_option("text", "json", "markdown")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences, 0 when not.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences or owners not compared, 0 when not."
+)
 @click.option("--full", is_flag=True, help="Render and compare everything (no changed-only shortcuts).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON diff here.")
 @click.option(
@@ -39,6 +43,7 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 )
 @click.option("--markdown-limit", type=int, default=MARKDOWN_LIMIT, show_default=True, help="Markdown size cap.")
 @click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
+@partial_option
 @fleet_options
 def diff(
     paths: tuple[Path, ...],
@@ -51,6 +56,7 @@ def diff(
     step_summary: bool,
     markdown_limit: int,
     color: bool | None,
+    partial: bool,
     fleet: FleetOptions,
 ) -> None:
     """Compare the clusters at PATHS between --base and --head (a directory of clusters,
@@ -59,6 +65,7 @@ def diff(
 
     request = DiffRequest(paths, base, head, fleet.request(), changed_only=not full, index_dir=fleet.diff_index_dir)
     result = diff_revisions(request)
+    fleet.partial_policy(partial).check(_left_out(result))  # before anything is written
     if out is not None:
         write_private(out, render_diff_json(result))
     summary_file = os.environ.get(STEP_SUMMARY_ENV)
@@ -72,5 +79,10 @@ def diff(
     else:
         colour = sys.stdout.isatty() if color is None else color
         click.echo(render_diff_text(result, colour=colour), nl=False)
-    if detailed_exitcode and result.has_changes():
+    if detailed_exitcode and (result.has_changes() or result.not_compared()):
         sys.exit(2)
+
+
+def _left_out(result: FleetDiff) -> list[Owner]:
+    """The owners not rendered at one revision at least (as the head saw them, if it did)."""
+    return [o.left_out for o in result.not_compared() if o.left_out is not None]

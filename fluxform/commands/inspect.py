@@ -7,6 +7,7 @@ fluxform build hr podinfo clusters/staging --keys-dir keys
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -51,7 +52,8 @@ def build() -> None:
 
 
 def _register_build(name: str, kind: str, summary: str, notice: str) -> None:
-    """`fluxform build NAME OWNER PATH`: the manifests one owner renders, Secrets masked."""
+    """`fluxform build NAME OWNER PATH`: the manifests one owner renders, Secrets masked. Only
+    the owner and what it needs are rendered; whatever else fails in the fleet."""
 
     @build.command(name, help=summary)
     @click.argument("owner_name", metavar="NAME")
@@ -60,14 +62,32 @@ def _register_build(name: str, kind: str, summary: str, notice: str) -> None:
     @click.option("--show-secrets", is_flag=True, help=f"{notice} (said on stderr).")
     @fleet_options
     def command(owner_name: str, path: Path, namespace: str, show_secrets: bool, fleet: FleetOptions) -> None:
+        from fluxform.planner.kustomization.discover import OwnerFocus
         from fluxform.planner.workflow import rendered_fleet
-        from fluxform.views.tables import owner_manifests
+        from fluxform.views.tables import find_owner, owner_manifests
 
-        with rendered_fleet(path, fleet.request()) as (state, secrets):
+        namespace, owner_name = _qualified(owner_name, namespace)
+        request = fleet.request()
+        focus = OwnerFocus(kind, owner_name, namespace)
+        request = replace(request, discover=replace(request.discover, purpose="build", focus=focus))
+        with rendered_fleet(path, request) as (state, secrets):
+            owner = find_owner(state, kind, owner_name, namespace)
+            text = owner_manifests(owner, None if show_secrets else secrets.masking(None))
+            if owner.reason:
+                click.echo(f"fluxform: {owner.id}: {owner.reason}", err=True)
             if show_secrets:
                 click.echo(f"fluxform: --show-secrets: {notice[0].lower()}{notice[1:]}", err=True)
-            masking = None if show_secrets else secrets.masking(None)
-            click.echo(owner_manifests(state, kind, owner_name, namespace, masking), nl=False)
+            click.echo(text, nl=False)
+
+
+def _qualified(name: str, namespace: str) -> tuple[str, str]:
+    """(namespace, name) from NAME or NAMESPACE/NAME (as `get` prints it) and --namespace."""
+    given, slash, short = name.rpartition("/")
+    if not slash:
+        return namespace, name
+    if namespace and namespace != given:
+        raise click.UsageError(f"{name} names namespace {given}, --namespace says {namespace}")
+    return given, short
 
 
 _register_build(

@@ -25,7 +25,7 @@ from fluxform.planner.kustomization.cache import default_cache_dir
 from fluxform.planner.options import FleetOptions, Policy
 from fluxform.target import TargetFlags, UsageProblem
 
-__all__ = ["cluster_options", "fleet_options", "output_option", "state_options"]
+__all__ = ["cluster_options", "fleet_options", "output_option", "partial_option", "state_options"]
 
 Command = Callable[..., Any]
 
@@ -45,6 +45,7 @@ _FLEET_FLAGS = (
     "missing_keys",
     "keys_dir",
     "build_timeout",
+    "root_ks",
 )
 _TARGET_FLAGS = (
     "config_file",
@@ -97,6 +98,7 @@ def _fleet_from(values: dict[str, Any]) -> FleetOptions:
         missing_objects=Policy(values["missing_objects"]),
         missing_keys=Policy(values["missing_keys"]),
         build_timeout=values["build_timeout"],
+        root_kustomization=Path(values["root_ks"]) if values["root_ks"] else None,
     )
 
 
@@ -146,20 +148,29 @@ def fleet_options(func: Command) -> Command:
             click.option("--offline", is_flag=True, help="Charts only from the chart cache (air-gapped planning)."),
             click.option("--chart-cache", type=click.Path(file_okay=False), help="Chart cache directory."),
             _policy_option(
-                "--missing-charts", "A chart that cannot be fetched: fail, or skip its HelmRelease with a warning."
+                "--missing-charts",
+                "A chart that cannot be fetched: fail, or plan the rest and list its HelmRelease as not planned.",
             ),
             _policy_option(
                 "--missing-sources",
-                "A Flux source not mapped with --source: fail, or skip its Kustomizations with a warning.",
+                "A Flux source not mapped with --source: fail, or plan the rest and list its Kustomizations as "
+                "not planned.",
             ),
             _policy_option(
                 "--missing-objects",
                 "A substituteFrom/valuesFrom object nothing in the fleet produces (made in the cluster, e.g. by "
-                "external-secrets): fail, or skip its Kustomization or HelmRelease with a warning.",
+                "external-secrets): fail, or plan the rest and list its Kustomization or HelmRelease as not planned.",
             ),
             _policy_option(
                 "--missing-keys",
-                "A Kustomization with SOPS secrets and no key given (CI without secrets): fail, or skip it, warning.",
+                "A Kustomization with SOPS secrets and no key given (CI without secrets): fail, or plan the rest "
+                "and list it as not planned.",
+            ),
+            click.option(
+                "--root-ks",
+                type=click.Path(exists=True, dir_okay=False),
+                help="File of the Flux Kustomization whose spec.path is PATH, when it lies outside PATH "
+                "(default: found in PATH's own build, else a synthetic root).",
             ),
             click.option(
                 "--keys-dir",
@@ -271,3 +282,13 @@ def output_option(*choices: str, default: str = "text") -> Callable[[Command], C
         )
 
     return decorate
+
+
+def partial_option(func: Command) -> Command:
+    """`--partial` (plan, diff); the command receives `partial: bool`."""
+    return click.option(
+        "--partial",
+        is_flag=True,
+        help="Plan what renders when some owners cannot be planned (they are listed, with why); without it "
+        "that is an error. With --detailed-exitcode the exit is then 2, never 0.",
+    )(func)

@@ -4,6 +4,8 @@
     fluxform show plan.json -o markdown
 
 Exit codes with --detailed-exitcode follow Terraform: 0 no changes, 1 error, 2 changes.
+A plan leaving owners out (not planned, remote) is an error unless --partial (or the
+--missing-* warn flag of their cause) accepts it, and then never exits 0 (planner/partial.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fluxform.commands.options import cluster_options, fleet_options, output_option
+from fluxform.commands.options import cluster_options, fleet_options, output_option, partial_option
 from fluxform.errors import StateError
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
@@ -31,13 +33,16 @@ __all__ = ["plan", "show"]
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @output_option("text", "json", "markdown")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when not.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or leaves owners out, 0 when not."
+)
 @click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
 @click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
 @click.option(
     "--force-state", is_flag=True, help="Plan against a state recorded for another cluster or fleet path (warns)."
 )
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new, empty state).")
+@partial_option
 @cluster_options
 @fleet_options
 def plan(
@@ -49,6 +54,7 @@ def plan(
     field_manager: str,
     force_state: bool,
     init_state: bool,
+    partial: bool,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
@@ -88,11 +94,12 @@ def plan(
         )
     from fluxform.planner.planfile import plan_file_from, write_plan_file
 
+    fleet.partial_policy(partial).check(result.owners)  # before anything is written
     plan_file = plan_file_from(result)
     if out is not None:
         write_plan_file(out, plan_file)
     _echo_plan(plan_file, output, color)
-    if detailed_exitcode and plan_file.has_changes():
+    if detailed_exitcode and (plan_file.has_changes() or result.skipped()):
         sys.exit(2)
 
 

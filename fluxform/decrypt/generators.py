@@ -7,12 +7,19 @@ starting at the build directory and recursing through local `resources:` and
 artifact root (symlinks and `..` are clamped to it, like filepath-securejoin); files over
 5 MiB are refused; a file is decrypted only if it carries the SOPS marker of the format
 its name implies (`files:` go by the *key* name, `envs:` default to dotenv).
-`configMapGenerator` inputs are never decrypted.
+`configMapGenerator` inputs are not visited, but a file a secretGenerator names is decrypted
+in place, so a configMapGenerator reading the same file reads it decrypted
+(kustomize-controller's TestKustomizationReconciler_Decryptor, `sops-files-configmap`). A
+relative symlink inside the root is followed; one leaving the root, or a reference that does
+(`../`), is clamped to the root, where the file is then missing: an error, as in Flux
+(TestDecryptor_decryptKustomizationSources).
 
 fluxform never decrypts in place: `decrypt_generator_sources` writes plaintext only into a
-private tmpfs copy of the tree (see `tmpfs.private_tmpfs_dir`). `files:` sources end up as
-Secret `.data` values that `decrypt_manifest` decrypts after the build anyway, so only
-`envs:` and patches strictly need this step (`GeneratorSource.needs_predecryption`).
+private tmpfs copy of the tree (see `tmpfs.private_tmpfs_dir`). A `files:` source only a
+secretGenerator reads ends up as Secret `.data` that `decrypt_manifest` decrypts after the
+build anyway, so only `envs:`, patches and files a configMapGenerator reads too need this
+step (`GeneratorSource.needs_predecryption`). What they decrypt to may then sit in a
+ConfigMap or a patched object: `plaintext_values` lists it, so those leaves are masked.
 
     sources = find_encrypted_generator_sources(copy / "apps", copy)
     decrypt_generator_sources(sources, session, copy)
@@ -23,7 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -42,6 +49,7 @@ __all__ = [
     "GeneratorSource",
     "decrypt_generator_sources",
     "find_encrypted_generator_sources",
+    "plaintext_values",
     "secure_join",
 ]
 
@@ -60,11 +68,13 @@ class GeneratorSource:
     format: SopsFormat  # input and output format
     usage: Usage
     kustomization: PurePosixPath  # the kustomization file referring to it, relative to root
+    read_by_configmap: bool = False  # a configMapGenerator reads the same file (decrypted in Flux)
 
     @property
     def needs_predecryption(self) -> bool:
-        """`files:` are decrypted later through the Secret's data markers; the rest only here."""
-        return self.usage != "files"
+        """`files:` are decrypted later through the Secret's data markers (unless a
+        configMapGenerator reads them too); the rest only here."""
+        return self.usage != "files" or self.read_by_configmap
 
 
 def secure_join(root: Path, unsafe: str) -> Path:
@@ -91,7 +101,7 @@ def find_encrypted_generator_sources(kustomization_dir: Path, root: Path) -> lis
             finder.visit_dir(str(sub.relative_to(root)))
     else:
         finder.visit_dir(str(start))
-    return finder.found
+    return [replace(f, read_by_configmap=f.path in finder.configmap_inputs) for f in finder.found]
 
 
 def decrypt_generator_sources(
@@ -119,6 +129,49 @@ def decrypt_generator_sources(
             future.result()
 
 
+def plaintext_values(sources: Sequence[GeneratorSource], decrypted_root: Path) -> frozenset[str]:
+    """What the predecrypted `sources` (decrypted under `decrypted_root`) hand kustomize as
+    values: a `files:` source's whole content, an `envs:` file's values, the leaves of a
+    patch that were encrypted. Held in memory only, so the objects carrying them (a
+    ConfigMap, a patched Deployment) can be masked like Secrets."""
+    values: set[str] = set()
+    for source in sources:
+        if not source.needs_predecryption:
+            continue
+        plain = decrypted_root.joinpath(*source.relative.parts).read_bytes().decode("utf-8", "replace")
+        if source.usage == "files":
+            values.add(plain)
+        elif source.usage == "envs":
+            values.update(line.partition("=")[2] for line in plain.splitlines() if "=" in line)
+        else:
+            values.update(_decrypted_leaves(source.path.read_bytes(), plain))
+    return frozenset(v for v in values if v.strip())
+
+
+def _decrypted_leaves(encrypted: bytes, plain: str) -> list[str]:
+    """The plaintext of every leaf that is SOPS ciphertext in the encrypted document."""
+    try:
+        pairs = list(zip(yamlio.load_all(encrypted), yamlio.load_all(plain), strict=False))
+    except yamlio.YamlError:
+        return []
+    found: list[str] = []
+
+    def walk(sealed: Any, opened: Any) -> None:
+        if isinstance(sealed, str) and sealed.startswith("ENC[") and not isinstance(opened, (dict, list)):
+            found.append(str(opened))
+        elif isinstance(sealed, Mapping) and isinstance(opened, Mapping):
+            for key, value in sealed.items():
+                if key != "sops" and key in opened:
+                    walk(value, opened[key])
+        elif isinstance(sealed, list) and isinstance(opened, list):
+            for a, b in zip(sealed, opened, strict=False):
+                walk(a, b)
+
+    for sealed, opened in pairs:
+        walk(sealed, opened)
+    return found
+
+
 def _decrypt_source(source: GeneratorSource, session: SopsSession, dest_root: Path, subject: ObjectId | None) -> None:
     location = SourceLocation(str(source.relative))
     what = f"{source.relative} ({source.usage} of {source.kustomization})"
@@ -141,6 +194,7 @@ class _Finder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.found: list[GeneratorSource] = []
+        self.configmap_inputs: set[Path] = set()  # files configMapGenerators read (not visited)
         self._visited_dirs: set[Path] = set()
         self._seen_files: set[Path] = set()
 
@@ -175,6 +229,11 @@ class _Finder:
                 self._visit_ref(
                     base, env_file, SopsFormat.DOTENV if fmt is SopsFormat.BINARY else fmt, "envs", kus_file
                 )
+        for generator in kus.get("configMapGenerator") or []:
+            if isinstance(generator, Mapping):
+                refs = [f.partition("=")[2] or f for f in _strings(generator.get("files"))]
+                refs += _strings(generator.get("envs"))
+                self.configmap_inputs.update(self._secure(_join(base, ref)) for ref in refs if not _is_remote_url(ref))
         for patch in kus.get("patches") or []:
             path = patch.get("path") if isinstance(patch, Mapping) else None
             if isinstance(path, str) and path and not _is_remote_url(path):

@@ -48,6 +48,10 @@ _FINGERPRINT = re.compile(rf"\*\*\*\(hmac:[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}\)"
 
 LeafPath = Sequence[str | int]  # keys and list indices from the document root
 
+#: What `flux build` shows instead of SOPS data it did not decrypt (decrypt/buildmask.py):
+#: no secret, so shown as is rather than fingerprinted.
+_FLUX_BUILD_MASKS = frozenset({b"**SOPS**", b'{"mask":"**SOPS**"}', b"KipTT1BTKio="})
+
 
 def new_mask_key() -> bytes:
     """A fresh random key, to be kept with the state (it is what makes fingerprints stable)."""
@@ -108,11 +112,13 @@ class Masker:
         data = secret.get("data")
         if isinstance(data, dict):
             for key, value in data.items():
-                data[key] = self.mask_value(_decoded(value))
+                if _decoded(value) not in _FLUX_BUILD_MASKS:
+                    data[key] = self.mask_value(_decoded(value))
         string_data = secret.get("stringData")
         if isinstance(string_data, dict):
             for key, value in string_data.items():
-                string_data[key] = self.mask_value(str(value))
+                if str(value).encode() not in _FLUX_BUILD_MASKS:
+                    string_data[key] = self.mask_value(str(value))
         metadata = secret.get("metadata")
         annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
         if isinstance(annotations, dict) and LAST_APPLIED_ANNOTATION in annotations:

@@ -245,3 +245,22 @@ def _encrypted_data_entries(manifest: Mapping[str, Any]) -> dict[str, tuple[byte
         if fmt is not None:
             found[str(key)] = (raw, fmt)
     return found
+
+
+def leaves_holding(manifest: Mapping[str, Any], values: frozenset[str]) -> list[tuple[str | int, ...]]:
+    """Paths of the string leaves of `manifest` equal to one of `values` (plaintext a
+    decrypted generator input put there), to be masked like Secret values."""
+    found: list[tuple[str | int, ...]] = []
+
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*path, index))
+        elif isinstance(node, str) and node in values:
+            found.append(path)
+
+    walk(manifest, ())
+    return found

@@ -2,7 +2,8 @@
 
 Edges: `dependsOn` (Kustomization -> Kustomization, HelmRelease -> HelmRelease) and parent ->
 child (a Flux object exists only once the owner that renders it was applied). Flux itself
-deadlocks silently on a dependsOn cycle; we refuse it with the cycle spelled out.
+deadlocks silently on a dependsOn cycle: its members are not planned, with the cycle spelled
+out, and the rest of the fleet is ordered without them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from fluxform.errors import Diagnostic, RenderError
+from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId
-from fluxform.planner.model import Owner
+from fluxform.planner.isolation import not_planned
+from fluxform.planner.model import Cause, Owner
 
 __all__ = ["find_cycle", "order_owners"]
 
@@ -41,6 +43,8 @@ def find_cycle(edges: dict[ObjectId, set[ObjectId]]) -> list[ObjectId] | None:
 
 
 def order_owners(owners: Sequence[Owner]) -> tuple[list[Owner], list[Diagnostic]]:
+    """`owners` in dependency order, and warnings; the members of a dependsOn cycle come
+    back not planned (Flux would never reconcile them)."""
     by_id = {o.id: o for o in owners}
     diagnostics: list[Diagnostic] = []
     depends: dict[ObjectId, set[ObjectId]] = {o.id: set() for o in owners}
@@ -52,13 +56,12 @@ def order_owners(owners: Sequence[Owner]) -> tuple[list[Owner], list[Diagnostic]
                 diagnostics.append(
                     Diagnostic(f"dependsOn {dep} is not part of this fleet; Flux would wait for it", subject=owner.id)
                 )
-    cycle = find_cycle(depends)
-    if cycle is not None:
-        raise RenderError(
-            "dependsOn cycle: " + " -> ".join(str(i) for i in cycle),
-            subject=cycle[0],
-            hint="Flux would never reconcile these; remove one dependsOn edge",
-        )
+    while (cycle := find_cycle(depends)) is not None:
+        reason = "dependsOn cycle: " + " -> ".join(str(i) for i in cycle) + " (Flux would never reconcile these)"
+        for member in cycle[:-1]:
+            by_id[member] = not_planned(by_id[member], reason, Cause.ERROR)
+            depends[member] = set()  # the cycle is broken; its members are ordered like the rest
+    owners = [by_id[o.id] for o in owners]
     edges = {k: set(v) for k, v in depends.items()}
     for owner in owners:
         if owner.parent is not None and owner.parent in by_id:

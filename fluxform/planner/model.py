@@ -17,6 +17,8 @@ from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId, SourceLocation
 
 __all__ = [
+    "REMOTE_REASON",
+    "Cause",
     "DesiredObject",
     "DesiredState",
     "HealthCheck",
@@ -27,11 +29,33 @@ __all__ = [
     "ReleaseTarget",
 ]
 
+REMOTE_REASON = "applies to a remote cluster (spec.kubeConfig): not planned"
+
 
 class OwnerStatus(StrEnum):
     BUILT = "built"
     SUSPENDED = "suspended"  # spec.suspend: Flux does nothing; neither do we (no prune either)
-    EXTERNAL = "external"  # rendered by something fluxform cannot reproduce offline
+    REMOTE = "remote"  # spec.kubeConfig: another cluster's objects, rendered but not planned here
+    NOT_PLANNED = "not planned"  # could not be rendered here (Owner.reason says why); left alone
+
+    @property
+    def planned(self) -> bool:
+        """Whether the plan covers this owner: built, or suspended (Flux does nothing, and
+        the plan says so). Remote and not planned owners are skipped: a plan holding one
+        is partial."""
+        return self in (OwnerStatus.BUILT, OwnerStatus.SUSPENDED)
+
+
+class Cause(StrEnum):
+    """Why an owner was not planned, as far as the `--missing-* warn` flags care: each flag
+    accepts one cause; an owner depending on a not planned one inherits its cause."""
+
+    ERROR = "error"  # a bad manifest, a failed build or render: only --partial accepts it
+    SOURCE = "source"  # a source not mapped with --source (--missing-sources)
+    OBJECT = "object"  # a looked-up object nothing in the fleet produces (--missing-objects)
+    KEYS = "keys"  # SOPS data and no key given at all (--missing-keys)
+    CHART = "chart"  # a chart that cannot be fetched (--missing-charts)
+    REMOTE = "remote"  # applies to another cluster (spec.kubeConfig): only --partial accepts it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +134,12 @@ class Owner:
     details: Mapping[str, Any] = field(default_factory=dict)  # kind-specific facts for `get`
     spec: OwnerSpec = field(default_factory=OwnerSpec)  # what apply needs of the Flux object
     diagnostics: tuple[Diagnostic, ...] = ()  # warnings rendering it gave
+    #: for a remote or not planned owner: why, in one line (e.g. "depends on Kustomization/...")
+    reason: str = ""
+    cause: Cause | None = None  # for a remote or not planned owner: which flag accepts skipping it
+    #: what a remote owner, or one not planned only because of another, rendered: shown by
+    #: `build`, counted by `get`, never planned (nothing here reaches a plan)
+    unplanned_objects: tuple[DesiredObject, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,3 +161,7 @@ class DesiredState:
 
     def owner(self, owner_id: ObjectId) -> Owner | None:
         return next((o for o in self.owners if o.id == owner_id), None)
+
+    def skipped(self) -> tuple[Owner, ...]:
+        """Owners this desired state does not plan (remote or not planned), in order."""
+        return tuple(o for o in self.owners if not o.status.planned)

@@ -22,6 +22,7 @@ from fluxform.limits import DEFAULT_BUILD_TIMEOUT
 from fluxform.planner.kustomization.cache import default_cache_dir
 
 if TYPE_CHECKING:  # the pipeline is imported when a request is made, not to parse flags
+    from fluxform.planner.partial import PartialPolicy
     from fluxform.planner.releases import HelmOptions
     from fluxform.planner.workflow import FleetRequest
 
@@ -32,7 +33,7 @@ class Policy(StrEnum):
     """What to do with an input fluxform cannot get here (a chart, a source, an object, a key)."""
 
     ERROR = "error"  # fail the plan, naming the owner
-    WARN = "warn"  # plan the owner as not rendered, with a warning
+    WARN = "warn"  # plan the rest; the owner is listed as not planned, with the reason
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class FleetOptions:
     missing_sources: Policy = Policy.ERROR
     missing_objects: Policy = Policy.ERROR
     missing_keys: Policy = Policy.ERROR
+    root_kustomization: Path | None = None  # --root-ks: the file of the Kustomization owning the start path
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
 
     @property
@@ -70,9 +72,21 @@ class FleetOptions:
         return HelmOptions(
             offline=self.offline,
             cache=ChartCache(self.chart_cache) if self.chart_cache is not None else None,
-            missing_charts=str(self.missing_charts),
-            missing_objects=str(self.missing_objects),
         )
+
+    def partial_policy(self, partial: bool = False) -> PartialPolicy:
+        """Which owners left out a plan may accept: all with `--partial`, else those whose
+        cause a `--missing-* warn` flag names."""
+        from fluxform.planner.model import Cause
+        from fluxform.planner.partial import PartialPolicy
+
+        flags = {
+            Cause.CHART: self.missing_charts,
+            Cause.SOURCE: self.missing_sources,
+            Cause.OBJECT: self.missing_objects,
+            Cause.KEYS: self.missing_keys,
+        }
+        return PartialPolicy(partial, frozenset(c for c, p in flags.items() if p is Policy.WARN))
 
     def request(self) -> FleetRequest:
         """The library's request: discovery, the build cache, the Helm hook and the keys."""
@@ -90,10 +104,8 @@ class FleetOptions:
             jobs=self.jobs or max(1, os.cpu_count() or 1),
             cache=BuildCache(directory) if directory is not None else BuildCache.disabled(),
             helm=helm_hook(self.helm()),
-            missing_sources=str(self.missing_sources),
-            missing_objects=str(self.missing_objects),
-            missing_keys=str(self.missing_keys),
+            root_kustomization=self.root_kustomization,
             build_timeout=self.build_timeout,
         )
         secrets = SecretOptions(decryption_keys=self.decryption_keys, keys_dir=self.keys_dir)
-        return FleetRequest(discover=discover, secrets=secrets)
+        return FleetRequest(discover=discover, secrets=secrets, partial=self.partial_policy())

@@ -6,16 +6,18 @@ kustomization.yaml, whose generated build takes in every `app/` directory holdin
 each app's own Kustomization builds that directory again. The copies are the same object
 apart from Flux's owner labels, and the cluster ends up with it either way: fluxform plans
 it under the first owner in dependency order and warns on the others. Copies that differ
-would overwrite each other on every reconcile: that is an error naming both owners. The
-synthetic root (no self-managing Kustomization in the repository, e.g. flux-operator's
-FluxInstance applies the start path) yields to any real owner, whatever its copy says.
+overwrite each other on every reconcile (the two owners fight): Flux applies both and the
+one applied later wins, so the plan takes the copy of the last owner in dependency order,
+with a warning naming both owners and the files the object comes from. The synthetic root
+(no self-managing Kustomization in the repository, e.g. flux-operator's FluxInstance applies
+the start path) yields to any real owner, whatever its copy says.
 
     owners = one_owner_per_object(ordered_owners, stand_ins=frozenset())
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +29,9 @@ __all__ = ["StandInCollision", "one_owner_per_object"]
 
 _OWNER_LABEL_PREFIXES = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/")
 
+#: (object, owner) -> the file the owner's copy of the object comes from, for warnings
+FileOf = Callable[[ObjectId, "Owner"], str]
+
 
 class StandInCollision(RenderError):
     """A rendered owner produces an object an owner standing in (ids only) lists: the two
@@ -37,10 +42,14 @@ class StandInCollision(RenderError):
         self.stand_in = stand_in
 
 
-def one_owner_per_object(ordered: Sequence[Owner], stand_ins: frozenset[ObjectId]) -> list[Owner]:
-    """`ordered` (dependency order) with each object kept by one owner: the first, unless
-    that is fluxform's synthetic root (its spec is a guess: whatever applies the start path
-    is not in the repository) and a real Kustomization renders the object too."""
+def one_owner_per_object(
+    ordered: Sequence[Owner], stand_ins: frozenset[ObjectId], file_of: FileOf | None = None
+) -> list[Owner]:
+    """`ordered` (dependency order) with each object kept by one owner: equal copies by the
+    first (unless that is fluxform's synthetic root, whose spec is a guess: whatever applies
+    the start path is not in the repository, and a real Kustomization renders the object
+    too), differing copies by the last (it is applied last, so its copy is what stays)."""
+    owners = {o.id: o for o in ordered}
     copies: dict[ObjectId, list[DesiredObject]] = {}
     for owner in ordered:
         for obj in owner.objects:
@@ -51,19 +60,25 @@ def one_owner_per_object(ordered: Sequence[Owner], stand_ins: frozenset[ObjectId
         if len({o.owner for o in objs}) < 2:
             continue
         real = [o for o in objs if not _synthetic(o.owner)]
-        chosen = real[0] if _synthetic(objs[0].owner) and real else objs[0]
+        differ = [o for o in real if _differs(o, real[0], stand_ins)] if real else []
+        chosen = real[-1] if differ else real[0] if _synthetic(objs[0].owner) and real else objs[0]
         keeper[oid] = chosen.owner
         for other in objs:
             if other.owner == chosen.owner:
                 continue
-            _check_same(other, chosen, stand_ins)
-            notes.setdefault(other.owner, []).append(
-                Diagnostic(
+            if _synthetic(other.owner) or _synthetic(chosen.owner) or not _differs(other, chosen, stand_ins):
+                text = (
                     f"{oid} is also rendered by {chosen.owner}; Flux applies it from both (the last reconcile "
-                    f"wins): planned under {chosen.owner}",
-                    other.owner,
+                    f"wins): planned under {chosen.owner}"
                 )
-            )
+            else:
+                where = _files(oid, (owners[other.owner], owners[chosen.owner]), file_of)
+                text = (
+                    f"{oid} is also rendered by {chosen.owner} with different content ({where}): Flux applies "
+                    f"both and the later one wins, so the two fight on every reconcile; planned as "
+                    f"{chosen.owner}'s copy"
+                )
+            notes.setdefault(other.owner, []).append(Diagnostic(text, other.owner))
     out: list[Owner] = []
     for owner in ordered:
         if owner.id in notes:
@@ -73,22 +88,29 @@ def one_owner_per_object(ordered: Sequence[Owner], stand_ins: frozenset[ObjectId
     return out
 
 
+def _files(oid: ObjectId, pair: tuple[Owner, Owner], file_of: FileOf | None) -> str:
+    def one(owner: Owner) -> str:
+        if file_of is not None:
+            return file_of(oid, owner)
+        return str(owner.origin) if owner.origin is not None else str(owner.id)
+
+    return f"{one(pair[0])} and {one(pair[1])}"
+
+
 def _synthetic(oid: ObjectId) -> bool:
     """fluxform's own root owner: the one Kustomization without a namespace."""
     return oid.kind == "Kustomization" and not oid.namespace
 
 
-def _check_same(obj: DesiredObject, holder: DesiredObject, stand_ins: frozenset[ObjectId]) -> None:
+def _differs(obj: DesiredObject, holder: DesiredObject, stand_ins: frozenset[ObjectId]) -> bool:
+    """Whether two copies differ beyond Flux's owner labels. A copy standing in (ids only)
+    cannot be compared: the caller must render its owner (StandInCollision)."""
+    if obj.owner == holder.owner:
+        return False
     for standing, other in ((holder.owner, obj.owner), (obj.owner, holder.owner)):
         if standing in stand_ins:
             raise StandInCollision(obj.id, standing, other)
-    if _synthetic(holder.owner) or _synthetic(obj.owner):
-        return  # the synthetic root's copy is only a guess at what applies the start path
-    if _without_owner_labels(obj.body) != _without_owner_labels(holder.body):
-        raise RenderError(
-            f"{obj.id} is produced by both {holder.owner} and {obj.owner}, with different content",
-            hint="an object must belong to one Kustomization or HelmRelease; these would overwrite each other",
-        )
+    return _without_owner_labels(obj.body) != _without_owner_labels(holder.body)
 
 
 def _without_owner_labels(body: Mapping[str, Any]) -> Mapping[str, Any]:

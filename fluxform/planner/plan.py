@@ -3,7 +3,9 @@
 Pairing follows Flux's inventory rule: desired objects are created or updated; objects the
 state recorded that the repo no longer renders are deleted when their owner prunes (else
 forgotten: dropped from the inventory, left in the cluster). Objects of a suspended owner
-are left alone, as Flux leaves them. Secret values are masked before comparison, so two
+are left alone, as Flux leaves them, and so are those of an owner that is not planned (it
+could not be rendered here, or it depends on one that could not): nothing of it is pruned,
+not even when its parent's failure hides it from the render. Secret values are masked before comparison, so two
 plans over the same inputs are byte-identical and no plaintext reaches the plan.
 
     plan = plan_offline(desired, state, masking, target="clusters/prod", settings=PlanSettings())
@@ -13,18 +15,28 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from fluxform import __version__, yamlio
 from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId
+from fluxform.planner.isolation import recorded_dependants
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest
 
-__all__ = ["Action", "Change", "Masking", "Plan", "count_actions", "plan_offline", "unified_diff"]
+__all__ = [
+    "Action",
+    "Change",
+    "Masking",
+    "Plan",
+    "count_actions",
+    "plan_offline",
+    "unified_diff",
+    "with_recorded_dependants",
+]
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
 
@@ -84,6 +96,10 @@ class Plan:
 
     def has_changes(self) -> bool:
         return any(c.action is not Action.NOOP for c in self.changes)
+
+    def skipped(self) -> tuple[Owner, ...]:
+        """Owners this plan leaves out (remote, or not planned): a plan holding one is partial."""
+        return tuple(o for o in self.owners if not o.status.planned)
 
 
 def count_actions(actions: Iterable[Action]) -> dict[str, int]:
@@ -149,6 +165,15 @@ def _removal(owner_state: OwnerState, previous: StateObject, desired_owner: Owne
     return Change(previous.id, previous.api_version, owner_state.id, action, previous.manifest, None, reason)
 
 
+def with_recorded_dependants(desired: DesiredState, state: StateFile | None) -> DesiredState:
+    """`desired` plus the owners the state records that it lacks only because the owner
+    applying them was not rendered or is suspended: their objects are left alone, not pruned."""
+    if state is None:
+        return desired
+    extra = recorded_dependants(desired.owners, state.owners)
+    return replace(desired, owners=(*desired.owners, *extra)) if extra else desired
+
+
 def plan_offline(
     desired: DesiredState,
     state: StateFile | None,
@@ -157,6 +182,7 @@ def plan_offline(
     target: str,
     settings: PlanSettings | None = None,
 ) -> Plan:
+    desired = with_recorded_dependants(desired, state)
     recorded = state.objects() if state is not None else {}
     owners_by_id = {o.id: o for o in desired.owners}
     changes: list[Change] = []

@@ -238,9 +238,8 @@ def _plan_owner(owner: Owner) -> PlanOwner:
 
 
 def _not_planned(owner: Owner) -> NotPlanned:
-    """Why: the owner's first warning (the one saying why it was not rendered)."""
-    reason = owner.diagnostics[0].summary if owner.diagnostics else f"status {owner.status}"
-    return NotPlanned(owner.id, reason, owner.origin.path if owner.origin is not None else "")
+    """An owner the plan leaves out (remote, not planned), why, and its file."""
+    return NotPlanned(owner.id, owner.reason or f"status {owner.status}", owner.origin.path if owner.origin else "")
 
 
 def plan_file_from(plan: Plan) -> PlanFile:

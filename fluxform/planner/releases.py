@@ -3,7 +3,9 @@ HelmRelease the Kustomizations produced, as helm-controller would after they are
 
 A HelmRelease owns its release manifest (and the CRDs its policy installs); Helm hooks are
 not part of the inventory. Its parent is the Kustomization that produced the HelmRelease,
-and `spec.dependsOn` orders it among other HelmReleases.
+and `spec.dependsOn` orders it among other HelmReleases. A release that cannot be rendered
+(a chart that cannot be fetched, a valuesFrom object nothing produces, a bad values file)
+is not planned, with the reason; the other releases render as if it were not there.
 
     options = DiscoverOptions(helm=helm_hook(HelmOptions(offline=True)))
 """
@@ -14,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fluxform.errors import Diagnostic, ObjectNotFound, SourceError
+from fluxform.errors import Diagnostic, FluxformError, ObjectNotFound, SourceError
 from fluxform.helm import (
     HelmContext,
     HelmReleaseSpec,
@@ -25,10 +27,10 @@ from fluxform.helm import (
     release_namespace,
     render_release,
 )
-from fluxform.helm.spec import HELM_GROUP
+from fluxform.helm.spec import HELM_GROUP, ChartRef
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
-from fluxform.planner.model import DesiredObject, Owner, OwnerSpec, OwnerStatus, ReleaseTarget
+from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, Owner, OwnerSpec, OwnerStatus, ReleaseTarget
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.charts import ChartFetcher
 
@@ -39,8 +41,6 @@ __all__ = ["HelmOptions", "chart_pull_hook", "helm_hook", "source_revision"]
 class HelmOptions:
     offline: bool = False  # charts only from the cache (or the repository itself)
     cache: ChartCache | None = None  # None: the default chart cache
-    missing_charts: str = "error"  # "warn": a chart that cannot be fetched skips its release
-    missing_objects: str = "error"  # "warn": a valuesFrom object nothing produces skips its release
     kube_version: str | None = None  # the cluster's, when known
     api_versions: tuple[str, ...] = ()
     # (storage namespace, release name) -> latest installed revision or None, read from the
@@ -82,7 +82,7 @@ class _Renderer:
             for r in ctx.source_dirs
         }
         self.helm = HelmContext(
-            lookup=ctx.lookup,
+            lookup=self._lookup,
             source_dirs=keys,
             source_revisions=revisions,
             cache=options.cache or ChartCache.default(),
@@ -92,62 +92,86 @@ class _Renderer:
             fetcher=options.fetcher or ChartFetcher(),
         )
         self.diagnostics: list[Diagnostic] = []
+        self._rendering: ObjectId | None = None  # the release whose lookups are recorded
+
+    def _lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The discovery's lookup, recording what each release reads (isolation needs it)."""
+        if self._rendering is not None:
+            self.discovery.lookups.setdefault(self._rendering, set()).add((kind, namespace, name))
+        return self.discovery.lookup(kind, namespace, name)
 
     def owner(self, obj: DesiredObject) -> Owner:
-        spec = HelmReleaseSpec.from_doc(obj.body, obj.origin)
-        ref = spec.chart_ref
-        chart = (
-            spec.chart_template.chart
-            if spec.chart_template
-            else f"{ref.kind}/{ref.namespace}/{ref.name}"
-            if ref
-            else ""
-        )
         base = Owner(
-            id=spec.id,
+            id=obj.id,
             kind="HelmRelease",
-            status=OwnerStatus.EXTERNAL,
+            status=OwnerStatus.NOT_PLANNED,
             source="",
-            path=chart,
+            path="",
             parent=obj.owner,
-            depends_on=_depends_on(obj.body, spec.namespace),
+            depends_on=_depends_on(obj.body, obj.id.namespace),
             prune=True,  # Helm removes what left the release manifest
             origin=obj.origin,
-            spec=_owner_spec(spec, installed=False),
         )
+        try:
+            spec = HelmReleaseSpec.from_doc(obj.body, obj.origin)
+        except FluxformError as exc:
+            return replace(base, reason=exc.message(beside=obj.origin), cause=Cause.ERROR)
+        ref = spec.chart_ref
+        path = spec.chart_template.chart if spec.chart_template else _ref_text(ref)
+        base = replace(base, path=path, spec=_owner_spec(spec, installed=False))
         if spec.suspend:
             return replace(base, status=OwnerStatus.SUSPENDED)
+        self._rendering = spec.id
+        try:
+            built = self._render(spec, obj)
+        except FluxformError as exc:
+            if isinstance(exc, ObjectNotFound):
+                self.discovery.missing[spec.id] = exc.missing
+            if spec.remote_cluster:
+                reason = f"{REMOTE_REASON}; not rendered: {exc.message(beside=obj.origin)}"
+                return replace(base, status=OwnerStatus.REMOTE, reason=reason, cause=Cause.REMOTE)
+            return replace(base, reason=exc.message(beside=obj.origin), cause=_cause_of(exc))
+        finally:
+            self._rendering = None
+        owner = replace(built, depends_on=base.depends_on, parent=base.parent, origin=base.origin)
         if spec.remote_cluster:
-            self.diagnostics.append(Diagnostic("applies to a remote cluster (spec.kubeConfig): not planned", spec.id))
-            return base
+            return replace(
+                owner,
+                status=OwnerStatus.REMOTE,
+                reason=REMOTE_REASON,
+                cause=Cause.REMOTE,
+                objects=(),
+                unplanned_objects=owner.objects,
+            )
+        return owner
+
+    def _render(self, spec: HelmReleaseSpec, obj: DesiredObject) -> Owner:
         lookup = self.options.installed_release
         revision = lookup(spec.storage_namespace or spec.namespace, release_name(spec)) if lookup else None
-        try:
-            rendered = render_release(
-                obj.body,
-                self.helm,
-                is_install=revision is None,
-                scopes=self.scopes,
-                origin=obj.origin,
-                revision=None if revision is None else revision + 1,
-            )
-        except (SourceError, ObjectNotFound) as exc:
-            policy = self.options.missing_objects if isinstance(exc, ObjectNotFound) else self.options.missing_charts
-            if policy != "warn":
-                raise exc.with_context(subject=spec.id, location=obj.origin) from None
-            self.diagnostics.append(Diagnostic.not_rendered(exc, spec.id, obj.origin))
-            return base
+        rendered = render_release(
+            obj.body,
+            self.helm,
+            is_install=revision is None,
+            scopes=self.scopes,
+            origin=obj.origin,
+            revision=None if revision is None else revision + 1,
+        )
         self.diagnostics.extend(rendered.diagnostics)
         objects = tuple(
             DesiredObject(ObjectId.from_manifest(m), str(m.get("apiVersion")), m, spec.id, obj.origin)
             for m in (*rendered.crds, *rendered.objects)
         )
-        return replace(
-            base,
-            spec=_owner_spec(spec, installed=revision is not None),
+        return Owner(
+            id=spec.id,
+            kind="HelmRelease",
             status=OwnerStatus.BUILT,
+            spec=_owner_spec(spec, installed=revision is not None),
             source=rendered.chart.source,
             path=f"{rendered.chart.name}@{rendered.chart.version}",
+            parent=obj.owner,
+            depends_on=(),
+            prune=True,
+            origin=obj.origin,
             objects=objects,
             details={
                 "release": rendered.release_name,
@@ -175,6 +199,17 @@ def _owner_spec(spec: HelmReleaseSpec, *, installed: bool) -> OwnerSpec:
     )
 
 
+def _ref_text(ref: ChartRef | None) -> str:
+    return f"{ref.kind}/{ref.namespace}/{ref.name}" if ref is not None else ""
+
+
+def _cause_of(error: FluxformError) -> Cause:
+    """Which --missing-* flag accepts a release not rendered for `error`."""
+    if isinstance(error, ObjectNotFound):
+        return Cause.OBJECT
+    return Cause.CHART if isinstance(error, SourceError) else Cause.ERROR
+
+
 def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHook:
     """For `fluxform charts pull`: fetch every chart the fleet's HelmReleases need into the
     cache (online), appending what was fetched to `pulled`; renders nothing."""
@@ -193,7 +228,7 @@ def helm_hook(options: HelmOptions) -> HelmHook:
     def render_all(ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
         renderer = _Renderer(options, ctx)
         releases = sorted(
-            (o for o in ctx.objects.values() if is_helm_release(o.body) and o.id not in ctx.skip), key=lambda o: o.id
+            (o for o in ctx.objects.values() if is_helm_release(o.body) and ctx.renders(o.id)), key=lambda o: o.id
         )
         owners = []
         for obj in releases:  # each release keeps the warnings its render gave

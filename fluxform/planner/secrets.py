@@ -37,6 +37,7 @@ from fluxform.decrypt import (
     keyring_from_keys_dir,
     private_tmpfs_dir,
 )
+from fluxform.decrypt.generators import plaintext_values
 from fluxform.decrypt.macs import SourceMacs
 from fluxform.decrypt.plaintexts import Plaintexts
 from fluxform.decrypt.resource import has_sops_metadata
@@ -154,15 +155,18 @@ class FleetSecrets:
         return any(s.needs_predecryption for s in find_encrypted_generator_sources(directory, root))
 
     @contextlib.contextmanager
-    def decrypted_tree(self, ks: FluxKustomization, directory: Path, root: Path) -> Iterator[Path]:
+    def decrypted_tree(
+        self, ks: FluxKustomization, directory: Path, root: Path
+    ) -> Iterator[tuple[Path, frozenset[str]]]:
         """A private tmpfs copy of `root` with the build's encrypted generator inputs decrypted
-        in place, `files:` included, exactly as kustomize-controller's DecryptSources does."""
+        in place, `files:` included, exactly as kustomize-controller's DecryptSources does;
+        and the values they decrypted to (in memory, for masking)."""
         sources = find_encrypted_generator_sources(directory, root)
         with private_tmpfs_dir() as scratch:
             copy = scratch / "artifact"
             _copy_tree(root, copy)
             decrypt_generator_sources(sources, self.session_for(ks), copy, subject=ks.id)
-            yield copy
+            yield copy, plaintext_values(sources, copy)
 
     def mask_key(self, state: StateFile | None) -> bytes:
         if state is not None:

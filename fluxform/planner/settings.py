@@ -35,6 +35,7 @@ class PlanSettings:
     rendered, not how fast or with which keys); paths as given on the command line."""
 
     repo_root: str = ""  # --repo-root; "" = found from the self-managing Kustomization
+    root_kustomization: str = ""  # --root-ks (or the path given was that file); "" = none
     sources: tuple[SourceMapping, ...] = ()  # --source, sorted by name
     self_source: str = ""  # the self-managing Kustomization's spec.sourceRef, as found
     strict_substitute: bool = True  # --strict-substitute (Flux >= 2.9 default)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
-from fluxform.planner.model import DesiredState
+from fluxform.planner.model import Cause, DesiredState
 from fluxform.planner.options import Policy
+from fluxform.planner.partial import PartialPolicy
 from fluxform.planner.plan import Plan, plan_offline
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
@@ -31,6 +32,7 @@ __all__ = ["FleetRequest", "checked_state_identity", "load_state", "plan_fleet",
 class FleetRequest:
     discover: DiscoverOptions = field(default_factory=DiscoverOptions)
     secrets: SecretOptions = field(default_factory=SecretOptions)
+    partial: PartialPolicy = field(default_factory=PartialPolicy)  # owners left out the run accepts
 
 
 def checked_state_identity(
@@ -73,14 +75,19 @@ def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettin
     """The settings a plan records, read from the options the render really uses (`helm`:
     those its Helm hook was made from; None: Helm's defaults)."""
     discover, helm = request.discover, helm or HelmOptions()
+
+    def policy(cause: Cause) -> Policy:
+        return Policy.WARN if cause in request.partial.accepted else Policy.ERROR
+
     return PlanSettings(
         repo_root=str(discover.repo_root) if discover.repo_root is not None else "",
+        root_kustomization=str(discover.root_kustomization) if discover.root_kustomization is not None else "",
         sources=tuple(SourceMapping(name, str(path)) for name, path in sorted(discover.sources.items())),
         strict_substitute=discover.strict_substitute,
-        missing_sources=Policy(discover.missing_sources),
-        missing_objects=Policy(discover.missing_objects),
-        missing_keys=Policy(discover.missing_keys),
-        missing_charts=Policy(helm.missing_charts),
+        missing_sources=policy(Cause.SOURCE),
+        missing_objects=policy(Cause.OBJECT),
+        missing_keys=policy(Cause.KEYS),
+        missing_charts=policy(Cause.CHART),
         offline=helm.offline,
         chart_cache=str(helm.cache.root) if helm.cache is not None else "",
     )

@@ -138,7 +138,8 @@ def _owner_block(
     if owner.status is OwnerStatus.SUSPENDED:
         lines.append("  skipped: suspended (Flux does not reconcile it; its objects are left alone)")
     elif not_planned is not None:
-        lines.append(f"  not planned (its objects are left as they are): {not_planned.reason}")
+        where = f" ({not_planned.file})" if not_planned.file else ""
+        lines.append(f"  not planned{where}: {not_planned.reason}; its objects are left as they are")
     return lines + _change_block(changes, colour)
 
 
@@ -176,15 +177,15 @@ def change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
 
 
 def render_markdown(plan: PlanFile) -> str:
-    """A PR comment: summary, one table row per owner, changes per owner while the size
-    budget lasts, owners not planned, warnings."""
+    """A PR comment: summary, owners not planned, one table row per owner, changes per
+    owner while the size budget lasts, warnings."""
     lines = [f"### fluxform plan: `{plan.target}`", "", f"**{summary_line(plan.counts())}**", ""]
+    if plan.not_planned:  # above the diffs, never collapsed: a partial plan must read as one
+        lines += ["**Not planned** (their objects are left as they are; what would change for them is unknown):", ""]
+        lines += [f"- `{n.owner}`" + (f" (`{n.file}`)" if n.file else "") + f": {n.reason}" for n in plan.not_planned]
+        lines += [""]
     lines += _markdown_table(plan)
     lines += _markdown_changes(plan)
-    if plan.not_planned:
-        lines += ["", "<details><summary>Not planned (their objects are left as they are)</summary>", ""]
-        lines += [f"- `{n.owner}`" + (f" (`{n.file}`)" if n.file else "") + f": {n.reason}" for n in plan.not_planned]
-        lines += ["", "</details>"]
     if plan.diagnostics:
         lines += ["", "<details><summary>Warnings</summary>", ""]
         lines += [f"- {d.summary}" for d in plan.diagnostics]

@@ -7,13 +7,15 @@ in a FleetDiff are already masked: nothing here sees plaintext.
 JSON schema (format_version "1.0"):
     {"kind": "fluxform-diff", "format_version", "fluxform_version", "mode",
      "base": {"revision", "commit"}, "head": {"revision", "commit"}, "changed_files": [...],
-     "summary": {"add", "change", "destroy", "forget"},
+     "summary": {"add", "change", "destroy", "forget", "not_planned"},
      "clusters": [{"path", "status", "rendered", "summary": {...},
                    "owners": [{"id", "kind", "namespace", "name", "status", "path", "note",
                                "unchanged": N, "summary": {...},
                                "changes": [{the plan's change fields, "fields" included}]}],
                    "diagnostics": [{"summary", "subject"}]}]}
-    Owners that neither changed nor carry a note are left out of "owners".
+    Owners that neither changed nor carry a note are left out of "owners". An owner not
+    rendered at both revisions has status "not compared" (never "unchanged"), a cluster with
+    one and no change status "partial"; `not_planned` counts such owners.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _cluster_dict(cluster: ClusterDiff) -> dict[str, Any]:
         "path": cluster.path,
         "status": str(cluster.status),
         "rendered": cluster.rendered,
-        "summary": count_changes(list(cluster.changes())),
+        "summary": {**count_changes(list(cluster.changes())), "not_planned": len(cluster.not_compared())},
         "owners": [_owner_dict(o) for o in cluster.owners if o.changes or o.note],
         "unchanged_owners": sum(1 for o in cluster.owners if not o.changes and not o.note),
         "diagnostics": [
@@ -71,7 +73,7 @@ def diff_to_dict(diff: FleetDiff) -> dict[str, Any]:
         "base": {"revision": diff.base.name, "commit": diff.base.commit},
         "head": {"revision": diff.head.name, "commit": diff.head.commit},
         "changed_files": list(diff.changed_files),
-        "summary": diff.counts(),
+        "summary": {**diff.counts(), "not_planned": len(diff.not_compared())},
         "clusters": [_cluster_dict(c) for c in diff.clusters],
     }
 
@@ -86,9 +88,9 @@ def _revisions(data: Mapping[str, Any]) -> str:
 
 
 def _cluster_title(cluster: Mapping[str, Any]) -> str:
-    if not cluster["rendered"]:
-        return f"{cluster['path']}: unchanged (no file it reads changed; not rendered)"
     status = cluster["status"]
+    if not cluster["rendered"] and status == "unchanged":
+        return f"{cluster['path']}: unchanged (no file it reads changed; not rendered)"
     text = summary_line(cluster["summary"]).removeprefix("Plan: ").rstrip(".")
     suffix = {"added": " (new cluster path)", "removed": " (cluster path removed)"}.get(status, "")
     return f"{cluster['path']}: {text}{suffix}" if status != "unchanged" else f"{cluster['path']}: no changes"

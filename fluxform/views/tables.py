@@ -8,10 +8,17 @@ from typing import Any
 from fluxform import yamlio
 from fluxform.errors import RenderError
 from fluxform.planner.kustomization.spec import SOURCE_KINDS
-from fluxform.planner.model import DesiredState
+from fluxform.planner.model import DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import Masking
 
-__all__ = ["format_table", "helm_release_table", "kustomization_table", "owner_manifests", "sources_table"]
+__all__ = [
+    "find_owner",
+    "format_table",
+    "helm_release_table",
+    "kustomization_table",
+    "owner_manifests",
+    "sources_table",
+]
 
 #: Kustomization sources plus the Helm ones.
 LISTED_SOURCE_KINDS = SOURCE_KINDS | {"HelmRepository", "HelmChart"}
@@ -24,20 +31,40 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _name(owner: Owner) -> str:
+    """As `build` takes it: NAMESPACE/NAME (the synthetic root has no namespace)."""
+    return f"{owner.id.namespace}/{owner.id.name}" if owner.id.namespace else owner.id.name
+
+
+def _count(owner: Owner) -> str:
+    """Objects rendered: planned ones, or those a remote owner renders for its cluster."""
+    if owner.status is OwnerStatus.NOT_PLANNED:
+        return "-"
+    return str(len(owner.objects) or len(owner.unplanned_objects))
+
+
+def _reason(owner: Owner) -> str:
+    if not owner.reason:
+        return "-"
+    where = f" ({owner.origin})" if owner.origin is not None and owner.status is OwnerStatus.NOT_PLANNED else ""
+    return f"{owner.reason}{where}"
+
+
 def kustomization_table(state: DesiredState) -> str:
     rows = [
         [
-            f"{o.id.namespace}/{o.id.name}" if o.id.namespace else o.id.name,
+            _name(o),
             o.path,
-            o.source,
+            o.source or "-",
             ",".join(f"{d.namespace}/{d.name}" for d in o.depends_on) or "-",
             str(o.status),
-            str(len(o.objects)),
+            _count(o),
+            _reason(o),
         ]
         for o in state.owners
         if o.kind in ("Kustomization", "Root")
     ]
-    return format_table(["NAME", "PATH", "SOURCE", "DEPENDS ON", "STATUS", "OBJECTS"], rows)
+    return format_table(["NAME", "PATH", "SOURCE", "DEPENDS ON", "STATUS", "OBJECTS", "REASON"], rows)
 
 
 def _source_url(body: Mapping[str, Any]) -> str:
@@ -88,27 +115,36 @@ def helm_release_table(state: DesiredState) -> str:
             f"{o.details.get('namespace', '-')}/{o.details.get('release', '-')}",
             str(o.details.get("values") or "-"),
             str(o.status),
-            str(len(o.objects)),
+            _count(o),
+            _reason(o),
         ]
         for o in state.owners
         if o.kind == "HelmRelease"
     ]
-    return format_table(["NAME", "CHART", "VERSION", "SOURCE", "RELEASE", "VALUES", "STATUS", "OBJECTS"], rows)
+    headers = ["NAME", "CHART", "VERSION", "SOURCE", "RELEASE", "VALUES", "STATUS", "OBJECTS", "REASON"]
+    return format_table(headers, rows)
 
 
-def owner_manifests(
-    state: DesiredState,
-    kind: str,
-    name: str,
-    namespace: str,
-    masking: Masking | None,
-) -> str:
-    """The owner's objects as multi-document YAML; `masking` None prints plaintext."""
-    matches = [o for o in state.owners if o.kind == kind and o.id.name == name and namespace in ("", o.id.namespace)]
+def find_owner(state: DesiredState, kind: str, name: str, namespace: str) -> Owner:
+    """The one owner `build ks|hr` names; `kind` "Kustomization" includes the synthetic root."""
+    kinds = ("Kustomization", "Root") if kind == "Kustomization" else (kind,)
+    matches = [o for o in state.owners if o.kind in kinds and o.id.name == name and namespace in ("", o.id.namespace)]
     if not matches:
-        known = ", ".join(f"{o.id.namespace}/{o.id.name}" for o in state.owners if o.kind == kind) or "none"
+        known = ", ".join(_name(o) for o in state.owners if o.kind in kinds) or "none"
         raise RenderError(f"{kind} {namespace + '/' if namespace else ''}{name} not found", hint=f"known: {known}")
     if len(matches) > 1:
-        raise RenderError(f"{kind} {name} exists in several namespaces", hint="pass --namespace")
-    objects = [dict(o.body) if masking is None else masking(o.body, o.sensitive_paths) for o in matches[0].objects]
-    return yamlio.dump_all(objects, sort_keys=False) if objects else ""
+        raise RenderError(f"{kind} {name} exists in several namespaces", hint="give NAMESPACE/NAME, or --namespace")
+    return matches[0]
+
+
+def owner_manifests(owner: Owner, masking: Masking | None) -> str:
+    """The owner's objects as multi-document YAML (`masking` None prints plaintext): those
+    planned, or those a remote owner, or one waiting for a not planned owner, rendered. An
+    owner with nothing rendered is an error saying why."""
+    objects = owner.objects or owner.unplanned_objects
+    if owner.status is OwnerStatus.SUSPENDED:
+        raise RenderError("suspended (spec.suspend: true): Flux builds nothing for it", subject=owner.id)
+    if owner.status is OwnerStatus.NOT_PLANNED and not objects:
+        raise RenderError(f"not planned: {owner.reason}", subject=owner.id, location=owner.origin)
+    shown = [dict(o.body) if masking is None else masking(o.body, o.sensitive_paths) for o in objects]
+    return yamlio.dump_all(shown, sort_keys=False) if shown else ""

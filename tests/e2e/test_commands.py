@@ -20,7 +20,7 @@ def test_get_ks_lists_kustomizations_in_dependency_order_with_sources() -> None:
     result = run("get", "ks", STAGING, "--keys-dir", KEYS)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0].split() == ["NAME", "PATH", "SOURCE", "DEPENDS", "ON", "STATUS", "OBJECTS"]
+    assert lines[0].split() == ["NAME", "PATH", "SOURCE", "DEPENDS", "ON", "STATUS", "OBJECTS", "REASON"]
     names = [line.split()[0] for line in lines[1:]]
     assert names.index("flux-system/infra-controllers") < names.index("flux-system/infra-configs")
     assert names.index("flux-system/infra-configs") < names.index("flux-system/apps")
@@ -93,3 +93,19 @@ def test_no_path_and_no_config_is_a_usage_error(tmp_path: Path, monkeypatch: pyt
     result = run("plan")
     assert result.code == 1  # a usage error, not "changes" (issue 15, item 8)
     assert "give the cluster PATH, or set `cluster:` in fluxform.yaml" in result.err
+
+
+def test_build_without_keys_shows_sops_data_as_flux_build_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key at all: `build` still shows every Kustomization (a plan would leave the
+    decrypting ones out); a SOPS Secret loses its `sops:` block and its values read
+    **SOPS** (base64 in data), as in Flux's own CLI goldens."""
+    for variable in ("SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    root = run("build", "ks", "flux-system", STAGING, "--no-cache")
+    apps = run("build", "ks", "apps", STAGING, "--no-cache")
+
+    assert root.code == 0 and apps.code == 0, root.err + apps.err
+    secret = next(d for d in yamlio.load_all(root.out) if d["metadata"]["name"] == "cluster-secrets")
+    assert "sops" not in secret
+    assert secret["data"] == {"api_token": "KipTT1BTKio=", "redis_password": "KipTT1BTKio="}
+    assert "ENC[" not in json.dumps(secret)

@@ -27,8 +27,14 @@ def test_cluster_path_added_and_removed(tmp_path: Path) -> None:
     assert (removed["path"], removed["status"]) == ("clusters/cluster-01", "removed")
     assert (added["path"], added["status"]) == ("clusters/cluster-09", "added")
     objects = removed["summary"]["destroy"]
-    assert objects > 5 and removed["summary"] == {"add": 0, "change": 0, "destroy": objects, "forget": 0}
-    assert added["summary"] == {"add": objects, "change": 0, "destroy": 0, "forget": 0}
+    assert objects > 5 and removed["summary"] == {
+        "add": 0,
+        "change": 0,
+        "destroy": objects,
+        "forget": 0,
+        "not_planned": 0,
+    }
+    assert added["summary"] == {"add": objects, "change": 0, "destroy": 0, "forget": 0, "not_planned": 0}
     assert {o["status"] for o in removed["owners"]} == {"removed"}
     assert {o["status"] for o in added["owners"]} == {"added"}
 

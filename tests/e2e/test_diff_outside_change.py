@@ -25,7 +25,7 @@ def test_change_outside_every_kustomization_gives_no_diff(tmp_path: Path) -> Non
     assert (first.code, second.code, full.code) == (0, 0, 0), (first.err, second.err, full.err)
     for result in (first, second, full):
         data = json.loads(result.out)
-        assert data["summary"] == {"add": 0, "change": 0, "destroy": 0, "forget": 0}
+        assert data["summary"] == {"add": 0, "change": 0, "destroy": 0, "forget": 0, "not_planned": 0}
         assert {c["status"] for c in data["clusters"]} == {"unchanged"}
         assert all(c["owners"] == [] for c in data["clusters"])
     assert [c["rendered"] for c in json.loads(first.out)["clusters"]] == [False, False]  # base rendered for the index

@@ -10,6 +10,7 @@ itself, and which path (grew, fell back) the second run took, so none can pass b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +28,21 @@ from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.views.revdiff import diff_to_dict
 from tests.support.cli import run
-from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
-from tests.support.trees import (
-    FLUX_SYSTEM_SOURCE,
-    configmap_text,
-    crd_text,
-    flux_kustomization,
-    helm_release,
-    kustomization_file,
-)
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization
 
 CLUSTER = "clusters/dev"
+
+
+def _configmap(name: str, namespace: str, **data: str) -> str:
+    lines = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in data.items())
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n{lines}"
+
+
+def _kustomization(*resources: str) -> str:
+    return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n" + "".join(
+        f"  - {r}\n" for r in resources
+    )
 
 
 _GOTK_SOURCE = FLUX_SYSTEM_SOURCE + "---\n"
@@ -49,15 +53,15 @@ _GOTK_SOURCE = FLUX_SYSTEM_SOURCE + "---\n"
 #: `tenants`/`app-a` only, so `infra` stands in for itself from the index.
 FLEET = {
     f"{CLUSTER}/flux-system/gotk-sync.yaml": _GOTK_SOURCE + flux_kustomization("flux-system", f"./{CLUSTER}"),
-    f"{CLUSTER}/flux-system/kustomization.yaml": kustomization_file("gotk-sync.yaml"),
+    f"{CLUSTER}/flux-system/kustomization.yaml": _kustomization("gotk-sync.yaml"),
     f"{CLUSTER}/infra.yaml": flux_kustomization("infra", "./infra"),
     f"{CLUSTER}/tenants.yaml": flux_kustomization("tenants", "./tenants/dev"),
-    "infra/kustomization.yaml": kustomization_file("settings.yaml"),
-    "infra/settings.yaml": configmap_text("settings", "flux-system", greeting="hello-from-infra"),
+    "infra/kustomization.yaml": _kustomization("settings.yaml"),
+    "infra/settings.yaml": _configmap("settings", "flux-system", greeting="hello-from-infra"),
     "tenants/dev/app-a.yaml": flux_kustomization("app-a", "./apps/a"),
-    "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml"),
+    "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml"),
     "apps/a/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n",
-    "apps/a/config.yaml": configmap_text("a-config", "a", greeting="${greeting:=default}"),
+    "apps/a/config.yaml": _configmap("a-config", "a", greeting="${greeting:=default}"),
 }
 
 APP_A = "Kustomization/flux-system/app-a"
@@ -112,6 +116,10 @@ def _diff(repo: TestRepo, base: str, tmp_path: Path, *, full: bool) -> _Outcome:
     return _Outcome(diff_to_dict(result), dict(result.timings), hook.calls)
 
 
+def _without_mode(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "mode"}
+
+
 def _agreeing(repo: TestRepo, base: str, tmp_path: Path) -> tuple[_Outcome, _Outcome]:
     """The full diff and the second (index-using) changed-only diff, after checking that
     both changed-only runs equal the full one."""
@@ -119,8 +127,8 @@ def _agreeing(repo: TestRepo, base: str, tmp_path: Path) -> tuple[_Outcome, _Out
     warm = _diff(repo, base, tmp_path, full=False)  # both sides from that index
     full = _diff(repo, base, tmp_path, full=True)
     assert "index" in cold.timings and "index" not in warm.timings  # the second run used the kept index
-    assert without_mode(cold.data) == without_mode(full.data)
-    assert without_mode(warm.data) == without_mode(full.data)
+    assert _without_mode(cold.data) == _without_mode(full.data)
+    assert _without_mode(warm.data) == _without_mode(full.data)
     return full, warm
 
 
@@ -165,8 +173,8 @@ def test_substitute_from_a_configmap_a_stand_in_produces(tmp_path: Path, optiona
 # -- 2. an overlay starts reading a directory nobody read at base --------------------------------
 
 SHARED = {
-    "shared/base/kustomization.yaml": kustomization_file("extra.yaml"),
-    "shared/base/extra.yaml": configmap_text("shared-extra", "a", origin="shared"),
+    "shared/base/kustomization.yaml": _kustomization("extra.yaml"),
+    "shared/base/extra.yaml": _configmap("shared-extra", "a", origin="shared"),
     "shared/component/kustomization.yaml": (
         "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
         "commonAnnotations:\n  example.com/component: shared\n"
@@ -198,17 +206,17 @@ def test_overlay_starts_reading_an_unchanged_directory(tmp_path: Path, field: st
 # -- 3. a generated kustomization lists files the first pass did not write ----------------------
 
 GENERATED = {
-    "shared/gen/top.yaml": configmap_text("gen-top", "a", n="1"),
-    "shared/gen/sub/cm.yaml": configmap_text("gen-sub", "a", n="2"),
+    "shared/gen/top.yaml": _configmap("gen-top", "a", n="1"),
+    "shared/gen/sub/cm.yaml": _configmap("gen-sub", "a", n="2"),
     # app-a reads only shared/gen/sub at base: its files are written, shared/gen/top.yaml not
-    "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml", "../../shared/gen/sub/cm.yaml"),
+    "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml", "../../shared/gen/sub/cm.yaml"),
 }
 
 
 def test_generated_kustomization_sees_every_file_below_its_path(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, GENERATED)
     repo.write("tenants/dev/app-a.yaml", flux_kustomization("app-a", "./shared/gen"))  # no kustomization.yaml there
-    repo.write("shared/gen/more/new.yaml", configmap_text("gen-new", "a", n="3"))  # a new file in a new subdirectory
+    repo.write("shared/gen/more/new.yaml", _configmap("gen-new", "a", n="3"))  # a new file in a new subdirectory
     repo.commit("app-a: build shared/gen as Flux generates it")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -260,15 +268,54 @@ def test_required_substitute_from_nobody_produces_fails_as_full(tmp_path: Path) 
 WIDGET_CHART = {
     "charts/widgets/Chart.yaml": "apiVersion: v2\nname: widgets\nversion: 0.1.0\n",
     "charts/widgets/templates/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\n",
-    "infra/kustomization.yaml": kustomization_file("settings.yaml", "release.yaml"),
-    "infra/release.yaml": helm_release("widgets", "./charts/widgets"),
+    "infra/kustomization.yaml": _kustomization("settings.yaml", "release.yaml"),
+    "infra/release.yaml": """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: widgets
+  namespace: flux-system
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: ./charts/widgets
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system
+""",
 }
+
+
+def _crd(scope: str) -> str:
+    return f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names:
+    kind: Widget
+    plural: widgets
+    singular: widget
+  scope: {scope}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"""
 
 
 def test_cluster_scoped_crd_moves_a_stand_in_releases_widget_out_of_its_namespace(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, WIDGET_CHART)
-    repo.write("apps/a/crd.yaml", crd_text(scope="Cluster"))
-    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml", "crd.yaml"))
+    repo.write("apps/a/crd.yaml", _crd("Cluster"))
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "crd.yaml"))
     repo.commit("app-a: the Widget CRD, cluster-scoped")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -282,36 +329,47 @@ def test_cluster_scoped_crd_moves_a_stand_in_releases_widget_out_of_its_namespac
 
 WIDGETS_KUSTOMIZATION = {
     f"{CLUSTER}/widgets.yaml": flux_kustomization("widgets", "./widgets"),
-    "widgets/kustomization.yaml": kustomization_file("widget.yaml"),
+    "widgets/kustomization.yaml": _kustomization("widget.yaml"),
     "widgets/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\n",
-    "apps/a/crd.yaml": crd_text(scope="Cluster"),
-    "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml", "crd.yaml"),
+    "apps/a/crd.yaml": _crd("Cluster"),
+    "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml", "crd.yaml"),
 }
 
 
-@pytest.mark.parametrize("change", ["scope-namespaced", "crd-removed"])
-def test_crd_change_fails_a_stand_ins_namespaceless_widget_as_full(tmp_path: Path, change: str) -> None:
+def test_crd_change_fails_a_stand_ins_namespaceless_widget_as_full(tmp_path: Path) -> None:
     """`widgets` is unaffected (stands in): only the namespace check over its object ids can
     see that its namespaceless Widget became invalid; then the selected render fails and the
     whole-cluster render reports it, as --full does."""
     repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
-    if change == "scope-namespaced":
-        repo.write("apps/a/crd.yaml", crd_text(scope="Namespaced"))
-    else:
-        repo.git("rm", "-q", "apps/a/crd.yaml")
-        repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml"))
+    repo.write("apps/a/crd.yaml", _crd("Namespaced"))
     repo.commit("app-a: Widgets are no longer cluster-scoped")
 
     err = _same_failure(repo, base, tmp_path)
 
-    assert "Kustomization/flux-system/widgets: Widget/w2 namespace not specified" in err, err
+    assert "Kustomization/flux-system/widgets (clusters/dev/widgets.yaml): not planned: Widget/w2 namespace" in err
+
+
+def test_crd_removed_leaves_a_stand_ins_widget_scoped_as_it_is_written(tmp_path: Path) -> None:
+    """Without its CRD in the fleet, a Widget takes its scope from the object (no namespace:
+    cluster-scoped), with one warning per kind, the same whether `widgets` stands in or not."""
+    repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
+    repo.git("rm", "-q", "apps/a/crd.yaml")
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml"))
+    repo.commit("app-a: the Widget CRD is installed out of band now")
+
+    full, _ = _agreeing(repo, base, tmp_path)
+
+    assert full.changes(APP_A) == [("delete", "CustomResourceDefinition", "", "widgets.example.com")]
+    (cluster,) = full.data["clusters"]
+    (warning,) = [d["summary"] for d in cluster["diagnostics"] if "Widget.example.com" in d["summary"]]
+    assert "no CustomResourceDefinition in the fleet" in warning and "1 object(s) without a namespace" in warning
 
 
 def test_crd_moving_between_owners_keeps_a_stand_ins_widgets_cluster_scoped(tmp_path: Path) -> None:
     repo, base = _repo(tmp_path, WIDGETS_KUSTOMIZATION)
-    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml"))
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml"))
     repo.git("mv", "apps/a/crd.yaml", "infra/crd.yaml")
-    repo.write("infra/kustomization.yaml", kustomization_file("settings.yaml", "crd.yaml"))
+    repo.write("infra/kustomization.yaml", _kustomization("settings.yaml", "crd.yaml"))
     repo.commit("the Widget CRD moves from app-a to infra")
 
     full, warm = _agreeing(repo, base, tmp_path)
@@ -328,7 +386,7 @@ def test_crd_moving_between_owners_keeps_a_stand_ins_widgets_cluster_scoped(tmp_
 @pytest.mark.parametrize("where", ["unread-directory", "inside-a-written-directory"])
 def test_new_kustomization_under_an_unchanged_parent_shows_as_added(tmp_path: Path, where: str) -> None:
     path = "apps/c" if where == "unread-directory" else "apps/a/extra"
-    repo, base = _repo(tmp_path, {f"{path}/config.yaml": configmap_text("c-config", "a", owner="app-c")})
+    repo, base = _repo(tmp_path, {f"{path}/config.yaml": _configmap("c-config", "a", owner="app-c")})
     repo.write(
         "tenants/dev/app-c.yaml", flux_kustomization("app-c", f"./{path}")
     )  # tenants/dev has no kustomization.yaml
@@ -347,30 +405,37 @@ def test_new_kustomization_under_an_unchanged_parent_shows_as_added(tmp_path: Pa
 # -- 7. an object a stand-in already produces ------------------------------------------------------
 
 
-def test_object_a_stand_in_already_produces_fails_as_full(tmp_path: Path) -> None:
+def test_a_different_copy_of_an_object_a_stand_in_produces_is_planned_as_full_plans_it(tmp_path: Path) -> None:
+    """Two owners, two different copies: Flux applies both and the later one wins. The
+    selected render meets a stand-in's object, renders that owner too to compare, and plans
+    (and warns) as --full does."""
     repo, base = _repo(tmp_path)
-    repo.write("apps/a/settings.yaml", configmap_text("settings", "flux-system", greeting="hello-from-a"))
-    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml", "settings.yaml"))
+    repo.write("apps/a/settings.yaml", _configmap("settings", "flux-system", greeting="hello-from-a"))
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "settings.yaml"))
     repo.commit("app-a: infra's settings too")
 
-    err = _same_failure(repo, base, tmp_path)
+    full, warm = _agreeing(repo, base, tmp_path)
 
-    assert "ConfigMap/flux-system/settings is produced by both" in err, err
-    assert "flux-system/app-a" in err and "flux-system/infra" in err, err
+    warnings = [d["summary"] for d in full.data["clusters"][0]["diagnostics"]]
+    (fight,) = [w for w in warnings if "ConfigMap/flux-system/settings is also rendered by" in w]
+    assert "with different content" in fight and "fight" in fight
+    _took(warm, "grew")
 
 
 def test_the_same_object_a_stand_in_already_produces_is_planned_under_the_first_owner(tmp_path: Path) -> None:
     """Identical copies are allowed, as Flux applies both: the selected render meets a
     stand-in's object, renders that owner too to compare, and plans what --full plans."""
     repo, base = _repo(tmp_path)
-    repo.write("apps/a/settings.yaml", configmap_text("settings", "flux-system", greeting="hello-from-infra"))
-    repo.write("apps/a/kustomization.yaml", kustomization_file("namespace.yaml", "config.yaml", "settings.yaml"))
+    repo.write("apps/a/settings.yaml", _configmap("settings", "flux-system", greeting="hello-from-infra"))
+    repo.write("apps/a/kustomization.yaml", _kustomization("namespace.yaml", "config.yaml", "settings.yaml"))
     repo.commit("app-a: the same settings as infra")
 
     full, warm = _agreeing(repo, base, tmp_path)
 
     cluster = full.data["clusters"][0]
-    assert full.data["summary"] == {"add": 0, "change": 0, "destroy": 0, "forget": 0}  # still infra's object
+    assert full.data["summary"] == {  # still infra's object
+        "add": 0, "change": 0, "destroy": 0, "forget": 0, "not_planned": 0
+    }  # fmt: skip
     warnings = [d["summary"] for d in cluster["diagnostics"]]
     assert any(
         "ConfigMap/flux-system/settings is also rendered by Kustomization/flux-system/infra" in w for w in warnings
@@ -392,7 +457,22 @@ GREETER = {
 
 def _release(name: str, values_from: str = "", *, verify: bool = False) -> str:
     verification = "      verify:\n        provider: cosign\n" if verify else ""
-    return helm_release(name, "./charts/greeter", values_from, chart_extra=verification)
+    return f"""\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: {name}
+  namespace: flux-system
+spec:
+  interval: 10m
+  chart:
+    spec:
+{verification}      chart: ./charts/greeter
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system
+{values_from}"""
 
 
 def _values_from(name: str, optional: bool) -> str:
@@ -407,7 +487,7 @@ def test_release_values_from_a_configmap_a_stand_in_produces(tmp_path: Path, opt
     release = {
         **GREETER,
         "apps/a/release.yaml": _release("greeter"),
-        "apps/a/kustomization.yaml": kustomization_file("namespace.yaml", "config.yaml", "release.yaml"),
+        "apps/a/kustomization.yaml": _kustomization("namespace.yaml", "config.yaml", "release.yaml"),
     }
     repo, base = _repo(tmp_path, release)
     repo.write("apps/a/release.yaml", _release("greeter", _values_from("settings", optional)))
@@ -430,7 +510,7 @@ def test_selection_grows_twice_files_then_a_lookup(tmp_path: Path) -> None:
         **GREETER,
         **GENERATED,
         "apps/a/release.yaml": _release("greeter"),  # so the chart is read, and written, at head
-        "apps/a/kustomization.yaml": kustomization_file(
+        "apps/a/kustomization.yaml": _kustomization(
             "namespace.yaml", "config.yaml", "release.yaml", "../../shared/gen/sub/cm.yaml"
         ),
     }
@@ -475,12 +555,12 @@ WARNINGS = {
     "release": {
         **GREETER,
         "infra/release.yaml": _release("greeter", verify=True),
-        "infra/kustomization.yaml": kustomization_file("settings.yaml", "release.yaml"),
+        "infra/kustomization.yaml": _kustomization("settings.yaml", "release.yaml"),
     },
     # postbuild: SOPS data in a Kustomization without spec.decryption
     "kustomization": {
         "infra/token.yaml": UNDECRYPTED_SECRET,
-        "infra/kustomization.yaml": kustomization_file("settings.yaml", "token.yaml"),
+        "infra/kustomization.yaml": _kustomization("settings.yaml", "token.yaml"),
     },
 }
 

@@ -27,7 +27,7 @@ def test_base_change_reaches_the_overlay_in_each_cluster(tmp_path: Path) -> None
     assert result.code == 2, result.err
     data = json.loads(result.out)
     assert data["changed_files"] == ["apps/app-000/base/deployment.yaml"]
-    assert data["summary"] == {"add": 0, "change": 2, "destroy": 0, "forget": 0}
+    assert data["summary"] == {"add": 0, "change": 2, "destroy": 0, "forget": 0, "not_planned": 0}
     assert [c["path"] for c in data["clusters"]] == ["clusters/cluster-00", "clusters/cluster-01"]
     for cluster in data["clusters"]:
         owners = _owners(cluster)

@@ -83,10 +83,10 @@ def test_pull_then_plan_offline_renders_the_highest_matching_version(tmp_path: P
     assert "apps/hello" in table.out and "1.3.0" in table.out and "web/web-hello" in table.out
 
 
-def test_unreachable_chart_can_be_skipped_with_a_warning(tmp_path: Path) -> None:
+def test_unreachable_chart_can_be_skipped_and_the_plan_says_so(tmp_path: Path) -> None:
     cluster = _fleet(tmp_path / "fleet", "http://127.0.0.1:9/charts")  # nothing listens on port 9
     result = run("plan", cluster, "--chart-cache", tmp_path / "c", "--missing-charts", "warn", "--no-color")
     assert result.code == 0, result.err
-    assert "! HelmRelease/apps/hello (apps/release.yaml): not rendered: cannot fetch" in result.out
-    assert "  not planned (its objects are left as they are): not rendered: cannot fetch" in result.out
+    assert "HelmRelease/apps/hello" in result.out
+    assert "not planned (apps/release.yaml): cannot fetch" in result.out
     assert result.out.endswith("Plan: 5 to add, 0 to change, 0 to destroy; 1 owner not planned.\n")

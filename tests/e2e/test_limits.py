@@ -63,7 +63,7 @@ def test_alias_bomb_in_a_file_kustomize_reads_is_refused_before_kustomize_runs(t
     started = time.monotonic()
     line = _one_error(run("plan", cluster))
     assert time.monotonic() - started < 20
-    assert line.startswith(f"Error: {APPS} (apps/bomb.yaml:1): ")
+    assert line.startswith(f"Error: {APPS} (clusters/dev/apps.yaml): not planned: apps/bomb.yaml:1: ")
     assert "expands to more than 5000000 nodes through aliases" in line
 
 
@@ -98,7 +98,7 @@ def test_kustomize_rendering_too_many_objects(tmp_path: Path, limits_env: pytest
     limits_env.setenv("FLUXFORM_MAX_OBJECTS", "5")
     cluster = _fleet(tmp_path, {"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": _configmaps(10)})
     line = _one_error(run("plan", cluster))
-    assert line.startswith(f"Error: {APPS} (clusters/dev/apps.yaml): kustomize build renders 10 objects")
+    assert line.startswith(f"Error: {APPS} (clusters/dev/apps.yaml): not planned: kustomize build renders 10 objects")
     assert "over the limit of 5 per owner" in line
 
 

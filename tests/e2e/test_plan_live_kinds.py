@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from fluxform.planner.model import OwnerStatus
 from fluxform.planner.planfile import plan_file_from
 from fluxform.views.plan import render_text
 from tests.e2e.live_cluster import (
     apply_fleet,
     by_id,
     changes_by_action,
+    crd,
     ensure_namespace,
     install_flux_crds,
     plan,
@@ -120,3 +122,24 @@ def test_unknown_kind_and_missing_namespace_are_marked_warnings(kubeapi: KubeApi
     assert "namespace nowhere does not exist and this plan does not create it: applying into it will fail" in summaries
     text = render_text(plan_file_from(result))
     assert "Warnings:" in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("scope", ["Cluster", "Namespaced"])
+def test_a_kind_without_its_crd_in_the_fleet_takes_its_scope_from_the_cluster(
+    kubeapi: KubeApi, hello: Path, scope: str
+) -> None:
+    """The Policy CRD was installed out of band (by a chart, by hand): a live plan asks the
+    cluster's discovery, not the object, whether a namespaceless Policy is valid."""
+    kubeapi.server.apply(crd("example.com", "Policy", "policies", "v1", scope), manager="out-of-band")
+    _add(hello, "policy.yaml", "apiVersion: example.com/v1\nkind: Policy\nmetadata:\n  name: strict\n")
+
+    result = plan(kubeapi, hello)
+
+    owner = next(o for o in result.owners if o.id.name == "hello")
+    guessed = [d for d in result.diagnostics if "Policy.example.com has no CustomResourceDefinition" in d.summary]
+    assert not guessed  # the cluster decided, nothing was guessed
+    if scope == "Cluster":
+        assert owner.status is OwnerStatus.BUILT and by_id(result, "Policy/strict").action == "create"
+    else:
+        assert owner.status is OwnerStatus.NOT_PLANNED
+        assert owner.reason.startswith("Policy/strict namespace not specified")

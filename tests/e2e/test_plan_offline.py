@@ -134,25 +134,40 @@ def test_prune_false_forgets_instead_of_deleting(fleet_copy: Path, tmp_path: Pat
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("dependson-cycle", "dependsOn cycle: Kustomization/flux-system/apps -> Kustomization/flux-system/infra"),
-        ("duplicate-ids", "ConfigMap/default/shared-settings is produced by both"),
-        ("invalid-yaml", "failed to decode Kubernetes YAML from apps/broken.yaml"),
-        ("kustomize-missing-resource", "kustomize build failed"),
-        ("missing-sourceref", "(clusters/test/sync.yaml): spec.sourceRef is required"),
+        (
+            "dependson-cycle",
+            "not planned: dependsOn cycle: Kustomization/flux-system/apps -> Kustomization/flux-system/infra",
+        ),
+        (
+            "invalid-yaml",
+            "(clusters/test/sync.yaml): not planned: apps/broken.yaml:8: failed to decode Kubernetes YAML",
+        ),
+        ("kustomize-missing-resource", "not planned: kustomize build failed"),
+        ("missing-sourceref", "(clusters/test/sync.yaml): not planned: spec.sourceRef is required"),
         ("remote-base", "is not supported offline"),
         ("undefined-variable", 'variable not set (strict mode): "cluster_region"'),
-        ("unknown-sourceref", "cannot resolve spec.sourceRef GitRepository/flux-system/platform-repo"),
+        ("unknown-sourceref", "not planned: cannot resolve spec.sourceRef GitRepository/flux-system/platform-repo"),
     ],
 )
 def test_bad_input_is_one_line_error_exit_1_and_no_plan_file(case: str, expected: str, tmp_path: Path) -> None:
+    """One owner fails (or, for a cycle, its members for one reason): one line naming it,
+    its file and why, saying --partial would plan the rest; nothing written."""
     out = tmp_path / "plan.json"
     result = run("plan", FIXTURES / "bad" / case / "clusters" / "test", "--out", out)
     assert result.code == 1
     assert result.out == ""
     assert result.err.startswith("Error: ") and result.err.count("\n") == 1, result.err
-    assert expected in result.err
+    assert expected in result.err and "plan the rest with --partial" in result.err
     assert "Traceback" not in result.err
     assert not out.exists()
+
+
+def test_the_same_object_from_two_owners_with_different_content_is_planned_with_a_warning() -> None:
+    """Flux applies both copies and the later one wins: planned so, the two files named."""
+    result = run("plan", FIXTURES / "bad" / "duplicate-ids" / "clusters" / "test", "--no-color")
+    assert result.code == 0, result.err
+    assert "ConfigMap/default/shared-settings is also rendered by Kustomization/flux-system/team-b" in result.out
+    assert "with different content (team-a/" in result.out and "and team-b/" in result.out
 
 
 def test_missing_path_is_an_error() -> None:

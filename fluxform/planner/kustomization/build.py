@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fluxform import yamlio
@@ -48,6 +48,8 @@ class BuildOutput:
     text: str  # kustomize's multi-document output
     files: frozenset[Path]  # input closure (absolute)
     cached: bool
+    #: what decrypted generator inputs put into the output (memory only; never cached)
+    secret_values: frozenset[str] = field(default=frozenset(), repr=False)
 
 
 def _mirror(root: Path, target: Path, mirror_root: Path) -> Path:

@@ -1,9 +1,11 @@
 """Discover and build a fleet the way Flux walks it in a cluster.
 
 Starting from a path (usually `clusters/<name>`), build it, find the Flux Kustomizations in
-the output, build those, and so on, until nothing new appears. The start path is normally
-built by a self-managing `flux-system` Kustomization found in its own output; when there
-is none, a synthetic root owner stands in for it.
+the output, build those, and so on, until nothing new appears (roots.py says where the walk
+starts and which Kustomization owns the start path). Every Kustomization and HelmRelease
+renders or fails on its own, as Flux reconciles each on its own: one that fails is not
+planned, with its reason and file, and only what waits for it goes with it
+(planner/isolation.py); everything else is rendered as usual.
 
 Builds (kustomize subprocesses) run in parallel; the Flux steps after them (decryption,
 substitution) run in order because substituteFrom may read objects another build makes.
@@ -16,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import posixpath
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from fluxform import yamlio
+from fluxform.decrypt.buildmask import mask_like_flux_build
 from fluxform.errors import Diagnostic, FluxformError, MissingKeys, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
 from fluxform.limits import DEFAULT_BUILD_TIMEOUT, read_limited
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.dag import order_owners
+from fluxform.planner.isolation import Links, ObjectKey, isolate, key_of, not_planned
 from fluxform.planner.kustomization.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.generate import spec_changes_build
@@ -40,22 +43,61 @@ from fluxform.planner.kustomization.postbuild import (
     VariablesPending,
     finalize_kustomization,
 )
+from fluxform.planner.kustomization.roots import (
+    EXTERNAL_ARTIFACT,
+    ROOT_OWNER_NAME,
+    find_repo_root,
+    may_build_from_repository,
+    normalise_path,
+    repo_root_of_root_file,
+    root_from_file,
+    start_of_root_file,
+    synthetic_root,
+)
 from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
-from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
+from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
 from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
 from fluxform.sources.generator import GENERATOR_GROUP, ArtifactGenerator, build_artifact
 from fluxform.sources.git import GitRepository
 
-__all__ = ["ROOT_OWNER_NAME", "DiscoverOptions", "HelmHook", "discover", "find_repo_root"]
-
-ROOT_OWNER_NAME = "fluxform-root"
-EXTERNAL_ARTIFACT = "ExternalArtifact"
+__all__ = [
+    "ROOT_OWNER_NAME",
+    "DiscoverOptions",
+    "DiscoveryContext",
+    "HelmHook",
+    "OwnerFocus",
+    "discover",
+    "find_repo_root",
+]
 
 #: Renders HelmReleases found in the desired state; returns their owners (objects inside)
 #: and warnings.
 HelmHook = Callable[["DiscoveryContext"], tuple[list[Owner], list[Diagnostic]]]
+
+#: (group, kind) -> namespaced, per the cluster's API discovery; None: the cluster does not serve it
+ClusterScope = Callable[[str, str], bool | None]
+
+
+@dataclass(frozen=True)
+class OwnerFocus:
+    """The one owner `build ks|hr NAME` wants: discovery renders it and what it needs (its
+    ancestors, the producers of what it looks up), renders no other HelmRelease, and stops
+    once a Kustomization named exactly has been rendered."""
+
+    kind: str  # "Kustomization" (the synthetic root too) or "HelmRelease"
+    name: str
+    namespace: str = ""  # "" for any namespace
+
+    def matches(self, oid: ObjectId) -> bool:
+        return oid.kind == self.kind and oid.name == self.name and self.namespace in ("", oid.namespace)
+
+    @property
+    def exact(self) -> bool:
+        """At most one owner matches, so the walk may stop once it was rendered."""
+        return bool(self.namespace) or self.name == ROOT_OWNER_NAME
 
 
 @dataclass(frozen=True)
@@ -79,18 +121,19 @@ class DiscoverOptions:
     # including owners unknown to the caller, is rendered.
     stand_ins: tuple[Owner, ...] = ()
     stand_in_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # their CRDs' scopes
-    # "warn": a Kustomization whose source cannot be resolved locally, or whose substituteFrom
-    # object nothing in the fleet produces (made at run time, e.g. by external-secrets), is
-    # planned as not rendered with a warning instead of failing the plan
-    missing_sources: str = "error"
-    missing_objects: str = "error"
-    missing_keys: str = "error"  # "warn": one that must decrypt with no key given is not rendered
+    # "build": show owners as `flux build` does: SOPS data no key decrypts is masked
+    # (**SOPS**), and a namespaced object without a namespace is a warning, not an error
+    purpose: str = "plan"
+    focus: OwnerFocus | None = None  # `build ks|hr NAME`: render that owner and what it needs
+    root_kustomization: Path | None = None  # --root-ks FILE: the Kustomization owning the start path
+    cluster_scope: ClusterScope | None = None  # a live plan: kinds without a CRD in the fleet
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
 
 
 @dataclass
 class DiscoveryContext:
-    """What the Helm hook needs: the objects so far and where each source lives on disk."""
+    """What the Helm hook needs: the objects so far and where each source lives on disk.
+    The hook records what each release looked up (and what it missed) for isolation."""
 
     objects: dict[ObjectId, DesiredObject]
     source_dirs: dict[SourceRef, Path]
@@ -99,6 +142,9 @@ class DiscoveryContext:
     source_digests: dict[SourceRef, str] = field(default_factory=dict)  # artifact digest
     scopes: KindScopes = field(default_factory=KindScopes)  # CRDs of the whole desired state
     skip: frozenset[ObjectId] = frozenset()  # HelmReleases standing in (DiscoverOptions.stand_ins)
+    focus: OwnerFocus | None = None
+    lookups: dict[ObjectId, set[ObjectKey]] = field(default_factory=dict)
+    missing: dict[ObjectId, ObjectKey] = field(default_factory=dict)
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         for obj in self.objects.values():
@@ -106,52 +152,17 @@ class DiscoveryContext:
                 return obj.body
         return None
 
-
-def _normalise_path(path: str) -> str:
-    clean = posixpath.normpath("/" + path.replace("\\", "/")).strip("/")
-    return "" if clean == "." else clean
-
-
-def _kustomization_paths_in_files(directory: Path) -> Iterator[str]:
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith((".yaml", ".yml")):
-                with contextlib.suppress(OSError):
-                    yield from _kustomization_paths(read_limited(Path(dirpath) / name))
+    def renders(self, release: ObjectId) -> bool:
+        """Whether the hook renders this HelmRelease (not standing in, and focused on)."""
+        return release not in self.skip and (self.focus is None or self.focus.matches(release))
 
 
 @functools.lru_cache(maxsize=4096)
-def _kustomization_paths(data: bytes) -> tuple[str, ...]:
-    """spec.path (normalised) of every Flux Kustomization in a file's content; memoised by
-    content, because both sides of a diff hold mostly the same files."""
-    if KUSTOMIZATION_GROUP.encode() not in data:
-        return ()
-    try:
-        docs = yamlio.load_all(data)
-    except yamlio.YamlError:
-        return ()
-    return tuple(
-        _normalise_path(str((doc.get("spec") or {}).get("path") or ""))
-        for doc in docs
-        if isinstance(doc, dict) and _may_build_from_repository(doc)
-    )
-
-
-def _may_build_from_repository(doc: Mapping[str, Any]) -> bool:
-    """A Flux Kustomization whose path may be relative to the repository: not one reading an
-    ExternalArtifact (its paths are inside an artifact an ArtifactGenerator builds)."""
-    if not is_flux_kustomization(doc):
-        return False
-    ref = (doc.get("spec") or {}).get("sourceRef")
-    return not (isinstance(ref, Mapping) and ref.get("kind") == EXTERNAL_ARTIFACT)
-
-
-@functools.lru_cache(maxsize=4096)
-def _kinds_and_names(data: bytes) -> tuple[tuple[str, str, str], ...]:
-    """(kind, metadata.name, metadata.namespace or "") of every document of a file that
-    mentions a Flux API group; memoised by content like `_kustomization_paths`."""
-    if b"toolkit.fluxcd.io" not in data:
+def _kinds_and_names(data: bytes, flux_only: bool = True) -> tuple[tuple[str, str, str], ...]:
+    """(kind, metadata.name, metadata.namespace or "") of every document of a file (only of
+    one that mentions a Flux API group, with `flux_only`); memoised by content, as both
+    sides of a diff share files."""
+    if flux_only and b"toolkit.fluxcd.io" not in data:
         return ()
     try:
         docs = yamlio.load_all(data, unknown_tags="plain")
@@ -166,35 +177,11 @@ def _kinds_and_names(data: bytes) -> tuple[tuple[str, str, str], ...]:
     return tuple(found)
 
 
-def find_repo_root(start: Path, is_dir: Callable[[Path], bool] = Path.is_dir, top: Path | None = None) -> Path:
-    """The source root the Kustomizations under `start` are relative to: where one of them
-    points back at `start` (flux bootstrap's layout), else the nearest ancestor in which
-    every Kustomization path exists (`is_dir`: a tree written partly on disk can answer
-    from its listing), else the git work tree (`top` when the caller knows it: a tree
-    extracted from git has no .git), else `start` itself."""
-    start = start.resolve()
-    paths = []
-    for rel in _kustomization_paths_in_files(start):
-        parts = tuple(p for p in rel.split("/") if p)
-        if parts and start.parts[-len(parts) :] == parts:
-            return Path(*start.parts[: -len(parts)])
-        paths.append(rel)
-    if paths:
-        for candidate in (start, *start.parents):
-            if all(is_dir(candidate / p) for p in paths):
-                return candidate
-    if top is not None:
-        return top.resolve()
-    with contextlib.suppress(SourceError):  # not a git work tree, or no git
-        return GitRepository.containing(start).top
-    return start
-
-
 class _Discovery:
     def __init__(self, options: DiscoverOptions, stack: contextlib.ExitStack) -> None:
         self.options = options
         self.stack = stack
-        self.artifacts: dict[Path, Artifact] = {k.resolve(): v for k, v in options.artifacts.items()}
+        self.artifacts: dict[tuple[Path, str], Artifact] = {(k.resolve(), ""): v for k, v in options.artifacts.items()}
         self.objects: dict[ObjectId, DesiredObject] = {}
         self.owners: dict[ObjectId, Owner] = {}
         self.parents: dict[ObjectId, ObjectId | None] = {}
@@ -209,15 +196,40 @@ class _Discovery:
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
         self.stand_ins = {o.id: o for o in options.stand_ins}
         self.generated: dict[tuple[str, str], Path] = {}  # (namespace, name) of ExternalArtifacts built
-        self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
         self.fleet_path = ""  # the start path, relative to the repository root
+        self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
+        # isolation: what each owner looked up, what a failed one waited for, what failed
+        # owners would have produced, and the owners listed only because their parent failed
+        self.lookups: dict[ObjectId, set[ObjectKey]] = {}
+        self.missing: dict[ObjectId, ObjectKey] = {}
+        self.would_produce: dict[ObjectKey, ObjectId] = {}
+        self.blocked_by: dict[ObjectId, ObjectId] = {}
+        self.undecrypted: set[ObjectId] = set()  # built without the keys they need (purpose "build")
+
+    @property
+    def building(self) -> bool:
+        return self.options.purpose == "build"
 
     # -- sources -------------------------------------------------------------------------
-    def artifact(self, directory: Path) -> Artifact:
-        directory = directory.resolve()
-        if directory not in self.artifacts:
-            self.artifacts[directory] = self.stack.enter_context(materialize_artifact(directory))
-        return self.artifacts[directory]
+    def artifact(self, directory: Path, ignore: str = "") -> Artifact:
+        """`directory` filtered as source-controller filters it; `ignore`: the source
+        object's spec.ignore, applied after the tree's `.sourceignore` files."""
+        key = (directory.resolve(), ignore)
+        if key not in self.artifacts:
+            provided = self.artifacts.get((key[0], ""))
+            if ignore and provided is not None and key[0] in self.options.artifacts:
+                return provided  # the caller's artifact (a diff's revision) is used as given
+            self.artifacts[key] = self.stack.enter_context(materialize_artifact(key[0], ignore=ignore))
+        return self.artifacts[key]
+
+    def _ignore_of(self, ref: SourceRef, objects: Sequence[Mapping[str, Any]]) -> str:
+        """spec.ignore of the source object `ref` names, when the fleet defines it."""
+        for doc in objects:
+            meta = doc.get("metadata") or {}
+            if (doc.get("kind"), meta.get("namespace"), meta.get("name")) == (ref.kind, ref.namespace, ref.name):
+                ignore = (doc.get("spec") or {}).get("ignore")
+                return ignore if isinstance(ignore, str) else ""
+        return ""
 
     def resolve_source(self, ks: FluxKustomization, self_artifact: Artifact) -> Path:
         ref = ks.source_ref
@@ -238,7 +250,9 @@ class _Discovery:
         """Where a source's artifact is: a --source mapping, or the self source."""
         for key in (f"{ref.kind}/{ref.namespace}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
             if key in self.options.sources:
-                return self.artifact(self.options.sources[key]).root
+                body = self.lookup(ref.kind, ref.namespace, ref.name)
+                ignore = self._ignore_of(ref, [body]) if body is not None else ""
+                return self.artifact(self.options.sources[key], ignore).root
         if ref == self.self_source or (self.self_source is None and ref.name == "flux-system"):
             return self_artifact.root
         return None
@@ -308,8 +322,14 @@ class _Discovery:
         objects: list[DesiredObject],
         status: OwnerStatus,
         diagnostics: tuple[Diagnostic, ...] = (),
+        *,
+        reason: str = "",
+        cause: Cause | None = None,
     ) -> None:
-        self.claim(ks.id, objects)
+        if status is OwnerStatus.BUILT:
+            self.claim(ks.id, objects)  # lookups see what the cluster would hold, not the mask
+        if self.building:  # SOPS data no key decrypted is shown as Flux's CLI shows it
+            objects = [replace(o, body=mask_like_flux_build(o.body)) for o in objects]
         self.owners[ks.id] = Owner(
             id=ks.id,
             kind="Kustomization" if ks.id.namespace else "Root",
@@ -320,10 +340,13 @@ class _Discovery:
             depends_on=ks.depends_on,
             prune=ks.prune,
             origin=ks.origin,
-            objects=tuple(objects),
+            objects=tuple(objects) if status is OwnerStatus.BUILT else (),
             details={"targetNamespace": ks.target_namespace or "", "suspend": ks.suspend},
             diagnostics=diagnostics,
             spec=ks.apply_spec,
+            reason=reason,
+            cause=cause,
+            unplanned_objects=() if status is OwnerStatus.BUILT else tuple(objects),
         )
 
     def children(
@@ -333,10 +356,26 @@ class _Discovery:
         for obj in objects:
             if is_flux_kustomization(obj.body) and obj.id != parent:
                 location = obj.origin or SourceLocation(f"output of {parent}")
-                ks = FluxKustomization.from_doc(obj.body, location)
+                self.parents.setdefault(obj.id, parent)
+                try:
+                    ks = FluxKustomization.from_doc(obj.body, location)
+                except RenderError as exc:  # an invalid Kustomization: Flux's apply of it fails
+                    self._invalid_child(obj, parent, location, exc)
+                    continue
                 self.parents.setdefault(ks.id, parent)
                 found.append(ks)
         return found
+
+    def _invalid_child(
+        self, obj: DesiredObject, parent: ObjectId, location: SourceLocation, error: RenderError
+    ) -> None:
+        oid = ObjectId(obj.id.namespace, obj.id.name, KUSTOMIZATION_GROUP, "Kustomization")
+        if oid in self.owners:
+            return
+        self.owners[oid] = Owner(
+            oid, "Kustomization", OwnerStatus.NOT_PLANNED, "", "", parent, (), True, location,
+            reason=error.message(beside=location), cause=Cause.ERROR,
+        )  # fmt: skip
 
     def _located(self, obj: DesiredObject, files: frozenset[Path], root: Path) -> DesiredObject:
         """Flux objects get the file they were written in, so their errors can name it
@@ -345,14 +384,16 @@ class _Discovery:
             return obj
         return replace(obj, origin=self._definition_file(obj.id, files, root))
 
-    def _definition_file(self, oid: ObjectId, files: frozenset[Path], root: Path) -> SourceLocation | None:
-        """The file a Flux object was written in, so errors can name it (kustomize drops it)."""
+    def _definition_file(
+        self, oid: ObjectId, files: frozenset[Path], root: Path, *, flux_only: bool = True
+    ) -> SourceLocation | None:
+        """The file an object was written in, so errors can name it (kustomize drops it)."""
         exact, unnamespaced = (oid.kind, oid.name, oid.namespace), (oid.kind, oid.name, "")
         fallback: Path | None = None  # written without a namespace (a kustomization sets it)
         for path in sorted(files):
             if path.suffix not in (".yaml", ".yml"):
                 continue
-            docs = self._flux_objects_in(path, oid.name)
+            docs = self._flux_objects_in(path, oid.name, flux_only)
             if exact in docs:
                 fallback = path
                 break
@@ -363,59 +404,103 @@ class _Discovery:
                 return SourceLocation(str(fallback.resolve().relative_to(root.resolve())))
         return None
 
-    def _flux_objects_in(self, path: Path, name: str) -> tuple[tuple[str, str, str], ...]:
-        """(kind, name, namespace) of the documents of a file defining Flux objects; parsed only when
-        the file mentions both a Flux API group and the name looked for."""
+    def _flux_objects_in(self, path: Path, name: str, flux_only: bool = True) -> tuple[tuple[str, str, str], ...]:
+        """(kind, name, namespace) of the documents of a file defining Flux objects (any
+        objects, unless `flux_only`); parsed only when the file mentions the name looked for."""
         data = self._file_bytes.get(path)
         if data is None:
             data = self._file_bytes[path] = path.read_bytes()  # in the build closure: its size was checked
         if name.encode() not in data:
             return ()
-        return _kinds_and_names(data)
+        return _kinds_and_names(data, flux_only)
 
+    # -- the walk ------------------------------------------------------------------------
     def run(self, start: Path) -> DesiredState:
+        root_file = self.options.root_kustomization
+        repo_root = self.options.repo_root
+        if start.is_file():  # the path given is the owning Kustomization's file
+            root_file = start
+            repo_root, start = start_of_root_file(start, repo_root)
         if not start.is_dir():
             raise RenderError(f"path {start} does not exist or is not a directory")
-        repo_root = (self.options.repo_root or find_repo_root(start)).resolve()
+        if repo_root is None and root_file is not None:
+            repo_root = repo_root_of_root_file(root_file, start)
+        repo_root = (repo_root or find_repo_root(start)).resolve()
         self_artifact = self.artifact(repo_root)
         rel_start = str(start.resolve().relative_to(repo_root)) if start.resolve() != repo_root else ""
         self.fleet_path = rel_start
-        root_ks = self._root_kustomization(self_artifact, rel_start)
+        root_ks, failure = self._root_kustomization(self_artifact, rel_start, root_file)
+        ignore = self._ignore_of(root_ks.source_ref, self._plain_docs()) if failure is None else ""
+        if ignore:  # the self source's spec.ignore decides what its artifact holds
+            self_artifact = self.artifact(repo_root, ignore)
+            root_ks, failure = self._root_kustomization(self_artifact, rel_start, root_file)
         self.parents[root_ks.id] = None
         queue: list[FluxKustomization] = [root_ks]
+        if failure is not None:
+            self._fail(root_ks, failure, Cause.ERROR, root=self_artifact.root)
+            queue = []
         deferred: list[_Deferred] = []
-        while queue or deferred:
+        while (queue or deferred) and not self._focus_done():
             queue, deferred = self._wave(queue, deferred, self_artifact)
         scopes = KindScopes.from_manifests(o.body for o in self.objects.values())
         scopes = KindScopes({**self.options.stand_in_scopes, **scopes.crd_scopes})
-        standing = [obj for owner in self.stand_ins.values() for obj in owner.objects]  # ids suffice here
-        self._check_namespaces([*self.objects.values(), *standing], scopes)
-        if self.options.helm is not None:
-            started = time.perf_counter()
-            commit = self.options.source_commit or _git_commit(repo_root)
-            context = DiscoveryContext(
-                self.objects,
-                self.source_dirs,
-                self_artifact.root,
-                {ref: commit for ref, root in self.source_dirs.items() if root == self_artifact.root},
-                {
-                    ref: a.digest
-                    for a in self.artifacts.values()
-                    for ref, root in self.source_dirs.items()
-                    if root == a.root
-                },
-                scopes,
-                frozenset(self.stand_ins),
-            )
-            owners, diagnostics = self.options.helm(context)
-            self.diagnostics.extend(diagnostics)
-            for owner in owners:
+        if self.options.helm is not None and not (self.options.focus and self.options.focus.kind != "HelmRelease"):
+            self._render_releases(repo_root, self_artifact, scopes)
+        all_crds = KindScopes.from_manifests(o.body for owner in self.owners.values() for o in owner.objects)
+        self._check_scopes(scopes.merged(all_crds.crd_scopes))
+        return self._result(self_artifact)
+
+    def _focus_done(self) -> bool:
+        focus = self.options.focus
+        if focus is None or focus.kind == "HelmRelease" or not focus.exact:
+            return False
+        return any(focus.matches(oid) for oid in self.owners)
+
+    def _plain_docs(self) -> list[dict[str, Any]]:
+        return list(_docs(self._plain_root[1].text)) if self._plain_root is not None else []
+
+    def _render_releases(self, repo_root: Path, self_artifact: Artifact, scopes: KindScopes) -> None:
+        assert self.options.helm is not None
+        started = time.perf_counter()
+        commit = self.options.source_commit or _git_commit(repo_root)
+        context = DiscoveryContext(
+            self.objects,
+            self.source_dirs,
+            self_artifact.root,
+            {ref: commit for ref, root in self.source_dirs.items() if root == self_artifact.root},
+            {ref: a.digest for a in self.artifacts.values() for ref, r in self.source_dirs.items() if r == a.root},
+            scopes,
+            frozenset(self.stand_ins),
+            self.options.focus,
+        )
+        owners, diagnostics = self.options.helm(context)
+        self.diagnostics.extend(diagnostics)
+        for owner in owners:
+            if owner.status is OwnerStatus.BUILT:
                 self.claim(owner.id, owner.objects)
-                self.owners[owner.id] = owner
-            self.timings["helm"] = time.perf_counter() - started
-        self._check_stand_ins()
+            self.owners[owner.id] = owner
+        for release, keys in context.lookups.items():
+            self.lookups.setdefault(release, set()).update(keys)
+        self.missing.update(context.missing)
+        self.timings["helm"] = time.perf_counter() - started
+
+    def _result(self, self_artifact: Artifact) -> DesiredState:
+        for stand_in in self.stand_ins.values():
+            if stand_in.id in self.owners:
+                raise RenderError(f"{stand_in.id} was rendered although it stands in (caller error)")
         ordered, dag_diags = order_owners([*self.owners.values(), *self.stand_ins.values()])
-        ordered = one_owner_per_object(ordered, frozenset(self.stand_ins))
+        links = Links(
+            {k: frozenset(v) for k, v in self.lookups.items()}, self.missing, self.would_produce, self.blocked_by
+        )
+        ordered = isolate(ordered, links)
+        ordered = one_owner_per_object(ordered, frozenset(self.stand_ins), self._object_file)
+        decryptor = self.options.decryptor
+        if decryptor is not None:  # a reason or warning may quote what was decrypted
+            ordered = [
+                replace(o, reason=decryptor.scrub(o.reason), diagnostics=decryptor.scrub_diagnostics(o.diagnostics))
+                for o in ordered
+            ]
+            self.diagnostics = list(decryptor.scrub_diagnostics(self.diagnostics))
         return DesiredState(
             owners=tuple(ordered),
             stand_ins=frozenset(self.stand_ins),
@@ -432,31 +517,49 @@ class _Discovery:
             timings=dict(self.timings),
         )
 
-    def _check_stand_ins(self) -> None:
-        for stand_in in self.stand_ins.values():
-            if stand_in.id in self.owners:
-                raise RenderError(f"{stand_in.id} was rendered although it stands in (caller error)")
+    def _object_file(self, obj: ObjectId, owner: Owner) -> str:
+        """The file `owner`'s build read `obj` from, or its own file (warnings name both)."""
+        found = self.inputs.get(owner.id)
+        if found is not None:
+            location = self._definition_file(obj, found[1], found[0], flux_only=False)
+            if location is not None:
+                return location.path
+        return str(owner.origin) if owner.origin is not None else str(owner.id)
 
-    def _root_kustomization(self, artifact: Artifact, rel_start: str) -> FluxKustomization:
-        """The self-managing Kustomization whose path is the start path, or a synthetic one."""
-        synthetic = _synthetic_root(rel_start)
+    def _root_kustomization(
+        self, artifact: Artifact, rel_start: str, root_file: Path | None
+    ) -> tuple[FluxKustomization, FluxformError | None]:
+        """The Kustomization owning the start path (the self-managing one found in its own
+        output, the one `root_file` holds, or a synthetic one), and the start path's build
+        error, if any (that owner is then not planned)."""
+        chosen = root_from_file(root_file, artifact.origin, rel_start) if root_file is not None else None
+        synthetic = synthetic_root(rel_start)
         request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None, self.options.build_timeout)
-        output = build_directory(request, self.options.cache)
+        target = normalise_path(rel_start)
+        try:
+            output = build_directory(request, self.options.cache)
+        except FluxformError as exc:
+            found = chosen or _self_managing_in_files(secure_join(artifact.root, rel_start), target)
+            if found is not None:
+                self.self_source = found.source_ref
+            return found or synthetic, exc
         self._plain_root = (secure_join(artifact.root, rel_start), output)
-        target = _normalise_path(rel_start)
+        if chosen is not None:
+            self.self_source = chosen.source_ref
+            return chosen, None
         for doc in _docs(_candidates(output.text, target)):
             spec = doc.get("spec") or {}
-            if _may_build_from_repository(doc) and _normalise_path(str(spec.get("path") or "")) == target:
+            if may_build_from_repository(doc) and normalise_path(str(spec.get("path") or "")) == target:
                 ks = FluxKustomization.from_doc(doc, SourceLocation(rel_start or "./"))
                 self.self_source = ks.source_ref
-                return ks
+                return ks, None
         self.diagnostics.append(
             Diagnostic(
                 f"no Flux Kustomization under {rel_start or './'} builds it; planning it as a plain "
-                "kustomize build owned by fluxform itself"
+                "kustomize build owned by fluxform itself (--root-ks FILE names the one that does)"
             )
         )
-        return synthetic
+        return synthetic, None
 
     def _wave(
         self,
@@ -464,87 +567,207 @@ class _Discovery:
         deferred: list[_Deferred],
         self_artifact: Artifact,
     ) -> tuple[list[FluxKustomization], list[_Deferred]]:
-        futures: list[tuple[FluxKustomization, Future[BuildOutput]]] = []
+        futures: list[tuple[FluxKustomization, Path, Future[BuildOutput]]] = []
         waiting: list[FluxKustomization] = []
         for ks in sorted(queue, key=lambda k: k.id):
-            if ks.id in self.owners:
-                raise RenderError(f"Flux Kustomization {ks.id} is defined more than once", location=ks.origin)
+            if ks.id in self.owners and not self._listed_only(ks.id):
+                self._defined_twice(ks)
+                continue
             if ks.id in self.stand_ins:
                 continue  # rendered elsewhere; it stands in for itself
             if ks.suspend:
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
-                continue
-            if ks.spec.get("kubeConfig"):  # as for HelmReleases: another cluster's objects
-                note = Diagnostic("applies to a remote cluster (spec.kubeConfig): not planned", ks.id, ks.origin)
-                self.add_owner(ks, [], OwnerStatus.EXTERNAL, (note,))
                 continue
             try:
                 root = self.resolve_source(ks, self_artifact)
             except SourcePending:
                 waiting.append(ks)  # its ExternalArtifact's generator may come from this wave
                 continue
-            except SourceError as exc:
-                self._unresolved(ks, exc, self.options.missing_sources)
+            except FluxformError as exc:
+                self._fail(ks, exc, Cause.SOURCE if isinstance(exc, SourceError) else Cause.ERROR)
                 continue
-            futures.append((ks, self.submit(ks, root)))
+            futures.append((ks, root, self.submit(ks, root)))
         started = time.perf_counter()
         ready = [(ks, output) for ks, output, _ in deferred]
-        for ks, future in futures:
+        for ks, root, future in futures:
             try:
                 ready.append((ks, future.result()))
             except MissingKeys as exc:  # its generator inputs are encrypted
-                self._unresolved(ks, exc, self.options.missing_keys)
+                if self.building:  # shown as Flux's CLI shows it: built as is, masked
+                    self.undecrypted.add(ks.id)
+                    request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
+                    ready.append((ks, build_directory(request, self.options.cache)))
+                    continue
+                self._fail(ks, exc, Cause.KEYS, root=root)
+            except FluxformError as exc:
+                self._fail(ks, exc, Cause.ERROR, root=root)
         self.timings["build"] = self.timings.get("build", 0.0) + time.perf_counter() - started
         next_queue: list[FluxKustomization] = []
         still_deferred: list[_Deferred] = []
         progressed = False
         for ks, output in ready:
             try:
-                objects, diags = finalize_kustomization(ks, output.text, self._postbuild_context())
+                objects, diags = self._finalize(ks, output)
             except VariablesPending as pending:
                 still_deferred.append((ks, output, pending))
                 continue
-            except MissingKeys as exc:
-                self._unresolved(ks, exc, self.options.missing_keys)
+            except FluxformError as exc:
+                self._fail(ks, exc, Cause.KEYS if isinstance(exc, MissingKeys) else Cause.ERROR, output=output)
                 continue
             progressed = True
             root = self.source_dirs.get(ks.source_ref, self_artifact.root)
             objects = [self._located(obj, output.files, root) for obj in objects]
-            self.add_owner(ks, objects, OwnerStatus.BUILT, tuple(diags))
             if output.files:  # not known for builds from a decrypted copy
                 self.inputs[ks.id] = (root, output.files)
+            if ks.spec.get("kubeConfig"):  # another cluster's objects: counted, shown, not planned
+                self.add_owner(ks, objects, OwnerStatus.REMOTE, tuple(diags), reason=REMOTE_REASON, cause=Cause.REMOTE)
+                continue
+            self.add_owner(ks, objects, OwnerStatus.BUILT, tuple(diags))
             next_queue.extend(self.children(objects, ks.id, output.files, root))
         stuck = not progressed and not next_queue and not futures
         if stuck and waiting:
             for ks in waiting:
-                self._unresolved(ks, _no_generator(ks), self.options.missing_sources)
+                self._fail(ks, _no_generator(ks), Cause.SOURCE)
             waiting = []
         next_queue.extend(waiting)
         if stuck and still_deferred and not next_queue:
-            for ks, _, waiting_for in still_deferred:
-                self._unresolved(ks, _missing_object(ks, waiting_for), self.options.missing_objects)
+            for ks, output, waiting_for in still_deferred:
+                self.missing[ks.id] = (waiting_for.kind, ks.id.namespace, waiting_for.name)
+                self._fail(ks, _missing_object(ks, waiting_for), Cause.OBJECT, output=output)
             still_deferred = []
         return next_queue, still_deferred
 
-    def _unresolved(self, ks: FluxKustomization, error: FluxformError, policy: str) -> None:
-        """Raise `error`; with policy "warn", plan `ks` as not rendered and say why (its
-        objects are left alone, as Flux leaves them when the reconciliation fails)."""
-        if policy != "warn":
-            raise error.with_context(subject=ks.id, location=ks.origin)
-        self.add_owner(ks, [], OwnerStatus.EXTERNAL, (Diagnostic.not_rendered(error, ks.id, ks.origin),))
+    def _finalize(self, ks: FluxKustomization, output: BuildOutput) -> tuple[list[DesiredObject], list[Diagnostic]]:
+        """Flux's steps after the build; for `build`, SOPS data no key decrypts is kept
+        encrypted (and masked like Flux's CLI masks it) instead of failing."""
+        try:
+            return finalize_kustomization(ks, output.text, self._postbuild_context(ks), output.secret_values)
+        except MissingKeys:
+            if not self.building:
+                raise
+            self.undecrypted.add(ks.id)
+            return finalize_kustomization(ks, output.text, self._postbuild_context(ks), output.secret_values)
 
-    def _postbuild_context(self) -> PostBuildContext:
-        return PostBuildContext(self.lookup, self.options.strict_substitute, self.options.decryptor, self.timings)
+    def _postbuild_context(self, ks: FluxKustomization) -> PostBuildContext:
+        looked_up = self.lookups.setdefault(ks.id, set())
 
-    def _check_namespaces(self, objects: list[DesiredObject], scopes: KindScopes) -> None:
-        for obj in sorted(objects, key=lambda o: o.id):
-            if not obj.id.namespace and scopes.is_namespaced(obj.id.group, obj.id.kind):
-                raise RenderError(
-                    f"{obj.id.kind}/{obj.id.name} namespace not specified",
-                    subject=obj.owner,
-                    hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
-                    "(kustomize-controller does not default it)",
+        def lookup(kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+            looked_up.add((kind, namespace, name))
+            return self.lookup(kind, namespace, name)
+
+        decryptor = None if ks.id in self.undecrypted else self.options.decryptor
+        return PostBuildContext(lookup, self.options.strict_substitute, decryptor, self.timings)
+
+    # -- owners that are not planned ------------------------------------------------------
+    def _fail(
+        self,
+        ks: FluxKustomization,
+        error: FluxformError,
+        cause: Cause,
+        *,
+        output: BuildOutput | None = None,
+        root: Path | None = None,
+    ) -> None:
+        """`ks` is not planned because of `error`; what it would have applied is listed as
+        depending on it (from its raw build, else from the files below its path)."""
+        if ks.spec.get("kubeConfig"):
+            reason = f"{REMOTE_REASON}; not rendered: {error.message(beside=ks.origin)}"
+            self.add_owner(ks, [], OwnerStatus.REMOTE, reason=reason, cause=Cause.REMOTE)
+            return
+        self.add_owner(ks, [], OwnerStatus.NOT_PLANNED, reason=error.message(beside=ks.origin), cause=cause)
+        if output is not None:
+            for oid in produced_ids(output.text):
+                self.would_produce.setdefault(key_of(oid), ks.id)
+            children = from_raw_build(ks, output.text)
+            source = self.source_dirs.get(ks.source_ref)
+            if source is not None and output.files:
+                children = [replace(c, origin=self._definition_file(c.id, output.files, source)) for c in children]
+        else:
+            children = from_files(ks, root if root is not None else self.source_dirs.get(ks.source_ref))
+        for child in children:
+            self._listed_dependant(child, cause)
+
+    def _listed_dependant(self, child: FluxChild, cause: Cause) -> None:
+        """A Flux object only a failed owner would apply: listed, not planned."""
+        if child.id in self.owners or child.id in self.stand_ins:
+            return
+        self.parents.setdefault(child.id, child.parent)
+        self.owners[child.id] = Owner(
+            child.id,
+            "HelmRelease" if child.id.kind == "HelmRelease" else "Kustomization",
+            OwnerStatus.NOT_PLANNED,
+            "",
+            "",
+            child.parent,
+            child.depends_on,
+            True,
+            child.origin,
+            reason=f"depends on {child.parent}",
+            cause=cause,
+        )
+        self.blocked_by[child.id] = child.parent
+
+    def _listed_only(self, oid: ObjectId) -> bool:
+        """Listed as depending on a failed owner, but found by another walk: built after all."""
+        if oid not in self.blocked_by:
+            return False
+        del self.blocked_by[oid]
+        del self.owners[oid]
+        return True
+
+    def _defined_twice(self, ks: FluxKustomization) -> None:
+        first = self.owners[ks.id]
+        self.diagnostics.append(
+            Diagnostic(
+                f"defined more than once (also in {first.origin or 'the output of ' + str(first.parent)}); "
+                "the first definition is planned, Flux would apply both (the last reconcile wins)",
+                ks.id,
+                ks.origin,
+            )
+        )
+
+    def _check_scopes(self, scopes: KindScopes) -> None:
+        """A namespaced object without a namespace fails Flux's apply of its owner (an error
+        in a plan, a warning in `build`). A kind whose CRD is not in the fleet takes its
+        scope from the cluster's discovery when there is one, else from the object itself."""
+        unknown: dict[tuple[str, str], int] = {}
+        for owner in sorted(self.owners.values(), key=lambda o: o.id):
+            problems = [o for o in owner.objects if not o.id.namespace and self._namespaced(o, scopes, unknown)]
+            if not problems:
+                continue
+            problem = problems[0]
+            error = RenderError(
+                f"{problem.id.kind}/{problem.id.name} namespace not specified",
+                subject=owner.id,
+                hint="set metadata.namespace, or targetNamespace on the Flux Kustomization "
+                "(kustomize-controller does not default it)",
+            )
+            if self.building:
+                self.diagnostics.append(Diagnostic(error.message(beside=owner.origin), owner.id, owner.origin))
+            else:
+                self.owners[owner.id] = not_planned(owner, error.message(beside=owner.origin), Cause.ERROR)
+        for stand_in in self.stand_ins.values():  # ids only: the caller renders it when in doubt
+            for obj in stand_in.objects:
+                if not obj.id.namespace and self._namespaced(obj, scopes, unknown):
+                    raise RenderError(f"{obj.id.kind}/{obj.id.name} namespace not specified", subject=stand_in.id)
+        for (group, kind), count in sorted(unknown.items()):
+            self.diagnostics.append(
+                Diagnostic(
+                    f"{kind}.{group} has no CustomResourceDefinition in the fleet (it ships in a chart or is "
+                    f"installed out of band): {count} object(s) without a namespace taken as cluster-scoped"
                 )
+            )
+
+    def _namespaced(self, obj: DesiredObject, scopes: KindScopes, unknown: dict[tuple[str, str], int]) -> bool:
+        group, kind = obj.id.group, obj.id.kind
+        if scopes.knows(group, kind):
+            return scopes.is_namespaced(group, kind)
+        if self.options.cluster_scope is not None:
+            served = self.options.cluster_scope(group, kind)
+            if served is not None:
+                return served
+        unknown[(group, kind)] = unknown.get((group, kind), 0) + 1
+        return False  # as the object says: no namespace, so cluster-scoped
 
 
 #: a Kustomization built but waiting for a substituteFrom object, and what it waits for
@@ -591,31 +814,25 @@ def _git_commit(directory: Path) -> str:
 def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: Decryptor) -> BuildOutput:
     """Build from a private tmpfs copy holding decrypted generator inputs; never cached."""
     directory = secure_join(request.root, request.path)
-    with decryptor.decrypted_tree(ks, directory, request.root) as tree:
+    with decryptor.decrypted_tree(ks, directory, request.root) as (tree, values):
         output = build_directory(replace(request, root=tree), BuildCache.disabled())
-    return BuildOutput(output.text, frozenset(), cached=False)
+    return BuildOutput(output.text, frozenset(), cached=False, secret_values=values)
 
 
-def _synthetic_root(rel_start: str) -> FluxKustomization:
-    """Stands in for flux-system when the start path has no self-managing Kustomization.
-    Its empty namespace marks it synthetic: no Flux owner labels are added for it."""
-    return FluxKustomization(
-        id=ObjectId("", ROOT_OWNER_NAME, KUSTOMIZATION_GROUP, "Kustomization"),
-        origin=SourceLocation(rel_start or "./"),
-        path=rel_start,
-        source_ref=SourceRef("GitRepository", "flux-system", "flux-system"),
-        prune=True,
-        suspend=False,
-        wait=False,
-        interval="",
-        timeout=None,
-        target_namespace=None,
-        name_prefix=None,
-        name_suffix=None,
-        depends_on=(),
-        spec={},
-        manifest={},
-    )
+def _self_managing_in_files(directory: Path, target: str) -> FluxKustomization | None:
+    """The Kustomization written below `directory` whose path is `target`, read from the
+    files when the start path itself does not build (so its owner still has its name)."""
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(f for f in filenames if f.endswith((".yaml", ".yml"))):
+            with contextlib.suppress(OSError, yamlio.YamlError, RenderError):
+                for doc in yamlio.load_all(read_limited(Path(dirpath) / name)):
+                    spec = doc.get("spec") if isinstance(doc, dict) else None
+                    path = normalise_path(str(spec.get("path") or "")) if isinstance(spec, dict) else None
+                    if path == target and may_build_from_repository(doc):
+                        rel = (Path(dirpath) / name).relative_to(directory).as_posix()
+                        return FluxKustomization.from_doc(doc, SourceLocation(rel))
+    return None
 
 
 def _candidates(output: str, target: str) -> str:
@@ -639,6 +856,7 @@ def _docs(text: str) -> Iterator[dict[str, Any]]:
 
 
 def discover(start: Path, options: DiscoverOptions | None = None) -> DesiredState:
-    """Build the fleet reachable from `start`. Temp artifacts are removed before returning."""
+    """Build the fleet reachable from `start` (a directory, or the file of the Kustomization
+    owning one). Temp artifacts are removed before returning."""
     with contextlib.ExitStack() as stack:
         return _Discovery(options or DiscoverOptions(), stack).run(start)

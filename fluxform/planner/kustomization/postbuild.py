@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fluxform import yamlio
-from fluxform.decrypt.resource import encrypted_paths, needs_decryption, undecrypted_warning
+from fluxform.decrypt.resource import encrypted_paths, leaves_holding, needs_decryption, undecrypted_warning
 from fluxform.errors import Diagnostic, RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.kustomization.normalize import normalize_manifest
@@ -61,7 +61,17 @@ class Decryptor(Protocol):
 
     def decrypted_tree(
         self, ks: FluxKustomization, directory: Path, root: Path
-    ) -> contextlib.AbstractContextManager[Path]: ...
+    ) -> contextlib.AbstractContextManager[tuple[Path, frozenset[str]]]:
+        """A private copy of `root` with the build's generator inputs decrypted, and the
+        values they decrypted to (objects holding one are masked like Secrets)."""
+        ...
+
+    def scrub(self, text: str) -> str:
+        """`text` with every value decrypted so far masked: what an owner's failure says
+        may quote decrypted input (a schema error, kustomize, a YAML parser)."""
+        ...
+
+    def scrub_diagnostics(self, diagnostics: Sequence[Diagnostic]) -> tuple[Diagnostic, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -150,10 +160,11 @@ def _validate(doc: Any, ks: FluxKustomization, index: int) -> dict[str, Any]:
 
 
 def finalize_kustomization(
-    ks: FluxKustomization, output_text: str, ctx: PostBuildContext
+    ks: FluxKustomization, output_text: str, ctx: PostBuildContext, secret_values: frozenset[str] = frozenset()
 ) -> tuple[list[DesiredObject], list[Diagnostic]]:
     """Apply Flux's per-resource steps to a build's output. Raises VariablesPending when a
-    substituteFrom object is missing so discovery can retry once more of the fleet is built."""
+    substituteFrom object is missing so discovery can retry once more of the fleet is built.
+    `secret_values`: what decrypted generator inputs hold; leaves equal to one are sensitive."""
     diagnostics: list[Diagnostic] = []
     post_build = ks.post_build
     variables = _variables(ks, ctx.lookup) if post_build is not None else {}
@@ -168,7 +179,7 @@ def finalize_kustomization(
         if substitute and not substitution_disabled(doc):
             doc = _substitute(doc, text, variables, ks, ctx, index)
         ctx.add_time("substitute", started)
-        objects.append(_finish(doc, ks, sensitive))
+        objects.append(_finish(doc, ks, sensitive, secret_values))
     return objects, diagnostics
 
 
@@ -206,9 +217,13 @@ def _substitute(
         raise exc.with_context(subject=ks.id) from None
 
 
-def _finish(doc: dict[str, Any], ks: FluxKustomization, sensitive: LeafPaths) -> DesiredObject:
+def _finish(
+    doc: dict[str, Any], ks: FluxKustomization, sensitive: LeafPaths, secret_values: frozenset[str]
+) -> DesiredObject:
     """Normalise, then commonMetadata, then the owner labels (which win)."""
     obj = normalize_manifest(doc)
+    if secret_values and obj.get("kind") != "Secret":  # Secrets are masked whole anyway
+        sensitive = (*sensitive, *leaves_holding(obj, secret_values))
     _set_metadata(obj, "labels", (ks.common_metadata.get("labels") or {}))
     _set_metadata(obj, "annotations", (ks.common_metadata.get("annotations") or {}))
     if ks.id.namespace:  # the synthetic root owner (no namespace) is fluxform itself, not Flux

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from fluxform.planner.live.decide import LiveChange
 from fluxform.planner.live.policy import FLUX_MARKER, FieldManagers
 from fluxform.planner.live.run import LiveOptions, LiveRun
 from fluxform.planner.model import DesiredState
-from fluxform.planner.plan import Masking, Plan
+from fluxform.planner.plan import Masking, Plan, with_recorded_dependants
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.settings import PlanSettings
 from fluxform.planner.workflow import FleetRequest, checked_state_identity, load_state, plan_settings, rendered_fleet
@@ -66,6 +67,7 @@ def plan_fleet_live(
         discovery = Discovery(cluster)
         discovery.serves_group("")
         releases = InstalledReleases(cluster)
+        request = replace(request, discover=replace(request.discover, cluster_scope=_scope_of(discovery)))
         if helm is not None:
             request = _with_capabilities(request, helm, discovery, releases)
         with rendered_fleet(path, request) as (desired, secrets):
@@ -94,6 +96,17 @@ def _with_capabilities(
         installed_release=releases.revision,
     )
     return replace(request, discover=replace(request.discover, helm=helm_hook(capable)))
+
+
+def _scope_of(discovery: Discovery) -> Callable[[str, str], bool | None]:
+    """Whether the cluster serves (group, kind) namespaced (None: it does not serve it): the
+    scope of kinds whose CRD is not in the fleet, as the cluster will decide it."""
+
+    def scope(group: str, kind: str) -> bool | None:
+        served = discovery.find(group, kind)
+        return served[0].namespaced if served else None
+
+    return scope
 
 
 class InstalledReleases:
@@ -152,6 +165,7 @@ def plan_live(
 ) -> Plan:
     options = options or LiveOptions()
     discovery = discovery or Discovery(cluster)
+    desired = with_recorded_dependants(desired, state)
     objects = [obj for owner in desired.owners for obj in owner.objects]
     mapper = RestMapper(discovery, [o.body for o in objects if (o.id.group, o.id.kind) == _CRD])
     managers = FieldManagers.choose(flux_installed=bool(discovery.find(*FLUX_MARKER)), override=options.field_manager)

@@ -40,7 +40,7 @@ from fluxform.paths import secure_join
 from fluxform.planner.kustomization.closure import input_closure
 from fluxform.planner.kustomization.generate import find_kustomization_file, prepare_kustomization
 from fluxform.planner.kustomization.spec import FluxKustomization
-from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.model import Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.sources.artifact import IGNORE_FILE
 
 __all__ = [
@@ -82,6 +82,9 @@ class OwnerInputs:
     crd_scopes: tuple[tuple[str, str, bool], ...] = ()  # (group, kind, namespaced) of its CRDs
     diagnostics: tuple[Diagnostic, ...] = ()  # its warnings (they name objects, never values)
     flat_dirs: frozenset[str] = frozenset()  # a new file directly in one of these may be read
+    reason: str = ""  # why it is not planned (remote, or not planned)
+    cause: Cause | None = None
+    origin: str = ""  # its file, for the list of owners not planned
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -94,9 +97,11 @@ class OwnerInputs:
             parent=self.parent,
             depends_on=self.depends_on,
             prune=self.prune,
-            origin=None,
+            origin=SourceLocation(self.origin) if self.origin else None,
             objects=tuple(DesiredObject(ObjectId.parse(i), "", {}, self.id) for i in self.objects),
             diagnostics=self.diagnostics,
+            reason=self.reason,
+            cause=self.cause,
         )
 
 
@@ -194,6 +199,9 @@ class RenderIndex:
                 "objects": list(o.objects),
                 "crd_scopes": [list(c) for c in o.crd_scopes],
                 "diagnostics": [_diagnostic_json(d) for d in o.diagnostics],
+                "reason": o.reason,
+                "cause": str(o.cause) if o.cause is not None else None,
+                "origin": o.origin,
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
@@ -227,6 +235,9 @@ class RenderIndex:
                 objects=tuple(str(i) for i in item["objects"]),
                 crd_scopes=tuple((str(c[0]), str(c[1]), bool(c[2])) for c in item["crd_scopes"]),
                 diagnostics=tuple(_diagnostic_from_json(d) for d in item["diagnostics"]),
+                reason=str(item["reason"]),
+                cause=Cause(item["cause"]) if item["cause"] is not None else None,
+                origin=str(item["origin"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
         return cls(owners, producers, tuple(_diagnostic_from_json(d) for d in data["diagnostics"]))
@@ -327,6 +338,9 @@ def owner_inputs(
             objects=tuple(o.id.inventory_id() for o in owner.objects),
             crd_scopes=tuple((group, kind, namespaced) for (group, kind), namespaced in sorted(crds.items())),
             diagnostics=owner.diagnostics,
+            reason=owner.reason,
+            cause=owner.cause,
+            origin=owner.origin.path if owner.origin is not None else "",
         )
     return owners
 
@@ -360,8 +374,10 @@ def _kustomization_inputs(
         lookups = tuple(
             (str(r.get("kind")), ks.id.namespace, str(r.get("name"))) for r in refs if isinstance(r, Mapping)
         )
-    if owner.status is not OwnerStatus.BUILT:
+    if owner.status is OwnerStatus.SUSPENDED:
         return _NONE, _NONE, lookups, _NONE  # Flux renders nothing for it: only its object matters
+    if owner.status is OwnerStatus.NOT_PLANNED:
+        return None, _NONE, lookups, _NONE  # what it reads is not known: any change may fix it
     if not _reads_self(owner.source, self_source, roots.mapped_sources):
         return None, _NONE, lookups, _NONE
     directory = secure_join(roots.root, owner.path)

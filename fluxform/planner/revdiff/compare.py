@@ -42,6 +42,9 @@ class OwnerStatusChange(StrEnum):
     REMOVED = "removed"
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+    #: not rendered at one revision at least (not planned, or remote): what the change does to
+    #: it is unknown, so it is never reported as unchanged (the diff is partial)
+    NOT_COMPARED = "not compared"
 
 
 class ClusterStatus(StrEnum):
@@ -49,6 +52,7 @@ class ClusterStatus(StrEnum):
     REMOVED = "removed"  # only at base
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+    PARTIAL = "partial"  # no change in what was compared, but some owners were not compared
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class OwnerDiff:
     note: str = ""  # e.g. why its objects are not compared
     changes: tuple[Change, ...] = ()  # non-no-op only, sorted by action then id
     unchanged: int = 0  # objects present and equal on both sides
+    left_out: Owner | None = None  # not compared: the owner not planned (at head, else at base)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class ClusterDiff:
     def changes(self) -> Iterator[Change]:
         for owner in self.owners:
             yield from owner.changes
+
+    def not_compared(self) -> tuple[OwnerDiff, ...]:
+        return tuple(o for o in self.owners if o.status is OwnerStatusChange.NOT_COMPARED)
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,10 @@ class FleetDiff:
 
     def has_changes(self) -> bool:
         return any(True for cluster in self.clusters for _ in cluster.changes())
+
+    def not_compared(self) -> tuple[OwnerDiff, ...]:
+        """Owners not rendered at both revisions, in every cluster: the diff is partial."""
+        return tuple(o for cluster in self.clusters for o in cluster.not_compared())
 
 
 def count_changes(changes: Iterator[Change] | Sequence[Change]) -> dict[str, int]:
@@ -130,6 +142,11 @@ def _owner_diff(
     assert current is not None
     status = OwnerStatusChange.ADDED if base is None else OwnerStatusChange.REMOVED if head is None else None
     note = _status_note(base, head)
+    if _skipped(base) or _skipped(head):
+        left_out = head if _skipped(head) else base
+        return OwnerDiff(
+            current.id, current.kind, OwnerStatusChange.NOT_COMPARED, current.path, note, left_out=left_out
+        )
     if note and base is not None and head is not None:
         return OwnerDiff(current.id, current.kind, OwnerStatusChange.UNCHANGED, current.path, note)
     before, after = _masked(base, masking), _masked(head, masking)
@@ -161,7 +178,16 @@ def _owner_diff(
 _ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.REPLACE: 2, Action.DELETE: 3, Action.FORGET: 4}
 
 
+def _skipped(owner: Owner | None) -> bool:
+    return owner is not None and not owner.status.planned
+
+
 def _status_note(base: Owner | None, head: Owner | None) -> str:
+    for side, owner in (("head", head), ("base", base)):
+        if _skipped(owner):
+            assert owner is not None
+            where = f" ({owner.origin.path})" if owner.origin is not None else ""
+            return f"not compared: {owner.status} at {side}{where}: {owner.reason}"
     if head is not None and head.status is not OwnerStatus.BUILT:
         return f"{head.status} at head: Flux leaves its objects alone"
     if base is not None and base.status is not OwnerStatus.BUILT:
@@ -196,13 +222,19 @@ def diff_states(
     for oid in order:
         if only is not None and oid not in only:
             current = head_owners.get(oid) or base_owners[oid]
-            note = _status_note(base_owners.get(oid), head_owners.get(oid))  # suspended, not rendered: as compared
+            pair = (base_owners.get(oid), head_owners.get(oid))
+            note = _status_note(*pair)  # suspended, not planned: as compared
             count = 0 if note else len(current.objects)
-            diffs.append(OwnerDiff(oid, current.kind, OwnerStatusChange.UNCHANGED, current.path, note, unchanged=count))
+            left_out = pair[1] if _skipped(pair[1]) else pair[0] if _skipped(pair[0]) else None
+            kept = OwnerStatusChange.UNCHANGED if left_out is None else OwnerStatusChange.NOT_COMPARED
+            diffs.append(OwnerDiff(oid, current.kind, kept, current.path, note, unchanged=count, left_out=left_out))
             continue
         diffs.append(_owner_diff(base_owners.get(oid), head_owners.get(oid), masking, owners_of))
     status = ClusterStatus.ADDED if base is None else ClusterStatus.REMOVED if head is None else None
-    if status is None:
-        status = ClusterStatus.CHANGED if any(d.changes for d in diffs) else ClusterStatus.UNCHANGED
+    if status is None and any(d.changes for d in diffs):
+        status = ClusterStatus.CHANGED
+    elif status is None:
+        partial = any(d.status is OwnerStatusChange.NOT_COMPARED for d in diffs)
+        status = ClusterStatus.PARTIAL if partial else ClusterStatus.UNCHANGED
     diagnostics = tuple(head.diagnostics) if head is not None else ()
     return ClusterDiff(path, status, tuple(diffs), True, diagnostics)

@@ -31,7 +31,7 @@ from fluxform.objects import ObjectId
 from fluxform.planner.dag import order_owners
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
-from fluxform.planner.model import DesiredState
+from fluxform.planner.model import Cause, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
@@ -224,15 +224,23 @@ class _Run:
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
         return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
 
-    def render_selected(self, commit: str, cluster: str, selection: _Selection) -> DesiredState:
+    def render_selected(
+        self, commit: str, cluster: str, selection: _Selection
+    ) -> tuple[DesiredState, frozenset[ObjectId] | None, frozenset[ObjectId]]:
         """A render of the selected owners once everything they read and looked up was
-        there; what was missing is fetched and rendered again; any doubt renders all."""
+        there; what was missing is fetched and rendered again; any doubt renders all. With
+        it, the owners it rendered in the end (None: all of them), and those it rendered
+        because a rendered owner produces one of their objects too (which of the two keeps
+        it may have changed)."""
+        contested: set[ObjectId] = set()
         for _ in range(4):
             try:
                 state, roots, checkout = self.render(commit, cluster, selection)
             except FluxformError as exc:
                 with_producer = _with_producer(exc, selection)
                 if with_producer is not None:  # it looked up an object a stand-in produces
+                    if isinstance(exc, StandInCollision):
+                        contested.add(exc.stand_in)
                     selection = with_producer
                     _count(self.timings, "grow")
                     continue
@@ -241,15 +249,25 @@ class _Run:
                 selection = replace(selection, lazy=False)  # perhaps an input not written: write all
                 _count(self.timings, "write-all")
                 continue
+            failed = _failed_on_their_own(state)
+            with_producers = _with_producers(failed, state, roots, selection)
+            if with_producers is not None:  # it looked up an object a stand-in produces
+                selection = with_producers
+                _count(self.timings, "grow")
+                continue
+            if any(o.cause is Cause.ERROR for o in failed) and selection.lazy:
+                selection = replace(selection, lazy=False)  # perhaps an input not written: write all
+                _count(self.timings, "write-all")
+                continue
             started = time.perf_counter()
             grown = self._grown(state, roots, checkout, selection)
             _add(self.timings, "check", started)
             if grown is None:
-                return state
+                return state, selection.wanted, frozenset(contested)
             selection = grown
             _count(self.timings, "grow")
         _count(self.timings, "fallback")
-        return self.render(commit, cluster)[0]  # the whole cluster: real errors surface here
+        return self.render(commit, cluster)[0], None, frozenset(contested)  # the whole cluster: errors surface here
 
     def _grown(
         self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: _Selection
@@ -262,7 +280,9 @@ class _Run:
         producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
         extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
         grown = _Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
-        if not (selection.lazy and all(i.files is not None for i in inputs.values())):
+        statuses = {o.id: o.status for o in state.owners}
+        compared = [i for i in inputs.values() if statuses.get(i.id, OwnerStatus.BUILT).planned]
+        if not (selection.lazy and all(i.files is not None for i in compared)):
             grown = replace(grown, lazy=False)
         if not selection.lazy:
             return None if grown.wanted == selection.wanted else grown
@@ -307,11 +327,19 @@ class _Run:
         if not affected:  # both sides render as the base did: its warnings are the head's
             return self._unaffected(cluster, index, masking)
         selection = _Selection.of(index, index.wanted(affected))
+        base_wanted: frozenset[ObjectId] | None = None  # None: everything rendered
+        contested: frozenset[ObjectId] = frozenset()
         if base_state is None:
-            base_state = self.render_selected(base, cluster, selection)
-        head_state = self.render_selected(head, cluster, selection)
+            base_state, base_wanted, contested = self.render_selected(base, cluster, selection)
+        head_state, head_wanted, head_contested = self.render_selected(head, cluster, selection)
+        contested |= head_contested  # owners whose share of an object may differ: both sides render them
+        if base_wanted is not None and not contested <= base_wanted:
+            base_state, _, _ = self.render_selected(base, cluster, _Selection.of(index, base_wanted | contested))
+        if head_wanted is not None and not contested <= head_wanted:
+            head_state, _, _ = self.render_selected(head, cluster, _Selection.of(index, head_wanted | contested))
         new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
-        return self.compare(cluster, base_state, head_state, masking, affected | new)
+        both = _rendered(base_state) & _rendered(head_state)  # compared as a full render compares them
+        return self.compare(cluster, base_state, head_state, masking, affected | new | both)
 
     def _unaffected(self, cluster: str, index: RenderIndex, masking: Masking) -> ClusterDiff:
         """A cluster nothing changed for, told from its index as a full render would tell it:
@@ -340,6 +368,34 @@ class _Run:
         self.store.save(key, index)
         _add(self.timings, "index", started)
         return index
+
+
+def _rendered(state: DesiredState) -> frozenset[ObjectId]:
+    return frozenset(o.id for o in state.owners if o.id not in state.stand_ins)
+
+
+def _failed_on_their_own(state: DesiredState) -> list[Owner]:
+    """Rendered owners not planned for a reason of their own (not only depending on another)."""
+    return [
+        o
+        for o in state.owners
+        if o.id not in state.stand_ins
+        and o.status is OwnerStatus.NOT_PLANNED
+        and not o.reason.startswith("depends on ")
+    ]
+
+
+def _with_producers(
+    failed: list[Owner], state: DesiredState, roots: IndexRoots, selection: _Selection
+) -> _Selection | None:
+    """`selection` grown by the owners standing in that produce what a failed owner looks
+    up (a substituteFrom or valuesFrom object it found missing), else None."""
+    looked_up = {k for i in owner_inputs(state, roots, [o.id for o in failed]).values() for k in i.lookups}
+    producers = {p for k in looked_up if (p := selection.index.producer_of(k)) is not None}
+    wanted = selection.index.wanted({p for p in producers if p in state.stand_ins})
+    if wanted <= selection.wanted:
+        return None
+    return replace(selection, wanted=selection.wanted | wanted)
 
 
 def _with_producer(error: FluxformError, selection: _Selection) -> _Selection | None:

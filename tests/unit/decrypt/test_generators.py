@@ -22,7 +22,7 @@ from fluxform.decrypt import (
     private_tmpfs_dir,
     secure_join,
 )
-from fluxform.decrypt.generators import MAX_ENCRYPTED_FILE_SIZE
+from fluxform.decrypt.generators import MAX_ENCRYPTED_FILE_SIZE, plaintext_values
 from fluxform.errors import DecryptError
 from fluxform.kustomize.binary import kustomize_build
 from tests.support.keys import AgeKey
@@ -223,3 +223,70 @@ def test_secure_join_symlink_loop(tmp_path: Path) -> None:
 
 def test_formats_of_generator_sources() -> None:
     assert SopsFormat("dotenv") is SopsFormat.DOTENV
+
+
+def test_a_file_a_configmap_generator_reads_too_is_decrypted_first(
+    tmp_path: Path, sops_cli: SopsCli, age_key: AgeKey, age_session: SopsSession
+) -> None:
+    """kustomize-controller's sops/files testdata: Flux decrypts a secretGenerator's file in
+    place, so the configMapGenerator reading the same file gets its plaintext too; what it
+    decrypted to is listed for masking."""
+    root = tmp_path / "root"
+    _write(root / "files/file.txt", sops_cli.encrypt(b'{"data": "value"}', "json", age=[age_key.recipient]))
+    _write(
+        root / "files/kustomization.yaml",
+        {
+            "generatorOptions": {"disableNameSuffixHash": True},
+            "secretGenerator": [{"name": "secret", "files": ["key=file.txt"]}],
+            "configMapGenerator": [{"name": "configmap", "files": ["key=file.txt"]}],
+        },
+    )
+    [source] = find_encrypted_generator_sources(root / "files", root)
+    assert source.read_by_configmap and source.needs_predecryption
+
+    with private_tmpfs_dir() as copy:
+        shutil.copytree(root, copy / "tree")
+        decrypt_generator_sources([source], age_session, copy / "tree")
+        built = {d["kind"]: d for d in yamlio.load_all(kustomize_build(copy / "tree/files"))}
+        values = plaintext_values([source], copy / "tree")
+
+    assert built["ConfigMap"]["data"] == {"key": "value"}
+    assert base64.b64decode(built["Secret"]["data"]["key"]) == b"value"
+    assert values == {"value"}
+
+
+def test_only_a_configmap_generator_reading_a_file_leaves_it_encrypted(tmp_path: Path) -> None:
+    _write(tmp_path / "kustomization.yaml", {"configMapGenerator": [{"name": "c", "files": ["key=file.txt"]}]})
+    _write(tmp_path / "file.txt", '{"data": "ENC[AES256_GCM,data:x,type:str]", "sops": {"mac": "m"}}')
+    assert find_encrypted_generator_sources(tmp_path, tmp_path) == []  # Flux does not visit configMapGenerator
+
+
+@pytest.mark.parametrize(
+    ("root_dir", "start", "links", "env", "outcome"),
+    [
+        ("", "subdir", {"subdir/symlink": "../otherdir/data.env"}, "symlink", "otherdir/data.env"),
+        ("subdir", "", {"subdir/symlink": "../otherdir/data.env"}, "symlink", "cannot read otherdir/data.env"),
+        ("subdir", "", {}, "../data.env", "cannot read data.env"),
+    ],
+    ids=["relative symlink within root", "symlink leaving the root", "reference leaving the root"],
+)
+def test_symlinks_and_references_as_kustomize_controller_resolves_them(
+    tmp_path: Path, root_dir: str, start: str, links: dict[str, str], env: str, outcome: str
+) -> None:
+    """TestDecryptor_decryptKustomizationSources: a path leaving the root is clamped to it,
+    where the file is missing: an error naming it; a relative symlink inside is followed."""
+    sealed = "key=ENC[AES256_GCM,data:x,type:str]\nsops_mac=ENC[AES256_GCM,data:m,type:str]\n"
+    _write(tmp_path / "otherdir/data.env", sealed)
+    _write(tmp_path / "data.env", sealed)
+    for link, target in links.items():
+        (tmp_path / link).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / link).symlink_to(target)
+    root = tmp_path / root_dir
+    _write(root / start / "kustomization.yaml", {"secretGenerator": [{"name": "s", "envs": [env]}]})
+
+    if outcome.startswith("cannot read"):
+        with pytest.raises(DecryptError, match=outcome):
+            find_encrypted_generator_sources(root / start, root)
+    else:
+        [source] = find_encrypted_generator_sources(root / start, root)
+        assert str(source.relative) == outcome

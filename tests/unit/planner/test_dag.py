@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
-from fluxform.errors import RenderError
 from fluxform.objects import ObjectId
 from fluxform.planner.dag import find_cycle, order_owners
 from fluxform.planner.model import Owner, OwnerStatus
@@ -70,23 +67,28 @@ def test_order_is_deterministic_whatever_the_input_order() -> None:
     assert results == {("b", "c", "a", "d")}
 
 
-def test_cycle_is_a_render_error_naming_the_cycle() -> None:
-    """4.8: Flux deadlocks silently on a dependsOn cycle; fluxform refuses it, path spelled out."""
+def test_cycle_members_are_not_planned_with_the_cycle_spelled_out() -> None:
+    """4.8: Flux deadlocks silently on a dependsOn cycle: its members are not planned, the
+    path spelled out; the rest of the fleet is ordered as usual."""
     owners = [owner(ks("a"), ks("b")), owner(ks("b"), ks("c")), owner(ks("c"), ks("a")), owner(ks("free"))]
-    with pytest.raises(RenderError) as info:
-        order_owners(owners)
-    assert info.value.summary == (
+
+    ordered, _ = order_owners(owners)
+
+    cycle = (
         "dependsOn cycle: Kustomization/flux-system/a -> Kustomization/flux-system/b"
-        " -> Kustomization/flux-system/c -> Kustomization/flux-system/a"
+        " -> Kustomization/flux-system/c -> Kustomization/flux-system/a (Flux would never reconcile these)"
     )
-    assert info.value.subject == ks("a")
-    assert "remove one dependsOn edge" in info.value.hint
+    by_name = {o.id.name: o for o in ordered}
+    assert {n: (o.status, o.reason) for n, o in by_name.items() if n != "free"} == {
+        n: (OwnerStatus.NOT_PLANNED, cycle) for n in "abc"
+    }
+    assert by_name["free"].status is OwnerStatus.BUILT and len(ordered) == 4
 
 
 def test_self_dependency_is_a_cycle() -> None:
-    with pytest.raises(RenderError) as info:
-        order_owners([owner(ks("a"), ks("a"))])
-    assert info.value.summary == "dependsOn cycle: Kustomization/flux-system/a -> Kustomization/flux-system/a"
+    (alone,), _ = order_owners([owner(ks("a"), ks("a"))])
+    assert alone.status is OwnerStatus.NOT_PLANNED
+    assert alone.reason.startswith("dependsOn cycle: Kustomization/flux-system/a -> Kustomization/flux-system/a")
 
 
 def test_unknown_depends_on_is_a_diagnostic_not_an_error() -> None:

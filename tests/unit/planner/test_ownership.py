@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from fluxform.errors import RenderError
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
@@ -43,7 +40,9 @@ def test_the_same_object_from_two_owners_is_planned_under_the_first(tmp_path: Pa
     assert f"{VALUES} is also rendered by {ks('flux-system')}" in note.summary
 
 
-def test_copies_that_differ_are_an_error_naming_both_owners(tmp_path: Path) -> None:
+def test_copies_that_differ_are_planned_as_the_later_one_with_a_warning_naming_both_files(tmp_path: Path) -> None:
+    """Flux applies both copies and the one applied later wins (the two owners fight): the
+    plan takes the last owner's copy in dependency order and warns, naming both files."""
     files = dict(FLEET)
     files["clusters/dev/operator/ks.yaml"] = flux_kustomization(
         "operator", "./clusters/dev/operator/app", "  targetNamespace: operator\n"
@@ -52,11 +51,14 @@ def test_copies_that_differ_are_an_error_naming_both_owners(tmp_path: Path) -> N
     files["other/values.yaml"] = FLEET["clusters/dev/operator/app/values.yaml"].replace("'2'", "'3'")
     root = write_tree(tmp_path / "repo", files)
 
-    with pytest.raises(RenderError, match=r"ConfigMap/flux-system/operator-values is produced by both") as caught:
-        discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
-    assert "with different content" in caught.value.summary
-    assert "Kustomization/flux-system/flux-system" in caught.value.summary
-    assert "Kustomization/flux-system/other" in caught.value.summary
+    state = discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+
+    values = state.objects()[VALUES]
+    assert values.owner == ks("other") and values.body["data"] == {"replicas": "3"}  # other is applied last
+    (warning,) = [d for d in state.diagnostics if "different content" in d.summary]
+    assert warning.subject == ks("flux-system")
+    assert "clusters/dev/operator/app/values.yaml and other/values.yaml" in warning.summary
+    assert "Kustomization/flux-system/other" in warning.summary and "fight" in warning.summary
 
 
 def test_the_synthetic_root_yields_to_the_kustomization_that_builds_the_object(tmp_path: Path) -> None:

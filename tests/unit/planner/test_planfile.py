@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from fluxform.decrypt.mask import LAST_APPLIED_ANNOTATION, Masker
-from fluxform.errors import Diagnostic, PlanError
+from fluxform.errors import PlanError
 from fluxform.objects import ObjectId, SourceLocation
-from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
+from fluxform.planner.model import Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import Action, plan_offline
 from fluxform.planner.planfile import (
     PlanFile,
@@ -151,21 +151,24 @@ def test_the_plan_file_never_reads_a_desired_objects_body() -> None:
 
 
 def test_owners_neither_built_nor_suspended_are_not_planned_with_their_reason_and_file() -> None:
-    why = Diagnostic("not rendered: cannot fetch chart", HR, SourceLocation("apps/web.yaml"))
     plan_file = _plan_file(
         _owner(KS, _config()),
-        _owner(HR, status=OwnerStatus.EXTERNAL, diagnostics=(why,)),
+        _owner(HR, status=OwnerStatus.NOT_PLANNED, reason="cannot fetch chart", cause=Cause.CHART),
         _owner(ObjectId("flux-system", "off", KS.group, "Kustomization"), status=OwnerStatus.SUSPENDED),
     )
     ((not_planned),) = plan_file.not_planned
     assert (not_planned.owner, not_planned.reason, not_planned.file) == (
-        HR, "not rendered: cannot fetch chart", "clusters/dev/apps.yaml"
+        HR, "cannot fetch chart", "clusters/dev/apps.yaml"
     )  # fmt: skip
     assert plan_file.counts()["not_planned"] == 1
     text = render_text(plan_file)
-    assert "  not planned (its objects are left as they are): not rendered: cannot fetch chart" in text
+    assert "  not planned (clusters/dev/apps.yaml): cannot fetch chart; its objects are left as they are" in text
     assert text.endswith("Plan: 1 to add, 0 to change, 0 to destroy; 1 owner not planned.\n")
-    assert "**Plan: 1 to add, 0 to change, 0 to destroy; 1 owner not planned.**" in render_markdown(plan_file)
+    markdown = render_markdown(plan_file)
+    assert "**Plan: 1 to add, 0 to change, 0 to destroy; 1 owner not planned.**" in markdown
+    listed = "- `HelmRelease/apps/web` (`clusters/dev/apps.yaml`): cannot fetch chart"
+    assert listed in markdown and markdown.index(listed) < markdown.index("| Owner |")  # above the rest, not folded
+    assert "<details><summary>Not planned" not in markdown
 
 
 # ----- reading: every field checked -------------------------------------------------------------

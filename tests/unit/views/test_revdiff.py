@@ -59,7 +59,7 @@ def test_json_shape() -> None:
     (change,) = first["owners"][0]["changes"]
     assert (change["action"], change["fields"], change["owner"]) == ("update", ["data.k"], str(ks("app-0")))
     assert data["clusters"][1] == {"path": "clusters/zz", "status": "unchanged", "rendered": False,
-                                   "summary": {"add": 0, "change": 0, "destroy": 0, "forget": 0},
+                                   "summary": {"add": 0, "change": 0, "destroy": 0, "forget": 0, "not_planned": 0},
                                    "owners": [], "unchanged_owners": 0, "diagnostics": []}  # fmt: skip
 
 

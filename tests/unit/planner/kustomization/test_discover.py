@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from fluxform.errors import RenderError, SourceError
+from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
-from fluxform.planner.model import OwnerStatus
-from tests.support import ids
-from tests.support.desired import owner_of
-from tests.support.trees import flux_kustomization, write_tree
+from fluxform.planner.model import Cause, OwnerStatus
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
 
 
 def write(root: Path, rel: str, text: str) -> None:
@@ -78,15 +75,20 @@ def test_substitute_from_object_made_by_a_sibling_kustomization_is_waited_for(fl
     app = state.objects()[next(i for i in state.objects() if i.name == "app")]
     assert app.body["data"]["region"] == "eu-west"
     assert app.owner.name == "apps"
-    parent = owner_of(state, app.owner).parent
-    assert parent is not None and parent.name == "flux-system"
+    assert state.owner(app.owner) is not None and state.owner(app.owner).parent.name == "flux-system"  # type: ignore[union-attr]
 
 
-def test_missing_substitute_from_object_is_an_error_naming_it(fleet: Path) -> None:
+def test_missing_substitute_from_object_leaves_only_its_kustomization_unplanned(fleet: Path) -> None:
     (fleet / "vars" / "settings.yaml").unlink()
     write(fleet, "vars/other.yaml", cm("other", "flux-system", "a: b"))
-    with pytest.raises(RenderError, match="substitute from 'ConfigMap/vars' error"):
-        discover(fleet / "clusters" / "prod")
+
+    state = discover(fleet / "clusters" / "prod")
+
+    apps = state.owner(ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization"))
+    assert apps is not None and apps.status is OwnerStatus.NOT_PLANNED and apps.cause is Cause.OBJECT
+    assert apps.reason.startswith("substitute from 'ConfigMap/vars' error: not found in namespace flux-system")
+    assert str(apps.origin) == "clusters/prod/apps.yaml" and apps.objects == ()
+    assert {i.name for i in state.objects()} >= {"other", "vars"}  # the rest of the fleet is planned
 
 
 def test_suspended_kustomization_is_not_built(fleet: Path) -> None:
@@ -98,11 +100,13 @@ def test_suspended_kustomization_is_not_built(fleet: Path) -> None:
 
 def test_other_sources_need_a_mapping(fleet: Path, tmp_path: Path) -> None:
     write(fleet, "clusters/prod/ext.yaml", ks("ext", "./deploy", source="podinfo"))
-    with pytest.raises(
-        SourceError, match=re.escape("cannot resolve spec.sourceRef GitRepository/flux-system/podinfo")
-    ) as info:
-        discover(fleet / "clusters" / "prod")
-    assert info.value.hint == "map it with --source flux-system/podinfo=DIR"
+    unmapped = discover(fleet / "clusters" / "prod")
+    ext = unmapped.owner(ObjectId("flux-system", "ext", "kustomize.toolkit.fluxcd.io", "Kustomization"))
+    assert ext is not None and (ext.status, ext.cause) == (OwnerStatus.NOT_PLANNED, Cause.SOURCE)
+    assert ext.reason == (
+        "cannot resolve spec.sourceRef GitRepository/flux-system/podinfo to a local directory "
+        "(hint: map it with --source flux-system/podinfo=DIR)"
+    )
     other = tmp_path / "podinfo"
     write(other, "deploy/x.yaml", cm("from-podinfo", "default", "a: b"))
     state = discover(fleet / "clusters" / "prod", DiscoverOptions(sources={"podinfo": other}))
@@ -121,10 +125,25 @@ def test_start_path_without_self_kustomization_gets_a_synthetic_owner(tmp_path: 
     assert "labels" not in ks_obj.body["metadata"]  # fluxform, not Flux, owns the root build
 
 
-def test_namespaced_object_without_namespace_is_an_error(fleet: Path) -> None:
+def test_namespaced_object_without_namespace_fails_its_owner_in_a_plan_and_warns_in_build(fleet: Path) -> None:
+    """Flux's apply of the Kustomization fails (kustomize-controller does not default the
+    namespace): its owner is not planned; `build` shows it, with a warning."""
     write(fleet, "apps/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nons\ndata:\n  a: b\n")
-    with pytest.raises(RenderError, match="ConfigMap/nons namespace not specified"):
-        discover(fleet / "clusters" / "prod")
+    apps_id = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+
+    planned = discover(fleet / "clusters" / "prod")
+    built = discover(fleet / "clusters" / "prod", DiscoverOptions(purpose="build"))
+
+    apps = planned.owner(apps_id)
+    assert apps is not None and apps.status is OwnerStatus.NOT_PLANNED
+    assert apps.reason.startswith("ConfigMap/nons namespace not specified (hint: set metadata.namespace")
+    assert planned.owner(apps.parent).status is OwnerStatus.BUILT  # type: ignore[arg-type,union-attr]
+    shown = built.owner(apps_id)
+    assert shown is not None and shown.status is OwnerStatus.BUILT
+    assert any(o.id.name == "nons" for o in shown.objects)
+    assert any(
+        d.subject == apps_id and "ConfigMap/nons namespace not specified" in d.summary for d in built.diagnostics
+    )
 
 
 def test_crd_in_the_fleet_decides_scope_of_its_kind(fleet: Path) -> None:
@@ -157,6 +176,7 @@ def test_remote_cluster_kustomizations_are_not_planned_and_same_names_keep_their
 
     def spoke(namespace: str) -> str:
         text = flux_kustomization("tenants", f"./spokes/{namespace}", "  kubeConfig:\n    secretRef:\n      name: kc\n")
+        text = text.replace("    name: flux-system\n", "    name: flux-system\n    namespace: flux-system\n")
         return text.replace("namespace: flux-system\nspec:", f"namespace: {namespace}\nspec:", 1)
 
     root = write_tree(
@@ -173,9 +193,30 @@ def test_remote_cluster_kustomizations_are_not_planned_and_same_names_keep_their
     state = discover(root / "hub", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
 
     for namespace in ("production", "staging"):
-        oid = ids.ks("tenants", namespace)
+        oid = ObjectId(namespace, "tenants", "kustomize.toolkit.fluxcd.io", "Kustomization")
         owner = state.owner(oid)
-        assert owner is not None and owner.status is OwnerStatus.EXTERNAL and owner.objects == ()
-        (note,) = owner.diagnostics
-        assert note.summary == "applies to a remote cluster (spec.kubeConfig): not planned"
-        assert str(note.location) == f"hub/{namespace}.yaml"
+        assert owner is not None and owner.status is OwnerStatus.REMOTE and owner.objects == ()
+        assert owner.reason == "applies to a remote cluster (spec.kubeConfig): not planned"
+        assert str(owner.origin) == f"hub/{namespace}.yaml"
+        assert [str(o.id) for o in owner.unplanned_objects] == ["ConfigMap/x/same"]  # rendered, counted, not planned
+
+
+def test_git_repository_ignore_is_applied_after_sourceignore(tmp_path: Path) -> None:
+    """source-controller appends spec.ignore to the .sourceignore patterns, so a `!` pattern
+    there re-includes what .sourceignore excluded (and any pattern drops the defaults)."""
+    source = FLUX_SYSTEM_SOURCE + "  ignore: |\n    !/apps/keep.yaml\n"
+    root = write_tree(
+        tmp_path / "repo",
+        {
+            "clusters/dev/sync.yaml": flux_kustomization("flux-system", "./clusters/dev") + "---\n" + source,
+            "clusters/dev/apps.yaml": flux_kustomization("apps", "./apps"),
+            ".sourceignore": "/apps/*.yaml\n",
+            "apps/keep.yaml": textwrap.dedent(cm("kept", "default", "a: b")),
+            "apps/drop.yaml": textwrap.dedent(cm("dropped", "default", "a: b")),
+        },
+    )
+
+    state = discover(root / "clusters/dev", DiscoverOptions(repo_root=root, cache=BuildCache.disabled()))
+
+    names = {i.name for i in state.objects() if i.kind == "ConfigMap"}
+    assert names == {"kept"}

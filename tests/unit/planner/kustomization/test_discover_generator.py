@@ -8,20 +8,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from fluxform.errors import SourceError
+from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
-from fluxform.planner.model import DesiredState
+from fluxform.planner.model import Cause, DesiredState, OwnerStatus
 from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.views.revdiff import diff_to_dict
-from tests.support.desired import owner_of
 from tests.support.diffjson import without_mode
 from tests.support.gitrepo import TestRepo
-from tests.support.ids import ks
-from tests.support.trees import FLUX_SYSTEM_SOURCE, configmap_text, flux_kustomization, write_tree
+from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, write_tree
 
 GENERATOR = """\
 apiVersion: source.extensions.fluxcd.io/v1beta1
@@ -50,6 +46,12 @@ spec:
 SYNC = FLUX_SYSTEM_SOURCE + "---\n"
 
 
+def _configmap(name: str, namespace: str, value: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  v: {value}\n"
+    )
+
+
 def _external(name: str, path: str, artifact: str) -> str:
     text = flux_kustomization(name, path)
     return text.replace(
@@ -61,10 +63,10 @@ FLEET = {
     "clusters/dev/flux-system/gotk-sync.yaml": SYNC + flux_kustomization("flux-system", "./clusters/dev"),
     "clusters/dev/infrastructure.yaml": _external("infra", "./controllers", "infrastructure"),
     "clusters/dev/apps.yaml": _external("apps", "./dev", "apps"),
-    "infrastructure/controllers/cm.yaml": configmap_text("controller", "infra", v="one"),
+    "infrastructure/controllers/cm.yaml": _configmap("controller", "infra", "one"),
     "infrastructure/controllers/README.md": "excluded by the generator\n",
     "apps/base/kustomization.yaml": "resources: [cm.yaml]\n",
-    "apps/base/cm.yaml": configmap_text("app", "apps", v="base"),
+    "apps/base/cm.yaml": _configmap("app", "apps", "base"),
     "apps/dev/kustomization.yaml": "resources: [../base]\nnamePrefix: dev-\n",
 }
 
@@ -74,7 +76,8 @@ def _render(root: Path) -> DesiredState:
 
 
 def _names(state: DesiredState, owner: str) -> list[str]:
-    found = owner_of(state, ks(owner))
+    found = state.owner(ObjectId("flux-system", owner, "kustomize.toolkit.fluxcd.io", "Kustomization"))
+    assert found is not None, owner
     return sorted(str(o.id) for o in found.objects)
 
 
@@ -103,12 +106,15 @@ def test_a_generator_rendered_by_a_sibling_kustomization_is_waited_for(tmp_path:
     assert _names(state, "apps") == ["ConfigMap/apps/dev-app"]
 
 
-def test_an_external_artifact_no_generator_builds_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_external_artifact_no_generator_builds_leaves_its_kustomizations_unplanned(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "repo", FLEET)
 
-    with pytest.raises(SourceError, match="no ArtifactGenerator in the fleet produces ExternalArtifact") as caught:
-        _render(root)
-    assert "--source flux-system/" in caught.value.one_line()
+    state = _render(root)
+
+    waiting = [o for o in state.owners if o.status is OwnerStatus.NOT_PLANNED]
+    assert waiting and all(o.cause is Cause.SOURCE for o in waiting)
+    assert all(o.reason.startswith("no ArtifactGenerator in the fleet produces ExternalArtifact") for o in waiting)
+    assert all("--source flux-system/" in o.reason for o in waiting)
 
 
 def test_the_example_layout_is_not_mistaken_for_the_self_managing_kustomization(tmp_path: Path) -> None:
@@ -137,7 +143,7 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
     repo = TestRepo.create(tmp_path / "repo")
     write_tree(repo.path, files)
     base = repo.commit("fleet")
-    repo.write("apps/base/cm.yaml", configmap_text("app", "apps", v="changed"))
+    repo.write("apps/base/cm.yaml", _configmap("app", "apps", "changed"))
     repo.commit("apps: new value")
 
     def run(changed_only: bool) -> dict[str, Any]:
@@ -147,7 +153,7 @@ def test_diff_of_the_example_layout_reads_the_generator_sources_from_the_reposit
 
     full, cold, warm = run(False), run(True), run(True)
 
-    assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0}
+    assert full["summary"] == {"add": 0, "change": 1, "destroy": 0, "forget": 0, "not_planned": 0}
     (cluster,) = full["clusters"]
     (owner,) = [o for o in cluster["owners"] if o["changes"]]
     assert owner["id"] == "Kustomization/flux-system/apps"

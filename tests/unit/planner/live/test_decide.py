@@ -362,7 +362,8 @@ REMOVAL_CASES: list[tuple[str, dict[str, Any], tuple[str, str, str | None] | Non
      {"live_obj": None, "read_failure": "HTTP 403", "recorded_manifest": configmap(annotations=PRUNE_DISABLED)},
      ("forget", "live object not readable (HTTP 403)", "")),
     ("owner suspended", {"live_obj": live(), "owner_status": OwnerStatus.SUSPENDED}, None),
-    ("owner not rendered", {"live_obj": live(), "owner_status": OwnerStatus.EXTERNAL}, None),
+    ("owner not planned", {"live_obj": live(), "owner_status": OwnerStatus.NOT_PLANNED}, None),
+    ("owner on another cluster", {"live_obj": live(), "owner_status": OwnerStatus.REMOTE}, None),
 ]  # fmt: skip
 
 
