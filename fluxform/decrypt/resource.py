@@ -264,3 +264,36 @@ def leaves_holding(manifest: Mapping[str, Any], values: frozenset[str]) -> list[
 
     walk(manifest, ())
     return found
+
+
+def leaves_filled_with(
+    before: Mapping[str, Any], after: Mapping[str, Any], values: frozenset[str]
+) -> list[tuple[str | int, ...]]:
+    """Paths of the leaves of `after` (a manifest after postBuild substitution) that
+    substitution changed and that now hold one of `values` (a variable taken from a Secret),
+    whole or as part of a longer string (`postgres://app:${password}@db`), to be masked like
+    Secret values. Leaves the manifest already had are left alone."""
+    found: list[tuple[str | int, ...]] = []
+    missing = object()
+
+    def at(node: Any, key: str | int) -> Any:
+        if isinstance(node, Mapping):
+            return node.get(key, missing)
+        if isinstance(node, list) and isinstance(key, int) and key < len(node):
+            return node[key]
+        return missing
+
+    def walk(node: Any, old: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, at(old, str(key)), (*path, str(key)))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, at(old, index), (*path, index))
+        elif node is not None and node != old:
+            text = node if isinstance(node, str) else str(node)
+            if text in values or (isinstance(node, str) and any(v in text for v in values)):
+                found.append(path)
+
+    walk(after, before, ())
+    return found

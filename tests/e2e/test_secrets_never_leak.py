@@ -89,6 +89,36 @@ def test_no_plaintext_in_any_output_file_or_temp(cluster: str, tmp_path: Path, m
     assert _files_under(temp) == [] or all("fluxform" not in str(p) for p in _files_under(temp))
 
 
+def test_secret_variables_substituted_into_other_kinds_are_masked(fleet_copy: Path, tmp_path: Path) -> None:
+    """substituteFrom a Secret puts its values wherever `${var}` stands, a ConfigMap or a
+    Deployment's env included: those leaves are masked as the Secret's data is."""
+    apps = fleet_copy / "apps" / "staging"
+    (apps / "leak.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\ndata:\n"
+        "  url: postgres://app:${redis_password}@db:5432\n  token: ${api_token}\n  region: ${cluster_region}\n"
+    )
+    overlay = apps / "kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("resources:\n", "resources:\n  - leak.yaml\n", 1))
+    cluster = fleet_copy / "clusters" / "staging"
+    plan_file, state_file = tmp_path / "plan.json", tmp_path / "state.json"
+    outputs = []
+    for fmt in ("text", "json", "markdown"):
+        result = run("plan", cluster, *OFFLINE, "-o", fmt, "--out", plan_file)
+        assert result.code == 0, result.err
+        outputs += [result.out, result.err]
+    record_plan(plan_file, state_file, mask_key=mask_key_of(KEYS))
+    built = run("build", "ks", "apps", cluster, *OFFLINE)
+    assert built.code == 0, built.err
+    outputs += [built.out, plan_file.read_text(), state_file.read_text()]
+
+    leak = next(d for d in yamlio.load_all(built.out) if d["metadata"]["name"] == "leak")
+    assert leak["data"]["url"].startswith("***") and leak["data"]["token"].startswith("***")
+    assert not leak["data"]["region"].startswith("***")  # a ConfigMap variable stays readable
+    for secret in _plaintexts()[:2]:  # staging's api_token and redis_password
+        forms = (secret, base64.b64encode(secret.encode()).decode())
+        assert not any(form in blob for form in forms for blob in outputs)
+
+
 def test_show_secrets_prints_plaintext_and_says_so() -> None:
     secrets = _plaintexts()
     built = run("build", "ks", "flux-system", FIXTURES / "fleet" / "clusters" / "staging", "--keys-dir", KEYS,

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fluxform import yamlio
-from fluxform.decrypt.resource import encrypted_paths, leaves_holding, needs_decryption, undecrypted_warning
+from fluxform.decrypt.resource import (
+    encrypted_paths,
+    leaves_filled_with,
+    leaves_holding,
+    needs_decryption,
+    undecrypted_warning,
+)
 from fluxform.errors import Diagnostic, RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.kustomization.normalize import normalize_manifest
@@ -108,14 +114,18 @@ def split_documents(text: str) -> list[str]:
     return [d for d in docs if d.strip()]
 
 
-def _variables(ks: FluxKustomization, lookup: ObjectLookup) -> dict[str, str]:
+def _variables(ks: FluxKustomization, lookup: ObjectLookup) -> tuple[dict[str, str], frozenset[str]]:
+    """Flux's variables, and the values among them that came from a Secret (a leaf that
+    substitution fills with one is masked like a Secret's data, whatever the object's kind)."""
     post_build = ks.post_build or {}
     namespace = ks.id.namespace
+    from_secret: dict[str, bool] = {}  # variable -> whether the reference that set it last is a Secret
 
     def data_of(kind: str, name: str) -> Mapping[str, str] | None:
         obj = lookup(kind, namespace, name)
         if obj is None:
             return None
+        from_secret.update((key, kind == "Secret") for key in (obj.get("data") or {}) | (obj.get("stringData") or {}))
         if kind == "Secret":
             decoded: dict[str, str] = {}
             for key, value in (obj.get("data") or {}).items():
@@ -132,7 +142,12 @@ def _variables(ks: FluxKustomization, lookup: ObjectLookup) -> dict[str, str]:
             and data_of(str(ref.get("kind")), str(ref.get("name"))) is None
         ):
             raise VariablesPending(str(ref.get("kind")), str(ref.get("name")))
-    return dict(collect_variables(post_build, data_of))
+    from_secret.clear()  # the check above looked every reference up once already
+    variables = collect_variables(post_build, data_of)
+    inline = post_build.get("substitute")
+    for key in inline if isinstance(inline, Mapping) else ():
+        from_secret[str(key)] = False  # inline values are in the Kustomization itself
+    return variables, frozenset(variables[k] for k, secret in from_secret.items() if secret and variables.get(k))
 
 
 def _set_metadata(obj: dict[str, Any], field: str, values: Mapping[str, Any]) -> None:
@@ -167,7 +182,7 @@ def finalize_kustomization(
     `secret_values`: what decrypted generator inputs hold; leaves equal to one are sensitive."""
     diagnostics: list[Diagnostic] = []
     post_build = ks.post_build
-    variables = _variables(ks, ctx.lookup) if post_build is not None else {}
+    variables, secret_variables = _variables(ks, ctx.lookup) if post_build is not None else ({}, frozenset())
     substitute = post_build is not None and should_substitute(post_build, variables)
     parsed = _parse(output_text, ks)
     started = time.perf_counter()
@@ -177,7 +192,9 @@ def finalize_kustomization(
     for index, (doc, text, sensitive) in enumerate(decrypted):
         started = time.perf_counter()
         if substitute and not substitution_disabled(doc):
-            doc = _substitute(doc, text, variables, ks, ctx, index)
+            before, doc = doc, _substitute(doc, text, variables, ks, ctx, index)
+            if secret_variables and doc.get("kind") != "Secret":  # Secrets are masked whole anyway
+                sensitive = (*sensitive, *leaves_filled_with(before, doc, secret_variables))
         ctx.add_time("substitute", started)
         objects.append(_finish(doc, ks, sensitive, secret_values))
     return objects, diagnostics

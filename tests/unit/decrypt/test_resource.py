@@ -26,6 +26,7 @@ from fluxform.decrypt import (
     secret_values_encrypted,
     undecrypted_warning,
 )
+from fluxform.decrypt.resource import leaves_filled_with
 from fluxform.errors import DecryptError
 from fluxform.kustomize.binary import kustomize_build
 from fluxform.objects import SourceLocation
@@ -269,3 +270,21 @@ def test_encrypted_paths_lists_enc_leaves(sops_cli: SopsCli, age_key: AgeKey) ->
         ("spec", "values", "port"),
     ]
     assert encrypted_paths(doc) == []
+
+
+def test_leaves_filled_with_secret_variables_are_the_changed_ones_holding_a_value() -> None:
+    before = {
+        "data": {"url": "postgres://app:${password}@db", "token": "${token}", "plain": "staging"},
+        "spec": {"ports": ["${port}"], "fixed": "s3cr3t-literal"},
+    }
+    after = {
+        "data": {"url": "postgres://app:s3cr3t-pw@db", "token": "s3cr3t-tok", "plain": "staging"},
+        "spec": {"ports": [8443], "fixed": "s3cr3t-literal", "added": "s3cr3t-tok"},
+    }
+    values = frozenset({"s3cr3t-pw", "s3cr3t-tok", "8443", "s3cr3t-literal"})
+    assert leaves_filled_with(before, after, values) == [
+        ("data", "url"),  # part of a longer string
+        ("data", "token"),
+        ("spec", "ports", 0),  # re-parsed as a number after substitution
+        ("spec", "added"),  # a leaf the substitution created
+    ]  # "fixed" held the same text before substitution: not from a variable
