@@ -39,6 +39,7 @@ from fluxform import yamlio
 from fluxform.errors import SourceError
 from fluxform.limits import read_limited
 from fluxform.objects import ObjectId
+from fluxform.sources.merged_yaml import dump_merged
 
 __all__ = ["GENERATOR_GROUP", "ArtifactGenerator", "CopyOperation", "OutputArtifact", "build_artifact", "go_glob"]
 
@@ -193,7 +194,7 @@ def _copy_file(root: Path, source: str, staging: Path, target: str, *, merge: bo
     dst.parent.mkdir(parents=True, exist_ok=True)
     if merge and dst.is_file():
         merged = _deep_merge(_load_merged(dst), _load_merged(src))
-        dst.write_text(yamlio.dump(merged), encoding="utf-8")
+        dst.write_text(dump_merged(merged), encoding="utf-8")
         return
     if dst.is_symlink() or dst.exists():
         dst.unlink()
