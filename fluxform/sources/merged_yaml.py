@@ -27,7 +27,8 @@ _BASE60_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"
 
 class _MergedFileDumper(GoDumper):
     def represent_go_v2_str(self, data: str) -> ScalarNode:
-        reads_back_as_another_type = self.resolve(ScalarNode, data, (True, False)) != _STR_TAG
+        tag: str = self.resolve(ScalarNode, data, (True, False))  # type: ignore[no-untyped-call]
+        reads_back_as_another_type = tag != _STR_TAG
         if "\n" not in data and (reads_back_as_another_type or _BASE60_FLOAT.match(data)):
             return self.represent_scalar(_STR_TAG, data, style='"')
         return self.represent_str_block_aware(data)
