@@ -75,6 +75,8 @@ def _register_build(name: str, kind: str, summary: str, notice: str) -> None:
             text = owner_manifests(owner, None if show_secrets else secrets.masking(None))
             if owner.reason:
                 click.echo(f"fluxform: {owner.id}: {owner.reason}", err=True)
+            for warning in (d for d in state.diagnostics if d.subject == owner.id):
+                click.echo(f"Warning: {warning.one_line()}", err=True)
             if show_secrets:
                 click.echo(f"fluxform: --show-secrets: {notice[0].lower()}{notice[1:]}", err=True)
             click.echo(text, nl=False)

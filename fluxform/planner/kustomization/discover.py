@@ -450,6 +450,16 @@ class _Discovery:
         self._check_scopes(scopes.merged(all_crds.crd_scopes))
         return self._result(self_artifact)
 
+    def _builds_anyway(self, ks: FluxKustomization) -> bool:
+        """`build ks NAME` of a suspended Kustomization builds it, as `flux build ks` does
+        (suspension stops the controller, not the build), with a warning saying so."""
+        focus = self.options.focus
+        if not (self.building and focus is not None and focus.matches(ks.id)):
+            return False
+        note = "suspended (spec.suspend: true): Flux applies none of this until it is resumed"
+        self.diagnostics.append(Diagnostic(note, ks.id, ks.origin))
+        return True
+
     def _focus_done(self) -> bool:
         focus = self.options.focus
         if focus is None or focus.kind == "HelmRelease" or not focus.exact:
@@ -575,7 +585,7 @@ class _Discovery:
                 continue
             if ks.id in self.stand_ins:
                 continue  # rendered elsewhere; it stands in for itself
-            if ks.suspend:
+            if ks.suspend and not self._builds_anyway(ks):
                 self.add_owner(ks, [], OwnerStatus.SUSPENDED)
                 continue
             try:
