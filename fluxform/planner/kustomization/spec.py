@@ -8,11 +8,11 @@ build, so they are validated once here and every later step can trust them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluxform.durations import parse_duration
 from fluxform.errors import RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.model import HealthCheck, HealthCheckExpr, OwnerSpec
@@ -48,25 +48,6 @@ class SourceRef:
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name}"
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Go duration (`1h30m`, `90s`) in seconds; ValueError when malformed."""
-    if text in ("0", ""):
-        return 0.0
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            raise ValueError(text)
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text):
-        raise ValueError(text)
-    return total
 
 
 def _mapping(value: Any, what: str, subject: ObjectId, origin: SourceLocation | None) -> dict[str, Any]:
