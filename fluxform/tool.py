@@ -74,12 +74,14 @@ def run_tool(
     check: bool = True,
     hint: str = "",
     cleanup: bool = False,
+    executable: str | None = None,
 ) -> ToolResult:
     """Run `argv`; with `check`, a non-zero exit raises ToolError carrying stderr's tail.
 
     `env` is merged over a copy of os.environ (so PATH etc. survive). Past `timeout`
     seconds, the memory limit or the output cap, it raises ToolLimitExceeded naming the
-    limit. `cleanup`: may run while the run is being cancelled."""
+    limit. `cleanup`: may run while the run is being cancelled. `executable`: the program
+    to start when argv[0] is only the name it should see (the Helm worker's field manager)."""
     if not cleanup:
         cancellation.raise_if_cancelled()
     full_env = dict(os.environ)
@@ -89,6 +91,7 @@ def run_tool(
     try:
         proc = subprocess.Popen(
             list(argv),
+            executable=executable,
             cwd=cwd,
             env=full_env,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,

@@ -15,8 +15,6 @@ install/upgrade CRD policy.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -40,7 +38,7 @@ from fluxform.helm.sdk import (
     validate_release_name,
 )
 from fluxform.helm.spec import HelmReleaseSpec
-from fluxform.helm.values import compose_values
+from fluxform.helm.values import compose_values, values_digest
 from fluxform.kinds import KindScopes
 from fluxform.limits import LimitExceeded, current_limits
 from fluxform.objects import ObjectId, SourceLocation
@@ -87,6 +85,8 @@ class RenderedRelease:
     create_namespace: bool = False  # Helm creates `namespace` first (install.createNamespace + targetNamespace)
     diagnostics: tuple[Diagnostic, ...] = ()
     timings: RenderTimings = field(default_factory=RenderTimings)
+    #: the composed values Helm gets (may hold values of valuesFrom Secrets: memory only)
+    values: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def render_release(
@@ -158,7 +158,7 @@ def _render(
         storage_namespace=hr.storage_namespace or hr.namespace,
         chart=chart,
         values_sources=composed.sources,
-        values_digest=_values_digest(composed.values),
+        values_digest=values_digest(composed.values),
         objects=tuple(manifests),
         hooks=tuple(hooks),
         crds=tuple(crds),
@@ -167,6 +167,7 @@ def _render(
         create_namespace=is_install and hr.install_create_namespace and bool(hr.target_namespace),
         diagnostics=tuple(diagnostics),
         timings=timings,
+        values=composed.values,
     )
 
 
@@ -328,8 +329,3 @@ def _load_crd_file(entry: Mapping[str, str]) -> list[Any]:
         raise RenderError(
             f"failed to parse CustomResourceDefinitions from {entry.get('filename')}", detail=str(exc)
         ) from None
-
-
-def _values_digest(values: Mapping[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,9 +1,18 @@
 """The one door to the Helm SDK wheel (`helm_python`, Helm v4 Go SDK through ctypes).
 
-Every call into the SDK goes through here, including the single private one: the public
+Every call into the SDK goes through here, including the private ones: the public
 `Chart.render` cannot pass `.Capabilities` (kube version, API versions), so `render_chart`
-calls the native `helm_render` with its JSON options when they are given. That call is
-pinned to helm-python-sdk 0.2.2 (`PINNED_SDK`); `check_sdk()` refuses another version.
+calls the native `helm_render` with its JSON options when they are given; and the public
+`Config.install/upgrade/rollback` cannot pass what helm-controller sets (server-side apply,
+forced conflicts, take-ownership, skipped CRDs, waiting for Jobs, hooks, a post-renderer
+and its strategy, schema and OpenAPI validation), so `HelmReleases` calls `helm_install`,
+`helm_upgrade` and `helm_rollback` with the full options JSON (the keys were read from the
+wheel's strict decoder, which rejects unknown ones). Those calls are pinned to
+helm-python-sdk 0.2.2 (`PINNED_SDK`); `check_sdk()` refuses another version.
+
+Release actions run only in the Helm worker process (helm/worker.py): the SDK takes Helm's
+server-side apply field manager from the process's argv[0], and its Go runtime reads the
+environment (HELM_* homes, plugin dir) once, when the library loads.
 
 SDK quirks handled here (each pinned by a test):
 * `render` mutates the loaded chart (Helm's ProcessDependencies drops disabled subcharts),
@@ -33,7 +42,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from fluxform import yamlio
-from fluxform.errors import RenderError
+from fluxform.errors import FluxformError, RenderError
 
 if TYPE_CHECKING:
     import helm_python
@@ -41,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_KUBE_VERSION",
     "PINNED_SDK",
+    "WORKER_HOME_ENV",
+    "HelmActionFailed",
+    "HelmReleases",
     "RenderOptions",
     "chart_crds",
     "chart_dependencies",
@@ -48,6 +60,7 @@ __all__ = [
     "chart_values",
     "check_sdk",
     "dependency_status",
+    "helm_home_environment",
     "load_chart",
     "package_chart",
     "parse_values_yaml",
@@ -100,11 +113,32 @@ def check_sdk() -> None:
         )
 
 
+#: Set in a Helm worker's environment: the private Helm home its parent made for it.
+WORKER_HOME_ENV = "FLUXFORM_HELM_HOME"
+
+
+def helm_home_environment(root: Path) -> dict[str, str]:
+    """The environment that points Helm at a private home under `root` (made here, 0700):
+    what a Helm worker must be started with, because the SDK's Go runtime reads its
+    environment once, when the library loads, and never sees later changes."""
+    env = {WORKER_HOME_ENV: str(root)}
+    for var, sub in (("HELM_CACHE_HOME", "cache"), ("HELM_CONFIG_HOME", "config"), ("HELM_DATA_HOME", "data")):
+        (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        env[var] = str(root / sub)
+    (root / "data" / "plugins").mkdir(mode=0o700, exist_ok=True)
+    env["HELM_PLUGINS"] = str(root / "data" / "plugins")
+    return env
+
+
 def use_private_helm_home() -> None:
-    """Point HELM_CACHE_HOME/CONFIG_HOME/DATA_HOME at one private dir per process."""
+    """Point HELM_CACHE_HOME/CONFIG_HOME/DATA_HOME at one private dir per process (a Helm
+    worker keeps the home its parent gave it)."""
     global _home
     with _home_lock:
         if _home is not None:
+            return
+        if os.environ.get(WORKER_HOME_ENV):
+            _home = Path(os.environ[WORKER_HOME_ENV])
             return
         _home = Path(tempfile.mkdtemp(prefix="fluxform-helm-"))
         for var, sub in (("HELM_CACHE_HOME", "cache"), ("HELM_CONFIG_HOME", "config"), ("HELM_DATA_HOME", "data")):
@@ -244,6 +278,118 @@ def package_chart(chart_dir: Path, destination: Path) -> Path:
         return Path(_sdk().package(chart_dir, destination=destination))
     except _sdk().HelmError as exc:
         raise RenderError("chart could not be packaged", detail=_squash(exc)) from exc
+
+
+class HelmActionFailed(FluxformError):
+    """A Helm release action failed; `kind` is the SDK's error family (release, kube,
+    not-found, cancelled, values, render, storage, ...)."""
+
+    def __init__(self, summary: str, *, kind: str, detail: str = "") -> None:
+        super().__init__(summary, detail=detail)
+        self.kind = kind
+
+
+class HelmReleases:
+    """Release actions on one cluster through the SDK, releases stored in `namespace`
+    (the SDK keeps a release's storage in its release namespace: it re-targets the whole
+    configuration, storage included, to an action's namespace).
+
+        with HelmReleases(kubeconfig, "kubeapi", "team") as helm:
+            helm.install(chart, "shop", values, {"wait": "watcher", "timeout_seconds": 300})
+    """
+
+    def __init__(self, kubeconfig: Path | None, context: str, namespace: str) -> None:
+        options: dict[str, Any] = {"namespace": namespace}
+        if kubeconfig is not None:
+            options["kubeconfig_path"] = str(kubeconfig)
+        if context:
+            options["kube_context"] = context
+        self.namespace = namespace
+        self._config = _sdk().Config(**options)
+
+    def __enter__(self) -> HelmReleases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._config.close()
+
+    def install(
+        self, chart: helm_python.Chart, name: str, values: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """`helm install` with helm-controller's options (private: see the module docstring)."""
+        return self._release_call("helm_install", "install", chart, name, values, options)
+
+    def upgrade(
+        self, chart: helm_python.Chart, name: str, values: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return self._release_call("helm_upgrade", "upgrade", chart, name, values, options)
+
+    def rollback(self, name: str, options: Mapping[str, Any]) -> None:
+        """Roll back to `options["version"]` (private call: server-side apply, wait for Jobs, history)."""
+        with _failures("rollback", name):
+            _sdk()._native.call_status("helm_rollback", self._config._raw(), name, json.dumps(dict(options)))
+
+    def uninstall(self, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        with _failures("uninstall", name):
+            found: dict[str, Any] = self._config.uninstall(name, **options)
+        return found
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Revisions oldest first; [] when the release does not exist."""
+        try:
+            with _failures("history", name):
+                found: list[dict[str, Any]] = self._config.history(name)
+        except HelmActionFailed as exc:
+            if exc.kind == "not-found":
+                return []
+            raise
+        return found
+
+    def _release_call(
+        self,
+        function: str,
+        verb: str,
+        chart: helm_python.Chart,
+        name: str,
+        values: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        native = _sdk()._native
+        with _failures(verb, name):
+            text = native.call_string(
+                function,
+                self._config._raw(),
+                native.HANDLE(0),  # no cancellation context: the worker process is the unit of cancellation
+                chart._raw(),
+                None,  # no chart reference: the loaded chart
+                name,
+                json.dumps(values),
+                json.dumps({"namespace": self.namespace, **options}),
+            )
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+
+_KINDS = {
+    "HelmNotFoundError": "not-found",
+    "HelmCancelledError": "cancelled",
+    "HelmKubeError": "kube",
+    "HelmValuesError": "values",
+    "HelmRenderError": "render",
+    "HelmStorageError": "storage",
+    "HelmReleaseError": "release",
+    "HelmInvalidArgError": "invalid-argument",
+}
+
+
+@contextmanager
+def _failures(verb: str, name: str) -> Iterator[None]:
+    """SDK errors as HelmActionFailed naming the action and release, Helm's message kept."""
+    try:
+        yield
+    except _sdk().HelmError as exc:
+        kind = _KINDS.get(type(exc).__name__, "helm")
+        raise HelmActionFailed(f"Helm {verb} of release {name} failed", kind=kind, detail=_squash(exc)) from None
 
 
 def _squash(exc: BaseException) -> str:

@@ -11,10 +11,11 @@ flux-semantics.md 5.x); where its docs and code disagree the code wins and a com
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fluxform.errors import RenderError
+from fluxform.helm.policy import ReleasePolicy, read_policy
 from fluxform.objects import ObjectId, SourceLocation
 
 __all__ = [
@@ -113,6 +114,9 @@ class HelmReleaseSpec:
     install_disable_wait: bool = False
     upgrade_disable_wait: bool = False
     upgrade_force: bool = False
+    policy: ReleasePolicy = field(default_factory=ReleasePolicy)  # how each Helm action runs (apply)
+    #: the manifest it was read from (the Helm worker reads it again); may hold inline values
+    source: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -166,6 +170,8 @@ class HelmReleaseSpec:
             install_disable_wait=reader.boolean(install, "disableWait"),
             upgrade_disable_wait=reader.boolean(upgrade, "disableWait"),
             upgrade_force=reader.boolean(upgrade, "force"),
+            policy=read_policy(reader, spec),
+            source=doc,
         )
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +32,25 @@ from fluxform.helm.sdk import parse_values_yaml
 from fluxform.helm.spec import HelmReleaseSpec, ValuesReference
 from fluxform.helm.strvals import StrvalsError, parse_into, parse_into_string
 
-__all__ = ["ComposedValues", "Lookup", "compose_values", "merge_maps", "replace_path_literal", "replace_path_value"]
+__all__ = [
+    "ComposedValues",
+    "Lookup",
+    "compose_values",
+    "merge_maps",
+    "replace_path_literal",
+    "replace_path_value",
+    "values_digest",
+]
 
 #: (kind, namespace, name) -> manifest from the desired state (or the cluster), or None.
 Lookup = Callable[[str, str, str], Mapping[str, Any] | None]
+
+
+def values_digest(values: Mapping[str, Any]) -> str:
+    """sha256 of values as canonical JSON (not Flux's digest): compares a release's values
+    with the desired ones without keeping either."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

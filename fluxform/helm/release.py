@@ -1,0 +1,526 @@
+"""One HelmRelease applied as a real Helm release, as helm-controller applies it: the entry point
+the apply executor calls per HelmRelease owner (and, for its rollback, `rollback`/`uninstall`).
+
+What a call does, in helm-controller's order:
+1. read Helm's storage (helm/storage.py): the release's history and status;
+2. a `pending-*` release is locked: recovered (marked failed, then rolled back or
+   uninstalled) only when the apply journal proves this fluxform's interrupted run left it and
+   the state lock is held (helm/journal.py), else refused and never touched;
+3. nothing to do when the deployed revision already holds this chart, these values and this
+   manifest (helm-controller's in-sync check);
+4. a journal record, then the chart's `crds/` per the CRD policy (server-side applied as the
+   field manager, or created/replaced without SSA, then waited for `Established`);
+5. the Helm actions in a worker process (helm/worker.py) whose argv[0] is the field manager:
+   install or upgrade with helm-controller's options, its post-renderers run as a Helm
+   post-renderer, remediation and retries (helm/remediation.py).
+
+Storage namespace: the Helm SDK keeps a release's records in its release namespace (an
+action re-targets the SDK's whole configuration to the release namespace). A HelmRelease
+whose storage namespace differs (`spec.storageNamespace`, or `spec.targetNamespace` without
+`spec.storageNamespace`, since Flux stores in the HelmRelease's namespace) is refused with
+one line: fluxform cannot store the release where helm-controller would look for it.
+
+    applier = ReleaseApplier(cluster, options, field_manager="helm-controller", run_id=run)
+    outcome = applier.apply(spec, rendered)       # ReleaseFailed (typed) when Helm failed
+    applier.rollback(spec, outcome.revision_before)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fluxform.cluster.client import ClusterClient
+from fluxform.cluster.errors import Refusal
+from fluxform.cluster.mapping import KindMapping
+from fluxform.cluster.options import ClusterOptions
+from fluxform.cluster.write import apply, create, replace
+from fluxform.errors import ClusterError, FluxformError, RenderError, ToolError
+from fluxform.helm.journal import ReleaseJournal, ReleaseRecord, proving_record
+from fluxform.helm.names import release_name_for, release_namespace_for
+from fluxform.helm.render import RenderedRelease
+from fluxform.helm.sdk import helm_home_environment, parse_yaml_document
+from fluxform.helm.spec import HelmReleaseSpec
+from fluxform.helm.storage import StoredRelease, mark_failed, read_history
+from fluxform.helm.worker import PYTHON_ENV
+from fluxform.helm.worker_protocol import Step, WorkerRequest, WorkerResult, chart_to_wire
+from fluxform.objects import ObjectId
+from fluxform.scratch import scratch_dir
+from fluxform.state.backend import StateBackend
+from fluxform.state.lock import LockInfo
+from fluxform.tool import run_tool
+
+__all__ = [
+    "HeldLock",
+    "ReleaseApplier",
+    "ReleaseFailed",
+    "ReleaseLocked",
+    "ReleaseOutcome",
+    "ReleaseRef",
+    "release_ref",
+]
+
+_CRD = KindMapping("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
+_CRD_WAIT = 60.0  # helm-controller waits this long for applied CRDs
+_WORKER_MARGIN = 120.0  # seconds past the sum of Helm's own timeouts before the worker is stopped
+_MANAGER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DOC_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRef:
+    """Where a HelmRelease's Helm release lives (flux-semantics 5.2)."""
+
+    name: str
+    namespace: str  # release namespace
+    storage_namespace: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def release_ref(spec: HelmReleaseSpec) -> ReleaseRef:
+    name = release_name_for(spec.name, target_namespace=spec.target_namespace, release_name=spec.release_name)
+    namespace = release_namespace_for(spec.namespace, target_namespace=spec.target_namespace)
+    return ReleaseRef(name, namespace, spec.storage_namespace or spec.namespace)
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What was done to one release (past tense; never values)."""
+
+    owner: ObjectId
+    release: ReleaseRef
+    action: str  # install | upgrade | rollback | uninstall | none (already in sync)
+    revision_before: int | None  # latest revision before (None: no release)
+    revision_after: int | None  # latest revision after (None: no release left)
+    status: str  # Helm status of revision_after ("" when none)
+    field_manager: str
+    steps: tuple[Step, ...] = ()  # each Helm action run, remediation included
+    recovered: str = ""  # a pending release this call unlocked first, e.g. "pending-upgrade at 4"
+
+    @property
+    def remediated(self) -> bool:
+        return any(s.action in ("rollback", "uninstall") for s in self.steps[1:])
+
+
+class ReleaseFailed(FluxformError):
+    """Helm failed (after any remediation); `outcome` says where the release was left."""
+
+    def __init__(self, summary: str, outcome: ReleaseOutcome, *, detail: str = "", hint: str = "") -> None:
+        super().__init__(summary, detail=detail, hint=hint, subject=outcome.owner)
+        self.outcome = outcome
+
+
+class ReleaseLocked(ReleaseFailed):
+    """The release is pending-* and nothing proves fluxform left it: it is not touched."""
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """The state lock the caller holds: recovery of a pending release checks it is still held."""
+
+    backend: StateBackend
+    info: LockInfo
+
+    def held(self) -> bool:
+        holder = self.backend.lock_holder()
+        return holder is not None and holder.id == self.info.id
+
+
+class ReleaseApplier:
+    """Applies HelmReleases to one cluster as `field_manager` (helm-controller when the cluster
+    runs Flux, fluxform otherwise, or --field-manager). `scrub` cleans every Helm message
+    before it leaves (the fleet's decrypted values, FleetSecrets.scrub)."""
+
+    def __init__(
+        self,
+        cluster: ClusterClient,
+        options: ClusterOptions,
+        *,
+        field_manager: str,
+        run_id: str,
+        journal: ReleaseJournal | None = None,
+        lock: HeldLock | None = None,
+        scrub: Callable[[str], str] = str,
+        unbounded_attempts: int = 3,
+    ) -> None:
+        if not _MANAGER.match(field_manager):
+            raise ClusterError(f"field manager {field_manager!r} cannot be a process name", hint="use [A-Za-z0-9._-]")
+        self.cluster, self.options = cluster, options
+        self.field_manager, self.run_id = field_manager, run_id
+        self.journal, self.lock, self.scrub = journal, lock, scrub
+        self.unbounded_attempts = unbounded_attempts
+
+    # ----- reads --------------------------------------------------------------------------
+
+    def history(self, ref: ReleaseRef) -> list[StoredRelease]:
+        return read_history(self.cluster, ref.storage_namespace, ref.name)
+
+    def status(self, ref: ReleaseRef) -> StoredRelease | None:
+        history = self.history(ref)
+        return history[-1] if history else None
+
+    # ----- actions ------------------------------------------------------------------------
+
+    def apply(self, spec: HelmReleaseSpec, rendered: RenderedRelease) -> ReleaseOutcome:
+        """Install or upgrade `rendered` (what the plan rendered, re-rendered by the caller)."""
+        ref = self._supported(spec)
+        history, recovered = self._unlocked(spec, ref, self.history(ref))
+        latest = history[-1] if history else None
+        if latest is not None and _in_sync(latest, rendered, ref):
+            return self._outcome(spec, ref, "none", latest, latest, recovered=recovered)
+        operation = "install" if latest is None or latest.status == "uninstalled" else "upgrade"
+        self._record(spec, ref, operation, latest)
+        policy = spec.policy
+        if rendered.crds:
+            ssa = (
+                policy.install.server_side_apply
+                if operation == "install"
+                else _ssa(policy.upgrade.server_side_apply, latest)
+            )
+            self._apply_crds(spec, rendered.crds, rendered.crd_policy, ssa)
+        request = WorkerRequest(
+            operation="apply",
+            release=ref.name,
+            namespace=ref.namespace,
+            helm_release=_manifest_of(spec),
+            chart=chart_to_wire(rendered.chart),
+            values=dict(rendered.values),
+            apply_methods=_apply_methods(history),
+            unbounded_attempts=self.unbounded_attempts,
+            **self._connection(),
+        )
+        result = self._run_worker(request, _apply_budget(spec, self.unbounded_attempts))
+        return self._finished(spec, ref, operation, result, recovered)
+
+    def rollback(self, spec: HelmReleaseSpec, revision: int) -> ReleaseOutcome:
+        """`helm rollback` to `revision` with the HelmRelease's rollback options (the executor's
+        rollback of a failed apply: back to the revision the release had before it)."""
+        ref = self._supported(spec)
+        history, recovered = self._unlocked(spec, ref, self.history(ref))
+        latest = history[-1] if history else None
+        self._record(spec, ref, "rollback", latest)
+        request = WorkerRequest(
+            operation="rollback",
+            release=ref.name,
+            namespace=ref.namespace,
+            helm_release=_manifest_of(spec),
+            revision=revision,
+            apply_methods=_apply_methods(history),
+            **self._connection(),
+        )
+        result = self._run_worker(request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+        return self._finished(spec, ref, "rollback", result, recovered)
+
+    def uninstall(self, spec: HelmReleaseSpec) -> ReleaseOutcome:
+        """`helm uninstall` with the HelmRelease's uninstall options (the executor's rollback of
+        a release this apply installed)."""
+        ref = self._supported(spec)
+        history, recovered = self._unlocked(spec, ref, self.history(ref))
+        latest = history[-1] if history else None
+        if latest is None:
+            return self._outcome(spec, ref, "none", None, None, recovered=recovered)
+        self._record(spec, ref, "uninstall", latest)
+        request = WorkerRequest(
+            operation="uninstall",
+            release=ref.name,
+            namespace=ref.namespace,
+            helm_release=_manifest_of(spec),
+            **self._connection(),
+        )
+        result = self._run_worker(request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        return self._finished(spec, ref, "uninstall", result, recovered)
+
+    # ----- pending releases ---------------------------------------------------------------
+
+    def _unlocked(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, history: list[StoredRelease]
+    ) -> tuple[list[StoredRelease], str]:
+        """The history with a pending latest revision recovered, when that is proven ours."""
+        latest = history[-1] if history else None
+        if latest is None or not latest.pending:
+            return history, ""
+        record = (
+            proving_record(self.journal.entries(), ref.storage_namespace, ref.name, latest.version)
+            if self.journal
+            else None
+        )
+        where = f"{latest.status} at revision {latest.version}"
+        if record is None:
+            raise ReleaseLocked(
+                f"Helm release {ref} is {where} and no apply journal of fluxform shows it left it",
+                self._outcome(spec, ref, "none", latest, latest),
+                hint="another Helm client may be acting on it: fluxform leaves it alone; once nothing acts on "
+                f"it, `helm rollback {ref.name} -n {ref.namespace}` (or let helm-controller unlock it)",
+            )
+        if self.lock is None or not self.lock.held():
+            raise ReleaseLocked(
+                f"Helm release {ref} is {where} (left by fluxform run {record.run_id}), but the state lock "
+                "is not held: not recovered",
+                self._outcome(spec, ref, "none", latest, latest),
+                hint="recover it from `fluxform apply`, which holds the state lock",
+            )
+        unlocked = mark_failed(self.cluster, latest, f"Release unlocked from stale '{latest.status}' state")
+        steps: list[Step] = [Step("unlock", unlocked.version, unlocked.status)]
+        history = [*history[:-1], unlocked]
+        target = _last_good([h for h in history if h.version <= (record.revision_before or 0)])
+        if target is None:
+            request = WorkerRequest("uninstall", ref.name, ref.namespace, _manifest_of(spec), **self._connection())
+            result = self._run_worker(request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        else:
+            request = WorkerRequest(
+                "rollback",
+                ref.name,
+                ref.namespace,
+                _manifest_of(spec),
+                revision=target.version,
+                apply_methods=_apply_methods(history),
+                **self._connection(),
+            )
+            result = self._run_worker(request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+        steps += result.steps
+        if result.error:
+            outcome = self._outcome(spec, ref, "rollback", latest, None, steps=tuple(steps), result=result)
+            raise ReleaseFailed(
+                f"Helm release {ref} was {where} (left by fluxform run {record.run_id}): recovering it failed",
+                outcome,
+                detail=self.scrub(result.error),
+            )
+        return self.history(ref), f"{where} (fluxform run {record.run_id}): unlocked, then " + (
+            f"rolled back to revision {target.version}" if target is not None else "uninstalled"
+        )
+
+    # ----- helpers ------------------------------------------------------------------------
+
+    def _supported(self, spec: HelmReleaseSpec) -> ReleaseRef:
+        ref = release_ref(spec)
+        if ref.storage_namespace != ref.namespace:
+            raise ClusterError(
+                f"Helm release {ref} is stored in namespace {ref.storage_namespace} by helm-controller, "
+                f"and the Helm SDK fluxform uses can only store it in its release namespace {ref.namespace}",
+                subject=spec.id,
+                location=spec.origin,
+                hint=f"set spec.storageNamespace: {ref.namespace} (Flux then stores it there too), "
+                "or leave this HelmRelease to helm-controller",
+            )
+        return ref
+
+    def _record(self, spec: HelmReleaseSpec, ref: ReleaseRef, operation: str, latest: StoredRelease | None) -> None:
+        if self.journal is None:
+            return
+        before = latest.version if latest is not None else None
+        self.journal.record(
+            ReleaseRecord.started(
+                self.run_id, spec.id, ref.name, ref.namespace, ref.storage_namespace, operation, before
+            )
+        )
+
+    def _connection(self) -> dict[str, Any]:
+        if self.options.in_cluster or self.cluster.context == "in-cluster":
+            return {"kubeconfig": None, "context": ""}
+        kubeconfig = str(self.options.kubeconfig) if self.options.kubeconfig is not None else None
+        return {"kubeconfig": kubeconfig, "context": self.cluster.context}
+
+    def _apply_crds(
+        self, spec: HelmReleaseSpec, crds: Sequence[Mapping[str, Any]], policy: str, server_side: bool
+    ) -> None:
+        """helm-controller internal/action/crds.go applyCRDs: with server-side apply both Create
+        and CreateReplace apply every CRD (Helm's SSA Create is an apply, so existing CRDs are
+        updated too); without it, Create only creates missing ones and CreateReplace replaces.
+        Then every CRD must be Established within 60 s."""
+        for crd in crds:
+            if server_side:
+                written = apply(self.cluster, _CRD, crd, field_manager=self.field_manager, force=True)
+            elif policy == "Create":
+                written = create(self.cluster, _CRD, crd, field_manager=self.field_manager)
+                if written.failure is not None and written.failure.refusal is Refusal.ALREADY_EXISTS:
+                    continue
+            else:
+                written = self._create_or_replace(crd)
+            if not written.ok:
+                raise written.error().with_context(subject=spec.id, location=spec.origin)
+        self._wait_established(spec, [str((c.get("metadata") or {}).get("name")) for c in crds])
+
+    def _create_or_replace(self, crd: Mapping[str, Any]) -> Any:
+        written = create(self.cluster, _CRD, crd, field_manager=self.field_manager)
+        if written.failure is None or written.failure.refusal is not Refusal.ALREADY_EXISTS:
+            return written
+        live = self.cluster.request("GET", _CRD.object_path("", str(crd["metadata"]["name"])))
+        version = str(((live.json() or {}).get("metadata") or {}).get("resourceVersion") or "")
+        body = {**crd, "metadata": {**crd["metadata"], "resourceVersion": version}}
+        return replace(self.cluster, _CRD, body, field_manager=self.field_manager)
+
+    def _wait_established(self, spec: HelmReleaseSpec, names: Sequence[str]) -> None:
+        deadline = time.monotonic() + _CRD_WAIT
+        waiting = list(names)
+        while waiting:
+            reply = self.cluster.request("GET", _CRD.object_path("", waiting[0]), what=f"read CRD {waiting[0]}")
+            conditions = ((reply.json() or {}).get("status") or {}).get("conditions") or [] if reply.ok else []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                waiting.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"CustomResourceDefinition {waiting[0]} is not Established after {_CRD_WAIT:g} s",
+                    subject=spec.id,
+                    location=spec.origin,
+                )
+            time.sleep(0.2)
+
+    def _run_worker(self, request: WorkerRequest, budget: float) -> WorkerResult:
+        """The Helm worker as `<python dir>/<field manager>`: Helm's SSA field manager is the
+        basename of argv[0]. Its input (values included) goes over stdin only."""
+        program = str(Path(sys.executable).parent / self.field_manager)
+        with scratch_dir("fluxform-helm-worker-") as home:
+            env = {**helm_home_environment(home), PYTHON_ENV: sys.executable}
+            if request.kubeconfig is None and self.options.in_cluster:
+                env.update(KUBECONFIG="", HOME=str(home))  # nothing but the pod's service account
+            try:
+                ran = run_tool(
+                    [program, "-m", "fluxform.helm.worker"],
+                    tool="Helm worker",
+                    executable=sys.executable,
+                    env=env,
+                    stdin=request.to_json(),
+                    timeout=budget,
+                    check=False,
+                )
+            except ToolError as exc:
+                raise ClusterError(
+                    f"Helm {request.operation} of release {request.namespace}/{request.release} was stopped",
+                    detail=self.scrub(exc.one_line()),
+                ) from None
+        lines = [line for line in ran.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+        try:
+            return WorkerResult.from_json(lines[-1])
+        except (IndexError, ValueError, TypeError, KeyError):
+            tail = ran.stderr.decode("utf-8", "replace").strip()[-1500:]
+            raise ClusterError(
+                f"the Helm worker for release {request.namespace}/{request.release} ended without a result "
+                f"(exit {ran.exit_code})",
+                detail=self.scrub(tail),
+            ) from None
+
+    def _finished(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, action: str, result: WorkerResult, recovered: str
+    ) -> ReleaseOutcome:
+        outcome = ReleaseOutcome(
+            owner=spec.id,
+            release=ref,
+            action=action,
+            revision_before=result.revision_before,
+            revision_after=result.revision_after,
+            status=result.status,
+            field_manager=self.field_manager,
+            steps=result.steps,
+            recovered=recovered,
+        )
+        if result.error:
+            where = (
+                f"release left {outcome.status} at revision {outcome.revision_after}"
+                if outcome.status
+                else "no release left"
+            )
+            if outcome.remediated:
+                where += (
+                    f" after {', '.join(s.action for s in outcome.steps[1:] if s.action in ('rollback', 'uninstall'))}"
+                )
+            raise ReleaseFailed(
+                f"Helm {action} of release {ref} failed ({where})",
+                outcome,
+                detail=self.scrub(result.error),
+            )
+        return outcome
+
+    def _outcome(
+        self,
+        spec: HelmReleaseSpec,
+        ref: ReleaseRef,
+        action: str,
+        before: StoredRelease | None,
+        after: StoredRelease | None,
+        *,
+        steps: tuple[Step, ...] = (),
+        result: WorkerResult | None = None,
+        recovered: str = "",
+    ) -> ReleaseOutcome:
+        return ReleaseOutcome(
+            owner=spec.id,
+            release=ref,
+            action=action,
+            revision_before=before.version if before is not None else None,
+            revision_after=(result.revision_after if result is not None else after.version if after else None),
+            status=(result.status if result is not None else after.status if after else ""),
+            field_manager=self.field_manager,
+            steps=steps,
+            recovered=recovered,
+        )
+
+
+def _manifest_of(spec: HelmReleaseSpec) -> dict[str, Any]:
+    """The HelmRelease as the worker reads it back (HelmReleaseSpec.from_doc): what decides
+    its policy and post-renderers."""
+    if spec.source is None:
+        raise RenderError("the HelmRelease's manifest is not available to apply it", subject=spec.id)
+    return dict(spec.source)
+
+
+def _ssa(mode: str, latest: StoredRelease | None) -> bool:
+    if mode in ("true", "false"):
+        return mode == "true"
+    return latest is None or latest.apply_method != "csa"
+
+
+def _apply_methods(history: Sequence[StoredRelease]) -> dict[str, str]:
+    return {str(h.version): h.apply_method for h in history if h.apply_method}
+
+
+def _last_good(history: Sequence[StoredRelease]) -> StoredRelease | None:
+    for entry in reversed(history):
+        if entry.status in ("deployed", "superseded"):
+            return entry
+    return None
+
+
+def _apply_budget(spec: HelmReleaseSpec, unbounded: int) -> float:
+    """How long the worker may take: every attempt and remediation at their own timeouts."""
+    policy = spec.policy
+    retries = max(policy.install.remediation.retries, policy.upgrade.remediation.retries)
+    attempts = unbounded if retries < 0 else retries + 1
+    longest = max(policy.install.timeout, policy.upgrade.timeout)
+    remedy = max(policy.rollback.timeout, policy.uninstall.timeout)
+    return attempts * (longest + remedy) + _WORKER_MARGIN
+
+
+def _in_sync(latest: StoredRelease, rendered: RenderedRelease, ref: ReleaseRef) -> bool:
+    """helm-controller's InSync: deployed, same chart name and version, same values, and (for
+    post-renderer or commonMetadata changes) the same manifest."""
+    if latest.status != "deployed" or latest.chart_name != rendered.chart.name:
+        return False
+    if latest.chart_version != rendered.chart.version or latest.config_digest != rendered.values_digest:
+        return False
+    return _manifest_objects(latest.manifest, ref.namespace) == _normalised(rendered.objects, ref.namespace)
+
+
+def _manifest_objects(manifest: str, namespace: str) -> list[str]:
+    docs = [parse_yaml_document(part) for part in _DOC_SEPARATOR.split(manifest) if part.strip()]
+    return _normalised([d for d in docs if d], namespace)
+
+
+def _normalised(docs: Sequence[Mapping[str, Any]], namespace: str) -> list[str]:
+    """Documents as sorted canonical JSON, the release namespace implied (Helm places
+    objects without one there)."""
+    out = []
+    for doc in docs:
+        meta = dict(doc.get("metadata") or {})
+        if meta.get("namespace") == namespace:
+            meta.pop("namespace")
+        out.append(json.dumps({**doc, "metadata": meta}, sort_keys=True))
+    return sorted(out)
