@@ -150,19 +150,30 @@ _PRLIMIT = hasattr(resource, "prlimit")
 def _limit_child(pid: int, memory_bytes: int, timeout: float) -> None:
     cpu = _cpu_seconds(timeout)
     with contextlib.suppress(ProcessLookupError):  # already gone
-        resource.prlimit(pid, resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-        resource.prlimit(pid, resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.prlimit(pid, resource.RLIMIT_DATA, _within(resource.RLIMIT_DATA, memory_bytes, memory_bytes))
+        resource.prlimit(pid, resource.RLIMIT_CPU, _within(resource.RLIMIT_CPU, cpu, cpu + 5))
 
 
 def _child_limits(memory_bytes: int, timeout: float) -> Callable[[], None]:
     """Elsewhere: the same limits set in the forked child before exec."""
     cpu = _cpu_seconds(timeout)
+    data = _within(resource.RLIMIT_DATA, memory_bytes, memory_bytes)
+    cpu_limits = _within(resource.RLIMIT_CPU, cpu, cpu + 5)
 
     def apply() -> None:  # runs in the forked child, before exec: only async-signal-safe work
-        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_DATA, data)
+        resource.setrlimit(resource.RLIMIT_CPU, cpu_limits)
 
     return apply
+
+
+def _within(which: int, soft: int, hard: int) -> tuple[int, int]:
+    """(soft, hard) no higher than this process's own hard limit: a process running under
+    limits itself (fluxform's Helm worker runs a kustomize) may only lower them."""
+    _, own_hard = resource.getrlimit(which)
+    if own_hard == resource.RLIM_INFINITY:
+        return soft, hard
+    return min(soft, own_hard), min(hard, own_hard)
 
 
 @contextlib.contextmanager

@@ -423,6 +423,7 @@ class ReleaseApplier:
             recovered=recovered,
         )
         if result.error:
+            detail = "; ".join((result.error, *(f"post-renderer: {f}" for f in result.post_render_failures)))
             where = (
                 f"release left {outcome.status} at revision {outcome.revision_after}"
                 if outcome.status
@@ -435,7 +436,7 @@ class ReleaseApplier:
             raise ReleaseFailed(
                 f"Helm {action} of release {ref} failed ({where})",
                 outcome,
-                detail=self.scrub(result.error),
+                detail=self.scrub(detail),
             )
         return outcome
 

@@ -330,8 +330,10 @@ class HelmReleases:
             _sdk()._native.call_status("helm_rollback", self._config._raw(), name, json.dumps(dict(options)))
 
     def uninstall(self, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """`helm uninstall` (private call: hooks and deletion propagation are options there only)."""
         with _failures("uninstall", name):
-            found: dict[str, Any] = self._config.uninstall(name, **options)
+            text = _sdk()._native.call_string("helm_uninstall", self._config._raw(), name, json.dumps(dict(options)))
+        found: dict[str, Any] = json.loads(text)
         return found
 
     def history(self, name: str) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fluxform import yamlio
 from fluxform.errors import FluxformError
 from fluxform.helm.materialize import open_chart
 from fluxform.helm.plugin import PLUGIN_NAME, PostRenderServer, install_plugin
@@ -48,10 +49,11 @@ _DOC_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 def post_render_stream(text: str, spec: HelmReleaseSpec) -> str:
     """helm-controller's post-renderer chain over the stream Helm hands a post-renderer
     (documents annotated with their template file, which the chain leaves in place for
-    Helm to read back). Out as JSON documents: exact, and valid YAML for Helm's parser."""
+    Helm to read back). Out as block YAML Go reads back to the same values (yamlio), as
+    helm-controller's post-renderer writes it: Helm keeps the text as the release manifest."""
     docs = [doc for part in _DOC_SEPARATOR.split(text) if part.strip() and (doc := parse_yaml_document(part))]
     rendered = post_render(docs, spec)
-    return "".join(f"---\n{json.dumps(doc)}\n" for doc in rendered)
+    return "".join(f"---\n{yamlio.dump(doc, sort_keys=False)}" for doc in rendered)
 
 
 def main() -> int:
@@ -79,6 +81,10 @@ def main() -> int:
                 result = program.uninstall()
         except FluxformError as exc:
             result = WorkerResult(None, None, "", tuple(program.steps), exc.one_line(), "fluxform")
+        except Exception as exc:  # a bug here must still end with a result, and without a traceback
+            result = WorkerResult(
+                None, None, "", tuple(program.steps), f"Helm worker failed: {type(exc).__name__}", "bug"
+            )
         failures = tuple(server.failures)
     print(json.dumps({**json.loads(result.to_json()), "post_render_failures": list(failures)}))
     return 0

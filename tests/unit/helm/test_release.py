@@ -1,0 +1,215 @@
+"""HelmReleases applied as real Helm releases (helm/release.py): the Helm SDK in its worker
+against the emulator, checked with Helm's own client (what `helm history`, `helm get` and
+helm-controller see) and the emulator's stored objects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluxform.errors import ClusterError
+from fluxform.helm.release import ReleaseFailed
+from tests.kubeapi import KubeApi
+from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench, write_shop_chart
+
+FAILING = {"podAnnotations": {HEALTH_ANNOTATION: "failed"}}
+
+
+def _deployment(kubeapi: KubeApi) -> dict[str, Any]:
+    found = kubeapi.server.get(("apps", "Deployment", NAMESPACE, f"{RELEASE}-web"))
+    assert found is not None
+    return found
+
+
+def _steps(outcome: Any) -> list[tuple[str, int | None, str]]:
+    return [(s.action, s.revision, s.status) for s in outcome.steps]
+
+
+def test_install_upgrade_and_rollback_of_a_chart_with_a_crd_and_a_deployment(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    installed = bench.apply({"greeting": "hi"})
+    assert (installed.action, installed.revision_before, installed.revision_after, installed.status) == (
+        "install", None, 1, "deployed",
+    )  # fmt: skip
+    crd = kubeapi.server.get(("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"))
+    assert crd is not None and crd["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == RELEASE
+    assert kubeapi.server.get(("example.com", "Widget", NAMESPACE, f"{RELEASE}-widget")) is not None
+
+    assert bench.apply({"greeting": "hi", "replicas": 2}).revision_after == 2
+    assert bench.apply({"greeting": "hi", "replicas": 3}).revision_after == 3
+    assert _deployment(kubeapi)["spec"]["replicas"] == 3
+
+    rolled = bench.rollback(2)
+    assert (rolled.action, rolled.revision_before, rolled.revision_after, rolled.status) == (
+        "rollback",
+        3,
+        4,
+        "deployed",
+    )
+    assert _deployment(kubeapi)["spec"]["replicas"] == 2
+    assert bench.history() == [(1, "superseded"), (2, "superseded"), (3, "superseded"), (4, "deployed")]
+
+    with bench.helm() as helm:  # `helm get` sees a normal release of the chart, its values, the post-rendered manifest
+        status = helm.status(RELEASE)
+        assert (status["chart_name"], status["chart_version"], status["revision"]) == (RELEASE, "0.1.0", 4)
+        assert helm.get_values(RELEASE) == {"greeting": "hi", "replicas": 2}
+        manifest = status["manifest"]
+    assert "helm.toolkit.fluxcd.io/namespace: team" in manifest and "postrender-filename" not in manifest
+    assert "# Source: shop/templates/deployment.yaml" in manifest  # Helm mapped each document back to its template
+
+
+def test_an_unchanged_release_is_left_alone(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply({"replicas": 2})
+    again = bench.apply({"replicas": 2})
+    assert (again.action, again.revision_before, again.revision_after, again.steps) == ("none", 1, 1, ())
+    changed = bench.apply({"replicas": 2}, commonMetadata={"labels": {"team": "blue"}})  # same chart and values
+    assert (changed.action, changed.revision_after) == ("upgrade", 2)
+    assert _deployment(kubeapi)["metadata"]["labels"]["team"] == "blue"
+
+
+def test_post_renderers_run_inside_helm_and_the_manifest_is_what_fluxform_rendered(
+    kubeapi: KubeApi, tmp_path: Path
+) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop-web\nspec:\n  minReadySeconds: 7\n"
+    spec = {
+        "postRenderers": [
+            {"kustomize": {"patches": [{"patch": patch}], "images": [{"name": "nginx", "newTag": "1.27"}]}}
+        ],
+        "commonMetadata": {"annotations": {"owner": "platform"}},
+    }
+    bench.apply({"replicas": 2}, **spec)
+    deployment = _deployment(kubeapi)
+    assert deployment["spec"]["minReadySeconds"] == 7
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert deployment["metadata"]["annotations"]["owner"] == "platform"
+    # the stored manifest equals the plan's render object for object: applying again changes nothing
+    assert bench.apply({"replicas": 2}, **spec).action == "none"
+
+
+def test_an_upgrade_that_never_becomes_healthy_is_rolled_back(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply({"replicas": 2})
+    with pytest.raises(ReleaseFailed) as caught:
+        bench.apply({"replicas": 3, **FAILING}, upgrade={"remediation": {"retries": 1}})
+    outcome = caught.value.outcome
+    assert _steps(outcome) == [
+        ("upgrade", 2, "failed"), ("rollback", 3, "deployed"), ("upgrade", 4, "failed"), ("rollback", 5, "deployed"),
+    ]  # fmt: skip
+    assert (outcome.status, outcome.revision_after, outcome.remediated) == ("deployed", 5, True)
+    assert "left deployed at revision 5" in caught.value.one_line() and "not ready" in caught.value.one_line()
+    assert bench.history() == [(1, "superseded"), (2, "failed"), (3, "superseded"), (4, "failed"), (5, "deployed")]
+    deployment = _deployment(kubeapi)  # the previous revision's content is back, and healthy
+    assert deployment["spec"]["replicas"] == 2 and HEALTH_ANNOTATION not in json.dumps(deployment["spec"])
+    assert deployment["status"]["availableReplicas"] == 2
+
+
+def test_a_failed_upgrade_without_remediation_is_left_failed(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply()
+    with pytest.raises(ReleaseFailed) as caught:
+        bench.apply(FAILING)  # helm-controller's default: retries 0, remediateLastFailure false
+    assert _steps(caught.value.outcome) == [("upgrade", 2, "failed")]
+    assert bench.history() == [(1, "deployed"), (2, "failed")]  # Helm supersedes only on success
+    with pytest.raises(ReleaseFailed) as retried:  # RetryOnFailure: no remediation either
+        bench.apply(FAILING, upgrade={"strategy": {"name": "RetryOnFailure"}, "remediation": {"retries": 3}})
+    assert _steps(retried.value.outcome) == [("upgrade", 3, "failed")]
+
+
+def test_a_failed_install_is_uninstalled_between_retries(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    with pytest.raises(ReleaseFailed) as caught:
+        bench.apply(FAILING, install={"remediation": {"retries": 1}})
+    assert _steps(caught.value.outcome) == [("install", 1, "failed"), ("uninstall", None, ""), ("install", 1, "failed")]
+    assert bench.history() == [(1, "failed")]  # the last failure is kept: remediateLastFailure defaults to false
+    with pytest.raises(ReleaseFailed) as upgraded:  # a failed release is upgraded next (helm-controller: Failed)
+        bench.apply(FAILING, install={"remediation": {"retries": 1, "remediateLastFailure": True}})
+    assert _steps(upgraded.value.outcome) == [("upgrade", 2, "failed")]
+
+
+def test_uninstall_strategy_reinstalls(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply()
+    with pytest.raises(ReleaseFailed) as caught:
+        bench.apply(FAILING, upgrade={"remediation": {"remediateLastFailure": True, "strategy": "uninstall"}})
+    assert _steps(caught.value.outcome) == [("upgrade", 2, "failed"), ("uninstall", None, "")]
+    assert bench.history() == [] and kubeapi.server.get(("apps", "Deployment", NAMESPACE, f"{RELEASE}-web")) is None
+    assert bench.apply().action == "install"
+
+
+def _short_names(kubeapi: KubeApi) -> list[str]:
+    crd = kubeapi.server.get(("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"))
+    assert crd is not None
+    return list(crd["spec"]["names"].get("shortNames") or [])
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "updated"),
+    [
+        ({}, True),  # default Create, under server-side apply: Helm's SSA "create" is an apply
+        ({"crds": "CreateReplace"}, True),
+        ({"crds": "Skip"}, False),
+        ({"crds": "Create", "serverSideApply": "disabled"}, False),  # client-side: existing CRDs stay
+        ({"crds": "CreateReplace", "serverSideApply": "disabled"}, True),
+    ],
+    ids=["create-ssa", "create-replace", "skip", "create-csa", "create-replace-csa"],
+)
+def test_crd_policies_on_upgrade(kubeapi: KubeApi, tmp_path: Path, upgrade: dict[str, Any], updated: bool) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    csa = upgrade.get("serverSideApply") == "disabled"
+    bench.apply(install={"serverSideApply": not csa})
+    assert _short_names(kubeapi) == []
+    write_shop_chart(bench.fleet, "0.2.0", crd_short_name="wd")
+    outcome = bench.apply(upgrade=upgrade, install={"serverSideApply": not csa})
+    assert outcome.action == "upgrade" and outcome.status == "deployed"
+    assert _short_names(kubeapi) == (["wd"] if updated else [])
+
+
+def test_crd_policy_skip_on_install(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply({"widget": False}, install={"crds": "Skip"})
+    assert kubeapi.server.get(("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com")) is None
+
+
+def test_history_is_kept_to_max_history(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    for replicas in range(1, 5):
+        bench.apply({"replicas": replicas}, maxHistory=2)
+    assert bench.history() == [(3, "superseded"), (4, "deployed")]
+    assert bench.storage_secrets() == [f"sh.helm.release.v1.{RELEASE}.v3", f"sh.helm.release.v1.{RELEASE}.v4"]
+
+
+@pytest.mark.parametrize("manager", ["helm-controller", "fluxform", "ops-team"])
+def test_server_side_apply_presents_the_field_manager(kubeapi: KubeApi, tmp_path: Path, manager: str) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path, field_manager=manager)
+    bench.apply()
+    installs = len(kubeapi.server.requests)
+    bench.apply({"replicas": 2})
+    for ref in (
+        ("apps", "Deployment", NAMESPACE, f"{RELEASE}-web"),
+        ("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"),
+    ):
+        stored = kubeapi.server.get(ref)
+        assert stored is not None
+        applied = {m["manager"] for m in stored["metadata"]["managedFields"] if m["operation"] == "Apply"}
+        assert applied == {manager}, ref
+    patches = [(i, r) for i, r in enumerate(kubeapi.server.requests) if r.verb == "patch" and "/deployments/" in r.path]
+    # server-side apply as the manager; Helm's install creates without forcing, upgrades force conflicts
+    assert [(r.query["fieldManager"], r.query["force"], i > installs) for i, r in patches] == [
+        (manager, "false", False), (manager, "true", True),
+    ]  # fmt: skip
+
+
+def test_storage_namespace_other_than_the_release_namespace_is_refused(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    with pytest.raises(ClusterError) as caught:
+        bench.apply(storageNamespace="flux-system")
+    line = caught.value.one_line()
+    assert "stored in namespace flux-system by helm-controller" in line and "spec.storageNamespace: team" in line
+    assert bench.history() == []
+    assert [r for r in kubeapi.server.requests if r.verb in ("create", "update", "patch", "delete")] == []
