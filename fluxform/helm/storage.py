@@ -115,7 +115,6 @@ def mark_failed(cluster: ClusterClient, release: StoredRelease, description: str
     labels.update(
         modifiedAt=str(int(time.time())), name=release.name, owner="helm", status="failed", version=str(release.version)
     )
-    meta = secret.get("metadata") or {}
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -123,7 +122,7 @@ def mark_failed(cluster: ClusterClient, release: StoredRelease, description: str
             "name": release.secret_name,
             "namespace": release.storage_namespace,
             "labels": labels,
-            "resourceVersion": str(meta.get("resourceVersion") or release.resource_version),
+            "resourceVersion": release.resource_version,
         },
         "type": "helm.sh/release.v1",
         "data": {"release": base64.b64encode(_encode_record(record)).decode()},

@@ -5,6 +5,10 @@ helm-controller see) and the emulator's stored objects."""
 from __future__ import annotations
 
 import json
+import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +217,58 @@ def test_storage_namespace_other_than_the_release_namespace_is_refused(kubeapi: 
     assert "stored in namespace flux-system by helm-controller" in line and "spec.storageNamespace: team" in line
     assert bench.history() == []
     assert [r for r in kubeapi.server.requests if r.verb in ("create", "update", "patch", "delete")] == []
+
+
+def _processes_holding(secret: bytes) -> list[str]:
+    """Processes of this machine whose argv or environment hold `secret` (those we may read)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        for part in ("cmdline", "environ"):
+            try:
+                if secret in (proc / part).read_bytes():
+                    found.append(f"{proc.name}/{part}")
+            except OSError:
+                continue
+    return found
+
+
+def _files_holding(secret: bytes, roots: list[Path]) -> list[str]:
+    found = []
+    for root in roots:
+        for path in root.rglob("*") if root.is_dir() else ():
+            try:
+                if path.is_file() and not path.is_symlink() and secret in path.read_bytes():
+                    found.append(str(path))
+            except OSError:
+                continue
+    return found
+
+
+def test_values_reach_helm_through_pipes_only(kubeapi: KubeApi, tmp_path: Path) -> None:
+    """A value (say, decrypted from a valuesFrom Secret) is in no process's argv or environment
+    and in no file while the worker and its post-renderer plugin run, and Helm still gets it."""
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    bench = ReleaseBench(kubeapi, tmp_path)
+    scratch = [Path(tempfile.gettempdir()), Path("/dev/shm"), tmp_path]
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.extend(_processes_holding(secret.encode()))
+            seen.extend(_files_holding(secret.encode(), [p for p in scratch[0].glob("fluxform-*")] + scratch[1:]))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with pytest.raises(ReleaseFailed):  # a Deployment that stays progressing keeps the worker alive ~3 s
+            bench.apply({"greeting": secret, **{"podAnnotations": {HEALTH_ANNOTATION: "progressing"}}}, timeout="3s")
+    finally:
+        done.set()
+        watcher.join()
+    assert seen == []
+    settings = kubeapi.server.get(("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"))
+    assert settings is not None and settings["data"]["greeting"] == secret
