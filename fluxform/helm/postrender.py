@@ -26,7 +26,12 @@ from fluxform.helm.sdk import parse_yaml_document
 from fluxform.helm.spec import HELM_GROUP, HelmReleaseSpec, KustomizePostRenderer
 from fluxform.kustomize.binary import kustomize_build
 
-__all__ = ["apply_metadata", "origin_labels", "post_render"]
+__all__ = ["apply_metadata", "helm_ownership", "origin_labels", "post_render"]
+
+#: What Helm sets on every object of a release as it applies it (pkg/action/validate.go
+#: setMetadataVisitor), after post-rendering: not in the stored release manifest.
+HELM_MANAGED_BY = ("app.kubernetes.io/managed-by", "Helm")
+HELM_RELEASE_NAME, HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-name", "meta.helm.sh/release-namespace"
 
 _SELECTOR_KEYS = ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector")
 _IMAGE_KEYS = ("name", "newName", "newTag", "digest")
@@ -46,6 +51,18 @@ def post_render(docs: Sequence[Mapping[str, Any]], hr: HelmReleaseSpec) -> list[
     for doc in out:
         apply_metadata(doc, labels=hr.common_labels, annotations=hr.common_annotations)
         apply_metadata(doc, labels=origin_labels(hr))
+    return out
+
+
+def helm_ownership(doc: Mapping[str, Any], release: str, namespace: str) -> dict[str, Any]:
+    """A copy of `doc` as Helm sends it to the API server: labelled managed-by Helm and
+    annotated with its release name and namespace (existing values overwritten)."""
+    out = copy.deepcopy(dict(doc))
+    apply_metadata(
+        out,
+        labels=dict([HELM_MANAGED_BY]),
+        annotations={HELM_RELEASE_NAME: release, HELM_RELEASE_NAMESPACE: namespace},
+    )
     return out
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "PENDING_STATUSES",
     "ReleaseUnreadable",
     "StoredRelease",
+    "list_releases",
     "mark_failed",
     "read_history",
     "storage_secret_name",
@@ -66,6 +67,7 @@ class StoredRelease:
     apply_method: str = ""  # "ssa" (server-side apply) or "csa", Helm 4
     config_digest: str = ""  # values_digest of the values it was made with (the values are not kept)
     manifest: str = field(default="", repr=False)  # may hold Secret values: mask before showing
+    readable: bool = True  # False: the record could not be decoded; only its labels are known
 
     @property
     def pending(self) -> bool:
@@ -78,25 +80,43 @@ def storage_secret_name(name: str, version: int) -> str:
 
 
 def read_history(cluster: ClusterClient, storage_namespace: str, name: str) -> list[StoredRelease]:
-    """Every stored revision of release `name`, oldest first; [] when none (or no namespace)."""
-    path = f"/api/v1/namespaces/{quote(storage_namespace, safe='')}/secrets"
-    reply = cluster.request(
-        "GET",
-        path,
-        query=[("labelSelector", f"owner=helm,name={name}")],
-        what=f"list Helm release {storage_namespace}/{name}",
-    )
-    if reply.status == 404:
+    """Every stored revision of release `name`, oldest first; [] when none (or no namespace).
+    A record that cannot be decoded raises ReleaseUnreadable."""
+    items = _list(cluster, storage_namespace, f"owner=helm,name={name}", f"Helm release {storage_namespace}/{name}")
+    releases = [_decoded(item, storage_namespace) for item in items if _is_release_secret(item, name)]
+    return sorted(releases, key=lambda r: r.version)
+
+
+def list_releases(cluster: ClusterClient, storage_namespace: str) -> dict[str, list[StoredRelease]]:
+    """Every release stored in a namespace (one LIST): name -> revisions, oldest first. A
+    record that cannot be decoded is kept as its labels say (`readable` False, no manifest)."""
+    items = _list(cluster, storage_namespace, "owner=helm", f"Helm releases in namespace {storage_namespace}")
+    found: dict[str, list[StoredRelease]] = {}
+    for item in items:
+        name = str(((item.get("metadata") or {}).get("labels") or {}).get("name") or "")
+        if not name or not _is_release_secret(item, name):
+            continue
+        try:
+            release = _decoded(item, storage_namespace)
+        except ReleaseUnreadable:
+            release = _from_labels(item, storage_namespace)
+        found.setdefault(name, []).append(release)
+    return {name: sorted(revisions, key=lambda r: r.version) for name, revisions in found.items()}
+
+
+def _list(cluster: ClusterClient, namespace: str, selector: str, what: str) -> list[dict[str, Any]]:
+    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets"
+    reply = cluster.request("GET", path, query=[("labelSelector", selector)], what=f"list {what}")
+    if reply.status == 404:  # a namespace that does not exist holds no release
         return []
     if not reply.ok:
         raise ReleaseUnreadable(
-            f"cannot read Helm release {storage_namespace}/{name}",
+            f"cannot read {what}",
             detail=reply.failure().message,
             hint="the credentials need get/list on Secrets in the release's storage namespace",
         )
-    items = (reply.json() or {}).get("items") or []
-    releases = [_decoded(item, storage_namespace) for item in items if _is_release_secret(item, name)]
-    return sorted(releases, key=lambda r: r.version)
+    items: list[dict[str, Any]] = (reply.json() or {}).get("items") or []
+    return items
 
 
 def mark_failed(cluster: ClusterClient, release: StoredRelease, description: str) -> StoredRelease:
@@ -169,6 +189,26 @@ def _decoded(secret: Mapping[str, Any], storage_namespace: str) -> StoredRelease
         apply_method=str(record.get("apply_method") or ""),
         config_digest=values_digest(record.get("config") or {}),
         manifest=str(record.get("manifest") or ""),
+    )
+
+
+def _from_labels(secret: Mapping[str, Any], storage_namespace: str) -> StoredRelease:
+    meta = secret.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    version = str(labels.get("version") or "")
+    return StoredRelease(
+        name=str(labels.get("name") or ""),
+        storage_namespace=storage_namespace,
+        namespace="",
+        version=int(version) if version.isdigit() else 0,
+        status=str(labels.get("status") or ""),
+        description="",
+        chart_name="",
+        chart_version="",
+        app_version="",
+        secret_name=str(meta.get("name") or ""),
+        resource_version=str(meta.get("resourceVersion") or ""),
+        readable=False,
     )
 
 

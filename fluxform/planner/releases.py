@@ -27,6 +27,7 @@ from fluxform.helm import (
     release_namespace,
     render_release,
 )
+from fluxform.helm.postrender import helm_ownership
 from fluxform.helm.spec import HELM_GROUP, ChartRef
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
@@ -157,9 +158,11 @@ class _Renderer:
             revision=None if revision is None else revision + 1,
         )
         self.diagnostics.extend(rendered.diagnostics)
+        # crds/ go as they are; the release's objects as Helm sends them, with its ownership metadata
+        owned = (helm_ownership(m, rendered.release_name, rendered.namespace) for m in rendered.objects)
+        applied = (*rendered.crds, *owned)
         objects = tuple(
-            DesiredObject(ObjectId.from_manifest(m), str(m.get("apiVersion")), m, spec.id, obj.origin)
-            for m in (*rendered.crds, *rendered.objects)
+            DesiredObject(ObjectId.from_manifest(m), str(m.get("apiVersion")), m, spec.id, obj.origin) for m in applied
         )
         return Owner(
             id=spec.id,

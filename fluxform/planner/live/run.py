@@ -30,6 +30,7 @@ from fluxform.planner.live.decide import (
     live_key,
     needs_dry_run,
 )
+from fluxform.planner.live.helm_releases import ReleaseView
 from fluxform.planner.live.policy import FLUX_GROUPS, FLUX_MARKER, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
 from fluxform.planner.plan import Change, Masking, Plan
@@ -60,16 +61,22 @@ class LiveRun:
         mapper: RestMapper,
         managers: FieldManagers,
         options: LiveOptions,
+        releases: Mapping[ObjectId, ReleaseView] | None = None,
     ) -> None:
         self.desired, self.state, self.masking, self.cluster = desired, state, masking, cluster
         self.mapper, self.managers, self.options = mapper, managers, options
-        self.recorded = state.objects() if state is not None else {}
+        self.recorded = dict(state.objects()) if state is not None else {}
+        self.diagnostics: list[Diagnostic] = []
+        for view in (releases or {}).values():
+            # a HelmRelease's objects are what its deployed release holds (Helm deletes what
+            # left it, and drift is measured from it), whatever the state recorded
+            self.recorded.update(view.records)
+            self.diagnostics += view.diagnostics
         self.desired_ids = set(desired.objects())
         self.forcing_owners = _forcing_owners(desired)
         self.flux_installed = bool(mapper.discovery.find(*FLUX_MARKER))
         self.paths: dict[ObjectId, Paths] = {}
         self.forbidden_dry_run: set[str] = set()
-        self.diagnostics: list[Diagnostic] = []
 
     def plan(self, target: str, settings: PlanSettings) -> Plan:
         planned, flux_skipped = self._map_desired()

@@ -16,8 +16,6 @@ both in the plan file.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,8 +23,8 @@ from pathlib import Path
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.mapping import RestMapper
-from fluxform.errors import Diagnostic
 from fluxform.planner.live.decide import LiveChange
+from fluxform.planner.live.helm_releases import InstalledReleases, read_release_views
 from fluxform.planner.live.policy import FLUX_MARKER, FieldManagers
 from fluxform.planner.live.run import LiveOptions, LiveRun
 from fluxform.planner.model import DesiredState
@@ -83,6 +81,7 @@ def plan_fleet_live(
                 options=live_options or LiveOptions(),
                 discovery=discovery,
                 settings=settings,
+                installed=releases,
             )
 
 
@@ -109,49 +108,6 @@ def _scope_of(discovery: Discovery) -> Callable[[str, str], bool | None]:
     return scope
 
 
-class InstalledReleases:
-    """Latest revision of Helm releases, from the labels of Helm's storage Secrets
-    (`owner=helm`, `name`, `version`): one LIST per storage namespace that holds a
-    HelmRelease, never cluster-wide. Where Secrets may not be listed (read-only CI), the
-    release renders as an install."""
-
-    def __init__(self, cluster: ClusterClient) -> None:
-        self.cluster = cluster
-        self._by_namespace: dict[str, dict[str, int]] = {}
-        self._unreadable: list[str] = []
-        self._lock = threading.Lock()
-
-    def diagnostics(self) -> list[Diagnostic]:
-        return [
-            Diagnostic(
-                f"cannot list Helm release Secrets in namespace {ns}: its HelmReleases are planned as "
-                "first installs (an installed release would render as an upgrade)"
-            )
-            for ns in self._unreadable
-        ]
-
-    def revision(self, namespace: str, release: str) -> int | None:
-        with self._lock:
-            if namespace not in self._by_namespace:
-                self._by_namespace[namespace] = self._list(namespace)
-            return self._by_namespace[namespace].get(release)
-
-    def _list(self, namespace: str) -> dict[str, int]:
-        path = f"/api/v1/namespaces/{namespace}/secrets"
-        reply = self.cluster.request("GET", path, query=[("labelSelector", "owner=helm")])
-        if not reply.ok:
-            if reply.status != 404:  # a namespace that does not exist yet holds no release
-                self._unreadable.append(namespace)
-            return {}
-        releases: dict[str, int] = {}
-        for item in json.loads(reply.data).get("items") or []:
-            labels = (item.get("metadata") or {}).get("labels") or {}
-            name, version = labels.get("name"), str(labels.get("version") or "")
-            if name and version.isdigit():
-                releases[str(name)] = max(releases.get(str(name), 0), int(version))
-        return releases
-
-
 def plan_live(
     desired: DesiredState,
     state: StateFile | None,
@@ -162,12 +118,16 @@ def plan_live(
     options: LiveOptions | None = None,
     discovery: Discovery | None = None,
     settings: PlanSettings | None = None,
+    installed: InstalledReleases | None = None,
 ) -> Plan:
+    """`installed`: Helm's storage as already read for this plan (one LIST per storage
+    namespace, shared with the render's revision lookups)."""
     options = options or LiveOptions()
     discovery = discovery or Discovery(cluster)
     desired = with_recorded_dependants(desired, state)
     objects = [obj for owner in desired.owners for obj in owner.objects]
     mapper = RestMapper(discovery, [o.body for o in objects if (o.id.group, o.id.kind) == _CRD])
     managers = FieldManagers.choose(flux_installed=bool(discovery.find(*FLUX_MARKER)), override=options.field_manager)
-    run = LiveRun(desired, state, masking, cluster, mapper, managers, options)
+    releases = read_release_views(installed or InstalledReleases(cluster), desired, masking, mapper)
+    run = LiveRun(desired, state, masking, cluster, mapper, managers, options, releases)
     return run.plan(target, settings or PlanSettings())

@@ -1,0 +1,121 @@
+"""A live plan compares a HelmRelease with its deployed Helm release (planner/live/
+helm_releases.py): what Helm will change and delete is measured from the release manifest in
+Helm's storage, live edits show as drift from it, and a pending or failed release is said so.
+The release is made by fluxform's ReleaseApplier (the real Helm SDK); no state file is used."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import pytest
+
+from fluxform.planner.plan import Action, Plan
+from tests.e2e.live_cluster import plan
+from tests.kubeapi import KubeApi
+from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
+from tests.support.trees import flux_kustomization, helm_release, write_tree
+
+
+def _fleet(root: Path, values: str = "replicas: 1") -> Path:
+    release = helm_release(RELEASE, "./charts/shop", f"  timeout: 20s\n  values:\n    {values}\n", namespace=NAMESPACE)
+    sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
+    return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
+
+
+def _release_changes(result: Plan) -> dict[str, tuple[str, str]]:
+    owner = f"HelmRelease/{NAMESPACE}/{RELEASE}"
+    return {str(c.id): (str(c.action), c.reason) for c in result.changes if str(c.owner) == owner}
+
+
+def _warnings(result: Plan) -> list[str]:
+    return [d.one_line() for d in result.diagnostics if "Helm release" in d.summary]
+
+
+@pytest.fixture
+def bench(kubeapi: KubeApi, tmp_path: Path) -> ReleaseBench:
+    # the chart lands in tmp_path/fleet/charts/shop; a cluster without Flux: both apply as "fluxform"
+    return ReleaseBench(kubeapi, tmp_path, field_manager="fluxform")
+
+
+def test_a_deployed_release_in_sync_plans_no_changes(kubeapi: KubeApi, bench: ReleaseBench, tmp_path: Path) -> None:
+    bench.apply({"replicas": 1})
+    result = plan(kubeapi, _fleet(bench.fleet), keys_dir=None)
+    changes = _release_changes(result)
+    assert changes == {
+        "CustomResourceDefinition/widgets.example.com": ("no-op", ""),
+        "Deployment/team/shop-web": ("no-op", ""),
+        "ConfigMap/team/shop-settings": ("no-op", ""),
+        "Widget/team/shop-widget": ("no-op", ""),
+    }  # the release's objects are Helm's: not "adopted", although no state records them
+    assert _warnings(result) == [] and result.drift == ()
+
+
+def test_changes_deletions_and_drift_are_measured_from_the_release(
+    kubeapi: KubeApi, bench: ReleaseBench, tmp_path: Path
+) -> None:
+    bench.apply({"replicas": 1})
+    settings = kubeapi.server.get(("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"))
+    assert settings is not None
+    edited: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{RELEASE}-settings"}}
+    kubeapi.server.apply(
+        {**edited, "metadata": {**edited["metadata"], "namespace": NAMESPACE}, "data": {"greeting": "edited"}},
+        manager="kubectl-edit",
+        force=True,
+    )
+    (bench.fleet / "charts" / RELEASE / "templates" / "widget.yaml").unlink()  # the chart drops the Widget
+    result = plan(kubeapi, _fleet(bench.fleet, "replicas: 2"), keys_dir=None)
+    changes = _release_changes(result)
+    assert changes["Deployment/team/shop-web"] == ("update", "")
+    assert changes["Widget/team/shop-widget"] == ("delete", "no longer rendered by HelmRelease/team/shop")
+    assert changes["ConfigMap/team/shop-settings"] == ("update", "reverts changes made outside of fluxform")
+    [drift] = result.drift
+    assert (str(drift.id), drift.reason) == ("ConfigMap/team/shop-settings", "changed outside of fluxform")
+    assert drift.before is not None and drift.after is not None
+    assert (drift.before["data"]["greeting"], drift.after["data"]["greeting"]) == ("hello", "edited")
+
+
+def test_a_failed_release_is_said_so(kubeapi: KubeApi, bench: ReleaseBench) -> None:
+    bench.apply({"replicas": 1})
+    with pytest.raises(Exception, match="Helm upgrade of release team/shop failed"):
+        bench.apply({"replicas": 1, "podAnnotations": {HEALTH_ANNOTATION: "failed"}})
+    result = plan(kubeapi, _fleet(bench.fleet), keys_dir=None)
+    [warning] = _warnings(result)
+    assert warning.startswith("HelmRelease/team/shop")
+    assert "Helm release team/shop is failed at revision 2" in warning and "apply upgrades it" in warning
+    # measured from the deployed revision 1, which this fleet renders: live holds revision 2's failed spec
+    assert _release_changes(result)["Deployment/team/shop-web"] == (
+        "update",
+        "reverts changes made outside of fluxform",
+    )
+
+
+def test_a_pending_release_is_said_so(kubeapi: KubeApi, bench: ReleaseBench) -> None:
+    errors: list[BaseException] = []
+
+    def other_client() -> None:  # the helm CLI, say: installs, then upgrades and waits
+        with bench.helm() as helm:
+            with helm_python.Chart.load(bench.fleet / "charts" / RELEASE) as chart:
+                helm.install(chart, RELEASE, {"replicas": 1}, namespace=NAMESPACE, timeout=20, wait="watcher")
+            with helm_python.Chart.load(bench.fleet / "charts" / RELEASE) as chart:
+                try:
+                    values = {"replicas": 1, "podAnnotations": {HEALTH_ANNOTATION: "progressing"}}
+                    helm.upgrade(chart, RELEASE, values, namespace=NAMESPACE, timeout=6, wait="watcher")
+                except helm_python.HelmError as exc:
+                    errors.append(exc)
+
+    thread = threading.Thread(target=other_client)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while bench.history()[-1:] != [(2, "pending-upgrade")] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        result = plan(kubeapi, _fleet(bench.fleet), keys_dir=None)
+    finally:
+        thread.join(timeout=30)
+    [warning] = _warnings(result)
+    assert "Helm release team/shop is pending-upgrade at revision 2" in warning and "leaves it alone" in warning
+    assert all(action != Action.DELETE for action, _ in _release_changes(result).values())
