@@ -12,6 +12,7 @@ declared in Chart.yaml must be present: Helm itself would drop a missing one sil
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import tarfile
@@ -22,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
-from fluxform.helm.chart import ResolvedChart
-from fluxform.helm.sdk import chart_dependencies, chart_metadata, load_chart
+from fluxform.helm.chart import ChartDependency, ResolvedChart
+from fluxform.helm.sdk import archive_chart, chart_dependencies, chart_metadata, load_chart
 from fluxform.scratch import scratch_dir
 
 if TYPE_CHECKING:
     import helm_python
 
-__all__ = ["open_chart"]
+__all__ = ["detached", "open_chart"]
 
 
 @contextmanager
@@ -52,6 +53,25 @@ def open_chart(resolved: ResolvedChart, *, without_schema: bool = False) -> Iter
         with load_chart(chart_dir) as chart:
             _check_dependencies(chart, resolved)
             yield chart
+
+
+def detached(resolved: ResolvedChart) -> ResolvedChart:
+    """The chart with every directory (a chart or a `file://` dependency read from a source
+    artifact) replaced by its archive: usable after that artifact is gone (apply runs after
+    discovery has removed its temporary source copies)."""
+    if resolved.path is None and all(dep.path is None for dep in resolved.dependencies):
+        return resolved
+    data = resolved.data
+    if resolved.path is not None:
+        with load_chart(resolved.path) as chart:
+            data = archive_chart(chart)
+    dependencies = []
+    for dep in resolved.dependencies:
+        if dep.path is not None:
+            with load_chart(dep.path) as chart:
+                dep = ChartDependency(dep.name, None, archive_chart(chart))
+        dependencies.append(dep)
+    return dataclasses.replace(resolved, path=None, data=data, dependencies=tuple(dependencies))
 
 
 def _needs_copy(resolved: ResolvedChart) -> bool:

@@ -21,8 +21,8 @@ whose storage namespace differs (`spec.storageNamespace`, or `spec.targetNamespa
 one line: fluxform cannot store the release where helm-controller would look for it.
 
     applier = ReleaseApplier(cluster, options, field_manager="helm-controller", run_id=run)
-    outcome = applier.apply(spec, rendered)       # ReleaseFailed (typed) when Helm failed
-    applier.rollback(spec, outcome.revision_before)
+    outcome = applier.apply(owner.rendered)       # ReleaseFailed (typed) when Helm failed
+    applier.rollback(owner.rendered.spec, outcome.revision_before)   # or .uninstall(spec)
 """
 
 from __future__ import annotations
@@ -169,8 +169,13 @@ class ReleaseApplier:
 
     # ----- actions ------------------------------------------------------------------------
 
-    def apply(self, spec: HelmReleaseSpec, rendered: RenderedRelease) -> ReleaseOutcome:
-        """Install or upgrade `rendered` (what the plan rendered, re-rendered by the caller)."""
+    def apply(self, rendered: RenderedRelease) -> ReleaseOutcome:
+        """Install or upgrade `rendered` (what the plan rendered, re-rendered by the caller:
+        a built HelmRelease owner's `Owner.rendered`)."""
+        spec = rendered.spec
+        if spec is None:
+            where = f"{rendered.namespace}/{rendered.release_name}"
+            raise RenderError(f"the render of release {where} does not carry its HelmRelease", subject=rendered.owner)
         ref = self._supported(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None

@@ -87,6 +87,7 @@ class RenderedRelease:
     timings: RenderTimings = field(default_factory=RenderTimings)
     #: the composed values Helm gets (may hold values of valuesFrom Secrets: memory only)
     values: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    spec: HelmReleaseSpec | None = field(default=None, repr=False, compare=False)  # the HelmRelease rendered
 
 
 def render_release(
@@ -168,6 +169,7 @@ def _render(
         diagnostics=tuple(diagnostics),
         timings=timings,
         values=composed.values,
+        spec=hr,
     )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "HelmActionFailed",
     "HelmReleases",
     "RenderOptions",
+    "archive_chart",
     "chart_crds",
     "chart_dependencies",
     "chart_metadata",
@@ -269,6 +270,16 @@ def dependency_status(chart_dir: Path) -> list[dict[str, Any]]:
         return found
     except _sdk().HelmError as exc:
         raise RenderError("chart dependencies could not be listed", detail=_squash(exc)) from exc
+
+
+def archive_chart(chart: helm_python.Chart) -> bytes:
+    """A loaded chart as the `.tgz` Helm would write (chartutil.Save: no dependency check,
+    `.helmignore` already applied by the load)."""
+    with tempfile.TemporaryDirectory(prefix="fluxform-chart-archive-") as out:
+        try:
+            return Path(chart.save(out)).read_bytes()
+        except _sdk().HelmError as exc:
+            raise RenderError("chart could not be archived", detail=_squash(exc)) from exc
 
 
 def package_chart(chart_dir: Path, destination: Path) -> Path:

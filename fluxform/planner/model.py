@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId, SourceLocation
+
+if TYPE_CHECKING:
+    from fluxform.helm.render import RenderedRelease
 
 __all__ = [
     "REMOTE_REASON",
@@ -140,6 +143,10 @@ class Owner:
     #: what a remote owner, or one not planned only because of another, rendered: shown by
     #: `build`, counted by `get`, never planned (nothing here reaches a plan)
     unplanned_objects: tuple[DesiredObject, ...] = ()
+    #: a built HelmRelease's render (chart, values, release names): what apply hands to
+    #: helm/release.py, while the render's source artifact exists (a chart read from the
+    #: repository lives in it). Holds values (maybe decrypted): memory only, never written.
+    rendered: RenderedRelease | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

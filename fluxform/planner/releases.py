@@ -12,6 +12,7 @@ is not planned, with the reason; the other releases render as if it were not the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +28,7 @@ from fluxform.helm import (
     release_namespace,
     render_release,
 )
+from fluxform.helm.materialize import detached
 from fluxform.helm.postrender import helm_ownership
 from fluxform.helm.spec import HELM_GROUP, ChartRef
 from fluxform.objects import ObjectId
@@ -176,6 +178,7 @@ class _Renderer:
             prune=True,
             origin=obj.origin,
             objects=objects,
+            rendered=dataclasses.replace(rendered, chart=detached(rendered.chart)),
             details={
                 "release": rendered.release_name,
                 "namespace": rendered.namespace,

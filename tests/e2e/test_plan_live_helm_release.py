@@ -13,9 +13,12 @@ from typing import Any
 import helm_python
 import pytest
 
+from fluxform.objects import ObjectId
 from fluxform.planner.plan import Action, Plan
-from tests.e2e.live_cluster import plan
+from fluxform.planner.workflow import rendered_fleet
+from tests.e2e.live_cluster import plan, request
 from tests.kubeapi import KubeApi
+from tests.support.desired import owner_of
 from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
 from tests.support.trees import flux_kustomization, helm_release, write_tree
 
@@ -119,3 +122,18 @@ def test_a_pending_release_is_said_so(kubeapi: KubeApi, bench: ReleaseBench) -> 
     [warning] = _warnings(result)
     assert "Helm release team/shop is pending-upgrade at revision 2" in warning and "leaves it alone" in warning
     assert all(action != Action.DELETE for action, _ in _release_changes(result).values())
+
+
+def test_the_owner_a_plan_rendered_is_what_apply_installs(kubeapi: KubeApi, bench: ReleaseBench) -> None:
+    """The apply executor's path: the HelmRelease owner of the desired state carries its render
+    (chart, values, names); applying it makes a release the next plan finds in sync."""
+    cluster = _fleet(bench.fleet, "replicas: 2")
+    with rendered_fleet(cluster, request(keys_dir=None)) as (desired, _):  # the chart lives as long as the render
+        owner = owner_of(desired, ObjectId(NAMESPACE, RELEASE, "helm.toolkit.fluxcd.io", "HelmRelease"))
+        assert owner.rendered is not None and owner.rendered.spec is not None
+        with bench.applier() as applier:
+            outcome = applier.apply(owner.rendered)
+    assert (outcome.action, outcome.revision_after, outcome.status) == ("install", 1, "deployed")
+    result = plan(kubeapi, cluster, keys_dir=None)
+    assert {action for action, _ in _release_changes(result).values()} == {"no-op"}
+    assert result.drift == () and _warnings(result) == []

@@ -171,7 +171,7 @@ class ReleaseBench:
         hr = self.spec(values, **spec)
         rendered = self.render(hr)
         with self.applier() as applier:
-            return applier.apply(hr, rendered)
+            return applier.apply(rendered)
 
     def rollback(self, revision: int, **spec: Any) -> ReleaseOutcome:
         with self.applier() as applier:
