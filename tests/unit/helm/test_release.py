@@ -272,3 +272,16 @@ def test_values_reach_helm_through_pipes_only(kubeapi: KubeApi, tmp_path: Path) 
     assert seen == []
     settings = kubeapi.server.get(("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"))
     assert settings is not None and settings["data"]["greeting"] == secret
+
+
+def test_timeout_bounds_helms_wait_and_disable_wait_skips_it(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply()
+    stuck = {"podAnnotations": {HEALTH_ANNOTATION: "progressing"}}
+    started = time.monotonic()
+    with pytest.raises(ReleaseFailed) as caught:
+        bench.apply(stuck, upgrade={"timeout": "2s"})
+    assert 2 <= time.monotonic() - started < 15
+    assert "context deadline exceeded" in caught.value.one_line() or "timed out" in caught.value.one_line()
+    waitless = bench.apply({**stuck, "replicas": 2}, upgrade={"disableWait": True})  # Helm does not wait at all
+    assert (waitless.action, waitless.status, waitless.revision_after) == ("upgrade", "deployed", 3)
