@@ -434,10 +434,10 @@ class ReleaseApplier:
                 if outcome.status
                 else "no release left"
             )
-            if outcome.remediated:
-                where += (
-                    f" after {', '.join(s.action for s in outcome.steps[1:] if s.action in ('rollback', 'uninstall'))}"
-                )
+            attempts = sum(1 for s in outcome.steps if s.action in ("install", "upgrade"))
+            remedies = [s.action for s in outcome.steps[1:] if s.action in ("rollback", "uninstall")]
+            if remedies:
+                where += f" after {attempts} attempt(s), remediated by {' and '.join(sorted(set(remedies)))}"
             raise ReleaseFailed(
                 f"Helm {action} of release {ref} failed ({where})",
                 outcome,

@@ -105,7 +105,9 @@ def test_an_upgrade_that_never_becomes_healthy_is_rolled_back(kubeapi: KubeApi, 
         ("upgrade", 2, "failed"), ("rollback", 3, "deployed"), ("upgrade", 4, "failed"), ("rollback", 5, "deployed"),
     ]  # fmt: skip
     assert (outcome.status, outcome.revision_after, outcome.remediated) == ("deployed", 5, True)
-    assert "left deployed at revision 5" in caught.value.one_line() and "not ready" in caught.value.one_line()
+    line = caught.value.one_line()
+    assert "(release left deployed at revision 5 after 2 attempt(s), remediated by rollback)" in line
+    assert "not ready" in line
     assert bench.history() == [(1, "superseded"), (2, "failed"), (3, "superseded"), (4, "failed"), (5, "deployed")]
     deployment = _deployment(kubeapi)  # the previous revision's content is back, and healthy
     assert deployment["spec"]["replicas"] == 2 and HEALTH_ANNOTATION not in json.dumps(deployment["spec"])
