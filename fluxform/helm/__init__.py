@@ -4,10 +4,14 @@
     rendered = render_release(hr_doc, ctx, is_install=True, scopes=scopes)
     charts = pull_charts(all_manifests, ctx)       # `fluxform charts pull`: fill the cache
 
-Modules behind it, one job each: spec (typed HelmRelease), names (release name and
-namespace), values + strvals (values composition), chart, chart_dir and chart_model (chart
-resolution) over sources/charts (repositories, OCI, cache), materialize (loading), sdk (the
-Helm SDK door), postrender (post-renderers, labels), render (the pipeline).
+Modules behind it, one job each: spec (typed HelmRelease) and policy (its Helm action
+options), names (release name and namespace), values + strvals (values composition), chart,
+chart_dir and chart_model (chart resolution) over sources/charts (repositories, OCI, cache),
+materialize (loading), sdk (the Helm SDK door), postrender (post-renderers, labels), render
+(the pipeline). Applying a release: release (ReleaseApplier, the apply executor's entry),
+storage (Helm's release Secrets), journal (proof of fluxform's own Helm actions), worker and
+worker_protocol (the Helm process, named after the field manager), plugin (the post-renderer
+relay Helm runs), remediation (install/upgrade with helm-controller's retries and remedies).
 """
 
 from __future__ import annotations
