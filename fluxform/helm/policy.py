@@ -13,6 +13,7 @@ in `crdPolicyOrDefault`, not Skip as the field's doc comment says.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ __all__ = [
     "UninstallPolicy",
     "UpgradePolicy",
     "read_policy",
+    "with_timeout",
 ]
 
 #: spec.timeout when unset (helm-controller GetTimeout), seconds.
@@ -123,6 +125,17 @@ class ReleasePolicy:
     uninstall: UninstallPolicy = field(default_factory=UninstallPolicy)
     max_history: int = DEFAULT_MAX_HISTORY  # revisions Helm keeps after upgrade and rollback; 0: all
     test_enabled: bool = False  # spec.test.enable (fluxform does not run Helm tests)
+
+
+def with_timeout(policy: ReleasePolicy, seconds: float) -> ReleasePolicy:
+    """Every action's timeout replaced (fluxform's --timeout over the HelmRelease's own)."""
+    return dataclasses.replace(
+        policy,
+        install=dataclasses.replace(policy.install, timeout=seconds),
+        upgrade=dataclasses.replace(policy.upgrade, timeout=seconds),
+        rollback=dataclasses.replace(policy.rollback, timeout=seconds),
+        uninstall=dataclasses.replace(policy.uninstall, timeout=seconds),
+    )
 
 
 class FieldReader(Protocol):

@@ -44,6 +44,7 @@ from fluxform.cluster.write import apply, create, replace
 from fluxform.errors import ClusterError, FluxformError, RenderError, ToolError
 from fluxform.helm.journal import ReleaseJournal, ReleaseRecord, proving_record
 from fluxform.helm.names import release_name_for, release_namespace_for
+from fluxform.helm.policy import ReleasePolicy, with_timeout
 from fluxform.helm.render import RenderedRelease
 from fluxform.helm.sdk import helm_home_environment, parse_yaml_document
 from fluxform.helm.spec import HelmReleaseSpec
@@ -169,9 +170,10 @@ class ReleaseApplier:
 
     # ----- actions ------------------------------------------------------------------------
 
-    def apply(self, rendered: RenderedRelease) -> ReleaseOutcome:
+    def apply(self, rendered: RenderedRelease, *, timeout: float | None = None) -> ReleaseOutcome:
         """Install or upgrade `rendered` (what the plan rendered, re-rendered by the caller:
-        a built HelmRelease owner's `Owner.rendered`)."""
+        a built HelmRelease owner's `Owner.rendered`). `timeout`: seconds over every Helm
+        action's own timeout (`--timeout`)."""
         spec = rendered.spec
         if spec is None:
             where = f"{rendered.namespace}/{rendered.release_name}"
@@ -200,9 +202,11 @@ class ReleaseApplier:
             values=dict(rendered.values),
             apply_methods=_apply_methods(history),
             unbounded_attempts=self.unbounded_attempts,
+            timeout=timeout,
             **self._connection(),
         )
-        result = self._run_worker(request, _apply_budget(spec, self.unbounded_attempts))
+        policy = spec.policy if timeout is None else with_timeout(spec.policy, timeout)
+        result = self._run_worker(request, _apply_budget(policy, self.unbounded_attempts))
         return self._finished(spec, ref, operation, result, recovered)
 
     def rollback(self, spec: HelmReleaseSpec, revision: int) -> ReleaseOutcome:
@@ -495,9 +499,8 @@ def _last_good(history: Sequence[StoredRelease]) -> StoredRelease | None:
     return None
 
 
-def _apply_budget(spec: HelmReleaseSpec, unbounded: int) -> float:
+def _apply_budget(policy: ReleasePolicy, unbounded: int) -> float:
     """How long the worker may take: every attempt and remediation at their own timeouts."""
-    policy = spec.policy
     retries = max(policy.install.remediation.retries, policy.upgrade.remediation.retries)
     attempts = unbounded if retries < 0 else retries + 1
     longest = max(policy.install.timeout, policy.upgrade.timeout)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from fluxform.helm.policy import Remediation
+from fluxform.helm.policy import Remediation, with_timeout
 from fluxform.helm.sdk import HelmActionFailed, HelmReleases
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.helm.worker_protocol import Step, WorkerRequest, WorkerResult
@@ -50,7 +50,7 @@ class ReleaseProgram:
         apply_methods: Mapping[int, str],
     ) -> None:
         self.helm, self.spec, self.request = helm, spec, request
-        self.policy = spec.policy
+        self.policy = spec.policy if request.timeout is None else with_timeout(spec.policy, request.timeout)
         self.name = request.release
         self.open_chart = open_chart
         self.post_render = dict(post_render)  # post_renderer, post_renderer_args, post_render_strategy

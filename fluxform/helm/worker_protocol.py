@@ -39,6 +39,7 @@ class WorkerRequest:
     revision: int = 0  # rollback: the revision to go back to
     apply_methods: Mapping[str, str] = field(default_factory=dict)  # "revision" -> ssa | csa (stored releases)
     unbounded_attempts: int = 3  # cap on attempts when remediation.retries is negative
+    timeout: float | None = None  # seconds, over every action's own timeout (--timeout)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()

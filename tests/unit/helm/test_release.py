@@ -293,3 +293,14 @@ def test_timeout_bounds_helms_wait_and_disable_wait_skips_it(kubeapi: KubeApi, t
     assert "context deadline exceeded" in caught.value.one_line() or "timed out" in caught.value.one_line()
     waitless = bench.apply({**stuck, "replicas": 2}, upgrade={"disableWait": True})  # Helm does not wait at all
     assert (waitless.action, waitless.status, waitless.revision_after) == ("upgrade", "deployed", 3)
+
+
+def test_a_timeout_given_to_apply_overrides_the_helm_releases(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    bench.apply()
+    rendered = bench.render(bench.spec({"podAnnotations": {HEALTH_ANNOTATION: "progressing"}}, timeout="10m"))
+    started = time.monotonic()
+    with bench.applier() as applier, pytest.raises(ReleaseFailed):
+        applier.apply(rendered, timeout=2)  # --timeout over spec.timeout: 10m
+    assert time.monotonic() - started < 30
+    assert bench.history() == [(1, "deployed"), (2, "failed")]
