@@ -21,6 +21,7 @@ from fluxform import __version__
 from fluxform.cancellation import Cancelled, stop_on_signals
 from fluxform.commands.artifact import artifact_group
 from fluxform.commands.charts import charts
+from fluxform.commands.console import install as install_console_options
 from fluxform.commands.diff import diff
 from fluxform.commands.inspect import build, get
 from fluxform.commands.plan import plan, show
@@ -49,6 +50,7 @@ def version() -> None:
 for command in (plan, show, get, build, charts, diff, state_group, force_unlock):
     cli.add_command(command)
 cli.add_command(artifact_group)
+install_console_options(cli)  # last: every command gets --color/--no-color, --progress, -q, -v
 
 
 def _show_warning(

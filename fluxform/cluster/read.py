@@ -22,6 +22,7 @@ from fluxform.cluster.client import ClusterClient
 from fluxform.cluster.errors import ApiFailure
 from fluxform.cluster.mapping import KindMapping
 from fluxform.objects import ObjectId
+from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 
 __all__ = ["ALL_NAMES", "LiveSnapshot", "Wanted", "read_live"]
 
@@ -52,11 +53,24 @@ class _Job:
     names: Mapping[str, frozenset[str] | set[str]]  # namespace -> names kept
 
 
-def read_live(cluster: ClusterClient, wanted: Wanted, *, keep: Keep | None = None) -> LiveSnapshot:
+def read_live(
+    cluster: ClusterClient, wanted: Wanted, *, keep: Keep | None = None, progress: Progress = NO_PROGRESS
+) -> LiveSnapshot:
+    """Every wanted object the cluster holds; each LIST (type and namespace) is one item of
+    `progress`'s READ stage."""
     snapshot = LiveSnapshot()
     jobs = [job for mapping, per_ns in sorted(wanted.items(), key=_order) for job in _jobs(mapping, per_ns)]
-    with ThreadPoolExecutor(max_workers=max(1, cluster.options.concurrency)) as pool:
-        for found, unreadable, lists in pool.map(lambda job: _run(cluster, job, keep), jobs):
+
+    def read(job: _Job) -> tuple[dict[ObjectId, dict[str, Any]], dict[tuple[str, str, str], ApiFailure], int]:
+        where = f" in {job.namespace}" if job.namespace else ""
+        with timed(progress, Stage.READ, f"{job.mapping.kind}{where}"):
+            return _run(cluster, job, keep)
+
+    with (
+        stage(progress, Stage.READ, "Reading the cluster", total=len(jobs)),
+        ThreadPoolExecutor(max_workers=max(1, cluster.options.concurrency)) as pool,
+    ):
+        for found, unreadable, lists in pool.map(read, jobs):
             snapshot.objects.update(found)
             snapshot.unreadable.update(unreadable)
             snapshot.lists += lists

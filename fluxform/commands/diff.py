@@ -13,12 +13,19 @@ from pathlib import Path
 
 import click
 
+from fluxform.commands.console import progress, stdout_colour
 from fluxform.commands.options import fleet_options, output_option, partial_option
 from fluxform.planner.model import Owner
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.revdiff.compare import FleetDiff
 from fluxform.private_file import write_private
-from fluxform.views.revdiff import MARKDOWN_LIMIT, render_diff_json, render_diff_markdown, render_diff_text
+from fluxform.views.revdiff import (
+    MARKDOWN_LIMIT,
+    render_diff_json,
+    render_diff_markdown,
+    render_diff_text,
+    render_diff_yaml,
+)
 
 __all__ = ["diff"]
 
@@ -29,7 +36,7 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--base", required=True, metavar="REV", help="Revision to compare against (e.g. origin/main).")
 @click.option("--head", default="HEAD", show_default=True, metavar="REV", help="Revision with the change.")
-@output_option("text", "json", "markdown")
+@output_option("text", "json", "yaml", "markdown")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences or owners not compared, 0 when not."
 )
@@ -42,7 +49,6 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
     help=f"Append the Markdown diff to ${STEP_SUMMARY_ENV} when it is set (GitHub Actions).",
 )
 @click.option("--markdown-limit", type=int, default=MARKDOWN_LIMIT, show_default=True, help="Markdown size cap.")
-@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
 @partial_option
 @fleet_options
 def diff(
@@ -55,7 +61,6 @@ def diff(
     out: Path | None,
     step_summary: bool,
     markdown_limit: int,
-    color: bool | None,
     partial: bool,
     fleet: FleetOptions,
 ) -> None:
@@ -63,8 +68,11 @@ def diff(
     such as clusters/, stands for each cluster below it). The work tree is not touched."""
     from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 
-    request = DiffRequest(paths, base, head, fleet.request(), changed_only=not full, index_dir=fleet.diff_index_dir)
-    result = diff_revisions(request)
+    with progress() as observer:
+        request = DiffRequest(
+            paths, base, head, fleet.request(progress=observer), changed_only=not full, index_dir=fleet.diff_index_dir
+        )
+        result = diff_revisions(request)
     fleet.partial_policy(partial).check(_left_out(result))  # before anything is written
     if out is not None:
         write_private(out, render_diff_json(result))
@@ -74,11 +82,13 @@ def diff(
             handle.write(render_diff_markdown(result, limit=markdown_limit))
     if output == "json":
         click.echo(render_diff_json(result), nl=False)
+    elif output == "yaml":
+        click.echo(render_diff_yaml(result), nl=False)
     elif output == "markdown":
         click.echo(render_diff_markdown(result, limit=markdown_limit), nl=False)
     else:
-        colour = sys.stdout.isatty() if color is None else color
-        click.echo(render_diff_text(result, colour=colour), nl=False)
+        colour = stdout_colour()
+        click.echo(render_diff_text(result, colour=colour), nl=False, color=colour)  # click strips it off a terminal
     if detailed_exitcode and (result.has_changes() or result.not_compared()):
         sys.exit(2)
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
-from fluxform.commands.options import fleet_options
+from fluxform.commands.console import progress
+from fluxform.commands.options import fleet_options, output_option
 from fluxform.planner.model import DesiredState
 from fluxform.planner.options import FleetOptions
+from fluxform.views.documents import render_document
 
 __all__ = ["build", "get"]
 
@@ -24,26 +27,36 @@ def get() -> None:
     """List what a fleet defines."""
 
 
-def _register_table(name: str, table: str, summary: str) -> None:
-    """`fluxform get NAME PATH`: render the fleet, print one table of it."""
+def _register_table(name: str, kind: str, summary: str) -> None:
+    """`fluxform get NAME PATH`: render the fleet, print one table (or document) of it."""
 
     @get.command(name, help=summary)
     @click.argument("path", type=click.Path(path_type=Path))
+    @output_option("text", "wide", "json", "yaml")
     @fleet_options
-    def command(path: Path, fleet: FleetOptions) -> None:
+    def command(path: Path, output: str, fleet: FleetOptions) -> None:
         from fluxform.planner.workflow import rendered_fleet
-        from fluxform.views import tables
+        from fluxform.views import listing, tables
 
-        render: Callable[[DesiredState], str] = getattr(tables, table)
-        with rendered_fleet(path, fleet.request()) as (state, _):
-            click.echo(render(state), nl=False)
+        with progress() as observer, rendered_fleet(path, fleet.request(progress=observer)) as (state, _):
+            if output in ("json", "yaml"):
+                items: Callable[[DesiredState], list[dict[str, Any]]] = getattr(listing, _LISTINGS[kind][0])
+                text = render_document(listing.listing_document(kind, items(state), state), output)
+            else:
+                table: Callable[..., str] = getattr(tables, _LISTINGS[kind][1])
+                text = table(state, wide=output == "wide")
+        click.echo(text, nl=False)
 
 
-_register_table("ks", "kustomization_table", "Flux Kustomizations reachable from PATH, in apply order.")
-_register_table("sources", "sources_table", "Flux sources defined in the fleet and which Kustomizations use them.")
-_register_table(
-    "hr", "helm_release_table", "HelmReleases: chart, resolved version, source, release and values sources."
-)
+#: get's type -> (listing.py items function, tables.py table function)
+_LISTINGS = {
+    "kustomizations": ("kustomization_items", "kustomization_table"),
+    "sources": ("source_items", "sources_table"),
+    "helmreleases": ("helm_release_items", "helm_release_table"),
+}
+_register_table("ks", "kustomizations", "Flux Kustomizations reachable from PATH, in apply order.")
+_register_table("sources", "sources", "Flux sources defined in the fleet and which Kustomizations use them.")
+_register_table("hr", "helmreleases", "HelmReleases: chart, resolved version, source, release and values sources.")
 
 
 @click.group()
@@ -67,19 +80,20 @@ def _register_build(name: str, kind: str, summary: str, notice: str) -> None:
         from fluxform.views.tables import find_owner, owner_manifests
 
         namespace, owner_name = _qualified(owner_name, namespace)
-        request = fleet.request()
         focus = OwnerFocus(kind, owner_name, namespace)
-        request = replace(request, discover=replace(request.discover, purpose="build", focus=focus))
-        with rendered_fleet(path, request) as (state, secrets):
-            owner = find_owner(state, kind, owner_name, namespace)
-            text = owner_manifests(owner, None if show_secrets else secrets.masking(None))
-            if owner.reason:
-                click.echo(f"fluxform: {owner.id}: {owner.reason}", err=True)
-            for warning in (d for d in state.diagnostics if d.subject == owner.id):
-                click.echo(f"Warning: {warning.one_line()}", err=True)
-            if show_secrets:
-                click.echo(f"fluxform: --show-secrets: {notice[0].lower()}{notice[1:]}", err=True)
-            click.echo(text, nl=False)
+        with progress() as observer:
+            request = fleet.request(progress=observer)
+            request = replace(request, discover=replace(request.discover, purpose="build", focus=focus))
+            with rendered_fleet(path, request) as (state, secrets):
+                owner = find_owner(state, kind, owner_name, namespace)
+                text = owner_manifests(owner, None if show_secrets else secrets.masking(None))
+        if owner.reason:
+            click.echo(f"fluxform: {owner.id}: {owner.reason}", err=True)
+        for warning in (d for d in state.diagnostics if d.subject == owner.id):
+            click.echo(f"Warning: {warning.one_line()}", err=True)
+        if show_secrets:
+            click.echo(f"fluxform: --show-secrets: {notice[0].lower()}{notice[1:]}", err=True)
+        click.echo(text, nl=False)
 
 
 def _qualified(name: str, namespace: str) -> tuple[str, str]:

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fluxform.commands.console import progress, stdout_colour
 from fluxform.commands.options import cluster_options, fleet_options, output_option, partial_option
 from fluxform.errors import StateError
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
+from fluxform.progress import Progress
 from fluxform.state.identity import StateCheck
-from fluxform.target import TargetFlags, resolve_target
+from fluxform.target import Target, TargetFlags, resolve_target
 
 if TYPE_CHECKING:
     from fluxform.planner.planfile import PlanFile
@@ -31,12 +33,11 @@ __all__ = ["plan", "show"]
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path), required=False)
-@output_option("text", "json", "markdown")
+@output_option("text", "json", "yaml", "markdown")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or leaves owners out, 0 when not."
 )
-@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
 @click.option("--field-manager", default="", help="Server-side apply field manager (default: as Flux, or fluxform).")
 @click.option(
     "--force-state", is_flag=True, help="Plan against a state recorded for another cluster or fleet path (warns)."
@@ -50,7 +51,6 @@ def plan(
     output: str,
     out: Path | None,
     detailed_exitcode: bool,
-    color: bool | None,
     field_manager: str,
     force_state: bool,
     init_state: bool,
@@ -72,55 +72,61 @@ def plan(
         )
     resolved = resolve_target(target, path=path, needs_path=True, live=True, default_state=True, state_optional=True)
     assert resolved.fleet_path is not None
-    if resolved.cluster is not None:
-        from fluxform.planner.live.run import LiveOptions
-        from fluxform.planner.live.workflow import plan_fleet_live
-
-        result: Plan = plan_fleet_live(
-            resolved.fleet_path,
-            fleet.request(),
-            state_path=resolved.state,
-            cluster_options=resolved.cluster,
-            live_options=LiveOptions(field_manager=field_manager),
-            helm=fleet.helm(),
-            force_state=force_state,
-        )
-    else:
-        from fluxform.planner.workflow import plan_fleet
-
-        check = StateCheck(context=resolved.config.context, force=force_state)
-        result = plan_fleet(
-            resolved.fleet_path, fleet.request(), state_path=resolved.state, helm=fleet.helm(), state_check=check
-        )
+    with progress() as observer:
+        result = _plan(resolved, fleet, observer, field_manager=field_manager, force_state=force_state)
     from fluxform.planner.planfile import plan_file_from, write_plan_file
 
     fleet.partial_policy(partial).check(result.owners)  # before anything is written
     plan_file = plan_file_from(result)
     if out is not None:
         write_plan_file(out, plan_file)
-    _echo_plan(plan_file, output, color)
+    _echo_plan(plan_file, output)
     if detailed_exitcode and (plan_file.has_changes() or result.skipped()):
         sys.exit(2)
 
 
+def _plan(resolved: Target, fleet: FleetOptions, observer: Progress, *, field_manager: str, force_state: bool) -> Plan:
+    """The plan, offline or against the cluster the target names, reporting to `observer`."""
+    assert resolved.fleet_path is not None
+    request = fleet.request(progress=observer)
+    if resolved.cluster is not None:
+        from fluxform.planner.live.run import LiveOptions
+        from fluxform.planner.live.workflow import plan_fleet_live
+
+        return plan_fleet_live(
+            resolved.fleet_path,
+            request,
+            state_path=resolved.state,
+            cluster_options=resolved.cluster,
+            live_options=LiveOptions(field_manager=field_manager, progress=observer),
+            helm=fleet.helm(),
+            force_state=force_state,
+        )
+    from fluxform.planner.workflow import plan_fleet
+
+    check = StateCheck(context=resolved.config.context, force=force_state)
+    return plan_fleet(resolved.fleet_path, request, state_path=resolved.state, helm=fleet.helm(), state_check=check)
+
+
 @click.command()
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@output_option("text", "json", "markdown")
-@click.option("--color/--no-color", default=None, help="Colour text output (default: when a terminal).")
-def show(plan_file: Path, output: str, color: bool | None) -> None:
+@output_option("text", "json", "yaml", "markdown")
+def show(plan_file: Path, output: str) -> None:
     """Print a saved plan file."""
     from fluxform.planner.planfile import read_plan_file
 
-    _echo_plan(read_plan_file(plan_file), output, color)
+    _echo_plan(read_plan_file(plan_file), output)
 
 
-def _echo_plan(plan_file: PlanFile, output: str, color: bool | None) -> None:
-    from fluxform.views.plan import render_json, render_markdown, render_text
+def _echo_plan(plan_file: PlanFile, output: str) -> None:
+    from fluxform.views.plan import render_json, render_markdown, render_text, render_yaml
 
     if output == "json":
         click.echo(render_json(plan_file), nl=False)
+    elif output == "yaml":
+        click.echo(render_yaml(plan_file), nl=False)
     elif output == "markdown":
         click.echo(render_markdown(plan_file), nl=False)
     else:
-        colour = sys.stdout.isatty() if color is None else color
-        click.echo(render_text(plan_file, colour=colour), nl=False)
+        colour = stdout_colour()
+        click.echo(render_text(plan_file, colour=colour), nl=False, color=colour)  # click strips it off a terminal

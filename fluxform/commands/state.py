@@ -11,14 +11,16 @@ file for the kubeconfig's current context.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from fluxform import yamlio
-from fluxform.commands.options import state_options
+from fluxform.commands.options import output_option, state_options
 from fluxform.config import FluxformConfig
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
@@ -26,6 +28,7 @@ from fluxform.private_file import write_private
 from fluxform.state.backend import StateBackend, locked
 from fluxform.state.model import OwnerState, StateFile, StateObject, state_from_json, state_to_json, without_ids
 from fluxform.target import TargetFlags, resolve_target
+from fluxform.views.documents import render_document
 
 __all__ = ["force_unlock", "state_group"]
 
@@ -84,31 +87,75 @@ def state_group() -> None:
 
 @state_group.command("list")
 @click.option("--owner", help="Only objects of this Kustomization/HelmRelease.")
+@output_option("text", "wide", "json", "yaml")
 @state_options
-def list_objects(owner: str | None, target: TargetFlags) -> None:
-    """List recorded objects: inventory id, API version, owner."""
+def list_objects(owner: str | None, output: str, target: TargetFlags) -> None:
+    """List recorded objects: inventory id, API version, owner (wide: digest, when applied)."""
     state = _read(_open(target))
     owner_id = _resolve(state, owner) if owner else None
-    rows = [
-        [oid.inventory_id(), obj.api_version, str(own.id)]
-        for oid, (own, obj) in sorted(state.objects().items())
-        if owner_id is None or own.id == owner_id
-    ]
-    click.echo(_table(["ID", "API VERSION", "OWNER"], rows) if rows else "No objects in state.")
+    listed = [(own, obj) for _, (own, obj) in sorted(state.objects().items()) if owner_id is None or own.id == owner_id]
+    if output in ("json", "yaml"):
+        items = [{**_object_dict(obj), "owner": own.id.inventory_id()} for own, obj in listed]
+        click.echo(render_document(_document("objects", state, items), output), nl=False)
+        return
+    rows = [[obj.id.inventory_id(), obj.api_version, str(own.id)] for own, obj in listed]
+    if output == "wide":
+        rows = [[*row, obj.digest[:19], own.applied_at] for row, (own, obj) in zip(rows, listed, strict=True)]
+    headers = ["ID", "API VERSION", "OWNER"] + (["DIGEST", "APPLIED AT"] if output == "wide" else [])
+    click.echo(_table(headers, rows) if rows else "No objects in state.")
+
+
+def _document(kind: str, state: StateFile, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """`state list|history -o json|yaml`: which state, and its items (documented in docs/output.md)."""
+    return {
+        "kind": f"fluxform-state-{kind}",
+        "format_version": "1.0",
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "items": items,
+    }
+
+
+def _object_dict(obj: StateObject) -> dict[str, Any]:
+    return {"id": obj.id.inventory_id(), "api_version": obj.api_version, "digest": obj.digest}
+
+
+def _owner_dict(owner: OwnerState) -> dict[str, Any]:
+    return {
+        "kind": "owner",
+        "id": owner.id.inventory_id(),
+        "prune": owner.prune,
+        "source_revision": owner.source_revision,
+        "source_digest": owner.source_digest,
+        "applied_at": owner.applied_at,
+        "applied_by": owner.applied_by,
+        "field_manager": owner.field_manager,
+        "objects": [_object_dict(obj) for obj in owner.objects],
+    }
 
 
 @state_group.command("show")
 @click.argument("object_id", metavar="ID")
+@output_option("text", "json", "yaml")
 @state_options
-def show(object_id: str, target: TargetFlags) -> None:
+def show(object_id: str, output: str, target: TargetFlags) -> None:
     """Show one recorded owner or object (Secret values are masked in state)."""
     state = _read(_open(target))
     oid = _resolve(state, object_id)
     if oid in state.owners:
-        click.echo(_owner_text(state.owners[oid]))
+        owner = state.owners[oid]
+        text = _owner_text(owner) + "\n" if output == "text" else render_document(_owner_dict(owner), output)
     else:
         owner, obj = state.objects()[oid]
-        click.echo(_object_text(owner, obj))
+        document = {
+            "kind": "object",
+            **_object_dict(obj),
+            "owner": owner.id.inventory_id(),
+            "secret_values_sealed": obj.sealed_values is not None,
+            "manifest": dict(obj.manifest) if obj.manifest is not None else None,
+        }
+        text = _object_text(owner, obj) + "\n" if output == "text" else render_document(document, output)
+    click.echo(text, nl=False)
 
 
 def _owner_text(owner: OwnerState) -> str:
@@ -163,12 +210,28 @@ def remove(object_ids: tuple[str, ...], lock_timeout: float | None, target: Targ
 
 
 @state_group.command("history")
+@output_option("text", "json", "yaml")
 @state_options
-def history(target: TargetFlags) -> None:
+def history(output: str, target: TargetFlags) -> None:
     """List the revisions kept for rollback, newest first."""
     state = _read(_open(target))
     current = (state.serial, state.written_at, state.written_by, state.operation, state.owners)
     revisions = [current, *((r.serial, r.written_at, r.written_by, r.operation, r.owners) for r in state.history)]
+    if output != "text":
+        items = [
+            {
+                "serial": serial,
+                "current": serial == state.serial,
+                "written_at": at,
+                "written_by": by,
+                "operation": op,
+                "owners": len(owners),
+                "objects": sum(len(o.objects) for o in owners.values()),
+            }
+            for serial, at, by, op, owners in sorted(revisions, key=lambda r: -r[0])
+        ]
+        click.echo(render_document(_document("history", state, items), output), nl=False)
+        return
     rows = [
         [
             f"{serial}{' (current)' if serial == state.serial else ''}",
@@ -184,11 +247,15 @@ def history(target: TargetFlags) -> None:
 
 
 @state_group.command("pull")
-@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file, not stdout.")
+@output_option("json", "yaml", default="json")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file, not stdout.")
 @state_options
-def pull(out: Path | None, target: TargetFlags) -> None:
-    """Print the stored state as JSON (Secret values stay masked or encrypted)."""
+def pull(output: str, out: Path | None, target: TargetFlags) -> None:
+    """Print the stored state as JSON, or YAML (Secret values stay masked or encrypted).
+    `state push` reads the JSON form."""
     text = state_to_json(_read(_open(target)))
+    if output == "yaml":
+        text = render_document(json.loads(text), "yaml")
     if out is None:
         click.echo(text, nl=False)
     else:

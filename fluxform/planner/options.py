@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the pipeline is imported when a request is made, not to par
     from fluxform.planner.partial import PartialPolicy
     from fluxform.planner.releases import HelmOptions
     from fluxform.planner.workflow import FleetRequest
+    from fluxform.progress import Progress
 
 __all__ = ["FleetOptions", "Policy"]
 
@@ -88,13 +89,15 @@ class FleetOptions:
         }
         return PartialPolicy(partial, frozenset(c for c, p in flags.items() if p is Policy.WARN))
 
-    def request(self) -> FleetRequest:
-        """The library's request: discovery, the build cache, the Helm hook and the keys."""
+    def request(self, progress: Progress | None = None) -> FleetRequest:
+        """The library's request: discovery, the build cache, the Helm hook and the keys;
+        long work reports to `progress` (None: nowhere)."""
         from fluxform.planner.kustomization.cache import BuildCache
         from fluxform.planner.kustomization.discover import DiscoverOptions
         from fluxform.planner.releases import helm_hook
         from fluxform.planner.secrets import SecretOptions
         from fluxform.planner.workflow import FleetRequest
+        from fluxform.progress import NO_PROGRESS
 
         directory = self.build_cache_dir
         discover = DiscoverOptions(
@@ -106,6 +109,7 @@ class FleetOptions:
             helm=helm_hook(self.helm()),
             root_kustomization=self.root_kustomization,
             build_timeout=self.build_timeout,
+            progress=progress or NO_PROGRESS,
         )
         secrets = SecretOptions(decryption_keys=self.decryption_keys, keys_dir=self.keys_dir)
         return FleetRequest(discover=discover, secrets=secrets, partial=self.partial_policy())

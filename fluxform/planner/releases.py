@@ -13,6 +13,7 @@ is not planned, with the reason; the other releases render as if it were not the
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +35,7 @@ from fluxform.helm.spec import HELM_GROUP, ChartRef
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, Owner, OwnerSpec, OwnerStatus, ReleaseTarget
+from fluxform.progress import Stage
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.charts import ChartFetcher
 
@@ -184,7 +186,7 @@ class _Renderer:
                 "namespace": rendered.namespace,
                 "chart": rendered.chart.name,
                 "version": rendered.chart.version,
-                "values": ", ".join(rendered.values_sources),
+                "values": tuple(rendered.values_sources),
                 "crd_policy": rendered.crd_policy,
             },
         )
@@ -237,9 +239,13 @@ def helm_hook(options: HelmOptions) -> HelmHook:
             (o for o in ctx.objects.values() if is_helm_release(o.body) and ctx.renders(o.id)), key=lambda o: o.id
         )
         owners = []
+        ctx.progress.expect(Stage.RENDER, len(releases))
         for obj in releases:  # each release keeps the warnings its render gave
             before = len(renderer.diagnostics)
+            started = time.perf_counter()
             owner = renderer.owner(obj)
+            failed = owner.status is OwnerStatus.NOT_PLANNED
+            ctx.progress.advance(Stage.RENDER, str(obj.id), seconds=time.perf_counter() - started, failed=failed)
             owners.append(replace(owner, diagnostics=tuple(renderer.diagnostics[before:])))
             del renderer.diagnostics[before:]
         return owners, renderer.diagnostics

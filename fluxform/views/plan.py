@@ -9,9 +9,11 @@ agree. Everything in a PlanFile is masked; nothing here sees plaintext.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from fluxform import yamlio
 from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
 from fluxform.planner.planfile import NotPlanned, PlanFile, PlannedChange, PlanOwner, plan_file_json
@@ -24,6 +26,7 @@ __all__ = [
     "render_json",
     "render_markdown",
     "render_text",
+    "render_yaml",
     "summary_line",
 ]
 
@@ -63,6 +66,11 @@ def change_entry(change: PlannedChange) -> dict[str, Any]:
 def render_json(plan_file: PlanFile) -> str:
     """The plan file itself (what `plan --out` writes)."""
     return plan_file_json(plan_file)
+
+
+def render_yaml(plan_file: PlanFile) -> str:
+    """The plan file's JSON, as YAML (same fields, same order of keys)."""
+    return yamlio.dump(json.loads(plan_file_json(plan_file)))
 
 
 def summary_line(summary: Mapping[str, int]) -> str:

@@ -24,12 +24,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fluxform import __version__
+from fluxform import __version__, yamlio
 from fluxform.planner.planfile import planned_change
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, OwnerDiff, count_changes
 from fluxform.views.plan import SYMBOLS, address, change_entry, change_lines, summary_line
 
-__all__ = ["MARKDOWN_LIMIT", "diff_to_dict", "render_diff_json", "render_diff_markdown", "render_diff_text"]
+__all__ = [
+    "MARKDOWN_LIMIT",
+    "diff_to_dict",
+    "render_diff_json",
+    "render_diff_markdown",
+    "render_diff_text",
+    "render_diff_yaml",
+]
 
 #: GitHub refuses comments over 65,536 characters; stay clear of it with the notes we add.
 MARKDOWN_LIMIT = 60_000
@@ -80,6 +87,11 @@ def diff_to_dict(diff: FleetDiff) -> dict[str, Any]:
 
 def render_diff_json(diff: FleetDiff) -> str:
     return json.dumps(diff_to_dict(diff), indent=2, sort_keys=True) + "\n"
+
+
+def render_diff_yaml(diff: FleetDiff) -> str:
+    """The JSON document, as YAML."""
+    return yamlio.dump(diff_to_dict(diff))
 
 
 def _revisions(data: Mapping[str, Any]) -> str:

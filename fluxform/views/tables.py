@@ -1,17 +1,26 @@
-"""Plain-text views of a desired state for `fluxform get` and `fluxform build`."""
+"""Plain-text views of a desired state for `fluxform get` (tables) and `fluxform build`.
+
+Tables are built from `views/listing.py`'s items (what `-o json|yaml` prints), so the formats
+agree. The default table fits `TABLE_WIDTH` columns: it shows the columns people scan, and
+cuts the free-text ones (reasons, URLs) with "..."; `wide` adds every other column, uncut.
+
+    print(kustomization_table(state, wide=False))
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
-from fluxform.planner.kustomization.spec import SOURCE_KINDS
 from fluxform.planner.model import DesiredState, Owner, OwnerStatus
 from fluxform.planner.plan import Masking
+from fluxform.views.listing import helm_release_items, kustomization_items, owner_name, source_items
 
 __all__ = [
+    "TABLE_WIDTH",
     "find_owner",
     "format_table",
     "helm_release_table",
@@ -20,109 +29,107 @@ __all__ = [
     "sources_table",
 ]
 
-#: Kustomization sources plus the Helm ones.
-LISTED_SOURCE_KINDS = SOURCE_KINDS | {"HelmRepository", "HelmChart"}
+#: columns a default table fits in (`-o wide` does not cut)
+TABLE_WIDTH = 100
+_CUT = "..."
+_GAP = 2
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int = 0, elastic: Sequence[int] = ()
+) -> str:
+    """Aligned columns; with `width`, the `elastic` columns (indexes) are cut so each line
+    fits: always the widest of them first, never below its header."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    excess = sum(widths) + _GAP * (len(widths) - 1) - width if width else 0
+    floors = {i: max(len(headers[i]), len(_CUT) + 1) for i in elastic}
+    while excess > 0:
+        cuttable = [i for i in elastic if widths[i] > floors[i]]
+        if not cuttable:
+            break
+        widest = max(cuttable, key=lambda i: (widths[i], -i))
+        widths[widest] -= 1
+        excess -= 1
+    lines = [_line(headers, widths), *(_line(row, widths) for row in rows)]
     return "\n".join(lines) + "\n"
 
 
-def _name(owner: Owner) -> str:
-    """As `build` takes it: NAMESPACE/NAME (the synthetic root has no namespace)."""
-    return f"{owner.id.namespace}/{owner.id.name}" if owner.id.namespace else owner.id.name
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    fitted = [c if len(c) <= w else c[: w - len(_CUT)] + _CUT for c, w in zip(cells, widths, strict=True)]
+    return (" " * _GAP).join(c.ljust(w) for c, w in zip(fitted, widths, strict=True)).rstrip()
 
 
-def _count(owner: Owner) -> str:
-    """Objects rendered: planned ones, or those a remote owner renders for its cluster."""
-    if owner.status is OwnerStatus.NOT_PLANNED:
-        return "-"
-    return str(len(owner.objects) or len(owner.unplanned_objects))
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    cell: str  # item key, or a name _cell knows
+    wide_only: bool = False
+    elastic: bool = False  # cut to fit the default width
 
 
-def _reason(owner: Owner) -> str:
-    if not owner.reason:
-        return "-"
-    where = f" ({owner.origin})" if owner.origin is not None and owner.status is OwnerStatus.NOT_PLANNED else ""
-    return f"{owner.reason}{where}"
+def _cell(item: Mapping[str, Any], key: str) -> str:
+    if key == "objects":
+        return "-" if item["objects"] is None else str(item["objects"])
+    if key == "reason":
+        where = f" ({item['file']})" if item["file"] and item["status"] == str(OwnerStatus.NOT_PLANNED) else ""
+        return f"{item['reason']}{where}" if item["reason"] else "-"
+    if key == "release":
+        release = item["release"]
+        return f"{release['namespace'] or '-'}/{release['name'] or '-'}"
+    value = item[key]
+    if isinstance(value, list):
+        return (", " if key == "values" else ",").join(value) or "-"
+    return str(value) if value not in ("", None) else "-"
 
 
-def kustomization_table(state: DesiredState) -> str:
-    rows = [
-        [
-            _name(o),
-            o.path,
-            o.source or "-",
-            ",".join(f"{d.namespace}/{d.name}" for d in o.depends_on) or "-",
-            str(o.status),
-            _count(o),
-            _reason(o),
-        ]
-        for o in state.owners
-        if o.kind in ("Kustomization", "Root")
-    ]
-    return format_table(["NAME", "PATH", "SOURCE", "DEPENDS ON", "STATUS", "OBJECTS", "REASON"], rows)
+def _table(columns: Sequence[_Column], items: Sequence[Mapping[str, Any]], wide: bool) -> str:
+    shown = [c for c in columns if wide or not c.wide_only]
+    rows = [[_cell(item, c.cell) for c in shown] for item in items]
+    elastic = [i for i, c in enumerate(shown) if c.elastic] if not wide else []
+    return format_table([c.header for c in shown], rows, width=0 if wide else TABLE_WIDTH, elastic=elastic)
 
 
-def _source_url(body: Mapping[str, Any]) -> str:
-    spec = body.get("spec") or {}
-    return str(spec.get("url") or spec.get("bucketName") or spec.get("chart") or "-")
+_KUSTOMIZATION_COLUMNS = (
+    _Column("NAME", "name_as_given"),
+    _Column("PATH", "path", elastic=True),
+    _Column("SOURCE", "source", wide_only=True),
+    _Column("DEPENDS ON", "depends_on", wide_only=True),
+    _Column("STATUS", "status"),
+    _Column("OBJECTS", "objects"),
+    _Column("REASON", "reason", elastic=True),
+)
+
+_HELM_RELEASE_COLUMNS = (
+    _Column("NAME", "name_as_given"),
+    _Column("CHART", "chart", elastic=True),
+    _Column("VERSION", "version"),
+    _Column("SOURCE", "source", wide_only=True),
+    _Column("RELEASE", "release", wide_only=True),
+    _Column("VALUES", "values", wide_only=True),
+    _Column("STATUS", "status"),
+    _Column("OBJECTS", "objects"),
+    _Column("REASON", "reason", elastic=True),
+)
+
+_SOURCE_COLUMNS = (
+    _Column("KIND", "kind"),
+    _Column("NAME", "name_as_given"),
+    _Column("URL", "url", elastic=True),
+    _Column("REF", "ref", elastic=True),
+    _Column("USED BY", "used_by", elastic=True),
+)
 
 
-def _source_ref(body: Mapping[str, Any]) -> str:
-    ref = (body.get("spec") or {}).get("ref") or {}
-    if not isinstance(ref, Mapping):
-        return "-"
-    for key in ("commit", "digest", "tag", "semver", "branch", "name"):
-        if ref.get(key):
-            return f"{key}:{ref[key]}"
-    return "-"
+def kustomization_table(state: DesiredState, *, wide: bool = False) -> str:
+    return _table(_KUSTOMIZATION_COLUMNS, kustomization_items(state), wide)
 
 
-def sources_table(state: DesiredState) -> str:
-    users: dict[str, list[str]] = {}
-    for owner in state.owners:
-        users.setdefault(owner.source, []).append(f"{owner.id.namespace}/{owner.id.name}")
-    rows = []
-    for owner in state.owners:
-        for obj in owner.objects:
-            if obj.id.kind not in LISTED_SOURCE_KINDS:
-                continue
-            key = f"{obj.id.kind}/{obj.id.namespace}/{obj.id.name}"
-            rows.append(
-                [
-                    obj.id.kind,
-                    f"{obj.id.namespace}/{obj.id.name}",
-                    _source_url(obj.body),
-                    _source_ref(obj.body),
-                    ",".join(sorted(users.get(key, []))) or "-",
-                ]
-            )
-    rows.sort()
-    return format_table(["KIND", "NAME", "URL", "REF", "USED BY"], rows)
+def helm_release_table(state: DesiredState, *, wide: bool = False) -> str:
+    return _table(_HELM_RELEASE_COLUMNS, helm_release_items(state), wide)
 
 
-def helm_release_table(state: DesiredState) -> str:
-    rows = [
-        [
-            f"{o.id.namespace}/{o.id.name}",
-            str(o.details.get("chart") or o.path),
-            str(o.details.get("version") or "-"),
-            o.source or "-",
-            f"{o.details.get('namespace', '-')}/{o.details.get('release', '-')}",
-            str(o.details.get("values") or "-"),
-            str(o.status),
-            _count(o),
-            _reason(o),
-        ]
-        for o in state.owners
-        if o.kind == "HelmRelease"
-    ]
-    headers = ["NAME", "CHART", "VERSION", "SOURCE", "RELEASE", "VALUES", "STATUS", "OBJECTS", "REASON"]
-    return format_table(headers, rows)
+def sources_table(state: DesiredState, *, wide: bool = False) -> str:
+    return _table(_SOURCE_COLUMNS, source_items(state), wide)
 
 
 def find_owner(state: DesiredState, kind: str, name: str, namespace: str) -> Owner:
@@ -130,7 +137,7 @@ def find_owner(state: DesiredState, kind: str, name: str, namespace: str) -> Own
     kinds = ("Kustomization", "Root") if kind == "Kustomization" else (kind,)
     matches = [o for o in state.owners if o.kind in kinds and o.id.name == name and namespace in ("", o.id.namespace)]
     if not matches:
-        known = ", ".join(_name(o) for o in state.owners if o.kind in kinds) or "none"
+        known = ", ".join(owner_name(o) for o in state.owners if o.kind in kinds) or "none"
         raise RenderError(f"{kind} {namespace + '/' if namespace else ''}{name} not found", hint=f"known: {known}")
     if len(matches) > 1:
         raise RenderError(f"{kind} {name} exists in several namespaces", hint="give NAMESPACE/NAME, or --namespace")

@@ -17,7 +17,7 @@ STAGING = FIXTURES / "fleet" / "clusters" / "staging"
 
 
 def test_get_ks_lists_kustomizations_in_dependency_order_with_sources() -> None:
-    result = run("get", "ks", STAGING, "--keys-dir", KEYS)
+    result = run("get", "ks", STAGING, "--keys-dir", KEYS, "-o", "wide")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0].split() == ["NAME", "PATH", "SOURCE", "DEPENDS", "ON", "STATUS", "OBJECTS", "REASON"]
@@ -29,7 +29,7 @@ def test_get_ks_lists_kustomizations_in_dependency_order_with_sources() -> None:
 
 
 def test_get_sources_shows_the_git_repository_and_its_users() -> None:
-    result = run("get", "sources", STAGING, "--keys-dir", KEYS)
+    result = run("get", "sources", STAGING, "--keys-dir", KEYS, "-o", "wide")
     assert result.code == 0, result.err
     row = next(line for line in result.out.splitlines() if line.startswith("GitRepository"))
     assert "flux-system/flux-system" in row and "ssh://git@github.com/example-org/fleet-infra" in row

@@ -103,8 +103,8 @@ def test_the_synthetic_root_is_built_by_the_name_get_shows(tmp_path: Path) -> No
 
 def test_get_lists_every_owner_with_its_status_and_reason(tmp_path: Path) -> None:
     root = _fleet(tmp_path)
-    kss = run("get", "ks", root / "clusters/dev", *_args(root, tmp_path))
-    hrs = run("get", "hr", root / "clusters/dev", *_args(root, tmp_path))
+    kss = run("get", "ks", root / "clusters/dev", *_args(root, tmp_path), "-o", "wide")
+    hrs = run("get", "hr", root / "clusters/dev", *_args(root, tmp_path), "-o", "wide")
 
     assert kss.code == 0 and hrs.code == 0, kss.err + hrs.err
     rows = {line.split()[0]: line for line in kss.out.splitlines()[1:]}

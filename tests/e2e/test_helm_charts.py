@@ -79,7 +79,7 @@ def test_pull_then_plan_offline_renders_the_highest_matching_version(tmp_path: P
     assert cm["namespace"] == "web" and cm["name"] == "web-hello-settings"  # targetNamespace-prefixed release
     assert cm["after"]["data"] == {"greeting": "inline-wins", "replicas": "3"}
     assert cm["after"]["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "hello"
-    table = run("get", "hr", cluster, "--offline", "--chart-cache", cache)
+    table = run("get", "hr", cluster, "--offline", "--chart-cache", cache, "-o", "wide")
     assert "apps/hello" in table.out and "1.3.0" in table.out and "web/web-hello" in table.out
 
 

@@ -58,6 +58,7 @@ from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomi
 from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
+from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
 from fluxform.sources.generator import GENERATOR_GROUP, ArtifactGenerator, build_artifact
@@ -128,6 +129,7 @@ class DiscoverOptions:
     root_kustomization: Path | None = None  # --root-ks FILE: the Kustomization owning the start path
     cluster_scope: ClusterScope | None = None  # a live plan: kinds without a CRD in the fleet
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
+    progress: Progress = field(default=NO_PROGRESS, compare=False)  # builds (and the Helm hook's renders) report here
 
 
 @dataclass
@@ -145,6 +147,7 @@ class DiscoveryContext:
     focus: OwnerFocus | None = None
     lookups: dict[ObjectId, set[ObjectKey]] = field(default_factory=dict)
     missing: dict[ObjectId, ObjectKey] = field(default_factory=dict)
+    progress: Progress = field(default=NO_PROGRESS)  # the hook reports each release rendered
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         for obj in self.objects.values():
@@ -297,14 +300,17 @@ class _Discovery:
         request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
         decryptor = self.options.decryptor
         directory = secure_join(root, ks.path)
+        progress = self.options.progress
+        progress.expect(Stage.BUILD, 1)
         if decryptor is not None and directory.is_dir() and decryptor.needs_source_decryption(ks, directory, root):
-            return self.pool.submit(_build_decrypted, request, ks, decryptor)
+            return self.pool.submit(_timed, progress, ks.id, _build_decrypted, request, ks, decryptor)
         plain = self._plain_root
         if plain is not None and plain[0] == directory and not spec_changes_build(ks.spec):
             done: Future[BuildOutput] = Future()  # the start path was already built as is
             done.set_result(plain[1])
+            progress.advance(Stage.BUILD, str(ks.id))
             return done
-        return self.pool.submit(build_directory, request, self.options.cache)
+        return self.pool.submit(_timed, progress, ks.id, build_directory, request, self.options.cache)
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         obj = self.objects.get(ObjectId(namespace, name, "", kind))
@@ -440,8 +446,9 @@ class _Discovery:
             self._fail(root_ks, failure, Cause.ERROR, root=self_artifact.root)
             queue = []
         deferred: list[_Deferred] = []
-        while (queue or deferred) and not self._focus_done():
-            queue, deferred = self._wave(queue, deferred, self_artifact)
+        with stage(self.options.progress, Stage.BUILD, "Building Kustomizations"):
+            while (queue or deferred) and not self._focus_done():
+                queue, deferred = self._wave(queue, deferred, self_artifact)
         scopes = KindScopes.from_manifests(o.body for o in self.objects.values())
         scopes = KindScopes({**self.options.stand_in_scopes, **scopes.crd_scopes})
         if self.options.helm is not None and not (self.options.focus and self.options.focus.kind != "HelmRelease"):
@@ -482,8 +489,10 @@ class _Discovery:
             scopes,
             frozenset(self.stand_ins),
             self.options.focus,
+            progress=self.options.progress,
         )
-        owners, diagnostics = self.options.helm(context)
+        with stage(self.options.progress, Stage.RENDER, "Rendering HelmReleases"):
+            owners, diagnostics = self.options.helm(context)
         self.diagnostics.extend(diagnostics)
         for owner in owners:
             if owner.status is OwnerStatus.BUILT:
@@ -819,6 +828,12 @@ def _git_commit(directory: Path) -> str:
     with contextlib.suppress(SourceError):
         return GitRepository.containing(directory).resolve("HEAD")
     return ""
+
+
+def _timed(progress: Progress, owner: ObjectId, build: Callable[..., BuildOutput], *args: Any) -> BuildOutput:
+    """`build(*args)` in a worker, reported to `progress` with its time (failed if it raises)."""
+    with timed(progress, Stage.BUILD, str(owner)):
+        return build(*args)
 
 
 def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: Decryptor) -> BuildOutput:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fluxform import __version__
@@ -35,6 +35,7 @@ from fluxform.planner.live.policy import FLUX_GROUPS, FLUX_MARKER, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
 from fluxform.planner.plan import Change, Masking, Plan
 from fluxform.planner.settings import LiveTarget, PlanSettings
+from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.state.model import StateFile
 
 __all__ = ["LiveOptions", "LiveRun"]
@@ -47,6 +48,7 @@ Paths = tuple[tuple[str | int, ...], ...]
 class LiveOptions:
     field_manager: str = ""  # --field-manager; "" = Flux's controllers when the cluster runs Flux, else fluxform
     always_dry_run: bool = False  # dry-run objects the client-side check finds unchanged too (as Flux does)
+    progress: Progress = field(default=NO_PROGRESS, compare=False)  # cluster reads and dry-runs report here
 
 
 class LiveRun:
@@ -156,7 +158,7 @@ class LiveRun:
         namespaces = self.mapper.resolve("v1", "Namespace")
         if namespaced and isinstance(namespaces, KindMapping):
             reads[by_type.get(("", "Namespace"), namespaces)] = {"": ALL_NAMES}
-        snapshot = read_live(self.cluster, reads, keep=self._mask_live)
+        snapshot = read_live(self.cluster, reads, keep=self._mask_live, progress=self.options.progress)
         if reads and all(_denied(snapshot, mapping, per_ns) for mapping, per_ns in reads.items()):
             raise ClusterError(
                 f"the cluster forbids reading every type this plan needs ({len(reads)} types, "
@@ -231,7 +233,11 @@ class LiveRun:
                 assert isinstance(fact.mapping, KindMapping)
                 todo[fact.mapping].append(index)
         results: dict[int, DryRun] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.cluster.options.concurrency)) as pool:
+        total = sum(len(indexes) for indexes in todo.values())
+        with (
+            stage(self.options.progress, Stage.DRY_RUN, "Dry-running changes", total=total),
+            ThreadPoolExecutor(max_workers=max(1, self.cluster.options.concurrency)) as pool,
+        ):
             firsts = [indexes[0] for indexes in todo.values()]
             results.update(zip(firsts, pool.map(lambda i: self._dry_run(facts[i]), firsts), strict=True))
             rest: list[int] = []
@@ -249,7 +255,8 @@ class LiveRun:
 
     def _dry_run(self, fact: ObjectFacts) -> DryRun:
         assert isinstance(fact.mapping, KindMapping)
-        outcome = dry_run_apply(self.cluster, fact.mapping, fact.obj.body, field_manager=fact.manager)
+        with timed(self.options.progress, Stage.DRY_RUN, str(fact.obj.id)):
+            outcome = dry_run_apply(self.cluster, fact.mapping, fact.obj.body, field_manager=fact.manager)
         if outcome.result is None:
             return outcome
         paths = self.paths.get(live_key(fact.obj.id, fact.mapping), ())

@@ -118,7 +118,7 @@ def test_pull_then_push_round_trips(state_file: Path, tmp_path: Path) -> None:
     pulled = run("pull", "--state", str(state_file))
     assert state_from_json(pulled.output, "stdout") == LocalBackend(state_file).read()
     copy = tmp_path / "pulled.json"
-    run("pull", "--state", str(state_file), "-o", str(copy))
+    run("pull", "--state", str(state_file), "--out", str(copy))
     assert copy.read_text() == pulled.output and (copy.stat().st_mode & 0o777) == 0o600
     result = run("push", str(copy), "--state", str(state_file))
     assert result.exit_code == 0, result.output
