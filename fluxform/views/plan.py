@@ -10,19 +10,24 @@ agree. Everything in a PlanFile is masked; nothing here sees plaintext.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fluxform import yamlio
 from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
 from fluxform.planner.planfile import NotPlanned, PlanFile, PlannedChange, PlanOwner, plan_file_json
+from fluxform.views.changes import Group, alike, cut_diff, edit_text, largest_owners
 
 __all__ = [
     "SYMBOLS",
     "address",
     "change_entry",
     "change_lines",
+    "entries_lines",
+    "group_lines",
+    "markdown_entries",
+    "owner_counts",
     "render_json",
     "render_markdown",
     "render_text",
@@ -41,6 +46,7 @@ SYMBOLS = {
 _COLOURS = {"+": "\x1b[32m", "~": "\x1b[33m", "-/+": "\x1b[35m", "-": "\x1b[31m", ".": "\x1b[36m"}
 _RESET = "\x1b[0m"
 _MAX_MARKDOWN_DIFF = 20_000
+FIELDS_SHOWN = 20  # changed fields listed per object in text, then "and N more"
 
 
 def change_entry(change: PlannedChange) -> dict[str, Any]:
@@ -132,7 +138,8 @@ def render_text(plan: PlanFile, *, colour: bool = False) -> str:
     if plan.diagnostics:
         lines += ["", "Warnings:"]
         lines += [f"  ! {d.summary}" for d in plan.diagnostics]
-    lines += ["", summary_line(plan.counts())]
+    largest = largest_owners(owner_counts(plan.changes))
+    lines += ["", *([largest] if largest else []), summary_line(plan.counts())]
     return "\n".join(lines) + "\n"
 
 
@@ -152,15 +159,62 @@ def _owner_block(
 
 
 def _change_block(changes: list[PlannedChange], colour: bool) -> list[str]:
-    lines = []
-    for change in changes:
-        # a no-op with a reason (skipped by a Flux policy, adopted) is worth a line
-        if change.action != "no-op" or change.reason:
-            lines += change_lines(change_entry(change), colour)
+    # a no-op with a reason (skipped by a Flux policy, adopted) is worth a line
+    lines = entries_lines([change_entry(c) for c in changes if c.action != "no-op" or c.reason], colour)
     unchanged = sum(1 for c in changes if c.action == "no-op")
     if unchanged:
         lines.append(f"  ({unchanged} unchanged)")
     return lines
+
+
+def entries_lines(entries: Sequence[Mapping[str, Any]], colour: bool) -> list[str]:
+    """Change entries as text, updates making the same edit to several objects shown once
+    (views/changes.py), each object's diff cut past `DIFF_LINES`."""
+    lines: list[str] = []
+    for item in alike(entries):
+        lines += group_lines(item, colour) if isinstance(item, Group) else change_lines(item, colour)
+    return lines
+
+
+def group_lines(group: Group, colour: bool) -> list[str]:
+    """`~ update  40 objects: path: old -> new`, then the objects, one per line."""
+    edit = edit_text(group.edit)
+    head = f"  {SYMBOLS['update']} update  {len(group.entries)} objects"
+    head += f": {edit[0]}" if len(edit) == 1 else ", each:"
+    if colour:
+        head = _COLOURS[SYMBOLS["update"]] + head + _RESET
+    lines = [head]
+    if len(edit) > 1:
+        lines += ["      " + line for line in cut_diff(edit)]
+    lines += [
+        f"      {address(entry)}" + (f"  # {entry['reason']}" if entry["reason"] else "") for entry in group.entries
+    ]
+    return lines
+
+
+def markdown_entries(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Change entries as the lines of a ```diff block: grouped and cut as in text."""
+    lines: list[str] = []
+    for item in alike(entries):
+        if isinstance(item, Group):
+            edit = edit_text(item.edit)
+            lines.append(f"~ update {len(item.entries)} objects" + (f": {edit[0]}" if len(edit) == 1 else ", each:"))
+            lines += ["    " + line for line in cut_diff(edit)] if len(edit) > 1 else []
+            lines += [f"    {address(entry)}" for entry in item.entries]
+            continue
+        head = f"{SYMBOLS[item['action']]} {item['action']} {address(item)}"
+        lines.append(head + (f"  # {item['reason']}" if item["reason"] else ""))
+        lines += cut_diff([ln for ln in (item.get("diff") or "").splitlines() if not ln.startswith(("---", "+++"))])
+    return lines
+
+
+def owner_counts(changes: Sequence[PlannedChange]) -> dict[str, int]:
+    """Changes (not no-ops) per owner, for `largest_owners`."""
+    counts: dict[str, int] = {}
+    for change in changes:
+        if change.action != "no-op":
+            counts[str(change.owner)] = counts.get(str(change.owner), 0) + 1
+    return counts
 
 
 def change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
@@ -172,11 +226,12 @@ def change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
     if colour:
         text = _COLOURS.get(symbol, "") + text + _RESET
     lines = [text]
-    if change.get("fields"):
-        lines.append("      fields: " + ", ".join(change["fields"]))
-    for diff_line in (change.get("diff") or "").splitlines():
-        if diff_line.startswith(("---", "+++")):
-            continue
+    fields = list(change.get("fields") or ())
+    if fields:
+        more = f" and {len(fields) - FIELDS_SHOWN} more" if len(fields) > FIELDS_SHOWN else ""
+        lines.append("      fields: " + ", ".join(fields[:FIELDS_SHOWN]) + more)
+    diff_lines = [ln for ln in (change.get("diff") or "").splitlines() if not ln.startswith(("---", "+++"))]
+    for diff_line in cut_diff(diff_lines):
         out = "      " + diff_line
         if colour and diff_line[:1] in "+-":
             out = _COLOURS["+" if diff_line[0] == "+" else "-"] + out + _RESET
@@ -188,6 +243,8 @@ def render_markdown(plan: PlanFile) -> str:
     """A PR comment: summary, owners not planned, one table row per owner, changes per
     owner while the size budget lasts, warnings."""
     lines = [f"### fluxform plan: `{plan.target}`", "", f"**{summary_line(plan.counts())}**", ""]
+    largest = largest_owners({f"`{owner}`": n for owner, n in owner_counts(plan.changes).items()})
+    lines += [largest, ""] if largest else []
     if plan.not_planned:  # above the diffs, never collapsed: a partial plan must read as one
         lines += ["**Not planned** (their objects are left as they are; what would change for them is unknown):", ""]
         lines += [f"- `{n.owner}`" + (f" (`{n.file}`)" if n.file else "") + f": {n.reason}" for n in plan.not_planned]
@@ -223,14 +280,7 @@ def _markdown_changes(plan: PlanFile) -> list[str]:
         if not visible:
             continue
         body = ["", f"<details><summary><code>{owner_id}</code>: {len(visible)} change(s)</summary>", "", "```diff"]
-        for change in visible:
-            body.append(
-                f"{SYMBOLS[change['action']]} {change['action']} {address(change)}"
-                + (f"  # {change['reason']}" if change["reason"] else "")
-            )
-            diff = "\n".join(ln for ln in change["diff"].splitlines() if not ln.startswith(("---", "+++")))
-            if diff:
-                body.append(diff)
+        body += markdown_entries(visible)
         body += ["```", "</details>"]
         block = "\n".join(body)
         if len(block) > budget:

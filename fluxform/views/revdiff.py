@@ -27,7 +27,8 @@ from typing import Any
 from fluxform import __version__, yamlio
 from fluxform.planner.planfile import planned_change
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, OwnerDiff, count_changes
-from fluxform.views.plan import SYMBOLS, address, change_entry, change_lines, summary_line
+from fluxform.views.changes import largest_owners
+from fluxform.views.plan import change_entry, entries_lines, markdown_entries, summary_line
 
 __all__ = [
     "MARKDOWN_LIMIT",
@@ -118,12 +119,24 @@ def render_diff_text(diff: FleetDiff | Mapping[str, Any], *, colour: bool = Fals
             lines.append(f"  {owner['id']}  ({owner['path']})" + (f"  [{owner['status']}]" if owner["status"] else ""))
             if owner["note"]:
                 lines.append(f"    {owner['note']}")
-            lines += ["  " + line for change in owner["changes"] for line in change_lines(change, colour)]
+            lines += ["  " + line for line in entries_lines(owner["changes"], colour)]
         if cluster["unchanged_owners"]:
             lines.append(f"  ({cluster['unchanged_owners']} owner(s) unchanged)")
         lines += [f"  ! {d['summary']}" for d in cluster["diagnostics"]]
-    lines += ["", summary_line(data["summary"])]
+    largest = largest_owners(_owner_counts(data))
+    lines += ["", *([largest] if largest else []), summary_line(data["summary"])]
     return "\n".join(lines) + "\n"
+
+
+def _owner_counts(data: Mapping[str, Any], quote: str = "") -> dict[str, int]:
+    """Changes per owner (named with its cluster path when the diff covers several)."""
+    several = len(data["clusters"]) > 1
+    counts: dict[str, int] = {}
+    for cluster in data["clusters"]:
+        for owner in cluster["owners"]:
+            name = f"{cluster['path']}: {owner['id']}" if several else owner["id"]
+            counts[f"{quote}{name}{quote}"] = sum(1 for c in owner["changes"] if c["action"] != "no-op")
+    return counts
 
 
 # -- markdown ------------------------------------------------------------------------------------
@@ -149,12 +162,7 @@ def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any]) -> str:
     body[0] += f"{len(owner['changes'])} change(s)</summary>\n\n```diff"
     if owner["note"]:
         body.append(f"# {owner['note']}")
-    for change in owner["changes"]:
-        head = f"{SYMBOLS[change['action']]} {change['action']} {address(change)}"
-        if change["reason"]:
-            head += f"  # {change['reason']}"
-        body.append(head)
-        body += [ln for ln in (change.get("diff") or "").splitlines() if not ln.startswith(("---", "+++"))]
+    body += markdown_entries(owner["changes"])
     return "\n".join([*body, "```", "</details>", ""])
 
 
@@ -167,6 +175,7 @@ def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MA
         "",
         f"**{summary_line(data['summary'])}**",
         "",
+        *([largest, ""] if (largest := largest_owners(_owner_counts(data, quote="`"))) else []),
         f"base `{data['base']['commit'][:12]}`, head `{data['head']['commit'][:12]}`, "
         f"{len(data['changed_files'])} file(s) changed, {data['mode']}.",
         "",
@@ -187,7 +196,7 @@ def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MA
             if not owner["changes"] and not owner["note"]:
                 continue
             block = _details(cluster, owner)
-            if len(block) + 1 > budget:
+            if cut_tables or len(block) + 1 > budget:  # summaries first: no diff while one is missing
                 cut_owners += 1
                 cut_changes += len(owner["changes"])
                 continue

@@ -97,8 +97,8 @@ def test_renderings_agree_and_are_deterministic() -> None:
 
 
 def test_markdown_is_capped_with_a_note() -> None:
-    big = [cm(f"c{i}", "v" * 3000) for i in range(20)]
-    state = state_of((KS, [cm(f"c{i}", "w" * 3000) for i in range(20)], True))
+    big = [cm(f"c{i}", f"{i}" + "v" * 3000) for i in range(20)]  # each edit its own: none are grouped
+    state = state_of((KS, [cm(f"c{i}", f"{i}" + "w" * 3000) for i in range(20)], True))
     markdown = render_markdown(plan_file_from(plan([owner(KS, *big)], state)))
     assert len(markdown) < 30_000
     assert "not shown: the comment size limit was reached" in markdown

@@ -75,10 +75,12 @@ def test_counts_stay_right_when_workers_report_at_once() -> None:
     out = io.StringIO()
     progress = LineProgress(out)
     progress.begin(Stage.READ, "Reading the cluster")
-    workers = [
-        threading.Thread(target=lambda: [progress.advance(Stage.READ, "ConfigMap in web") for _ in range(250)])
-        for _ in range(8)
-    ]
+
+    def report() -> None:
+        for _ in range(250):
+            progress.advance(Stage.READ, "ConfigMap in web")
+
+    workers = [threading.Thread(target=report) for _ in range(8)]
     for worker in workers:
         worker.start()
     for worker in workers:
