@@ -1,6 +1,7 @@
 """`fluxform diff`: what a change between two git revisions does to each cluster.
 
-    fluxform diff clusters --base origin/main --format markdown --detailed-exitcode
+    fluxform diff clusters --base origin/main --head HEAD -o markdown --detailed-exitcode
+    fluxform diff clusters                  # HEAD against the work tree: what uncommitted edits do
 
 Exit codes with --detailed-exitcode: 0 no differences, 1 error, 2 differences.
 """
@@ -34,8 +35,14 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 @click.command("diff")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--base", required=True, metavar="REV", help="Revision to compare against (e.g. origin/main).")
-@click.option("--head", default="HEAD", show_default=True, metavar="REV", help="Revision with the change.")
+@click.option(
+    "--base", metavar="REV", help="Revision to compare against (e.g. origin/main; default: HEAD, with no --head)."
+)
+@click.option(
+    "--head",
+    metavar="REV",
+    help="Revision with the change (default: the work tree, uncommitted and untracked files included).",
+)
 @output_option("text", "json", "yaml", "markdown")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences or owners not compared, 0 when not."
@@ -53,8 +60,8 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 @fleet_options
 def diff(
     paths: tuple[Path, ...],
-    base: str,
-    head: str,
+    base: str | None,
+    head: str | None,
     output: str,
     detailed_exitcode: bool,
     full: bool,
@@ -65,12 +72,22 @@ def diff(
     fleet: FleetOptions,
 ) -> None:
     """Compare the clusters at PATHS between --base and --head (a directory of clusters,
-    such as clusters/, stands for each cluster below it). The work tree is not touched."""
+    such as clusters/, stands for each cluster below it). Without --head the change is the
+    work tree as `git add -A` would stage it (edits, deletions, untracked files not
+    ignored), compared with --base or HEAD. The work tree, index and repository are never
+    changed."""
     from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
 
+    if base is None and head is not None:
+        raise click.UsageError("--head needs --base (the revision to compare it with)")
     with progress() as observer:
         request = DiffRequest(
-            paths, base, head, fleet.request(progress=observer), changed_only=not full, index_dir=fleet.diff_index_dir
+            paths,
+            base or "HEAD",
+            head,
+            fleet.request(progress=observer),
+            changed_only=not full,
+            index_dir=fleet.diff_index_dir,
         )
         result = diff_revisions(request)
     fleet.partial_policy(partial).check(_left_out(result))  # before anything is written

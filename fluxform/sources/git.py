@@ -46,11 +46,24 @@ def _git() -> str:
     return git
 
 
+#: the author and date of work-tree snapshots: fixed, so the same work tree is the same commit
+_SNAPSHOT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "fluxform",
+    "GIT_AUTHOR_EMAIL": "fluxform@localhost",
+    "GIT_AUTHOR_DATE": "@0 +0000",
+    "GIT_COMMITTER_NAME": "fluxform",
+    "GIT_COMMITTER_EMAIL": "fluxform@localhost",
+    "GIT_COMMITTER_DATE": "@0 +0000",
+}
+
+
 @dataclass(frozen=True)
 class GitRepository:
-    """A local clone; `top` is its work tree root (paths below are relative to it)."""
+    """A local clone; `top` is its work tree root (paths below are relative to it). `env`:
+    variables every git call gets (a work-tree snapshot's private object store)."""
 
     top: Path
+    env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def containing(cls, path: Path) -> GitRepository:
@@ -62,9 +75,10 @@ class GitRepository:
             raise SourceError(f"{path} is not inside a git repository", hint="run fluxform diff inside a git clone")
         return cls(Path(result.stdout.decode().strip()))
 
-    def _run(self, *args: str, stdin: bytes | None = None) -> bytes:
+    def _run(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
         try:
-            return run_tool([_git(), *args], tool="git", cwd=self.top, stdin=stdin).stdout
+            environ = {**dict(self.env), **(env or {})} or None
+            return run_tool([_git(), *args], tool="git", cwd=self.top, stdin=stdin, env=environ).stdout
         except ToolError as exc:
             raise SourceError(f"git {args[0]} failed in {self.top}", detail=exc.stderr_tail) from exc
 
@@ -77,6 +91,7 @@ class GitRepository:
             [_git(), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
             tool="git",
             cwd=self.top,
+            env=dict(self.env) or None,
             check=False,
         )
         if result.exit_code == 0:
@@ -89,6 +104,36 @@ class GitRepository:
                 "(actions/checkout: fetch-depth: 0)"
             ),
         )
+
+    def snapshot_work_tree(self, scratch: Path) -> tuple[GitRepository, str]:
+        """The work tree as a commit on top of HEAD, as `git add -A` would stage it: tracked
+        files with their uncommitted edits and deletions, and untracked files git does not
+        ignore. Its objects go to a private store under `scratch` (the caller's, removed with
+        it); the user's index, HEAD, refs and object store are not touched. Returns a handle
+        that reads that store besides the repository's, and the commit."""
+        store = scratch / "objects"
+        store.mkdir(mode=0o700, parents=True)
+        index = scratch / "index"
+        real_index = Path(self._run("rev-parse", "--path-format=absolute", "--git-path", "index").decode().strip())
+        if real_index.is_file():  # its stat data spares hashing unchanged files again
+            index.write_bytes(real_index.read_bytes())
+        objects = self._run("rev-parse", "--path-format=absolute", "--git-path", "objects").decode().strip()
+        snapshot = GitRepository(
+            self.top,
+            (
+                *self.env,
+                ("GIT_INDEX_FILE", str(index)),
+                ("GIT_OBJECT_DIRECTORY", str(store)),
+                ("GIT_ALTERNATE_OBJECT_DIRECTORIES", objects),
+            ),
+        )
+        head = self.resolve("HEAD")
+        if not index.exists():
+            snapshot._run("read-tree", head)
+        snapshot._run("add", "--all", "--", ":/")
+        tree = snapshot._run("write-tree").decode().strip()
+        commit = snapshot._run("commit-tree", tree, "-p", head, "-m", "fluxform: work tree", env=_SNAPSHOT_IDENTITY)
+        return snapshot, commit.decode().strip()
 
     def tree_id(self, commit: str) -> str:
         return self._run("rev-parse", f"{commit}^{{tree}}").decode().strip()

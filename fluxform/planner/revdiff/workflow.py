@@ -13,6 +13,10 @@ up beyond that is checked after it, and fetched and rendered again; any doubt (u
 inputs, an error) renders the whole cluster instead.
 
     result = diff_revisions(DiffRequest((Path("clusters"),), base="origin/main"))
+    result = diff_revisions(DiffRequest((Path("clusters"),), base="HEAD", head=None))  # uncommitted work
+
+The work tree is read as `git add -A` would stage it, into a private object store (the user's
+index and repository are not touched): sources/git.py `snapshot_work_tree`.
 """
 
 from __future__ import annotations
@@ -42,14 +46,17 @@ from fluxform.sources.artifact import Artifact
 from fluxform.sources.git import GitRepository
 from fluxform.sources.git_checkout import LazyCheckout, RevisionListing, artifact_filter
 
-__all__ = ["DiffRequest", "cluster_paths", "diff_revisions"]
+__all__ = ["WORK_TREE", "DiffRequest", "cluster_paths", "diff_revisions"]
+
+#: how a diff names the work tree (DiffRequest.head None) where it would name a revision
+WORK_TREE = "work tree"
 
 
 @dataclass(frozen=True)
 class DiffRequest:
     paths: tuple[Path, ...]  # cluster paths in the work tree (a directory of clusters is expanded)
     base: str  # revision to compare against (e.g. origin/main)
-    head: str = "HEAD"
+    head: str | None = "HEAD"  # None: the work tree, uncommitted and untracked (not ignored) files included
     fleet: FleetRequest = field(default_factory=FleetRequest)
     changed_only: bool = True  # skip clusters/owners the changed files cannot affect
     index_dir: Path | None = None  # where base indexes are kept between runs (None: not kept)
@@ -426,15 +433,28 @@ def _relative(paths: Iterable[str], prefix: str) -> list[str]:
     return sorted(found)
 
 
+def _head(repo: GitRepository, head: str | None, scratch: Path) -> tuple[GitRepository, str, str]:
+    """(repository handle, commit, name) of the head side: a revision, or the work tree
+    committed into a private object store; a work tree with nothing to commit is HEAD."""
+    if head is not None:
+        return repo, repo.resolve(head), head
+    current = repo.resolve("HEAD")
+    snapshot, commit = repo.snapshot_work_tree(scratch / "work-tree")
+    if snapshot.tree_id(commit) == repo.tree_id(current):
+        return repo, current, "HEAD"
+    return snapshot, commit, WORK_TREE
+
+
 def diff_revisions(request: DiffRequest) -> FleetDiff:
     """Render every cluster path at both revisions and compare them (see module doc)."""
     if not request.paths:
         raise SourceError("no cluster path given")
     repo = GitRepository.containing(request.paths[0])
-    base, head = repo.resolve(request.base), repo.resolve(request.head)
     timings: dict[str, float] = {}
-    changed = repo.changed_files(base, head)
     with FleetSecrets(request.fleet.secrets) as secrets, private_dir(require_tmpfs=False) as scratch:
+        base = repo.resolve(request.base)
+        repo, head, head_name = _head(repo, request.head, scratch)
+        changed = repo.changed_files(base, head)
         revisions = {commit: _Revision(repo, commit, scratch, timings) for commit in (base, head)}
         listings = (revisions[base].listing, revisions[head].listing)
         rels = []
@@ -449,7 +469,7 @@ def diff_revisions(request: DiffRequest) -> FleetDiff:
         clusters = tuple(run.cluster(cluster, base, head, masking) for cluster in sorted(set(rels)))
     return FleetDiff(
         base=Revision(request.base, base),
-        head=Revision(request.head, head),
+        head=Revision(head_name, head),
         mode="changed-only" if request.changed_only else "full",
         changed_files=changed,
         clusters=clusters,
