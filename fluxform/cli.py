@@ -21,8 +21,10 @@ from fluxform import __version__
 from fluxform.cancellation import Cancelled, stop_on_signals
 from fluxform.commands.artifact import artifact_group
 from fluxform.commands.charts import charts
+from fluxform.commands.completion import completion
 from fluxform.commands.console import install as install_console_options
 from fluxform.commands.diff import diff
+from fluxform.commands.examples import install as install_examples
 from fluxform.commands.inspect import build, get
 from fluxform.commands.plan import plan, show
 from fluxform.commands.state import force_unlock, state_group
@@ -47,10 +49,11 @@ def version() -> None:
         click.echo(f"{name}: {value}")
 
 
-for command in (plan, show, get, build, charts, diff, state_group, force_unlock):
+for command in (plan, show, get, build, charts, diff, state_group, force_unlock, completion):
     cli.add_command(command)
 cli.add_command(artifact_group)
 install_console_options(cli)  # last: every command gets --color/--no-color, --progress, -q, -v
+install_examples(cli)  # and its --help ends with an example (commands/examples.py)
 
 
 def _show_warning(

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from fluxform.commands.completion import complete_owner
 from fluxform.commands.console import progress
 from fluxform.commands.options import fleet_options, output_option
 from fluxform.planner.model import DesiredState
@@ -69,7 +70,7 @@ def _register_build(name: str, kind: str, summary: str, notice: str) -> None:
     the owner and what it needs are rendered; whatever else fails in the fleet."""
 
     @build.command(name, help=summary)
-    @click.argument("owner_name", metavar="NAME")
+    @click.argument("owner_name", metavar="NAME", shell_complete=complete_owner(kind))
     @click.argument("path", type=click.Path(path_type=Path))
     @click.option("--namespace", "-n", default="", help=f"Namespace of the {kind} (default: any).")
     @click.option("--show-secrets", is_flag=True, help=f"{notice} (said on stderr).")
