@@ -12,6 +12,7 @@ file for the kubeconfig's current context.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ import click
 from fluxform import yamlio
 from fluxform.commands.options import output_option, state_options
 from fluxform.config import FluxformConfig
-from fluxform.errors import StateError
+from fluxform.errors import FluxformWarning, StateError
 from fluxform.objects import ObjectId
 from fluxform.private_file import write_private
 from fluxform.state.backend import StateBackend, locked
@@ -247,12 +248,26 @@ def history(output: str, target: TargetFlags) -> None:
 
 
 @state_group.command("pull")
-@output_option("json", "yaml", default="json")
+@click.option(
+    "-o",
+    "--output",
+    default="json",
+    show_default=True,
+    metavar="json|yaml",
+    help="Output format. (A file name here is read as --out FILE, as before; deprecated.)",
+)
+@click.option("--format", "format_alias", type=click.Choice(["json", "yaml"]), default=None, hidden=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file, not stdout.")
 @state_options
-def pull(output: str, out: Path | None, target: TargetFlags) -> None:
+def pull(output: str, format_alias: str | None, out: Path | None, target: TargetFlags) -> None:
     """Print the stored state as JSON, or YAML (Secret values stay masked or encrypted).
     `state push` reads the JSON form."""
+    output = format_alias or output
+    if output not in ("json", "yaml"):  # `-o FILE` meant --out before -o became the format
+        if out is not None:
+            raise click.UsageError(f"-o {output!r} is not json or yaml (and --out names the file)")
+        warnings.warn(f"state pull -o FILE is deprecated: use --out {output}", FluxformWarning, stacklevel=1)
+        output, out = "json", Path(output)
     text = state_to_json(_read(_open(target)))
     if output == "yaml":
         text = render_document(json.loads(text), "yaml")

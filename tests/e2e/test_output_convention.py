@@ -107,6 +107,9 @@ def test_state_commands_print_json_and_yaml(tmp_path: Path) -> None:
     pulled = json.loads(_ok(run("state", "pull", *state)).out)
     assert yamlio.load(_ok(run("state", "pull", *state, "-o", "yaml")).out) == pulled
     assert pulled["lineage"] == listed["lineage"]
+    old_style = _ok(run("state", "pull", *state, "-o", tmp_path / "pulled.json"))  # -o FILE, as before -o was a format
+    assert json.loads((tmp_path / "pulled.json").read_text()) == pulled
+    assert old_style.err == f"Warning: state pull -o FILE is deprecated: use --out {tmp_path / 'pulled.json'}\n"
 
 
 @pytest.mark.parametrize(
