@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from fluxform.commands.console import progress, stdout_colour
 from fluxform.commands.options import fleet_options, output_option, partial_option
+from fluxform.commands.validation_flags import validation_options
 from fluxform.planner.model import Owner
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.revdiff.compare import FleetDiff
+from fluxform.planner.validation import ValidationOptions
 from fluxform.private_file import write_private
 from fluxform.views.revdiff import (
     MARKDOWN_LIMIT,
@@ -57,6 +60,7 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 )
 @click.option("--markdown-limit", type=int, default=MARKDOWN_LIMIT, show_default=True, help="Markdown size cap.")
 @partial_option
+@validation_options
 @fleet_options
 def diff(
     paths: tuple[Path, ...],
@@ -69,6 +73,7 @@ def diff(
     step_summary: bool,
     markdown_limit: int,
     partial: bool,
+    validation: ValidationOptions,
     fleet: FleetOptions,
 ) -> None:
     """Compare the clusters at PATHS between --base and --head (a directory of clusters,
@@ -85,7 +90,7 @@ def diff(
             paths,
             base or "HEAD",
             head,
-            fleet.request(progress=observer),
+            replace(fleet.request(progress=observer), validation=validation),
             changed_only=not full,
             index_dir=fleet.diff_index_dir,
         )

@@ -11,6 +11,7 @@ A plan leaving owners out (not planned, remote) is an error unless --partial (or
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,11 @@ import click
 
 from fluxform.commands.console import progress, stdout_colour
 from fluxform.commands.options import cluster_options, fleet_options, output_option, partial_option
+from fluxform.commands.validation_flags import validation_options
 from fluxform.errors import StateError
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import Plan
+from fluxform.planner.validation import ValidationOptions
 from fluxform.progress import Progress
 from fluxform.state.identity import StateCheck
 from fluxform.target import Target, TargetFlags, resolve_target
@@ -44,6 +47,7 @@ __all__ = ["plan", "show"]
 )
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new, empty state).")
 @partial_option
+@validation_options
 @cluster_options
 @fleet_options
 def plan(
@@ -55,6 +59,7 @@ def plan(
     force_state: bool,
     init_state: bool,
     partial: bool,
+    validation: ValidationOptions,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
@@ -73,7 +78,7 @@ def plan(
     resolved = resolve_target(target, path=path, needs_path=True, live=True, default_state=True, state_optional=True)
     assert resolved.fleet_path is not None
     with progress() as observer:
-        result = _plan(resolved, fleet, observer, field_manager=field_manager, force_state=force_state)
+        result = _plan(resolved, fleet, observer, validation, field_manager=field_manager, force_state=force_state)
     from fluxform.planner.planfile import plan_file_from, write_plan_file
 
     fleet.partial_policy(partial).check(result.owners)  # before anything is written
@@ -85,10 +90,18 @@ def plan(
         sys.exit(2)
 
 
-def _plan(resolved: Target, fleet: FleetOptions, observer: Progress, *, field_manager: str, force_state: bool) -> Plan:
+def _plan(
+    resolved: Target,
+    fleet: FleetOptions,
+    observer: Progress,
+    validation: ValidationOptions,
+    *,
+    field_manager: str,
+    force_state: bool,
+) -> Plan:
     """The plan, offline or against the cluster the target names, reporting to `observer`."""
     assert resolved.fleet_path is not None
-    request = fleet.request(progress=observer)
+    request = replace(fleet.request(progress=observer), validation=validation)
     if resolved.cluster is not None:
         from fluxform.planner.live.run import LiveOptions
         from fluxform.planner.live.workflow import plan_fleet_live

@@ -20,12 +20,21 @@ from fluxform.planner.plan import Plan, plan_offline
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.secrets import FleetSecrets, SecretOptions
 from fluxform.planner.settings import PlanSettings, SourceMapping
+from fluxform.planner.validation import ValidationOptions, owner_validator
 from fluxform.state.backend import StateBackend
 from fluxform.state.identity import Identity, StateCheck, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
 
-__all__ = ["FleetRequest", "checked_state_identity", "load_state", "plan_fleet", "plan_settings", "rendered_fleet"]
+__all__ = [
+    "FleetRequest",
+    "ValidationOptions",
+    "checked_state_identity",
+    "load_state",
+    "plan_fleet",
+    "plan_settings",
+    "rendered_fleet",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,13 @@ class FleetRequest:
     discover: DiscoverOptions = field(default_factory=DiscoverOptions)
     secrets: SecretOptions = field(default_factory=SecretOptions)
     partial: PartialPolicy = field(default_factory=PartialPolicy)  # owners left out the run accepts
+    validation: ValidationOptions = field(default_factory=ValidationOptions)  # schema check (off by default)
+
+    def discover_options(self) -> DiscoverOptions:
+        """Discovery's options, with the schema check when it is on."""
+        if not self.validation.enabled:
+            return self.discover
+        return replace(self.discover, validator=owner_validator(self.validation))
 
 
 def checked_state_identity(
@@ -65,7 +81,7 @@ def load_state(source: Path | StateBackend | None) -> StateFile | None:
 def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredState, FleetSecrets]]:
     """The desired state, with the secrets handle still open (for masking or rendering)."""
     with FleetSecrets(request.secrets) as secrets:
-        desired = discover(path, replace(request.discover, decryptor=secrets))
+        desired = discover(path, replace(request.discover_options(), decryptor=secrets))
         warnings = secrets.scrub_diagnostics((*desired.diagnostics, *secrets.diagnostics()))
         owners = tuple(replace(o, diagnostics=secrets.scrub_diagnostics(o.diagnostics)) for o in desired.owners)
         yield replace(desired, owners=owners, diagnostics=warnings), secrets

@@ -58,6 +58,7 @@ from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomi
 from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
+from fluxform.planner.validation import OwnerValidator
 from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
@@ -130,6 +131,8 @@ class DiscoverOptions:
     cluster_scope: ClusterScope | None = None  # a live plan: kinds without a CRD in the fleet
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
     progress: Progress = field(default=NO_PROGRESS, compare=False)  # builds (and the Helm hook's renders) report here
+    #: a plan's schema check (planner/validation.py): an owner it fails is not planned
+    validator: OwnerValidator | None = None
 
 
 @dataclass
@@ -455,6 +458,7 @@ class _Discovery:
             self._render_releases(repo_root, self_artifact, scopes)
         all_crds = KindScopes.from_manifests(o.body for owner in self.owners.values() for o in owner.objects)
         self._check_scopes(scopes.merged(all_crds.crd_scopes))
+        self._validate()
         return self._result(self_artifact)
 
     def _builds_anyway(self, ks: FluxKustomization) -> bool:
@@ -466,6 +470,19 @@ class _Discovery:
         note = "suspended (spec.suspend: true): Flux applies none of this until it is resumed"
         self.diagnostics.append(Diagnostic(note, ks.id, ks.origin))
         return True
+
+    def _validate(self) -> None:
+        """The schema check: an owner whose objects the API server would refuse is not
+        planned (before isolation, so what waits for it goes with it)."""
+        check = self.options.validator
+        if check is None or self.building:
+            return
+        started = time.perf_counter()
+        verdict = check([o for o in self.owners.values() if o.id not in self.stand_ins], self._object_file)
+        self.timings["validate"] = time.perf_counter() - started
+        for oid, reason in verdict.failed.items():
+            self.owners[oid] = not_planned(self.owners[oid], reason, Cause.ERROR)
+        self.diagnostics.extend(verdict.diagnostics)
 
     def _focus_done(self) -> bool:
         focus = self.options.focus

@@ -68,6 +68,9 @@ def plan_fleet_live(
         request = replace(request, discover=replace(request.discover, cluster_scope=_scope_of(discovery)))
         if helm is not None:
             request = _with_capabilities(request, helm, discovery, releases)
+        if request.validation.enabled and not request.validation.kube_version:  # the cluster's schemas
+            validation = replace(request.validation, kube_version=discovery.server_version())
+            request = replace(request, validation=validation)
         with rendered_fleet(path, request) as (desired, secrets):
             current = Identity(context=cluster.context, server=cluster.server)
             desired = checked_state_identity(desired, state, state_path, current, force_state)

@@ -185,7 +185,7 @@ class _Run:
 
     def options(self, revision: _Revision, cluster: str) -> DiscoverOptions:
         tree = revision.tree.root
-        opts = self.request.fleet.discover
+        opts = self.request.fleet.discover_options()
         revision.want_tree([cluster])  # find_repo_root reads the start path
         if opts.repo_root is not None:
             root = self._inside(opts.repo_root, tree)
