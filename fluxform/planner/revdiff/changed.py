@@ -21,6 +21,7 @@ The index of one render holds paths and ids only, never values, so it may be kep
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -110,6 +111,9 @@ class RenderIndex:
     owners: Mapping[ObjectId, OwnerInputs]
     producers: Mapping[ObjectKey, ObjectId] = field(default_factory=dict)  # looked-up objects only
     diagnostics: tuple[Diagnostic, ...] = ()  # the render's warnings, in its order
+    #: the schema check is on: an owner's objects are judged by the CRDs other owners render,
+    #: so a changed CRD affects the owners of its kind, and rendering those needs its owner
+    schema_links: bool = field(default=False, compare=False)
 
     def seeds(self, changed: Iterable[str]) -> set[ObjectId]:
         """Owners that read a changed path directly."""
@@ -142,6 +146,8 @@ class RenderIndex:
     def _depends_on_any(self, inputs: OwnerInputs, affected: set[ObjectId]) -> bool:
         if inputs.parent in affected:
             return True
+        if self.schema_links and not self._schema_owners(inputs).isdisjoint(affected):
+            return True
         for key in inputs.lookups:
             producer = self.producers.get(key)
             if producer is None or producer in affected:
@@ -162,7 +168,23 @@ class RenderIndex:
             if inputs.parent is not None and inputs.parent in self.owners:
                 todo.append(inputs.parent)
             todo += [p for p in (self.producers.get(k) for k in inputs.lookups) if p is not None]
+            if self.schema_links:
+                todo += sorted(self._schema_owners(inputs))
         return frozenset(wanted)
+
+    def _schema_owners(self, inputs: OwnerInputs) -> frozenset[ObjectId]:
+        """The other owners rendering a CRD of a kind `inputs`' owner renders."""
+        kinds = {(oid.group, oid.kind) for oid in map(ObjectId.parse, inputs.objects)}
+        crd_owners = self._crd_owners
+        return frozenset(o for kind in kinds for o in crd_owners.get(kind, ()) if o != inputs.id)
+
+    @functools.cached_property
+    def _crd_owners(self) -> dict[tuple[str, str], tuple[ObjectId, ...]]:
+        found: dict[tuple[str, str], list[ObjectId]] = {}
+        for inputs in self.owners.values():
+            for group, kind, _ in inputs.crd_scopes:
+                found.setdefault((group, kind), []).append(inputs.id)
+        return {k: tuple(v) for k, v in found.items()}
 
     def producer_of(self, key: ObjectKey) -> ObjectId | None:
         """The owner whose render had the object (kind, namespace, name), if any."""

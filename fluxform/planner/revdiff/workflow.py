@@ -315,6 +315,9 @@ class _Run:
             "sources": sorted((k, str(v)) for k, v in opts.sources.items()),
             "helm": opts.helm is not None,
         }
+        validation = self.request.fleet.validation
+        if validation.enabled:  # it decides owners' statuses and warnings
+            settings = {**settings, "validate": validation.kube_version or "newest"}
         return self.store.key(self.revisions[commit].listing.tree_id, cluster, settings)
 
     def cluster(self, cluster: str, base: str, head: str, masking: Masking) -> ClusterDiff:
@@ -330,6 +333,7 @@ class _Run:
         if index is None:
             base_state, roots, _ = self.render(base, cluster)
             index = self._index(key, base_state, roots)
+        index = replace(index, schema_links=self.request.fleet.validation.enabled)
         affected = index.affected(self.changed)
         if not affected:  # both sides render as the base did: its warnings are the head's
             return self._unaffected(cluster, index, masking)
