@@ -13,6 +13,7 @@ one (bench/fleetgen.py). Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.partial import PartialPolicy
 from fluxform.planner.plan import plan_offline
 from fluxform.planner.releases import HelmOptions, helm_hook
-from fluxform.planner.secrets import FleetSecrets, SecretOptions
+from fluxform.planner.secrets import SecretOptions
 from fluxform.planner.validation import ValidationOptions
 from fluxform.planner.workflow import FleetRequest, rendered_fleet
 from fluxform.sources.chart_cache import ChartCache
@@ -62,9 +63,7 @@ def plan_once(clusters: Sequence[Path], request: FleetRequest) -> tuple[float, f
 def pure_python_seconds(states: Sequence[DesiredState]) -> float:
     """The same check with jsonschema (pure Python): the baseline jsonschema-rs is measured against."""
     kube = KubeSchemas.load()
-    definitions = referencing.Resource.from_contents(
-        __import__("json").loads((kube.directory / "_definitions.json").read_text())
-    )
+    definitions = referencing.Resource.from_contents(json.loads((kube.directory / "_definitions.json").read_text()))
     registry: referencing.Registry[Any] = referencing.Registry().with_resource(DEFINITIONS_URI, definitions)
     started = time.perf_counter()
     for state in states:
