@@ -25,6 +25,7 @@ from fluxform.commands.completion import completion
 from fluxform.commands.console import install as install_console_options
 from fluxform.commands.diff import diff
 from fluxform.commands.examples import install as install_examples
+from fluxform.commands.graph import graph
 from fluxform.commands.inspect import build, get
 from fluxform.commands.plan import plan, show
 from fluxform.commands.state import force_unlock, state_group
@@ -49,7 +50,7 @@ def version() -> None:
         click.echo(f"{name}: {value}")
 
 
-for command in (plan, show, get, build, charts, diff, state_group, force_unlock, completion):
+for command in (plan, show, get, build, charts, diff, graph, state_group, force_unlock, completion):
     cli.add_command(command)
 cli.add_command(artifact_group)
 install_console_options(cli)  # last: every command gets --color/--no-color, --progress, -q, -v

@@ -28,6 +28,7 @@ EXAMPLES: dict[str, str] = {
     "charts": "fluxform charts pull clusters/production",
     "charts pull": "fluxform charts pull clusters/production --chart-cache .cache/charts",
     "diff": "fluxform diff clusters --base origin/main -o markdown --detailed-exitcode",
+    "graph": f"fluxform graph {F} --keys-dir keys -o dot | dot -Tsvg > owners.svg",
     "state": "fluxform state list --state state.json",
     "state list": "fluxform state list --owner Kustomization/flux-system/apps -o wide",
     "state show": "fluxform state show Deployment/podinfo/podinfo -o yaml",

@@ -36,7 +36,7 @@ __all__ = ["plan", "show"]
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path), required=False)
-@output_option("text", "json", "yaml", "markdown")
+@output_option("text", "json", "yaml", "markdown", "html")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or leaves owners out, 0 when not."
@@ -123,7 +123,7 @@ def _plan(
 
 @click.command()
 @click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@output_option("text", "json", "yaml", "markdown")
+@output_option("text", "json", "yaml", "markdown", "html")
 def show(plan_file: Path, output: str) -> None:
     """Print a saved plan file."""
     from fluxform.planner.planfile import read_plan_file
@@ -138,6 +138,10 @@ def _echo_plan(plan_file: PlanFile, output: str) -> None:
         click.echo(render_json(plan_file), nl=False)
     elif output == "yaml":
         click.echo(render_yaml(plan_file), nl=False)
+    elif output == "html":
+        from fluxform.views.html import render_html
+
+        click.echo(render_html(plan_file), nl=False)
     elif output == "markdown":
         click.echo(render_markdown(plan_file), nl=False)
     else:

@@ -18,6 +18,7 @@ from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
 from fluxform.planner.planfile import NotPlanned, PlanFile, PlannedChange, PlanOwner, plan_file_json
 from fluxform.views.changes import Group, alike, cut_diff, edit_text, largest_owners
+from fluxform.views.graph import collapse, graph_of_plan, render_mermaid
 
 __all__ = [
     "SYMBOLS",
@@ -240,9 +241,10 @@ def change_lines(change: Mapping[str, Any], colour: bool) -> list[str]:
 
 
 def render_markdown(plan: PlanFile) -> str:
-    """A PR comment: summary, owners not planned, one table row per owner, changes per
-    owner while the size budget lasts, warnings."""
+    """A PR comment: summary, the owner graph (Mermaid, which GitHub renders), owners not
+    planned, one table row per owner, changes per owner while the size budget lasts, warnings."""
     lines = [f"### fluxform plan: `{plan.target}`", "", f"**{summary_line(plan.counts())}**", ""]
+    lines += ["```mermaid", render_mermaid(collapse(graph_of_plan(plan))).rstrip("\n"), "```", ""]
     largest = largest_owners({f"`{owner}`": n for owner, n in owner_counts(plan.changes).items()})
     lines += [largest, ""] if largest else []
     if plan.not_planned:  # above the diffs, never collapsed: a partial plan must read as one
