@@ -29,8 +29,8 @@ def _kube_version(ctx: click.Context, param: click.Parameter, value: str | None)
 
     try:
         parse_kube_version(value)
-    except RenderError as exc:
-        raise click.BadParameter(exc.summary) from None
+    except RenderError:
+        raise click.BadParameter(f"{value!r} is not a Kubernetes version (write it as 1.33 or v1.33.2)") from None
     return value
 
 

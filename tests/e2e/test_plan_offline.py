@@ -147,6 +147,7 @@ def test_prune_false_forgets_instead_of_deleting(fleet_copy: Path, tmp_path: Pat
         ("remote-base", "is not supported offline"),
         ("undefined-variable", 'variable not set (strict mode): "cluster_region"'),
         ("unknown-sourceref", "not planned: cannot resolve spec.sourceRef GitRepository/flux-system/platform-repo"),
+        ("invalid-schema", "(apps/deployment.yaml): .spec.replicas: expected integer, got string"),
     ],
 )
 def test_bad_input_is_one_line_error_exit_1_and_no_plan_file(case: str, expected: str, tmp_path: Path) -> None:
