@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from fluxform import yamlio
+from tests.kubeapi import KubeApi
+from tests.kubeapi.discovery import KUBE_VERSION
 from tests.support.cli import KEYS, run
 from tests.support.fleets import SCHEMA_ERRORS
 from tests.support.sops import SopsCli
@@ -128,3 +130,14 @@ def test_a_decrypted_value_never_appears_in_a_validation_error(tmp_path: Path) -
     failed = run("plan", cluster, "--keys-dir", KEYS, "--no-cache")
     assert failed.code == 1 and ".immutable: expected boolean, got string" in failed.err
     assert value not in failed.out + failed.err
+
+
+def test_a_live_plan_checks_against_the_cluster_version(fleet: Path, kubeapi: KubeApi) -> None:
+    result = run("plan", fleet, "--no-cache", "--partial", "--kubeconfig", kubeapi.kubeconfig, "-o", "json")
+    assert result.code == 0, result.err
+    reasons = {n["owner"]: n["reason"] for n in json.loads(result.out)["not_planned"]}
+    version = KUBE_VERSION.removeprefix("v").rsplit(".", 1)[0]  # the emulator's gitVersion, e.g. 1.36
+    assert f"the API server would refuse it (Kubernetes {version} schemas)" in reasons["Kustomization/flux-system/web"]
+    live = ("--kubeconfig", kubeapi.kubeconfig)
+    explicit = run("plan", fleet, "--no-cache", "--partial", *live, "--kube-version", "1.29")
+    assert "(Kubernetes 1.29 schemas)" in explicit.out
