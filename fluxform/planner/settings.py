@@ -46,6 +46,9 @@ class PlanSettings:
     offline: bool = False  # --offline: charts from the chart cache only
     chart_cache: str = ""  # --chart-cache; "" = the default cache
     field_manager: str = ""  # --field-manager; "" = chosen from the cluster (LiveTarget.field_managers)
+    #: the cluster directory, relative to the repository root, as the render found it: apply
+    #: records it in the state it writes (fluxform.state.identity), and refuses a state of another
+    fleet_path: str = ""
 
     def with_render_facts(self, render: Mapping[str, Any]) -> PlanSettings:
         """These settings with what the render itself recorded (`DesiredState.settings`),
@@ -54,6 +57,7 @@ class PlanSettings:
             self,
             strict_substitute=bool(render.get("strict_substitute", self.strict_substitute)),
             self_source=str(render.get("self_source") or self.self_source),
+            fleet_path=str(render.get("fleet_path") or self.fleet_path),
         )
 
 

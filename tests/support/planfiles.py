@@ -123,6 +123,7 @@ plan_settings = st.builds(
     offline=st.booleans(),
     chart_cache=_TEXT,
     field_manager=_TEXT,
+    fleet_path=_TEXT,
 )
 
 live_targets = st.builds(
