@@ -19,6 +19,7 @@ import click
 
 from fluxform import __version__
 from fluxform.cancellation import Cancelled, stop_on_signals
+from fluxform.commands.apply import apply
 from fluxform.commands.artifact import artifact_group
 from fluxform.commands.charts import charts
 from fluxform.commands.completion import completion
@@ -50,7 +51,7 @@ def version() -> None:
         click.echo(f"{name}: {value}")
 
 
-for command in (plan, show, get, build, charts, diff, graph, state_group, force_unlock, completion):
+for command in (plan, show, apply, get, build, charts, diff, graph, state_group, force_unlock, completion):
     cli.add_command(command)
 cli.add_command(artifact_group)
 install_console_options(cli)  # last: every command gets --color/--no-color, --progress, -q, -v

@@ -162,6 +162,9 @@ class DesiredState:
     #: (source root, files read) of each Kustomization's build, when discovery knows them;
     #: absolute paths, valid while the source root (often a temporary artifact) exists
     inputs: Mapping[ObjectId, tuple[Path, frozenset[Path]]] = field(default_factory=dict, compare=False)
+    #: objects each owner's render looked up, as (kind, namespace, name): substituteFrom,
+    #: valuesFrom, chart sources; apply orders their producers before the owner
+    lookups: Mapping[ObjectId, frozenset[tuple[str, str, str]]] = field(default_factory=dict, compare=False)
 
     def objects(self) -> dict[ObjectId, DesiredObject]:
         return {obj.id: obj for owner in self.owners for obj in owner.objects}

@@ -32,6 +32,7 @@ from fluxform.objects import ObjectId
 __all__ = [
     "DEFAULT_HISTORY_LIMIT",
     "FORMAT_VERSION",
+    "PENDING_DIGEST",
     "OwnerState",
     "Revision",
     "StateFile",
@@ -50,6 +51,9 @@ __all__ = [
 FORMAT_VERSION = 1
 #: Revisions kept besides the current one, enough to roll back a bad week of applies.
 DEFAULT_HISTORY_LIMIT = 10
+#: The digest of an object an apply recorded before writing it (its pending inventory): it
+#: may or may not exist in the cluster, so no manifest's digest ever equals it.
+PENDING_DIGEST = "pending"
 
 
 @dataclass(frozen=True, slots=True)

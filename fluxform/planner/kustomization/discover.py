@@ -541,6 +541,7 @@ class _Discovery:
             owners=tuple(ordered),
             stand_ins=frozenset(self.stand_ins),
             inputs=dict(self.inputs),
+            lookups={k: frozenset(v) for k, v in self.lookups.items()},
             source_revision=self_artifact.digest,
             # owner by owner in dependency order, so a render standing in for some owners
             # reports the same warnings in the same order as a full one

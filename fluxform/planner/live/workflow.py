@@ -16,7 +16,8 @@ both in the plan file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,13 +31,14 @@ from fluxform.planner.live.run import LiveOptions, LiveRun
 from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking, Plan, with_recorded_dependants
 from fluxform.planner.releases import HelmOptions, helm_hook
+from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.settings import PlanSettings
 from fluxform.planner.workflow import FleetRequest, checked_state_identity, load_state, plan_settings, rendered_fleet
 from fluxform.state.backend import StateBackend
 from fluxform.state.identity import Identity
 from fluxform.state.model import StateFile
 
-__all__ = ["LiveChange", "LiveOptions", "plan_fleet_live", "plan_live"]
+__all__ = ["LiveChange", "LiveOptions", "plan_fleet_live", "plan_live", "rendered_for_cluster"]
 
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
@@ -64,17 +66,9 @@ def plan_fleet_live(
     with connect(cluster_options) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
-        releases = InstalledReleases(cluster)
-        request = replace(request, discover=replace(request.discover, cluster_scope=_scope_of(discovery)))
-        if helm is not None:
-            request = _with_capabilities(request, helm, discovery, releases)
-        if request.validation.enabled and not request.validation.kube_version:  # the cluster's schemas
-            validation = replace(request.validation, kube_version=discovery.server_version())
-            request = replace(request, validation=validation)
-        with rendered_fleet(path, request) as (desired, secrets):
+        with rendered_for_cluster(path, request, cluster, discovery, helm) as (desired, secrets, releases):
             current = Identity(context=cluster.context, server=cluster.server)
             desired = checked_state_identity(desired, state, state_path, current, force_state)
-            desired = replace(desired, diagnostics=(*desired.diagnostics, *releases.diagnostics()))
             return plan_live(
                 desired,
                 state,
@@ -86,6 +80,25 @@ def plan_fleet_live(
                 settings=settings,
                 installed=releases,
             )
+
+
+@contextlib.contextmanager
+def rendered_for_cluster(
+    path: Path, request: FleetRequest, cluster: ClusterClient, discovery: Discovery, helm: HelmOptions | None
+) -> Iterator[tuple[DesiredState, FleetSecrets, InstalledReleases]]:
+    """The fleet rendered as the cluster's controllers would (kinds without a CRD in the
+    fleet scoped by discovery; with `helm`, HelmReleases against the cluster's version, API
+    versions and installed releases), with its secrets handle still open, and Helm's
+    storage as read for it (plan_live's `installed`)."""
+    releases = InstalledReleases(cluster)
+    request = replace(request, discover=replace(request.discover, cluster_scope=_scope_of(discovery)))
+    if helm is not None:
+        request = _with_capabilities(request, helm, discovery, releases)
+    if request.validation.enabled and not request.validation.kube_version:  # the cluster's schemas
+        validation = replace(request.validation, kube_version=discovery.server_version())
+        request = replace(request, validation=validation)
+    with rendered_fleet(path, request) as (desired, secrets):
+        yield replace(desired, diagnostics=(*desired.diagnostics, *releases.diagnostics())), secrets, releases
 
 
 def _with_capabilities(

@@ -1,0 +1,59 @@
+"""The seam between the apply executor and Helm: a HelmRelease owner becomes a real Helm
+release (install, upgrade, remediation, history), never a set of objects applied one by one.
+
+Server-side applying a release's objects directly would leave the cluster with objects no
+Helm release records: `helm history` empty, helm-controller installing over them, nothing to
+roll back to. So the executor hands each HelmRelease owner with changes to a
+`ReleaseApplier` (fluxform/helm/release.py implements it through the Helm SDK) and records
+what it did. Without one, such an owner is refused before anything is written.
+
+    outcome = applier.apply_release(ReleaseRequest(owner, rendered, manifest, field_manager))
+    outcome.revision_before, outcome.revision_after
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fluxform.objects import ObjectId
+from fluxform.planner.model import Owner
+from fluxform.planner.planfile import PlanOwner
+
+__all__ = ["NO_RELEASE_APPLIER", "ReleaseApplier", "ReleaseOutcome", "ReleaseRequest"]
+
+#: Why a HelmRelease is not applied when no ReleaseApplier is wired in.
+NO_RELEASE_APPLIER = (
+    "not applied: a HelmRelease is applied as a Helm release (through the Helm SDK), which this build "
+    "does not include; its objects are never applied one by one (that would leave a broken release)"
+)
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """One HelmRelease to install or upgrade, exactly as the plan rendered it."""
+
+    owner: PlanOwner  # what the plan recorded (release target, spec, timeout)
+    rendered: Owner = field(repr=False)  # the re-rendered owner: its objects hold decrypted values
+    manifest: Mapping[str, Any] = field(repr=False)  # the HelmRelease object as rendered (for its spec)
+    field_manager: str  # helm-controller's when the cluster runs Flux, else fluxform (or --field-manager)
+    timeout: float | None = None  # --timeout, else the HelmRelease's own
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What one release call did (past tense; never values)."""
+
+    owner: ObjectId
+    action: str  # install | upgrade | none (already in sync)
+    revision_before: int | None  # None: there was no release
+    revision_after: int | None  # None: no release is left
+    status: str  # Helm's status of revision_after, e.g. "deployed"
+
+
+class ReleaseApplier(Protocol):
+    """Installs or upgrades one HelmRelease; raises a FluxformError (naming the HelmRelease)
+    when Helm failed, after any remediation the HelmRelease asks for."""
+
+    def apply_release(self, request: ReleaseRequest) -> ReleaseOutcome: ...

@@ -1,0 +1,229 @@
+"""`fluxform apply`: execute a saved plan, or plan a fleet, show it and apply it once confirmed.
+
+    fluxform apply plan.json --keys-dir keys                  # exactly that plan (no prompt)
+    fluxform apply clusters/staging --keys-dir keys           # plan, show, ask for `yes`
+    fluxform apply clusters/staging --auto-approve --suspend  # CI: no prompt, Flux suspended first
+
+Progress goes to stderr (owner, stage, what it waits for, elapsed); one summary line per
+owner and the final line go to stdout. Exit 0 when everything applied, 1 otherwise (the
+state then lists every object written so far).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from fluxform.commands.options import cluster_options, fleet_options
+from fluxform.errors import FluxformError, StateError
+from fluxform.objects import ObjectId
+from fluxform.planner.options import FleetOptions
+from fluxform.target import TargetFlags, UsageProblem, resolve_target
+
+if TYPE_CHECKING:
+    from fluxform.apply.report import ApplyReport, ObjectResult, OwnerReport
+    from fluxform.apply.stages import Stage
+    from fluxform.planner.planfile import PlanFile
+
+__all__ = ["apply"]
+
+_WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
+
+
+@click.command()
+@click.argument("plan_or_path", metavar="[PLAN_FILE | PATH]", type=click.Path(path_type=Path), required=False)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when stdin is not a terminal).")
+@click.option("--parallelism", type=click.IntRange(min=1), default=4, show_default=True, help="Owners applied at once.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Health check timeout for every owner (default: each owner's spec.timeout, as Flux).",
+)
+@click.option("--field-manager", default="", help="Server-side apply field manager (PATH only; default: as Flux).")
+@click.option(
+    "--allow-destroy-namespaces",
+    is_flag=True,
+    help="Let a plan delete Namespaces or CRDs (and everything in them) without a prompt.",
+)
+@click.option("--suspend", "suspend_flux", is_flag=True, help="Suspend touched Flux objects first (as flux suspend).")
+@click.option("--ignore-flux", is_flag=True, help="Apply even where Flux reconciles the touched objects (warns).")
+@click.option("--partial", is_flag=True, help="Apply what the plan covers when it leaves owners out (listed).")
+@click.option("--force-state", is_flag=True, help="Use a state recorded for another cluster or fleet path (warns).")
+@click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new state).")
+@click.option("--color/--no-color", default=None, help="Colour the plan (default: when a terminal).")
+@cluster_options
+@fleet_options
+def apply(
+    plan_or_path: Path | None,
+    auto_approve: bool,
+    parallelism: int,
+    timeout: float | None,
+    field_manager: str,
+    allow_destroy_namespaces: bool,
+    suspend_flux: bool,
+    ignore_flux: bool,
+    partial: bool,
+    force_state: bool,
+    init_state: bool,
+    color: bool | None,
+    target: TargetFlags,
+    fleet: FleetOptions,
+) -> None:
+    """Apply a saved plan (PLAN_FILE), or plan the fleet at PATH, show it and apply it.
+
+    A saved plan is applied exactly, after checking it is not stale (state, source and
+    cluster unchanged since it was made); PATH is planned against the cluster first and
+    applied once you answer `yes` (or with --auto-approve). The state lock is held from
+    start to end; the state is written as owners complete."""
+    from fluxform.apply.options import ApplyOptions, FluxMode
+    from fluxform.apply.report import ApplyFailed
+
+    if suspend_flux and ignore_flux:
+        raise click.UsageError("--suspend and --ignore-flux exclude each other")
+    saved = plan_or_path is not None and _is_plan_file(plan_or_path)
+    if not saved and not auto_approve and not sys.stdin.isatty():
+        raise FluxformError(
+            "apply asks for confirmation, and stdin is not a terminal",
+            hint="review the plan and pass --auto-approve, or apply a saved plan file",
+        )
+    if target.state_path is not None and not target.state_path.exists() and not init_state:
+        raise StateError(
+            f"state file {target.state_path} does not exist",
+            hint="check the path; --init-state applies into a new, empty state",
+        )
+    options = ApplyOptions(
+        parallelism=parallelism,
+        timeout=timeout,
+        auto_approved=auto_approve or saved,
+        allow_destroy_namespaces=allow_destroy_namespaces,
+        partial=partial,
+        flux=FluxMode.SUSPEND if suspend_flux else FluxMode.IGNORE if ignore_flux else FluxMode.REFUSE,
+        force_state=force_state,
+    )
+    printer = _Printer()
+    try:
+        report = _run(plan_or_path, saved, target, fleet, options, printer, field_manager, color)
+    except ApplyFailed as failed:
+        click.echo(failed.report.summary_line())
+        raise
+    if report is None:
+        raise FluxformError("apply cancelled: the answer was not `yes`; nothing was changed")
+    click.echo(report.summary_line())
+
+
+def _run(
+    plan_or_path: Path | None,
+    saved: bool,
+    flags: TargetFlags,
+    fleet: FleetOptions,
+    options: object,
+    printer: _Printer,
+    field_manager: str,
+    color: bool | None,
+) -> ApplyReport | None:
+    from fluxform.apply.options import ApplyOptions
+    from fluxform.apply.workflow import ApplyTarget, apply_fleet, apply_saved_plan
+
+    assert isinstance(options, ApplyOptions)
+    if not flags.wants_cluster:
+        flags = replace(flags, live=True)  # apply always talks to a cluster: the default kubeconfig's
+    resolved = resolve_target(
+        flags, path=None if saved else plan_or_path, needs_path=not saved, live=True, default_state=True
+    )
+    if resolved.cluster is None or resolved.state is None:
+        raise UsageProblem("apply needs a cluster and a state: pass --kubeconfig/--context or --state")
+    settings = resolved.config.state
+    target = ApplyTarget(
+        cluster=resolved.cluster,
+        backend=resolved.state,
+        context=resolved.config.context,
+        recipients=settings.recipients,
+        history_limit=settings.history_limit,
+        lock_timeout=settings.lock_timeout,
+    )
+    if saved:
+        assert plan_or_path is not None
+        return apply_saved_plan(plan_or_path, fleet, target, options, printer)
+    assert resolved.fleet_path is not None
+    return apply_fleet(
+        resolved.fleet_path,
+        fleet,
+        target,
+        options,
+        printer,
+        show=lambda plan: _show(plan, color),
+        confirm=_confirm,
+        field_manager=field_manager,
+    )
+
+
+def _is_plan_file(path: Path) -> bool:
+    """A saved plan is a JSON file; a fleet is a directory (or the YAML file of --root-ks)."""
+    if not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{")
+
+
+def _show(plan: PlanFile, color: bool | None) -> None:
+    from fluxform.views.plan import render_text
+
+    colour = sys.stdout.isatty() if color is None else color
+    click.echo(render_text(plan, colour=colour), nl=False)
+
+
+def _confirm(plan: PlanFile) -> bool:
+    if not plan.has_changes():
+        return True
+    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted to approve.")
+    answer: str = click.prompt("  Enter a value", default="", show_default=False)
+    return answer.strip() == "yes"
+
+
+class _Printer:
+    """The ApplyObserver of the CLI: progress on stderr, one line per owner on stdout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_wait: dict[ObjectId, float] = {}
+
+    def _err(self, text: str) -> None:
+        with self._lock:
+            click.echo(text, err=True)
+
+    def owner_started(self, owner: ObjectId) -> None:
+        self._err(f"{owner}: applying")
+
+    def stage_started(self, owner: ObjectId, stage: Stage, objects: int) -> None:
+        self._err(f"{owner}: {stage.describe()}: {objects} object(s)")
+
+    def object_done(self, owner: ObjectId, result: ObjectResult) -> None:
+        detail = f" ({result.detail})" if result.detail else ""
+        self._err(f"  {result.id} {result.action}{detail}")
+
+    def waiting(self, owner: ObjectId, what: str, elapsed: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_wait.get(owner)
+            if last is not None and now - last < _WAIT_EVERY:
+                return
+            self._last_wait[owner] = now
+        self._err(f"{owner}: waiting for {what} ({elapsed:.0f}s elapsed)")
+
+    def owner_finished(self, report: OwnerReport) -> None:
+        with self._lock:
+            click.echo(report.summary_line())
+
+    def warning(self, text: str) -> None:
+        self._err(f"Warning: {' '.join(text.split())}")
