@@ -429,6 +429,9 @@ def _final_state(
             owners[work.id] = record
     failed = any(o in (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED) for o in outcomes.values())
     operation = "apply (interrupted)" if cancelled is not None else "apply (failed)" if failed else "apply"
+    current = recorder.current
+    if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners):
+        return current  # nothing was written and no record changed: no new serial, no plan made stale
     return recorder.finish(owners, operation=operation)
 
 

@@ -25,7 +25,7 @@ from fluxform.objects import ObjectId
 from fluxform.planner.isolation import recorded_dependants
 from fluxform.planner.model import DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.settings import LiveTarget, PlanSettings
-from fluxform.state.model import OwnerState, StateFile, StateObject, canonical_digest
+from fluxform.state.model import PENDING_DIGEST, OwnerState, StateFile, StateObject, canonical_digest
 
 __all__ = [
     "Action",
@@ -134,7 +134,9 @@ def _change_for(obj: DesiredObject, masked: dict[str, Any], recorded: tuple[Owne
     if previous.digest == canonical_digest(masked) and not moved:
         return Change(obj.id, obj.api_version, obj.owner, Action.NOOP, previous.manifest, masked, desired=masked)
     reason = f"moves from {owner_state.id} to {obj.owner}" if moved else ""
-    if previous.manifest is None and not reason:
+    if previous.digest == PENDING_DIGEST and not reason:
+        reason = "an interrupted apply recorded it as pending: it may or may not exist yet"
+    elif previous.manifest is None and not reason:
         reason = "the state kept no manifest to diff against; its digest differs"
     return Change(obj.id, obj.api_version, obj.owner, Action.UPDATE, previous.manifest, masked, reason, desired=masked)
 

@@ -24,7 +24,7 @@ from fluxform.objects import ObjectId
 from fluxform.planner.live.policy import force_enabled, owner_mismatch, prune_blocked, skip_reason
 from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
 from fluxform.planner.plan import Action, Change
-from fluxform.state.model import OwnerState, StateObject, canonical_digest
+from fluxform.state.model import PENDING_DIGEST, OwnerState, StateObject, canonical_digest
 
 __all__ = [
     "Decision",
@@ -142,7 +142,9 @@ def _create(facts: ObjectFacts, dry: DryRun | None) -> Decision:
     elif dry is not None and dry.failure is not None and not dry.failure.is_forbidden:
         notes.append(Diagnostic(f"the API server refuses it, apply will fail: {dry.failure.message}", facts.obj.id))
     drift = None
-    if facts.recorded is not None:
+    if facts.recorded is not None and facts.recorded[1].digest == PENDING_DIGEST:
+        reasons.append("an interrupted apply recorded it as pending and did not create it")
+    elif facts.recorded is not None:
         owner_state, previous = facts.recorded
         reasons.append("re-creates it: deleted outside of fluxform")
         drift = Change(

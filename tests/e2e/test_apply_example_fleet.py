@@ -1,0 +1,92 @@
+"""The example fleet applied into an empty emulated cluster through the CLI, every object
+checked with kubectl (the independent client), then planned again: no changes.
+
+Its two HelmReleases need the Helm release applier (issue 19), not in this build: they are
+left out with one line each under --partial, and never applied object by object."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fluxform.decrypt.mask import secret_plaintexts
+from fluxform.objects import ObjectId
+from tests.e2e.live_cluster import render
+from tests.kubeapi import KubeApi
+from tests.support.cli import FIXTURES, KEYS, run
+from tests.support.kubeclient import kubectl, kubectl_json
+
+pytestmark = pytest.mark.usefixtures("shared_build_cache")
+
+HELM_RELEASES = ("HelmRelease/platform/status-page", "HelmRelease/apps/guestbook")
+
+
+@pytest.fixture
+def staging(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURES / "fleet", tmp_path / "fleet")
+    return tmp_path / "fleet" / "clusters" / "staging"
+
+
+def _kubectl_get(api: KubeApi, oid: ObjectId, api_version: str) -> dict[str, object]:
+    resource = f"{oid.kind}.{api_version.rpartition('/')[0]}" if "/" in api_version else oid.kind
+    args = ["get", resource, oid.name, "--show-managed-fields"] + (["-n", oid.namespace] if oid.namespace else [])
+    found: dict[str, object] = kubectl_json(api, *args)
+    return found
+
+
+def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
+    kubeapi: KubeApi, staging: Path, tmp_path: Path
+) -> None:
+    kubectl(kubeapi, "create", "namespace", "flux-system")  # as `flux bootstrap` would (a protobuf body)
+    state = tmp_path / "state.json"
+    common = ["--keys-dir", str(KEYS), "--kubeconfig", str(kubeapi.kubeconfig), "--state", str(state)]
+
+    applied = run("apply", staging, *common, "--init-state", "--auto-approve", "--partial")
+
+    assert applied.code == 0, applied.err
+    for release in HELM_RELEASES:
+        assert f"{release}: not applied: a HelmRelease is applied as a Helm release" in applied.out
+    assert "Apply complete: 29 created, 0 configured, 0 deleted; 7 owners: 5 applied, 2 not applied." in applied.out
+    desired = render(staging)
+    secrets = [
+        v.decode() for owner in desired.owners for o in owner.objects for v in secret_plaintexts(o.body) if len(v) > 3
+    ]
+    checked = 0
+    for owner in desired.owners:
+        if owner.kind != "Kustomization":
+            continue
+        for obj in owner.objects:
+            if obj.id.group.endswith("toolkit.fluxcd.io"):
+                continue  # the cluster has no Flux CRDs: fluxform does their work
+            live = _kubectl_get(kubeapi, obj.id, obj.api_version)
+            meta = live["metadata"]
+            assert isinstance(meta, dict)
+            assert meta["labels"]["kustomize.toolkit.fluxcd.io/name"] == owner.id.name, obj.id
+            managers = {(m["manager"], m["operation"]) for m in meta["managedFields"]}
+            assert ("fluxform", "Apply") in managers, (obj.id, managers)
+            if obj.id.kind in ("ConfigMap", "Secret"):
+                want = dict(obj.body.get("data") or {})
+                if obj.id.kind == "Secret":
+                    string_data = {
+                        k: base64.b64encode(str(v).encode()).decode()
+                        for k, v in (obj.body.get("stringData") or {}).items()
+                    }
+                    want.update(string_data)
+                assert live.get("data") == want, obj.id
+            checked += 1
+    assert checked == 29
+    stored = state.read_text()
+    assert secrets and not [s for s in secrets if s in stored]  # the state holds no plaintext
+
+    again = run("plan", staging, *common, "-o", "json")
+
+    assert again.code == 0, again.err
+    plan = json.loads(again.out)
+    kustomization_changes = [c for c in plan["changes"] if c["owner_id"].endswith("_Kustomization")]
+    assert len(kustomization_changes) == 29 and {c["action"] for c in kustomization_changes} == {"no-op"}
+    helm_changes = {c["owner"] for c in plan["changes"] if c["action"] != "no-op"}
+    assert helm_changes == set(HELM_RELEASES)  # only what the Helm release applier would install
