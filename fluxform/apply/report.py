@@ -35,6 +35,8 @@ class ObjectAction(StrEnum):
 
 
 _WRITES = (ObjectAction.CREATED, ObjectAction.CONFIGURED, ObjectAction.RECREATED, ObjectAction.DELETED)
+#: the order counts are shown in: what was written first
+_SHOWN = (*_WRITES, ObjectAction.UNCHANGED, ObjectAction.SKIPPED, ObjectAction.KEPT, ObjectAction.FORGOTTEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ class OwnerReport:
     def summary_line(self) -> str:
         """One line for stdout: `Kustomization/flux-system/apps: applied: 1 created, ... (1.2s)`."""
         counts = self.counts()
-        parts = [f"{counts[a]} {a}" for a in ObjectAction if counts[a]]
+        parts = [f"{counts[a]} {a}" for a in _SHOWN if counts[a]]
         if self.release is not None and self.release.action != "none":
             parts.insert(0, _release_text(self.release))
         text = f"{self.owner}: {self.outcome}"

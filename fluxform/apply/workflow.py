@@ -44,7 +44,7 @@ from fluxform.planner.live.run import LiveOptions
 from fluxform.planner.live.workflow import plan_live, rendered_for_cluster
 from fluxform.planner.model import DesiredObject, DesiredState, OwnerStatus
 from fluxform.planner.options import FleetOptions
-from fluxform.planner.plan import Action, Masking, with_recorded_dependants
+from fluxform.planner.plan import CONTAINER_KINDS, Action, Masking, with_recorded_dependants
 from fluxform.planner.planfile import PlanFile, PlanMode, PlannedChange, plan_file_from, read_plan_file
 from fluxform.planner.settings import PlanSettings
 from fluxform.planner.workflow import plan_settings
@@ -56,7 +56,6 @@ from fluxform.state.model import DEFAULT_HISTORY_LIMIT, OwnerState, StateFile, n
 
 __all__ = ["ApplyTarget", "apply_fleet", "apply_saved_plan", "fleet_options_for"]
 
-_DESTROYS_CONTENTS = {("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
 _LISTED = 5
 
 
@@ -354,9 +353,7 @@ def _check_left_out(plan: PlanFile, left_out: Mapping[ObjectId, str], options: A
 def _check_destroys(plan: PlanFile, options: ApplyOptions) -> None:
     """Deleting a Namespace or a CRD deletes everything in it: without a prompt, only with
     --allow-destroy-namespaces."""
-    destroys = [
-        c.id for c in plan.changes if c.action is Action.DELETE and (c.id.group, c.id.kind) in _DESTROYS_CONTENTS
-    ]
+    destroys = [c.id for c in plan.changes if c.action is Action.DELETE and (c.id.group, c.id.kind) in CONTAINER_KINDS]
     if destroys and options.auto_approved and not options.allow_destroy_namespaces:
         raise PlanError(
             f"the plan deletes {', '.join(str(d) for d in destroys[:_LISTED])} and everything in "

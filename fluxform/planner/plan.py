@@ -28,6 +28,7 @@ from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.state.model import PENDING_DIGEST, OwnerState, StateFile, StateObject, canonical_digest
 
 __all__ = [
+    "CONTAINER_KINDS",
     "Action",
     "Change",
     "Masking",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"
+#: Kinds whose deletion deletes everything in them: the plan shows each on a line of its own,
+#: and apply without a prompt needs --allow-destroy-namespaces.
+CONTAINER_KINDS = frozenset({("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")})
 
 
 class Action(StrEnum):

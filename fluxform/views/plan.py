@@ -16,15 +16,18 @@ from typing import Any
 from fluxform import yamlio
 from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
+from fluxform.planner.plan import CONTAINER_KINDS
 from fluxform.planner.planfile import NotPlanned, PlanFile, PlannedChange, PlanOwner, plan_file_json
 from fluxform.views.changes import Group, alike, cut_diff, edit_text, largest_owners
 from fluxform.views.graph import collapse, graph_of_plan, render_mermaid
 
 __all__ = [
+    "DESTROYS_TITLE",
     "SYMBOLS",
     "address",
     "change_entry",
     "change_lines",
+    "destroyed_containers",
     "entries_lines",
     "group_lines",
     "markdown_entries",
@@ -115,6 +118,16 @@ def _header(plan: PlanFile) -> list[str]:
     return lines
 
 
+DESTROYS_TITLE = (
+    "Deleting these deletes everything in them (apply asks, or needs --allow-destroy-namespaces with --auto-approve)"
+)
+
+
+def destroyed_containers(plan: PlanFile) -> list[PlannedChange]:
+    """Namespaces and CRDs the plan deletes: each takes its contents with it."""
+    return [c for c in plan.changes if c.action == "delete" and (c.id.group, c.id.kind) in CONTAINER_KINDS]
+
+
 def _by_owner(changes: tuple[PlannedChange, ...]) -> dict[ObjectId, list[PlannedChange]]:
     grouped: dict[ObjectId, list[PlannedChange]] = {}
     for change in changes:
@@ -132,6 +145,10 @@ def render_text(plan: PlanFile, *, colour: bool = False) -> str:
     for owner_id, changes in by_owner.items():  # owners the fleet no longer has
         lines += ["", str(owner_id), "  no longer part of the fleet"]
         lines += _change_block(changes, colour)
+    destroys = destroyed_containers(plan)
+    if destroys:
+        lines += ["", DESTROYS_TITLE + ":"]
+        lines += [f"  - {c.id}  ({c.owner})" for c in destroys]
     if plan.drift:
         lines += ["", "Objects changed outside of fluxform since the last apply:"]
         for change in plan.drift:
@@ -250,6 +267,11 @@ def render_markdown(plan: PlanFile) -> str:
     if plan.not_planned:  # above the diffs, never collapsed: a partial plan must read as one
         lines += ["**Not planned** (their objects are left as they are; what would change for them is unknown):", ""]
         lines += [f"- `{n.owner}`" + (f" (`{n.file}`)" if n.file else "") + f": {n.reason}" for n in plan.not_planned]
+        lines += [""]
+    destroys = destroyed_containers(plan)
+    if destroys:
+        lines += [f"**{DESTROYS_TITLE}:**", ""]
+        lines += [f"- `{c.id}` (`{c.owner}`)" for c in destroys]
         lines += [""]
     lines += _markdown_table(plan)
     lines += _markdown_changes(plan)

@@ -1,4 +1,4 @@
-"""The state written as an apply goes: pending inventory (old ∪ new) before an owner's first
+"""The state written as an apply goes: pending inventory (old and new) before an owner's first
 write, the new inventory after it, one history entry for the whole apply."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_pending_then_settle_then_finish(tmp_path: Path) -> None:
     assert pending is not None and pending.serial == first.serial + 1
     assert pending.operation == IN_PROGRESS
     objects = {o.id: o for o in pending.owners[APPS].objects}
-    assert set(objects) == {OLD.id, KEPT.id, NEW_ID}  # old ∪ new: everything that may exist
+    assert set(objects) == {OLD.id, KEPT.id, NEW_ID}  # old and new: everything that may exist
     assert objects[NEW_ID].digest == PENDING_DIGEST and objects[NEW_ID].manifest is None
     assert objects[OLD.id] == OLD  # the old record stands until the owner is applied
     assert [h.serial for h in pending.history] == [first.serial]  # the state before the apply
