@@ -194,6 +194,12 @@ class OwnerRun:
         )
 
     def _health(self) -> None:
+        plan = self.work.plan
+        if plan is not None and plan.spec.health_check_exprs:
+            self.ctx.observer.warning(
+                f"{self.work.id}: spec.healthCheckExprs are not evaluated (no CEL engine in this build); "
+                "kstatus rules decide the health of those kinds"
+            )
         targets = self._health_targets()
         if targets:
             self._wait(targets, owner_timeout(self.work.plan, self.ctx.options.timeout))

@@ -27,6 +27,7 @@ from fluxform.planner.options import FleetOptions
 from fluxform.target import TargetFlags, UsageProblem, resolve_target
 
 if TYPE_CHECKING:
+    from fluxform.apply.options import ApplyOptions
     from fluxform.apply.report import ApplyReport, ObjectResult, OwnerReport
     from fluxform.apply.stages import Stage
     from fluxform.planner.planfile import PlanFile
@@ -88,7 +89,7 @@ def apply(
     if suspend_flux and ignore_flux:
         raise click.UsageError("--suspend and --ignore-flux exclude each other")
     saved = plan_or_path is not None and _is_plan_file(plan_or_path)
-    if not saved and not auto_approve and not sys.stdin.isatty():
+    if not saved and not auto_approve and not _interactive():
         raise FluxformError(
             "apply asks for confirmation, and stdin is not a terminal",
             hint="review the plan and pass --auto-approve, or apply a saved plan file",
@@ -123,15 +124,13 @@ def _run(
     saved: bool,
     flags: TargetFlags,
     fleet: FleetOptions,
-    options: object,
+    options: ApplyOptions,
     printer: _Printer,
     field_manager: str,
     color: bool | None,
 ) -> ApplyReport | None:
-    from fluxform.apply.options import ApplyOptions
     from fluxform.apply.workflow import ApplyTarget, apply_fleet, apply_saved_plan
 
-    assert isinstance(options, ApplyOptions)
     if not flags.wants_cluster:
         flags = replace(flags, live=True)  # apply always talks to a cluster: the default kubeconfig's
     resolved = resolve_target(
@@ -162,6 +161,11 @@ def _run(
         confirm=_confirm,
         field_manager=field_manager,
     )
+
+
+def _interactive() -> bool:
+    """Whether someone can answer the prompt."""
+    return sys.stdin.isatty()
 
 
 def _is_plan_file(path: Path) -> bool:
