@@ -415,7 +415,7 @@ def _final_state(
     """Owners untouched by this run get their refreshed records; the others are as the run
     left them (settled, or pending after a failure)."""
     outcomes = {r.owner: r.outcome for r in reports}
-    owners: dict[ObjectId, OwnerState] = dict(recorder.current.owners)
+    owners: dict[ObjectId, OwnerState] = recorder.owners()
     for work in works.values():
         if outcomes.get(work.id) is not OwnerOutcome.UNCHANGED:
             continue

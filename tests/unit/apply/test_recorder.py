@@ -36,13 +36,22 @@ def test_pending_then_settle_then_finish(tmp_path: Path) -> None:
     assert [h.serial for h in pending.history] == [first.serial]  # the state before the apply
 
     settled = OwnerState(APPS, True, "rev", "now", "me", (KEPT,))
-    recorder.settle(APPS, settled)
+    recorder.settle(APPS, settled)  # shrank: written at once
+    shrunk = backend.read()
+    assert shrunk is not None and shrunk.owners[APPS].objects == (KEPT,) and recorder.writes == 2
     recorder.pending(INFRA, [(OLD.id, "apps/v1")], owner("infra", []))
-    final = recorder.finish({**recorder.current.owners})
+    recorder.pending(INFRA, [(OLD.id, "apps/v1")], owner("infra", []))  # nothing new: no write
+    assert recorder.writes == 3
+    relisted = OwnerState(INFRA, True, "rev", "now", "me", (OLD,))
+    recorder.settle(INFRA, relisted)  # the same objects: kept for the next write
+    assert recorder.writes == 3 and recorder.owner(INFRA) == relisted
+    stored_infra = backend.read()
+    assert stored_infra is not None and stored_infra.owners[INFRA].objects[0].digest == PENDING_DIGEST
+    final = recorder.finish(recorder.owners())
     stored = backend.read()
     assert stored == final
     assert final.serial == first.serial + 4 and final.operation == "apply"
-    assert final.owners[APPS].objects == (KEPT,)
+    assert final.owners[APPS].objects == (KEPT,) and final.owners[INFRA] == relisted
     assert [h.serial for h in final.history] == [first.serial]  # one entry for the whole apply, not one per write
 
 
