@@ -231,7 +231,7 @@ class OwnerRun:
     def _release(self) -> None:
         plan, work = self.work.plan, self.work
         assert plan is not None
-        if self.releases is None or work.rendered is None or work.manifest is None:
+        if self.releases is None or work.rendered is None:
             raise ClusterError(f"{work.id.kind} {work.id}: {NO_RELEASE_APPLIER}")
         self.ctx.check()
         request = ReleaseRequest(plan, work.rendered, work.manifest, work.manager, self.ctx.options.timeout)

@@ -4,9 +4,11 @@ release (install, upgrade, remediation, history), never a set of objects applied
 Server-side applying a release's objects directly would leave the cluster with objects no
 Helm release records: `helm history` empty, helm-controller installing over them, nothing to
 roll back to. So the executor hands each HelmRelease owner with changes to a
-`ReleaseApplier` (fluxform/helm/release.py implements it through the Helm SDK) and records
-what it did. Without one, such an owner is refused before anything is written.
+`ReleaseApplier` (apply/helm_releases.py, over fluxform/helm/release.py and the Helm SDK) and
+records what it did. Without one (a library caller), or when it cannot take the release, the
+owner is refused before anything is written.
 
+    applier.refusal(rendered)            # "" when it can be applied
     outcome = applier.apply_release(ReleaseRequest(owner, rendered, manifest, field_manager))
     outcome.revision_before, outcome.revision_after
 """
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fluxform.objects import ObjectId
+from fluxform.helm.release import ReleaseOutcome
 from fluxform.planner.model import Owner
 from fluxform.planner.planfile import PlanOwner
 
@@ -25,8 +27,8 @@ __all__ = ["NO_RELEASE_APPLIER", "ReleaseApplier", "ReleaseOutcome", "ReleaseReq
 
 #: Why a HelmRelease is not applied when no ReleaseApplier is wired in.
 NO_RELEASE_APPLIER = (
-    "not applied: a HelmRelease is applied as a Helm release (through the Helm SDK), which this build "
-    "does not include; its objects are never applied one by one (that would leave a broken release)"
+    "not applied: a HelmRelease is applied as a Helm release, and this apply was given no Helm release "
+    "applier; its objects are never applied one by one (that would leave a broken release)"
 )
 
 
@@ -41,19 +43,13 @@ class ReleaseRequest:
     timeout: float | None = None  # --timeout, else the HelmRelease's own
 
 
-@dataclass(frozen=True)
-class ReleaseOutcome:
-    """What one release call did (past tense; never values)."""
-
-    owner: ObjectId
-    action: str  # install | upgrade | none (already in sync)
-    revision_before: int | None  # None: there was no release
-    revision_after: int | None  # None: no release is left
-    status: str  # Helm's status of revision_after, e.g. "deployed"
-
-
 class ReleaseApplier(Protocol):
     """Installs or upgrades one HelmRelease; raises a FluxformError (naming the HelmRelease)
     when Helm failed, after any remediation the HelmRelease asks for."""
+
+    def refusal(self, rendered: Owner) -> str:
+        """Why this HelmRelease cannot be applied at all ("" when it can): asked before
+        anything is written, so such an owner is left out (--partial), never half-applied."""
+        ...
 
     def apply_release(self, request: ReleaseRequest) -> ReleaseOutcome: ...

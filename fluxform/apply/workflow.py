@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fluxform.apply.context import RunContext
 from fluxform.apply.executor import Executor
 from fluxform.apply.flux import resume_command, runs_flux, suspend, unsuspended
+from fluxform.apply.helm_releases import HelmReleaseApplier
 from fluxform.apply.options import ApplyOptions, FluxMode
 from fluxform.apply.order import ObjectKey, owner_graph
 from fluxform.apply.owner import OwnerWork, state_record
@@ -39,6 +40,8 @@ from fluxform.cluster.mapping import RestMapper
 from fluxform.cluster.ref import ObjectRef
 from fluxform.decrypt.mask import Masker
 from fluxform.errors import ClusterError, PlanError
+from fluxform.helm.journal import JournalFile as HelmJournal
+from fluxform.helm.release import HeldLock
 from fluxform.objects import ObjectId
 from fluxform.planner.live.run import LiveOptions
 from fluxform.planner.live.workflow import plan_live, rendered_for_cluster
@@ -78,9 +81,11 @@ class _Session:
     target: ApplyTarget
     options: ApplyOptions
     observer: ApplyObserver
-    releases: ReleaseApplier | None
+    releases: ReleaseApplier | None  # None: HelmReleases through the Helm SDK (HelmReleaseApplier)
     lock: LockInfo
     state: StateFile | None
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    release_journal: HelmJournal | None = None
 
 
 def fleet_options_for(settings: PlanSettings, fleet: FleetOptions) -> FleetOptions:
@@ -128,7 +133,9 @@ def apply_saved_plan(
             with rendered_for_cluster(Path(plan.target), fleet.request(), cluster, discovery, fleet.helm()) as (
                 desired,
                 secrets,
+                _,
             ):
+                _with_helm(session, secrets.scrub)
                 masking = secrets.masking(state)
                 return _execute(session, plan, desired, masking)
 
@@ -154,7 +161,8 @@ def apply_fleet(
         with locked(target.backend, "apply", timeout=target.lock_timeout) as lock:
             state = target.backend.read()
             session = _Session(cluster, discovery, target, options, observer, releases, lock, state)
-            with rendered_for_cluster(path, request, cluster, discovery, fleet.helm()) as (desired, secrets):
+            with rendered_for_cluster(path, request, cluster, discovery, fleet.helm()) as (desired, secrets, installed):
+                _with_helm(session, secrets.scrub)
                 if state is not None:
                     current = Identity(
                         fleet_path=str(desired.settings.get("fleet_path", "")),
@@ -176,6 +184,7 @@ def apply_fleet(
                     options=LiveOptions(field_manager=field_manager),
                     discovery=discovery,
                     settings=plan_settings(request, fleet.helm()),
+                    installed=installed,
                 )
                 plan = plan_file_from(planned)
                 show(plan)
@@ -186,6 +195,25 @@ def apply_fleet(
                 elif not confirm(plan):
                     return None
                 return _execute(session, plan, desired, masking)
+
+
+def _with_helm(session: _Session, scrub: Callable[[str], str]) -> None:
+    """HelmReleases through the Helm SDK, unless the caller gave its own applier. Their
+    journal lives beside a local state, so the next apply can recover a release this one
+    leaves pending (it stays until an apply completes)."""
+    if session.releases is not None:
+        return
+    backend = session.target.backend
+    if isinstance(backend, LocalBackend):
+        session.release_journal = HelmJournal(backend.path.with_name(backend.path.name + ".releases"))
+    session.releases = HelmReleaseApplier(
+        session.cluster,
+        session.target.cluster,
+        run_id=session.run_id,
+        journal=session.release_journal,
+        lock=HeldLock(backend, session.lock),
+        scrub=scrub,
+    )
 
 
 def _same_cluster(plan: PlanFile, cluster: ClusterClient, plan_path: Path) -> None:
@@ -229,7 +257,7 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
         for line in resume_command(touched_flux):
             observer.warning(f"suspended for this apply; resume when you are done: {line}")
     journal = _journal(session.target.backend, observer)
-    preimages = PreImages(journal, run_id=str(uuid.uuid4()))
+    preimages = PreImages(journal, run_id=session.run_id)
     ctx = RunContext(
         cluster,
         mapper,
@@ -251,6 +279,8 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
         )
         if journal is not None:
             journal.close(done=report.ok and cancelled is None)
+        if session.release_journal is not None and report.ok and cancelled is None:
+            session.release_journal.path.unlink(missing_ok=True)
     if cancelled is not None:
         raise cancelled
     if not report.ok:
@@ -319,9 +349,11 @@ def _works(
             rendered=rendered,
             manifest=manifest.body if manifest is not None else None,
         )
-        if work.is_release and work.has_work() and releases is None:
-            left_out[owner.id] = NO_RELEASE_APPLIER
-            continue
+        if work.is_release and work.has_work():
+            refusal = NO_RELEASE_APPLIER if releases is None or rendered is None else releases.refusal(rendered)
+            if refusal:
+                left_out[owner.id] = refusal
+                continue
         works[owner.id] = work
     for owner_id, changes in by_owner.items():
         if owner_id not in planned_ids:

@@ -1,8 +1,9 @@
 """The example fleet applied into an empty emulated cluster through the CLI, every object
 checked with kubectl (the independent client), then planned again: no changes.
 
-Its two HelmReleases need the Helm release applier (issue 19), not in this build: they are
-left out with one line each under --partial, and never applied object by object."""
+HelmRelease platform/status-page becomes a real Helm release (through the Helm SDK, release
+Secret `deployed`); HelmRelease apps/guestbook is left out under --partial with one line: its
+storage namespace (apps) is not its release namespace (web), which the Helm SDK cannot do."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.support.kubeclient import kubectl, kubectl_json
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
 
-HELM_RELEASES = ("HelmRelease/platform/status-page", "HelmRelease/apps/guestbook")
+STATUS_PAGE, GUESTBOOK = "HelmRelease/platform/status-page", "HelmRelease/apps/guestbook"
 
 
 @pytest.fixture
@@ -48,9 +49,21 @@ def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
     applied = run("apply", staging, *common, "--init-state", "--auto-approve", "--partial")
 
     assert applied.code == 0, applied.err
-    for release in HELM_RELEASES:
-        assert f"{release}: not applied: a HelmRelease is applied as a Helm release" in applied.out
-    assert "Apply complete: 29 created, 0 configured, 0 deleted; 7 owners: 5 applied, 2 not applied." in applied.out
+    assert f"{STATUS_PAGE}: applied: Helm install (no release -> revision 1, deployed)" in applied.out
+    assert (
+        f"{GUESTBOOK}: not applied: helm-controller stores Helm release web/web-guestbook in namespace apps"
+        in applied.out
+    )
+    assert "Apply complete: 29 created, 0 configured, 0 deleted; 7 owners: 6 applied, 1 not applied." in applied.out
+    release = kubectl_json(kubeapi, "get", "secret", "sh.helm.release.v1.status-page.v1", "-n", "platform")
+    assert release["metadata"]["labels"]["status"] == "deployed" and release["type"] == "helm.sh/release.v1"
+    chart_deployment = kubectl_json(
+        kubeapi, "get", "deployment", "status-page-podinfo-lite", "-n", "platform", "--show-managed-fields"
+    )
+    assert ("fluxform", "Apply") in {
+        (m["manager"], m["operation"]) for m in chart_deployment["metadata"]["managedFields"]
+    }
+    kubectl(kubeapi, "get", "crd", "greetings.podinfo.example.com")
     desired = render(staging)
     secrets = [
         v.decode() for owner in desired.owners for o in owner.objects for v in secret_plaintexts(o.body) if len(v) > 3
@@ -88,5 +101,7 @@ def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
     plan = json.loads(again.out)
     kustomization_changes = [c for c in plan["changes"] if c["owner_id"].endswith("_Kustomization")]
     assert len(kustomization_changes) == 29 and {c["action"] for c in kustomization_changes} == {"no-op"}
-    helm_changes = {c["owner"] for c in plan["changes"] if c["action"] != "no-op"}
-    assert helm_changes == set(HELM_RELEASES)  # only what the Helm release applier would install
+    release_changes = {c["owner"]: c["action"] for c in plan["changes"] if c["owner"] == STATUS_PAGE}
+    assert set(release_changes.values()) == {"no-op"}  # the Helm release is what the fleet renders
+    left = {c["owner"] for c in plan["changes"] if c["action"] != "no-op"}
+    assert left == {GUESTBOOK}  # only the release apply left out
