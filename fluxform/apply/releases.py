@@ -38,7 +38,7 @@ class ReleaseRequest:
 
     owner: PlanOwner  # what the plan recorded (release target, spec, timeout)
     rendered: Owner = field(repr=False)  # the re-rendered owner: its objects hold decrypted values
-    manifest: Mapping[str, Any] = field(repr=False)  # the HelmRelease object as rendered (for its spec)
+    manifest: Mapping[str, Any] | None = field(repr=False)  # the HelmRelease object as rendered (None: unknown)
     field_manager: str  # helm-controller's when the cluster runs Flux, else fluxform (or --field-manager)
     timeout: float | None = None  # --timeout, else the HelmRelease's own
 
