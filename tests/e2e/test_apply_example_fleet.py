@@ -105,3 +105,15 @@ def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
     assert set(release_changes.values()) == {"no-op"}  # the Helm release is what the fleet renders
     left = {c["owner"] for c in plan["changes"] if c["action"] != "no-op"}
     assert left == {GUESTBOOK}  # only the release apply left out
+    (staging.parents[1] / "infrastructure" / "controllers" / "status-page.yaml").write_text(
+        (staging.parents[1] / "infrastructure" / "controllers" / "status-page.yaml")
+        .read_text()
+        .replace("message: Platform status", "message: Platform status (upgraded)")
+    )
+
+    upgraded = run("apply", staging, *common, "--auto-approve", "--partial")
+
+    assert upgraded.code == 0, upgraded.err
+    assert f"{STATUS_PAGE}: applied: Helm upgrade (revision 1 -> revision 2, deployed)" in upgraded.out
+    second = kubectl_json(kubeapi, "get", "secret", "sh.helm.release.v1.status-page.v2", "-n", "platform")
+    assert second["metadata"]["labels"]["status"] == "deployed"
