@@ -58,7 +58,6 @@ _WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
 @click.option("--partial", is_flag=True, help="Apply what the plan covers when it leaves owners out (listed).")
 @click.option("--force-state", is_flag=True, help="Use a state recorded for another cluster or fleet path (warns).")
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new state).")
-@click.option("--color/--no-color", default=None, help="Colour the plan (default: when a terminal).")
 @cluster_options
 @fleet_options
 def apply(
@@ -73,7 +72,6 @@ def apply(
     partial: bool,
     force_state: bool,
     init_state: bool,
-    color: bool | None,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
@@ -108,9 +106,12 @@ def apply(
         flux=FluxMode.SUSPEND if suspend_flux else FluxMode.IGNORE if ignore_flux else FluxMode.REFUSE,
         force_state=force_state,
     )
-    printer = _Printer()
+    from fluxform.commands.console import current
+
+    settings = current()
+    printer = _Printer(quiet=settings.quiet or settings.progress is False)
     try:
-        report = _run(plan_or_path, saved, target, fleet, options, printer, field_manager, color)
+        report = _run(plan_or_path, saved, target, fleet, options, printer, field_manager)
     except ApplyFailed as failed:
         click.echo(failed.report.summary_line())
         raise
@@ -127,7 +128,6 @@ def _run(
     options: ApplyOptions,
     printer: _Printer,
     field_manager: str,
-    color: bool | None,
 ) -> ApplyReport | None:
     from fluxform.apply.workflow import ApplyTarget, apply_fleet, apply_saved_plan
 
@@ -157,7 +157,7 @@ def _run(
         target,
         options,
         printer,
-        show=lambda plan: _show(plan, color),
+        show=_show,
         confirm=_confirm,
         field_manager=field_manager,
     )
@@ -180,11 +180,12 @@ def _is_plan_file(path: Path) -> bool:
     return head.startswith(b"{")
 
 
-def _show(plan: PlanFile, color: bool | None) -> None:
+def _show(plan: PlanFile) -> None:
+    from fluxform.commands.console import stdout_colour
     from fluxform.views.plan import render_text
 
-    colour = sys.stdout.isatty() if color is None else color
-    click.echo(render_text(plan, colour=colour), nl=False)
+    colour = stdout_colour()
+    click.echo(render_text(plan, colour=colour), nl=False, color=colour)
 
 
 def _confirm(plan: PlanFile) -> bool:
@@ -196,13 +197,17 @@ def _confirm(plan: PlanFile) -> bool:
 
 
 class _Printer:
-    """The ApplyObserver of the CLI: progress on stderr, one line per owner on stdout."""
+    """The ApplyObserver of the CLI: progress on stderr (unless --quiet / --no-progress),
+    one line per owner on stdout, warnings always."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
         self._lock = threading.Lock()
         self._last_wait: dict[ObjectId, float] = {}
 
     def _err(self, text: str) -> None:
+        if self.quiet:
+            return
         with self._lock:
             click.echo(text, err=True)
 
@@ -230,4 +235,5 @@ class _Printer:
             click.echo(report.summary_line())
 
     def warning(self, text: str) -> None:
-        self._err(f"Warning: {' '.join(text.split())}")
+        with self._lock:
+            click.echo(f"Warning: {' '.join(text.split())}", err=True)
