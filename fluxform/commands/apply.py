@@ -133,9 +133,10 @@ def _run(
 
     if not flags.wants_cluster:
         flags = replace(flags, live=True)  # apply always talks to a cluster: the default kubeconfig's
-    resolved = resolve_target(
-        flags, path=None if saved else plan_or_path, needs_path=not saved, live=True, default_state=True
-    )
+    # a saved plan resolves config and default state from the fleet path it was made from,
+    # as `plan PATH --out` did
+    start = _planned_path(plan_or_path) if saved and plan_or_path is not None else plan_or_path
+    resolved = resolve_target(flags, path=start, needs_path=not saved, live=True, default_state=True)
     if resolved.cluster is None or resolved.state is None:
         raise UsageProblem("apply needs a cluster and a state: pass --kubeconfig/--context or --state")
     settings = resolved.config.state
@@ -161,6 +162,14 @@ def _run(
         confirm=_confirm,
         field_manager=field_manager,
     )
+
+
+def _planned_path(plan_file: Path) -> Path | None:
+    """The fleet path a saved plan was made from, when it still exists (else: the working dir)."""
+    from fluxform.planner.planfile import read_plan_file
+
+    target = Path(read_plan_file(plan_file).target)
+    return target if target.exists() else None
 
 
 def _interactive() -> bool:
