@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "9"
+INDEX_VERSION = "10"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -336,7 +337,7 @@ def owner_inputs(
             continue
         manifest = manifests.get(owner.id)
         if owner.kind == "HelmRelease":
-            inputs = _helm_inputs(owner, manifest, roots, self_source)
+            inputs = _helm_inputs(owner, manifest, roots, self_source, manifests)
         else:
             inputs = _kustomization_inputs(owner, manifest, roots, self_source, state.inputs.get(owner.id))
         parent = owner.parent or (producer_of.get(_key(owner.id)) if owner.kind == "HelmRelease" else None)
@@ -413,13 +414,22 @@ def _kustomization_inputs(
     return _kustomize_dirs(_relative_inputs(files, [directory], roots), roots, lookups, directory)
 
 
-def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
+def _helm_inputs(
+    owner: Owner, manifest: Any, roots: IndexRoots, self_source: str, manifests: Mapping[ObjectId, Any]
+) -> _Inputs:
+    """What a release reads. Unknown (None: affected by any change) when it did not render
+    (what made it fail, a chart missing from the cache say, is no file) or when its chart
+    is chosen by a version range or tag the registry or cache answers, not the repository."""
     if not isinstance(manifest, Mapping):
         return None, _NONE, (), _NONE
     hr = HelmReleaseSpec.from_doc(manifest)
     lookups = [(ref.kind, hr.namespace, ref.name) for ref in hr.values_from]
     if hr.chart_ref is not None:
-        lookups.append((hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name))
+        ref_key = (hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name)
+        lookups.append(ref_key)
+        source = manifests.get(ObjectId(hr.chart_ref.namespace, hr.chart_ref.name, _SOURCE_GROUP, hr.chart_ref.kind))
+        if owner.status is OwnerStatus.NOT_PLANNED or not _pinned_oci(source):
+            return None, _NONE, tuple(lookups), _NONE
         if hr.chart_ref.kind == "OCIRepository":  # the chart comes from a registry: the object is the input
             return _NONE, _NONE, tuple(lookups), _NONE
         return None, _NONE, tuple(lookups), _NONE  # a HelmChart or ExternalArtifact may read the repository
@@ -429,7 +439,11 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     lookups.append((ref.kind, ref.namespace, ref.name))
     if template.values_files:  # the HelmChart's generation enters the chart version
         lookups.append(("HelmChart", ref.namespace, f"{hr.namespace}-{hr.name}"))
+    if owner.status is OwnerStatus.NOT_PLANNED:
+        return None, _NONE, tuple(lookups), _NONE
     if ref.kind == "HelmRepository":
+        if not _EXACT_VERSION.fullmatch(template.version):  # the repository's index picks the chart
+            return None, _NONE, tuple(lookups), _NONE
         return _NONE, _NONE, tuple(lookups), _NONE  # the chart comes from the chart cache
     source = f"{ref.kind}/{ref.namespace}/{ref.name}"
     if template.reconcile_strategy == "Revision" or not _reads_self(source, self_source, roots.mapped_sources):
@@ -445,6 +459,19 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     # values files outside the chart are read flat; nothing below a chart may stop its recursion
     flat = {d for d in read_from if not any(d == r or d.startswith(f"{r}/") for r in recursive)}
     return file_set, recursive, tuple(lookups), frozenset(flat)
+
+
+_SOURCE_GROUP = "source.toolkit.fluxcd.io"
+#: a chart version that names one version (no range, no wildcard): the cache holds it as is
+_EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+
+
+def _pinned_oci(source: Any) -> bool:
+    """An OCIRepository naming its artifact by tag or digest (not a semver range)."""
+    if not isinstance(source, Mapping):
+        return True  # not an OCIRepository of the fleet: its inputs are judged elsewhere
+    ref = (source.get("spec") or {}).get("ref") if isinstance(source.get("spec"), Mapping) else None
+    return not (isinstance(ref, Mapping) and ref.get("semver") and not ref.get("digest"))
 
 
 def _local_dependency_dirs(chart_dir: Path) -> list[Path]:

@@ -22,15 +22,13 @@ index and repository are not touched): sources/git.py `snapshot_work_tree`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fluxform import __version__
 from fluxform.decrypt.tmpfs import private_dir
 from fluxform.errors import FluxformError, ObjectNotFound, SourceError
-from fluxform.kustomize.binary import kustomize_tool
 from fluxform.objects import ObjectId
 from fluxform.planner.dag import order_owners
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
@@ -40,6 +38,7 @@ from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
+from fluxform.planner.revdiff.index_key import render_settings
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.artifact import Artifact
@@ -176,6 +175,7 @@ class _Run:
     changed: tuple[str, ...]
     timings: dict[str, float]
     store: IndexStore
+    settings: dict[str, Any] | None = None  # what the kept indexes are keyed by (index_key.py)
 
     def _inside(self, path: Path, tree: Path) -> Path:
         try:
@@ -306,19 +306,9 @@ class _Run:
         return grown
 
     def index_key(self, commit: str, cluster: str) -> str:
-        opts = self.request.fleet.discover
-        settings: Mapping[str, Any] = {
-            "fluxform": __version__,
-            "kustomize": kustomize_tool().version,
-            "strict": opts.strict_substitute,
-            "repo_root": str(opts.repo_root or ""),
-            "sources": sorted((k, str(v)) for k, v in opts.sources.items()),
-            "helm": opts.helm is not None,
-        }
-        validation = self.request.fleet.validation
-        if validation.enabled:  # it decides owners' statuses and warnings
-            settings = {**settings, "validate": validation.kube_version or "newest"}
-        return self.store.key(self.revisions[commit].listing.tree_id, cluster, settings)
+        if self.settings is None:
+            self.settings = render_settings(self.request.fleet, self.secrets.keys_identity())
+        return self.store.key(self.revisions[commit].listing.tree_id, cluster, self.settings)
 
     def cluster(self, cluster: str, base: str, head: str, masking: Masking) -> ClusterDiff:
         in_base = _is_cluster_dir(self.revisions[base].listing, cluster) is not None
