@@ -2,5 +2,7 @@
 
 workflow.py   render both revisions (changed-only or full) and compare
 changed.py    the changed-only index: which owners a set of changed files can affect
+index_key.py  what a kept index is keyed by (every setting that changes a render)
+carry.py      the head's index, carried forward from the base's after a changed-only diff
 compare.py    base desired state vs head desired state, per owner
 """

@@ -575,6 +575,10 @@ class IndexStore:
             _INDEX_ENTRIES.discard(path, f"unreadable ({type(exc).__name__})")
             return None
 
+    def has(self, key: str) -> bool:
+        """An index is kept for `key` (not yet verified: `load` does that)."""
+        return self.directory is not None and (self.directory / f"{key}.json").is_file()
+
     def save(self, key: str, index: RenderIndex) -> None:
         if self.directory is None:
             return

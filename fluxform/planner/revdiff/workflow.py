@@ -36,6 +36,7 @@ from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
 from fluxform.planner.model import Cause, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
+from fluxform.planner.revdiff.carry import carry_forward
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
 from fluxform.planner.revdiff.index_key import render_settings
@@ -166,6 +167,18 @@ class _Selection:
         return {d for oid in self.wanted for d in self.index.owners[oid].flat_dirs}
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    """One side's render: the state, where it read from, the owners it rendered in the end
+    (None: all), and those it rendered because a rendered owner produces one of their
+    objects too (which of the two keeps it may have changed)."""
+
+    state: DesiredState
+    roots: IndexRoots
+    wanted: frozenset[ObjectId] | None
+    contested: frozenset[ObjectId]
+
+
 @dataclass
 class _Run:
     request: DiffRequest
@@ -231,9 +244,7 @@ class _Run:
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
         return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
 
-    def render_selected(
-        self, commit: str, cluster: str, selection: _Selection
-    ) -> tuple[DesiredState, frozenset[ObjectId] | None, frozenset[ObjectId]]:
+    def render_selected(self, commit: str, cluster: str, selection: _Selection) -> _Rendered:
         """A render of the selected owners once everything they read and looked up was
         there; what was missing is fetched and rendered again; any doubt renders all. With
         it, the owners it rendered in the end (None: all of them), and those it rendered
@@ -270,11 +281,12 @@ class _Run:
             grown = self._grown(state, roots, checkout, selection)
             _add(self.timings, "check", started)
             if grown is None:
-                return state, selection.wanted, frozenset(contested)
+                return _Rendered(state, roots, selection.wanted, frozenset(contested))
             selection = grown
             _count(self.timings, "grow")
         _count(self.timings, "fallback")
-        return self.render(commit, cluster)[0], None, frozenset(contested)  # the whole cluster: errors surface here
+        state, roots, _ = self.render(commit, cluster)  # the whole cluster: errors surface here
+        return _Rendered(state, roots, None, frozenset(contested))
 
     def _grown(
         self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: _Selection
@@ -314,8 +326,8 @@ class _Run:
         in_base = _is_cluster_dir(self.revisions[base].listing, cluster) is not None
         in_head = _is_cluster_dir(self.revisions[head].listing, cluster) is not None
         if not (self.request.changed_only and in_base and in_head):
-            before = self.render(base, cluster)[0] if in_base else None
-            after = self.render(head, cluster)[0] if in_head else None
+            before = self._render_whole(base, cluster) if in_base else None
+            after = self._render_whole(head, cluster) if in_head else None
             return self.compare(cluster, before, after, masking, None)
         key = self.index_key(base, cluster)
         index = self.store.load(key)
@@ -326,21 +338,54 @@ class _Run:
         index = replace(index, schema_links=self.request.fleet.validation.enabled)
         affected = index.affected(self.changed)
         if not affected:  # both sides render as the base did: its warnings are the head's
+            self._keep(self.index_key(head, cluster), index)
             return self._unaffected(cluster, index, masking)
         selection = _Selection.of(index, index.wanted(affected))
         base_wanted: frozenset[ObjectId] | None = None  # None: everything rendered
         contested: frozenset[ObjectId] = frozenset()
         if base_state is None:
-            base_state, base_wanted, contested = self.render_selected(base, cluster, selection)
-        head_state, head_wanted, head_contested = self.render_selected(head, cluster, selection)
-        contested |= head_contested  # owners whose share of an object may differ: both sides render them
+            base_side = self.render_selected(base, cluster, selection)
+            base_state, base_wanted, contested = base_side.state, base_side.wanted, base_side.contested
+        head_side = self.render_selected(head, cluster, selection)
+        contested |= head_side.contested  # owners whose share of an object may differ: both sides render them
         if base_wanted is not None and not contested <= base_wanted:
-            base_state, _, _ = self.render_selected(base, cluster, _Selection.of(index, base_wanted | contested))
-        if head_wanted is not None and not contested <= head_wanted:
-            head_state, _, _ = self.render_selected(head, cluster, _Selection.of(index, head_wanted | contested))
+            base_state = self.render_selected(base, cluster, _Selection.of(index, base_wanted | contested)).state
+        if head_side.wanted is not None and not contested <= head_side.wanted:
+            head_side = self.render_selected(head, cluster, _Selection.of(index, head_side.wanted | contested))
+        self._keep_head(self.index_key(head, cluster), index, head_side)
+        head_state = head_side.state
         new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
         both = _rendered(base_state) & _rendered(head_state)  # compared as a full render compares them
         return self.compare(cluster, base_state, head_state, masking, affected | new | both)
+
+    def _render_whole(self, commit: str, cluster: str) -> DesiredState:
+        """The whole cluster at `commit`; its index is kept when none is (a later
+        changed-only diff against this revision starts from it)."""
+        state, roots, _ = self.render(commit, cluster)
+        if self.store.directory is not None:
+            key = self.index_key(commit, cluster)
+            if not self.store.has(key):
+                self._index(key, state, roots)
+        return state
+
+    def _keep(self, key: str, index: RenderIndex) -> None:
+        """Keep `index` under `key` (another revision's) unless one is kept there already."""
+        if self.store.directory is not None and not self.store.has(key):
+            started = time.perf_counter()
+            self.store.save(key, index)
+            _add(self.timings, "index", started)
+
+    def _keep_head(self, key: str, index: RenderIndex, head: _Rendered) -> None:
+        """Keep the head revision's index, carried forward from the base's: the next diff
+        against this head (the next pull request, once this one merged) starts warm."""
+        if self.store.directory is None or self.store.has(key):
+            return
+        started = time.perf_counter()
+        whole = head.wanted is None
+        carried = index_state(head.state, head.roots) if whole else carry_forward(index, head.state, head.roots)
+        if carried is not None:
+            self.store.save(key, carried)
+        _add(self.timings, "index", started)
 
     def _unaffected(self, cluster: str, index: RenderIndex, masking: Masking) -> ClusterDiff:
         """A cluster nothing changed for, told from its index as a full render would tell it:
