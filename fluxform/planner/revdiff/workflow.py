@@ -135,7 +135,8 @@ def _add(timings: dict[str, float], stage: str, started: float) -> None:
 
 
 def _count(timings: dict[str, float], path: str) -> None:
-    """Timings also count the paths a selected render took (grow, write-all, fallback)."""
+    """Timings also count the paths a changed-only diff took (cold: no kept index for the
+    base; grow, write-all, fallback: what a selected render did)."""
     timings[path] = timings.get(path, 0.0) + 1
 
 
@@ -333,6 +334,7 @@ class _Run:
         index = self.store.load(key)
         base_state: DesiredState | None = None
         if index is None:
+            _count(self.timings, "cold")
             base_state, roots, _ = self.render(base, cluster)
             index = self._index(key, base_state, roots)
         index = replace(index, schema_links=self.request.fleet.validation.enabled)
