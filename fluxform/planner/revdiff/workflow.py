@@ -22,24 +22,32 @@ index and repository are not touched): sources/git.py `snapshot_work_tree`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from fluxform.decrypt.tmpfs import private_dir
-from fluxform.errors import FluxformError, ObjectNotFound, SourceError
+from fluxform.errors import FluxformError, SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.dag import order_owners
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
-from fluxform.planner.model import Cause, DesiredState, Owner, OwnerStatus
+from fluxform.planner.model import Cause, DesiredState, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
 from fluxform.planner.revdiff.carry import carry_forward
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
 from fluxform.planner.revdiff.index_key import render_settings
+from fluxform.planner.revdiff.selection import (
+    Rendered,
+    Selection,
+    failed_on_their_own,
+    relative,
+    rendered,
+    with_producer,
+    with_producers,
+)
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.artifact import Artifact
@@ -140,46 +148,6 @@ def _count(timings: dict[str, float], path: str) -> None:
     timings[path] = timings.get(path, 0.0) + 1
 
 
-@dataclass(frozen=True)
-class _Selection:
-    """Render only `wanted` (the index's other owners stand in for themselves), from a
-    checkout holding only what they read (lazy) or the whole source (not lazy)."""
-
-    index: RenderIndex
-    wanted: frozenset[ObjectId]
-    lazy: bool
-
-    @classmethod
-    def of(cls, index: RenderIndex, wanted: frozenset[ObjectId]) -> _Selection:
-        """Lazy when the index knows what every wanted owner reads."""
-        return cls(index, wanted, all(index.owners[o].files is not None for o in wanted if o in index.owners))
-
-    def files(self) -> set[str]:
-        """Repository-relative files the wanted owners read."""
-        return {f for oid in self.wanted for f in self.index.owners[oid].files or ()}
-
-    def scanned_dirs(self) -> set[str]:
-        """Directories the wanted owners read whole: generator-scanned ones, charts."""
-        return {d for oid in self.wanted for d in self.index.owners[oid].dirs}
-
-    def flat_dirs(self) -> set[str]:
-        """Directories whose own files (not their subdirectories') the wanted owners may read:
-        a file added beside a kustomization file at head is written before the render."""
-        return {d for oid in self.wanted for d in self.index.owners[oid].flat_dirs}
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    """One side's render: the state, where it read from, the owners it rendered in the end
-    (None: all), and those it rendered because a rendered owner produces one of their
-    objects too (which of the two keeps it may have changed)."""
-
-    state: DesiredState
-    roots: IndexRoots
-    wanted: frozenset[ObjectId] | None
-    contested: frozenset[ObjectId]
-
-
 @dataclass
 class _Run:
     request: DiffRequest
@@ -213,7 +181,7 @@ class _Run:
         return replace(opts, repo_root=root, sources=sources, decryptor=self.secrets)
 
     def render(
-        self, commit: str, cluster: str, selection: _Selection | None = None
+        self, commit: str, cluster: str, selection: Selection | None = None
     ) -> tuple[DesiredState, IndexRoots, LazyCheckout]:
         """Render `cluster` at `commit`: everything, or only what `selection` wants."""
         revision = self.revisions[commit]
@@ -226,9 +194,9 @@ class _Run:
         if selection is None or not selection.lazy:
             checkout.want_all()
         else:
-            checkout.want(_relative([*selection.files(), cluster], prefix))
-            checkout.want_generated(_relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
-            checkout.want_flat(_relative(selection.flat_dirs(), prefix))
+            checkout.want(relative([*selection.files(), cluster], prefix))
+            checkout.want_generated(relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
+            checkout.want_flat(relative(selection.flat_dirs(), prefix))
         _add(self.timings, "checkout", started)
         stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
         options = replace(
@@ -245,7 +213,7 @@ class _Run:
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
         return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
 
-    def render_selected(self, commit: str, cluster: str, selection: _Selection) -> _Rendered:
+    def render_selected(self, commit: str, cluster: str, selection: Selection) -> Rendered:
         """A render of the selected owners once everything they read and looked up was
         there; what was missing is fetched and rendered again; any doubt renders all. With
         it, the owners it rendered in the end (None: all of them), and those it rendered
@@ -256,11 +224,11 @@ class _Run:
             try:
                 state, roots, checkout = self.render(commit, cluster, selection)
             except FluxformError as exc:
-                with_producer = _with_producer(exc, selection)
-                if with_producer is not None:  # it looked up an object a stand-in produces
+                grown_by = with_producer(exc, selection)
+                if grown_by is not None:  # it looked up an object a stand-in produces
                     if isinstance(exc, StandInCollision):
                         contested.add(exc.stand_in)
-                    selection = with_producer
+                    selection = grown_by
                     _count(self.timings, "grow")
                     continue
                 if not selection.lazy:
@@ -268,10 +236,10 @@ class _Run:
                 selection = replace(selection, lazy=False)  # perhaps an input not written: write all
                 _count(self.timings, "write-all")
                 continue
-            failed = _failed_on_their_own(state)
-            with_producers = _with_producers(failed, state, roots, selection)
-            if with_producers is not None:  # it looked up an object a stand-in produces
-                selection = with_producers
+            failed = failed_on_their_own(state)
+            grown_by = with_producers(failed, state, roots, selection)
+            if grown_by is not None:  # it looked up an object a stand-in produces
+                selection = grown_by
                 _count(self.timings, "grow")
                 continue
             if any(o.cause is Cause.ERROR for o in failed) and selection.lazy:
@@ -282,16 +250,16 @@ class _Run:
             grown = self._grown(state, roots, checkout, selection)
             _add(self.timings, "check", started)
             if grown is None:
-                return _Rendered(state, roots, selection.wanted, frozenset(contested))
+                return Rendered(state, roots, selection.wanted, frozenset(contested))
             selection = grown
             _count(self.timings, "grow")
         _count(self.timings, "fallback")
         state, roots, _ = self.render(commit, cluster)  # the whole cluster: errors surface here
-        return _Rendered(state, roots, None, frozenset(contested))
+        return Rendered(state, roots, None, frozenset(contested))
 
     def _grown(
-        self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: _Selection
-    ) -> _Selection | None:
+        self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: Selection
+    ) -> Selection | None:
         """`selection` grown by what the rendered owners read or looked up beyond it, or
         None when they had everything: every input file written, every directory they read
         complete, every object they look up produced by a rendered owner."""
@@ -299,7 +267,7 @@ class _Run:
         inputs = owner_inputs(state, roots, rendered)
         producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
         extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
-        grown = _Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
+        grown = Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
         statuses = {o.id: o.status for o in state.owners}
         compared = [i for i in inputs.values() if statuses.get(i.id, OwnerStatus.BUILT).planned]
         if not (selection.lazy and all(i.files is not None for i in compared)):
@@ -308,8 +276,8 @@ class _Run:
             return None if grown.wanted == selection.wanted else grown
         if not grown.lazy:
             return grown
-        files = _relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
-        dirs = _relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
+        files = relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
+        dirs = relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
         unread = [f for f in files if checkout.has_file(f) and f not in checkout.written]
         unscanned = [d for d in dirs if not checkout.generated_complete(d, KUSTOMIZATION_FILE_NAMES)]
         if not unread and not unscanned and grown.wanted == selection.wanted:
@@ -342,7 +310,7 @@ class _Run:
         if not affected:  # both sides render as the base did: its warnings are the head's
             self._keep(self.index_key(head, cluster), index)
             return self._unaffected(cluster, index, masking)
-        selection = _Selection.of(index, index.wanted(affected))
+        selection = Selection.of(index, index.wanted(affected))
         base_wanted: frozenset[ObjectId] | None = None  # None: everything rendered
         contested: frozenset[ObjectId] = frozenset()
         if base_state is None:
@@ -351,13 +319,13 @@ class _Run:
         head_side = self.render_selected(head, cluster, selection)
         contested |= head_side.contested  # owners whose share of an object may differ: both sides render them
         if base_wanted is not None and not contested <= base_wanted:
-            base_state = self.render_selected(base, cluster, _Selection.of(index, base_wanted | contested)).state
+            base_state = self.render_selected(base, cluster, Selection.of(index, base_wanted | contested)).state
         if head_side.wanted is not None and not contested <= head_side.wanted:
-            head_side = self.render_selected(head, cluster, _Selection.of(index, head_side.wanted | contested))
+            head_side = self.render_selected(head, cluster, Selection.of(index, head_side.wanted | contested))
         self._keep_head(self.index_key(head, cluster), index, head_side)
         head_state = head_side.state
         new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
-        both = _rendered(base_state) & _rendered(head_state)  # compared as a full render compares them
+        both = rendered(base_state) & rendered(head_state)  # compared as a full render compares them
         return self.compare(cluster, base_state, head_state, masking, affected | new | both)
 
     def _render_whole(self, commit: str, cluster: str) -> DesiredState:
@@ -377,7 +345,7 @@ class _Run:
             self.store.save(key, index)
             _add(self.timings, "index", started)
 
-    def _keep_head(self, key: str, index: RenderIndex, head: _Rendered) -> None:
+    def _keep_head(self, key: str, index: RenderIndex, head: Rendered) -> None:
         """Keep the head revision's index, carried forward from the base's: the next diff
         against this head (the next pull request, once this one merged) starts warm."""
         if self.store.directory is None or self.store.has(key):
@@ -416,62 +384,6 @@ class _Run:
         self.store.save(key, index)
         _add(self.timings, "index", started)
         return index
-
-
-def _rendered(state: DesiredState) -> frozenset[ObjectId]:
-    return frozenset(o.id for o in state.owners if o.id not in state.stand_ins)
-
-
-def _failed_on_their_own(state: DesiredState) -> list[Owner]:
-    """Rendered owners not planned for a reason of their own (not only depending on another)."""
-    return [
-        o
-        for o in state.owners
-        if o.id not in state.stand_ins
-        and o.status is OwnerStatus.NOT_PLANNED
-        and not o.reason.startswith("depends on ")
-    ]
-
-
-def _with_producers(
-    failed: list[Owner], state: DesiredState, roots: IndexRoots, selection: _Selection
-) -> _Selection | None:
-    """`selection` grown by the owners standing in that produce what a failed owner looks
-    up (a substituteFrom or valuesFrom object it found missing), else None."""
-    looked_up = {k for i in owner_inputs(state, roots, [o.id for o in failed]).values() for k in i.lookups}
-    producers = {p for k in looked_up if (p := selection.index.producer_of(k)) is not None}
-    wanted = selection.index.wanted({p for p in producers if p in state.stand_ins})
-    if wanted <= selection.wanted:
-        return None
-    return replace(selection, wanted=selection.wanted | wanted)
-
-
-def _with_producer(error: FluxformError, selection: _Selection) -> _Selection | None:
-    """`selection` grown by the owner standing in that `error` needs rendered: the producer
-    of an object found missing, or an owner listing an object a rendered one produces
-    too; else None."""
-    if isinstance(error, StandInCollision):
-        producer: ObjectId | None = error.stand_in
-    elif isinstance(error, ObjectNotFound):
-        producer = selection.index.producer_of(error.missing)
-    else:
-        return None
-    if producer is None or producer in selection.wanted:
-        return None
-    return replace(selection, wanted=selection.wanted | selection.index.wanted({producer}))
-
-
-def _relative(paths: Iterable[str], prefix: str) -> list[str]:
-    """Repository-relative paths made relative to the source root `prefix` (others dropped)."""
-    if not prefix:
-        return sorted(paths)
-    found = []
-    for path in paths:
-        if path == prefix:
-            found.append("")
-        elif path.startswith(prefix + "/"):
-            found.append(path[len(prefix) + 1 :])
-    return sorted(found)
 
 
 def _head(repo: GitRepository, head: str | None, scratch: Path) -> tuple[GitRepository, str, str]:
