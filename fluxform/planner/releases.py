@@ -56,8 +56,9 @@ class HelmOptions:
     fetcher: ChartFetcher | None = None
 
     def identity(self) -> dict[str, Any]:
-        """What of these options changes a render, as plain values (for cache keys); a
-        custom fetcher or release reader is named by its type only."""
+        """What of these options changes a render, as plain values (for cache keys): offline,
+        the state of the chart cache too; a custom fetcher or release reader is named by
+        its type only."""
         cache = self.cache.root if self.cache is not None else ChartCache.default().root
         return {
             "offline": self.offline,
@@ -66,6 +67,8 @@ class HelmOptions:
             "api_versions": sorted(self.api_versions),
             "installed_release": self.installed_release is not None,
             "fetcher": type(self.fetcher).__qualname__ if self.fetcher is not None else "",
+            # offline, the cache is all a release can get: what it holds decides which render
+            "cache_refs": (self.cache or ChartCache.default()).refs_digest() if self.offline else "",
         }
 
 

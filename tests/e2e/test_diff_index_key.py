@@ -80,7 +80,7 @@ def test_index_kept_under_missing_objects_warn_is_not_read_by_a_default_diff(
 
     assert fresh.code == 1 and fresh.out == ""
     assert fresh.err.startswith("Error: Kustomization/flux-system/web (clusters/dev/web.yaml): not planned")
-    assert len(list((tmp_path / "kept-cache/diff-index").iterdir())) == 2  # one index per policy
+    assert len(list((tmp_path / "kept-cache/diff-index").iterdir())) == 4  # per revision and policy
 
 
 def test_owner_not_rendered_at_base_is_never_unchanged_when_its_own_files_change(

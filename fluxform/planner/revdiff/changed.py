@@ -27,7 +27,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,19 +47,23 @@ from fluxform.sources.artifact import IGNORE_FILE
 
 __all__ = [
     "INDEX_VERSION",
+    "Digest",
     "IndexRoots",
     "IndexStore",
     "ObjectKey",
     "OwnerInputs",
     "RenderIndex",
     "index_state",
+    "lookup_digests",
     "owner_inputs",
 ]
 
-INDEX_VERSION = "10"
+INDEX_VERSION = "11"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
+#: a keyed digest of a manifest (digests.ObjectDigest)
+Digest = Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class OwnerInputs:
     reason: str = ""  # why it is not planned (remote, or not planned)
     cause: Cause | None = None
     origin: str = ""  # its file, for the list of owners not planned
+    #: keyed digest of its own object as its parent rendered it (digests.py); "" unknown.
+    #: An owner whose parent renders again stands in while this is what the parent renders.
+    object_digest: str = ""
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -112,9 +119,16 @@ class RenderIndex:
     owners: Mapping[ObjectId, OwnerInputs]
     producers: Mapping[ObjectKey, ObjectId] = field(default_factory=dict)  # looked-up objects only
     diagnostics: tuple[Diagnostic, ...] = ()  # the render's warnings, in its order
+    #: keyed digest of each looked-up object (digests.py): an owner looking one up stands in
+    #: while the object, rendered again, digests the same
+    lookup_digests: Mapping[ObjectKey, str] = field(default_factory=dict)
     #: the schema check is on: an owner's objects are judged by the CRDs other owners render,
     #: so a changed CRD affects the owners of its kind, and rendering those needs its owner
     schema_links: bool = field(default=False, compare=False)
+
+    def scopes(self) -> dict[tuple[str, str], bool]:
+        """The CRD scopes of the whole render: (group, kind) -> namespaced."""
+        return {(group, kind): namespaced for o in self.owners.values() for group, kind, namespaced in o.crd_scopes}
 
     def seeds(self, changed: Iterable[str]) -> set[ObjectId]:
         """Owners that read a changed path directly."""
@@ -131,10 +145,11 @@ class RenderIndex:
         return found
 
     def affected(self, changed: Iterable[str]) -> frozenset[ObjectId]:
-        """Every owner whose render may differ once `changed` paths changed."""
+        """Every owner whose render may differ once `changed` paths changed (an upper
+        bound: owners reached through a parent or a lookup may render the same)."""
         affected = self.seeds(changed)
         if affected:
-            affected |= {o.id for o in self.owners.values() if o.scope_sensitive}
+            affected |= self.scope_sensitive()
         grew = bool(affected)
         while grew:
             grew = False
@@ -155,6 +170,10 @@ class RenderIndex:
                 return True  # absent at base: an affected owner may start producing it
         return False
 
+    def scope_sensitive(self) -> set[ObjectId]:
+        """Owners whose objects' scopes the CRDs of the whole render decide."""
+        return {o.id for o in self.owners.values() if o.scope_sensitive}
+
     def wanted(self, owners: Iterable[ObjectId]) -> frozenset[ObjectId]:
         """What rendering `owners` needs rendered too: their parents up to the root and the
         producers of the objects they look up, transitively."""
@@ -172,6 +191,14 @@ class RenderIndex:
             if self.schema_links:
                 todo += sorted(self._schema_owners(inputs))
         return frozenset(wanted)
+
+    def schema_dependants(self, owners: Iterable[ObjectId]) -> set[ObjectId]:
+        """With the schema check on: the owners rendering objects of a kind whose CRD one of
+        `owners` renders (their check may change with it)."""
+        if not self.schema_links:
+            return set()
+        crd_owners = set(owners)
+        return {o.id for o in self.owners.values() if not self._schema_owners(o).isdisjoint(crd_owners)}
 
     def _schema_owners(self, inputs: OwnerInputs) -> frozenset[ObjectId]:
         """The other owners rendering a CRD of a kind `inputs`' owner renders."""
@@ -225,12 +252,20 @@ class RenderIndex:
                 "reason": o.reason,
                 "cause": str(o.cause) if o.cause is not None else None,
                 "origin": o.origin,
+                "object_digest": o.object_digest,
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
         producers = [[*k, v.inventory_id()] for k, v in sorted(self.producers.items())]
         diagnostics = [_diagnostic_json(d) for d in self.diagnostics]
-        data = {"version": INDEX_VERSION, "owners": owners, "producers": producers, "diagnostics": diagnostics}
+        lookup_digests = [[*k, v] for k, v in sorted(self.lookup_digests.items())]
+        data = {
+            "version": INDEX_VERSION,
+            "owners": owners,
+            "producers": producers,
+            "diagnostics": diagnostics,
+            "lookup_digests": lookup_digests,
+        }
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -261,9 +296,12 @@ class RenderIndex:
                 reason=str(item["reason"]),
                 cause=Cause(item["cause"]) if item["cause"] is not None else None,
                 origin=str(item["origin"]),
+                object_digest=str(item["object_digest"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
-        return cls(owners, producers, tuple(_diagnostic_from_json(d) for d in data["diagnostics"]))
+        diagnostics = tuple(_diagnostic_from_json(d) for d in data["diagnostics"])
+        lookup_digests = {(d[0], d[1], d[2]): str(d[3]) for d in data["lookup_digests"]}
+        return cls(owners, producers, diagnostics, lookup_digests)
 
 
 def _diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
@@ -312,19 +350,47 @@ class IndexRoots:
     root: Path  # the self source on disk (the tree the render read)
     prefix: str  # that root relative to the repository top ("" when it is the top)
     mapped_sources: frozenset[str] = frozenset()  # --source keys: those owners read elsewhere
+    #: charts come from the chart cache alone (offline; its state is in the index key): a
+    #: release whose chart it lacks fails the same way until the cache changes
+    charts_fixed: bool = False
 
 
-def index_state(state: DesiredState, roots: IndexRoots) -> RenderIndex:
-    """The inputs of every owner of `state`, rendered from the files under `roots.root`."""
-    owners = owner_inputs(state, roots)
+def index_state(state: DesiredState, roots: IndexRoots, digest: Digest | None = None) -> RenderIndex:
+    """The inputs of every owner of `state`, rendered from the files under `roots.root`
+    (with `digest`, the digests of their own objects and of what they look up)."""
+    owners = owner_inputs(state, roots, digest=digest)
     producer_of = {_key(obj.id): obj.owner for o in state.owners for obj in o.objects}
     wanted = {k for o in owners.values() for k in o.lookups}
     producers = {k: producer_of[k] for k in wanted if k in producer_of}
-    return RenderIndex(owners, producers, state.diagnostics)
+    digests = lookup_digests(state, wanted, digest) if digest is not None else {}
+    return RenderIndex(owners, producers, state.diagnostics, {k: v for k, v in digests.items() if v})
+
+
+def lookup_digests(state: DesiredState, keys: Iterable[ObjectKey], digest: Digest) -> dict[ObjectKey, str]:
+    """The digest of each looked-up object `state` holds ("" when an owner standing in
+    holds it: its manifest is not known here)."""
+    wanted = set(keys)
+    found: dict[ObjectKey, list[Mapping[str, Any]]] = {}
+    for owner in state.owners:
+        for obj in owner.objects:
+            if _key(obj.id) in wanted:
+                found.setdefault(_key(obj.id), []).append(obj.body)
+    return {k: _digest_all(bodies, digest) for k, bodies in found.items()}
+
+
+def _digest_all(bodies: list[Mapping[str, Any]], digest: Digest) -> str:
+    if any(not body for body in bodies):
+        return ""
+    digests = sorted(digest(body) for body in bodies)
+    return digests[0] if len(digests) == 1 else digest({"all": digests})
 
 
 def owner_inputs(
-    state: DesiredState, roots: IndexRoots, only: Iterable[ObjectId] | None = None
+    state: DesiredState,
+    roots: IndexRoots,
+    only: Iterable[ObjectId] | None = None,
+    *,
+    digest: Digest | None = None,
 ) -> dict[ObjectId, OwnerInputs]:
     """The inputs of the rendered owners of `state` (of those in `only`, when given)."""
     manifests = {oid: obj.body for oid, obj in state.objects().items()}
@@ -364,6 +430,7 @@ def owner_inputs(
             reason=owner.reason,
             cause=owner.cause,
             origin=owner.origin.path if owner.origin is not None else "",
+            object_digest=digest(manifest) if digest is not None and isinstance(manifest, Mapping) and manifest else "",
         )
     return owners
 
@@ -418,8 +485,8 @@ def _helm_inputs(
     owner: Owner, manifest: Any, roots: IndexRoots, self_source: str, manifests: Mapping[ObjectId, Any]
 ) -> _Inputs:
     """What a release reads. Unknown (None: affected by any change) when it did not render
-    (what made it fail, a chart missing from the cache say, is no file) or when its chart
-    is chosen by a version range or tag the registry or cache answers, not the repository."""
+    for a reason no file decides (_unknown_failure), or when its chart is chosen by a
+    version range the registry or cache answers, not the repository."""
     if not isinstance(manifest, Mapping):
         return None, _NONE, (), _NONE
     hr = HelmReleaseSpec.from_doc(manifest)
@@ -428,7 +495,7 @@ def _helm_inputs(
         ref_key = (hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name)
         lookups.append(ref_key)
         source = manifests.get(ObjectId(hr.chart_ref.namespace, hr.chart_ref.name, _SOURCE_GROUP, hr.chart_ref.kind))
-        if owner.status is OwnerStatus.NOT_PLANNED or not _pinned_oci(source):
+        if _unknown_failure(owner, roots) or not _pinned_oci(source):
             return None, _NONE, tuple(lookups), _NONE
         if hr.chart_ref.kind == "OCIRepository":  # the chart comes from a registry: the object is the input
             return _NONE, _NONE, tuple(lookups), _NONE
@@ -439,7 +506,7 @@ def _helm_inputs(
     lookups.append((ref.kind, ref.namespace, ref.name))
     if template.values_files:  # the HelmChart's generation enters the chart version
         lookups.append(("HelmChart", ref.namespace, f"{hr.namespace}-{hr.name}"))
-    if owner.status is OwnerStatus.NOT_PLANNED:
+    if _unknown_failure(owner, roots):
         return None, _NONE, tuple(lookups), _NONE
     if ref.kind == "HelmRepository":
         if not _EXACT_VERSION.fullmatch(template.version):  # the repository's index picks the chart
@@ -464,6 +531,15 @@ def _helm_inputs(
 _SOURCE_GROUP = "source.toolkit.fluxcd.io"
 #: a chart version that names one version (no range, no wildcard): the cache holds it as is
 _EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+
+
+def _unknown_failure(owner: Owner, roots: IndexRoots) -> bool:
+    """A release not rendered for a reason no input of the index decides: waiting for
+    another owner (isolation may release it at the other revision), or a chart it could
+    not fetch online (the network may answer next time)."""
+    if owner.status is not OwnerStatus.NOT_PLANNED:
+        return False
+    return owner.reason.startswith("depends on ") or (owner.cause is Cause.CHART and not roots.charts_fixed)
 
 
 def _pinned_oci(source: Any) -> bool:

@@ -25,29 +25,59 @@ __all__ = ["Rendered", "Selection", "failed_on_their_own", "relative", "rendered
 @dataclass(frozen=True)
 class Selection:
     """Render only `wanted` (the index's other owners stand in for themselves), from a
-    checkout holding only what they read (lazy) or the whole source (not lazy)."""
+    checkout holding only what they read (lazy) or the whole source (not lazy).
+
+    `conditional` (the head side of a diff): the stand-ins stand in only while what they
+    take from rendered owners is unchanged (DiscoverOptions.stand_in_digests,
+    dependants.py); `prefetch` names those that may then render, so their files are
+    written with the wanted owners' instead of after a render that missed them."""
 
     index: RenderIndex
     wanted: frozenset[ObjectId]
     lazy: bool
+    conditional: bool = False
+    prefetch: frozenset[ObjectId] = frozenset()
 
     @classmethod
-    def of(cls, index: RenderIndex, wanted: frozenset[ObjectId]) -> Selection:
+    def of(
+        cls,
+        index: RenderIndex,
+        wanted: frozenset[ObjectId],
+        *,
+        conditional: bool = False,
+        prefetch: frozenset[ObjectId] = frozenset(),
+    ) -> Selection:
         """Lazy when the index knows what every wanted owner reads."""
-        return cls(index, wanted, all(index.owners[o].files is not None for o in wanted if o in index.owners))
+        lazy = all(index.owners[o].files is not None for o in wanted if o in index.owners)
+        return cls(index, wanted, lazy, conditional, prefetch)
+
+    def grown(self, owners: Iterable[ObjectId]) -> Selection:
+        """This selection with `owners` and what they need wanted too."""
+        return Selection.of(
+            self.index, self.wanted | self.index.wanted(owners), conditional=self.conditional, prefetch=self.prefetch
+        )
+
+    def _written(self) -> list[ObjectId]:
+        return [o for o in self.wanted | self.prefetch if o in self.index.owners]
 
     def files(self) -> set[str]:
-        """Repository-relative files the wanted owners read."""
-        return {f for oid in self.wanted for f in self.index.owners[oid].files or ()}
+        """Repository-relative files the wanted (and prefetched) owners read."""
+        return {f for oid in self._written() for f in self.index.owners[oid].files or ()}
 
     def scanned_dirs(self) -> set[str]:
         """Directories the wanted owners read whole: generator-scanned ones, charts."""
-        return {d for oid in self.wanted for d in self.index.owners[oid].dirs}
+        return {d for oid in self._written() for d in self.index.owners[oid].dirs}
 
     def flat_dirs(self) -> set[str]:
         """Directories whose own files (not their subdirectories') the wanted owners may read:
         a file added beside a kustomization file at head is written before the render."""
-        return {d for oid in self.wanted for d in self.index.owners[oid].flat_dirs}
+        return {d for oid in self._written() for d in self.index.owners[oid].flat_dirs}
+
+    def stand_in_digests(self) -> dict[ObjectId, str]:
+        """For a conditional selection: every stand-in and the digest of its own object."""
+        if not self.conditional:
+            return {}
+        return {oid: o.object_digest for oid, o in self.index.owners.items() if oid not in self.wanted}
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,13 @@ class Rendered:
     roots: IndexRoots
     wanted: frozenset[ObjectId] | None
     contested: frozenset[ObjectId]
+
+    def took(self, index: RenderIndex) -> frozenset[ObjectId] | None:
+        """The owners of `index` this render did not take from it: rendered, wanted, or gone
+        (None: it rendered everything). The other side must render at least these."""
+        if self.wanted is None:
+            return None
+        return self.wanted | frozenset(o for o in index.owners if o not in self.state.stand_ins)
 
 
 def failed_on_their_own(state: DesiredState) -> list[Owner]:

@@ -35,9 +35,12 @@ from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
 from fluxform.planner.model import Cause, DesiredState, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
+from fluxform.planner.releases import ReleaseHook
 from fluxform.planner.revdiff.carry import carry_forward
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
+from fluxform.planner.revdiff.dependants import changed_dependants
+from fluxform.planner.revdiff.digests import ObjectDigest
 from fluxform.planner.revdiff.index_key import render_settings
 from fluxform.planner.revdiff.selection import (
     Rendered,
@@ -158,6 +161,13 @@ class _Run:
     timings: dict[str, float]
     store: IndexStore
     settings: dict[str, Any] | None = None  # what the kept indexes are keyed by (index_key.py)
+    digest: ObjectDigest = field(default_factory=lambda: ObjectDigest(b""))  # keyed by the run's mask key
+
+    @property
+    def charts_fixed(self) -> bool:
+        """Charts come from the chart cache alone (offline): see IndexRoots.charts_fixed."""
+        helm = self.request.fleet.discover.helm
+        return isinstance(helm, ReleaseHook) and helm.options.offline
 
     def _inside(self, path: Path, tree: Path) -> Path:
         try:
@@ -205,13 +215,15 @@ class _Run:
             source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
             stand_ins=stand_ins,
             stand_in_scopes=scopes,
+            stand_in_digests=selection.stand_in_digests() if selection else {},
+            object_digest=self.digest,
         )
         started = time.perf_counter()
         state = discover(revision.tree.root / cluster, options)
         _add(self.timings, "render", started)
         for stage, seconds in state.timings.items():
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
-        return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
+        return state, IndexRoots(artifact.root, prefix, frozenset(options.sources), self.charts_fixed), checkout
 
     def render_selected(self, commit: str, cluster: str, selection: Selection) -> Rendered:
         """A render of the selected owners once everything they read and looked up was
@@ -248,6 +260,9 @@ class _Run:
                 continue
             started = time.perf_counter()
             grown = self._grown(state, roots, checkout, selection)
+            if grown is None and selection.conditional:  # what stand-ins take from rendered owners
+                extra = changed_dependants(selection.index, state, self.digest)
+                grown = selection.grown(extra) if extra else None
             _add(self.timings, "check", started)
             if grown is None:
                 return Rendered(state, roots, selection.wanted, frozenset(contested))
@@ -267,7 +282,7 @@ class _Run:
         inputs = owner_inputs(state, roots, rendered)
         producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
         extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
-        grown = Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
+        grown = selection.grown(extra)
         statuses = {o.id: o.status for o in state.owners}
         compared = [i for i in inputs.values() if statuses.get(i.id, OwnerStatus.BUILT).planned]
         if not (selection.lazy and all(i.files is not None for i in compared)):
@@ -306,27 +321,34 @@ class _Run:
             base_state, roots, _ = self.render(base, cluster)
             index = self._index(key, base_state, roots)
         index = replace(index, schema_links=self.request.fleet.validation.enabled)
-        affected = index.affected(self.changed)
-        if not affected:  # both sides render as the base did: its warnings are the head's
+        seeds = index.seeds(self.changed)
+        if not seeds:  # both sides render as the base did: its warnings are the head's
             self._keep(self.index_key(head, cluster), index)
             return self._unaffected(cluster, index, masking)
-        selection = Selection.of(index, index.wanted(affected))
-        base_wanted: frozenset[ObjectId] | None = None  # None: everything rendered
-        contested: frozenset[ObjectId] = frozenset()
-        if base_state is None:
-            base_side = self.render_selected(base, cluster, selection)
-            base_state, base_wanted, contested = base_side.state, base_side.wanted, base_side.contested
-        head_side = self.render_selected(head, cluster, selection)
-        contested |= head_side.contested  # owners whose share of an object may differ: both sides render them
-        if base_wanted is not None and not contested <= base_wanted:
-            base_state = self.render_selected(base, cluster, Selection.of(index, base_wanted | contested)).state
-        if head_side.wanted is not None and not contested <= head_side.wanted:
-            head_side = self.render_selected(head, cluster, Selection.of(index, head_side.wanted | contested))
+        if _mostly(index.wanted(seeds), index):
+            _count(self.timings, "whole")  # the change reaches most owners: one plain render a side is cheaper
+            before = base_state if base_state is not None else self._render_whole(base, cluster)
+            return self.compare(cluster, before, self._render_whole(head, cluster), masking, None)
+        prefetch = index.affected(self.changed)  # may render: their files are written up front
+        head_side = self.render_selected(head, cluster, Selection.of(index, index.wanted(seeds), conditional=True,
+                                                                      prefetch=prefetch))  # fmt: skip
         self._keep_head(self.index_key(head, cluster), index, head_side)
+        took = head_side.took(index)
+        if base_state is None:  # the base renders what the head did not take from the index
+            base_state = self._render_base(base, cluster, index, took)
         head_state = head_side.state
-        new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
-        both = rendered(base_state) & rendered(head_state)  # compared as a full render compares them
-        return self.compare(cluster, base_state, head_state, masking, affected | new | both)
+        if rendered(head_state) & base_state.stand_ins:  # a side rendered what the other took as is
+            _count(self.timings, "whole")
+            base_state = self._render_whole(base, cluster)
+        return self.compare(cluster, base_state, head_state, masking, _compared(base_state, head_state))
+
+    def _render_base(
+        self, base: str, cluster: str, index: RenderIndex, took: frozenset[ObjectId] | None
+    ) -> DesiredState:
+        """The base side: the owners the head render did not take from the index (None: all)."""
+        if took is None:
+            return self._render_whole(base, cluster)
+        return self.render_selected(base, cluster, Selection.of(index, index.wanted(took))).state
 
     def _render_whole(self, commit: str, cluster: str) -> DesiredState:
         """The whole cluster at `commit`; its index is kept when none is (a later
@@ -352,7 +374,10 @@ class _Run:
             return
         started = time.perf_counter()
         whole = head.wanted is None
-        carried = index_state(head.state, head.roots) if whole else carry_forward(index, head.state, head.roots)
+        if whole:
+            carried: RenderIndex | None = index_state(head.state, head.roots, self.digest)
+        else:
+            carried = carry_forward(index, head.state, head.roots, self.digest)
         if carried is not None:
             self.store.save(key, carried)
         _add(self.timings, "index", started)
@@ -380,7 +405,7 @@ class _Run:
 
     def _index(self, key: str, state: DesiredState, roots: IndexRoots) -> RenderIndex:
         started = time.perf_counter()
-        index = index_state(state, roots)
+        index = index_state(state, roots, self.digest)
         self.store.save(key, index)
         _add(self.timings, "index", started)
         return index
@@ -396,6 +421,26 @@ def _head(repo: GitRepository, head: str | None, scratch: Path) -> tuple[GitRepo
     if snapshot.tree_id(commit) == repo.tree_id(current):
         return repo, current, "HEAD"
     return snapshot, commit, WORK_TREE
+
+
+#: a change wanting this share of a cluster's owners renders it whole (selected renders, their
+#: checks and growth cost more than they save then); small clusters always render selected
+_WHOLE_SHARE, _WHOLE_MIN_OWNERS = 0.75, 16
+
+
+def _mostly(wanted: frozenset[ObjectId], index: RenderIndex) -> bool:
+    return len(index.owners) >= _WHOLE_MIN_OWNERS and len(wanted) >= _WHOLE_SHARE * len(index.owners)
+
+
+def _compared(base: DesiredState, head: DesiredState) -> frozenset[ObjectId]:
+    """The owners rendered wherever they are (at both revisions, or at the one they are
+    at): the others stood in at one side at least, so they render as at base."""
+    at_base, at_head = {o.id for o in base.owners}, {o.id for o in head.owners}
+    return frozenset(
+        oid
+        for oid in at_base | at_head
+        if (oid not in at_base or oid not in base.stand_ins) and (oid not in at_head or oid not in head.stand_ins)
+    )
 
 
 def diff_revisions(request: DiffRequest) -> FleetDiff:
@@ -418,6 +463,7 @@ def diff_revisions(request: DiffRequest) -> FleetDiff:
                 raise SourceError(f"{path} is outside the git repository at {repo.top}") from None
             rels += cluster_paths(listings, "" if rel == "." else rel)
         run = _Run(request, repo, secrets, revisions, changed, timings, IndexStore(request.index_dir))
+        run.digest = ObjectDigest(secrets.mask_key(None))
         masking = secrets.masking(None)
         clusters = tuple(run.cluster(cluster, base, head, masking) for cluster in sorted(set(rels)))
     return FleetDiff(
