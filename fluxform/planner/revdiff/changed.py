@@ -170,6 +170,11 @@ class RenderIndex:
                 return True  # absent at base: an affected owner may start producing it
         return False
 
+    def looking_up(self, owners: Iterable[ObjectId]) -> set[ObjectId]:
+        """Owners looking up an object one of `owners` produces (one step, not transitively)."""
+        producers = set(owners)
+        return {o.id for o in self.owners.values() if any(self.producers.get(k) in producers for k in o.lookups)}
+
     def scope_sensitive(self) -> set[ObjectId]:
         """Owners whose objects' scopes the CRDs of the whole render decide."""
         return {o.id for o in self.owners.values() if o.scope_sensitive}

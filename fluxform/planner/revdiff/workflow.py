@@ -325,13 +325,16 @@ class _Run:
         if not seeds:  # both sides render as the base did: its warnings are the head's
             self._keep(self.index_key(head, cluster), index)
             return self._unaffected(cluster, index, masking)
-        if _mostly(index.wanted(seeds), index):
+        # what a changed file's reader looks up from another often changed with it (a release's
+        # OCIRepository or values beside it): rendered at once, not after a first render shows it
+        first = index.wanted(seeds | index.looking_up(seeds))
+        if _mostly(first, index):
             _count(self.timings, "whole")  # the change reaches most owners: one plain render a side is cheaper
             before = base_state if base_state is not None else self._render_whole(base, cluster)
             return self.compare(cluster, before, self._render_whole(head, cluster), masking, None)
         prefetch = index.affected(self.changed)  # may render: their files are written up front
-        head_side = self.render_selected(head, cluster, Selection.of(index, index.wanted(seeds), conditional=True,
-                                                                      prefetch=prefetch))  # fmt: skip
+        selection = Selection.of(index, first, conditional=True, prefetch=prefetch)
+        head_side = self.render_selected(head, cluster, selection)
         self._keep_head(self.index_key(head, cluster), index, head_side)
         took = head_side.took(index)
         if base_state is None:  # the base renders what the head did not take from the index
