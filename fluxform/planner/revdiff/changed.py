@@ -53,12 +53,13 @@ __all__ = [
     "ObjectKey",
     "OwnerInputs",
     "RenderIndex",
+    "crd_digest",
     "index_state",
     "lookup_digests",
     "owner_inputs",
 ]
 
-INDEX_VERSION = "11"
+INDEX_VERSION = "12"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -94,6 +95,7 @@ class OwnerInputs:
     #: keyed digest of its own object as its parent rendered it (digests.py); "" unknown.
     #: An owner whose parent renders again stands in while this is what the parent renders.
     object_digest: str = ""
+    crd_digest: str = ""  # keyed digest of the CRDs it renders ("" none): the schema check reads them
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -258,6 +260,7 @@ class RenderIndex:
                 "cause": str(o.cause) if o.cause is not None else None,
                 "origin": o.origin,
                 "object_digest": o.object_digest,
+                "crd_digest": o.crd_digest,
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
@@ -302,6 +305,7 @@ class RenderIndex:
                 cause=Cause(item["cause"]) if item["cause"] is not None else None,
                 origin=str(item["origin"]),
                 object_digest=str(item["object_digest"]),
+                crd_digest=str(item["crd_digest"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
         diagnostics = tuple(_diagnostic_from_json(d) for d in data["diagnostics"])
@@ -383,6 +387,15 @@ def lookup_digests(state: DesiredState, keys: Iterable[ObjectKey], digest: Diges
     return {k: _digest_all(bodies, digest) for k, bodies in found.items()}
 
 
+def crd_digest(owner: Owner, digest: Digest) -> str:
+    """The keyed digest of the CRDs `owner` renders ("" when it renders none)."""
+    crds = [o.body for o in owner.objects if (o.id.group, o.id.kind) == _CRD]
+    return _digest_all(crds, digest) if crds else ""
+
+
+_CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
 def _digest_all(bodies: list[Mapping[str, Any]], digest: Digest) -> str:
     if any(not body for body in bodies):
         return ""
@@ -436,6 +449,7 @@ def owner_inputs(
             cause=owner.cause,
             origin=owner.origin.path if owner.origin is not None else "",
             object_digest=digest(manifest) if digest is not None and isinstance(manifest, Mapping) and manifest else "",
+            crd_digest=crd_digest(owner, digest) if digest is not None else "",
         )
     return owners
 

@@ -11,7 +11,8 @@ see is told here, from the head render and the base index:
   time;
 - the owners whose objects' scopes the fleet's CRDs decide (HelmReleases), when the CRD
   scopes of the whole head render differ from the base's;
-- with the schema check on, the owners of objects whose CRD a rendered owner renders.
+- with the schema check on, the owners of objects whose CRD a rendered owner now renders
+  differently (or no more).
 
     extra = changed_dependants(index, head_state, digest)   # render these too
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 from fluxform.kinds import KindScopes
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredState
-from fluxform.planner.revdiff.changed import Digest, RenderIndex, lookup_digests
+from fluxform.planner.revdiff.changed import Digest, RenderIndex, crd_digest, lookup_digests
 
 __all__ = ["changed_dependants"]
 
@@ -39,9 +40,21 @@ def changed_dependants(index: RenderIndex, head: DesiredState, digest: Digest) -
     }
     if _head_scopes(index, head) != index.scopes():
         found |= index.scope_sensitive() & set(head.stand_ins)
-    rendered = {o.id for o in head.owners if o.id not in head.stand_ins}
-    found |= index.schema_dependants(rendered) & set(head.stand_ins)  # a CRD rendered again may differ
+    found |= index.schema_dependants(_changed_crds(index, head, digest)) & set(head.stand_ins)
     return found
+
+
+def _changed_crds(index: RenderIndex, head: DesiredState, digest: Digest) -> set[ObjectId]:
+    """Rendered owners whose CRDs differ from the base's (or that own CRDs the base did not)."""
+    changed = set()
+    for owner in head.owners:
+        if owner.id in head.stand_ins:
+            continue
+        entry = index.owners.get(owner.id)
+        if crd_digest(owner, digest) != (entry.crd_digest if entry is not None else ""):
+            changed.add(owner.id)
+    present = {o.id for o in head.owners}
+    return changed | {o.id for o in index.owners.values() if o.crd_digest and o.id not in present}  # gone
 
 
 def _head_scopes(index: RenderIndex, head: DesiredState) -> dict[tuple[str, str], bool]:
