@@ -41,6 +41,7 @@ from fluxform.planner.options import FleetOptions
 from fluxform.planner.partial import PartialPolicy
 from fluxform.planner.revdiff.compare import FleetDiff
 from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
+from fluxform.planner.validation import ValidationOptions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.tool import find_executable, run_tool
 from fluxform.views.revdiff import diff_to_dict
@@ -97,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offline", action="store_true", help="charts from the chart cache only")
     parser.add_argument("--partial", action="store_true", help="accept owners that cannot be rendered here")
     parser.add_argument("--keys-dir", type=Path)
+    parser.add_argument("--no-validate", action="store_true", help="leave out the schema check (the CLI runs it)")
     parser.add_argument("--cache-dir", type=Path, help="build cache to use (default: a fresh temp dir)")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="fluxform-bench-history-"))
     try:
         cache = args.cache_dir or scratch / "cache"
         options = FleetOptions(cache_dir=cache, offline=args.offline, keys_dir=args.keys_dir)
-        fleet = replace(options.request(), partial=PartialPolicy(accept_all=args.partial))
+        validation = ValidationOptions(enabled=not args.no_validate)  # as `fluxform diff` runs it
+        fleet = replace(options.request(), partial=PartialPolicy(accept_all=args.partial), validation=validation)
         pairs = _pairs(args.repo, args.head, args.commits)
         print(f"{args.repo}: {len(pairs)} commits, clusters {', '.join(args.cluster)}")
         warm = [_diff(args.repo, args.cluster, p, fleet, changed_only=False, index=scratch / "i0") for p in pairs]
