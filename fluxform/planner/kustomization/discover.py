@@ -58,7 +58,7 @@ from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomi
 from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
-from fluxform.planner.validation import OwnerValidator
+from fluxform.planner.validation import OwnerValidator, StandingIn
 from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
@@ -130,6 +130,7 @@ class DiscoverOptions:
     # render. Stand-ins not listed stand in whatever happens.
     stand_in_digests: Mapping[ObjectId, str] = field(default_factory=dict)
     object_digest: Callable[[Mapping[str, Any]], str] | None = None
+    stand_in_crds: frozenset[tuple[str, str, str]] = frozenset()  # (group, version, kind) the stand-ins define
     # "build": show owners as `flux build` does: SOPS data no key decrypts is masked
     # (**SOPS**), and a namespaced object without a namespace is a warning, not an error
     purpose: str = "plan"
@@ -515,7 +516,8 @@ class _Discovery:
         if check is None or self.building:
             return
         started = time.perf_counter()
-        verdict = check([o for o in self.owners.values() if o.id not in self.stand_ins], self._object_file)
+        standing = StandingIn(tuple(self.stand_ins.values()), self.options.stand_in_crds)
+        verdict = check([o for o in self.owners.values() if o.id not in self.stand_ins], self._object_file, standing)
         self.timings["validate"] = time.perf_counter() - started
         for oid, reason in verdict.failed.items():
             self.owners[oid] = not_planned(self.owners[oid], reason, Cause.ERROR)

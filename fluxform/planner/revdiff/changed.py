@@ -44,6 +44,7 @@ from fluxform.planner.kustomization.generate import find_kustomization_file, pre
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.model import Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.sources.artifact import IGNORE_FILE
+from fluxform.validate import crd_schemas
 
 __all__ = [
     "INDEX_VERSION",
@@ -59,7 +60,7 @@ __all__ = [
     "owner_inputs",
 ]
 
-INDEX_VERSION = "12"
+INDEX_VERSION = "13"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -96,6 +97,8 @@ class OwnerInputs:
     #: An owner whose parent renders again stands in while this is what the parent renders.
     object_digest: str = ""
     crd_digest: str = ""  # keyed digest of the CRDs it renders ("" none): the schema check reads them
+    api_versions: tuple[str, ...] = ()  # of its objects, in the order of `objects`
+    crd_versions: tuple[tuple[str, str, str], ...] = ()  # (group, version, kind) its CRDs give a schema
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -109,7 +112,10 @@ class OwnerInputs:
             depends_on=self.depends_on,
             prune=self.prune,
             origin=SourceLocation(self.origin) if self.origin else None,
-            objects=tuple(DesiredObject(ObjectId.parse(i), "", {}, self.id) for i in self.objects),
+            objects=tuple(
+                DesiredObject(ObjectId.parse(i), v, {}, self.id)
+                for i, v in zip(self.objects, self.api_versions or ("",) * len(self.objects), strict=True)
+            ),
             diagnostics=self.diagnostics,
             reason=self.reason,
             cause=self.cause,
@@ -199,14 +205,6 @@ class RenderIndex:
                 todo += sorted(self._schema_owners(inputs))
         return frozenset(wanted)
 
-    def schema_dependants(self, owners: Iterable[ObjectId]) -> set[ObjectId]:
-        """With the schema check on: the owners rendering objects of a kind whose CRD one of
-        `owners` renders (their check may change with it)."""
-        if not self.schema_links:
-            return set()
-        crd_owners = set(owners)
-        return {o.id for o in self.owners.values() if not self._schema_owners(o).isdisjoint(crd_owners)}
-
     def _schema_owners(self, inputs: OwnerInputs) -> frozenset[ObjectId]:
         """The other owners rendering a CRD of a kind `inputs`' owner renders."""
         kinds = {(oid.group, oid.kind) for oid in map(ObjectId.parse, inputs.objects)}
@@ -230,6 +228,10 @@ class RenderIndex:
                 if (oid.kind, oid.namespace, oid.name) == (kind, namespace, name):
                     return owner.id
         return None
+
+    def stand_in_crds(self, rendered: frozenset[ObjectId]) -> frozenset[tuple[str, str, str]]:
+        """(group, version, kind) the CRDs of the owners outside `rendered` give a schema."""
+        return frozenset(c for oid, o in self.owners.items() if oid not in rendered for c in o.crd_versions)
 
     def stand_ins(self, rendered: frozenset[ObjectId]) -> tuple[tuple[Owner, ...], dict[tuple[str, str], bool]]:
         """The owners outside `rendered`, standing in for themselves, and their CRDs' scopes."""
@@ -261,6 +263,8 @@ class RenderIndex:
                 "origin": o.origin,
                 "object_digest": o.object_digest,
                 "crd_digest": o.crd_digest,
+                "api_versions": list(o.api_versions),
+                "crd_versions": [list(c) for c in o.crd_versions],
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
@@ -306,6 +310,8 @@ class RenderIndex:
                 origin=str(item["origin"]),
                 object_digest=str(item["object_digest"]),
                 crd_digest=str(item["crd_digest"]),
+                api_versions=tuple(str(v) for v in item["api_versions"]),
+                crd_versions=tuple((str(c[0]), str(c[1]), str(c[2])) for c in item["crd_versions"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
         diagnostics = tuple(_diagnostic_from_json(d) for d in data["diagnostics"])
@@ -450,6 +456,8 @@ def owner_inputs(
             origin=owner.origin.path if owner.origin is not None else "",
             object_digest=digest(manifest) if digest is not None and isinstance(manifest, Mapping) and manifest else "",
             crd_digest=crd_digest(owner, digest) if digest is not None else "",
+            api_versions=tuple(o.api_version for o in owner.objects),
+            crd_versions=tuple(sorted(crd_schemas(o.body for o in owner.objects))),
         )
     return owners
 
@@ -558,7 +566,9 @@ def _unknown_failure(owner: Owner, roots: IndexRoots) -> bool:
     not fetch online (the network may answer next time)."""
     if owner.status is not OwnerStatus.NOT_PLANNED:
         return False
-    return owner.reason.startswith("depends on ") or (owner.cause is Cause.CHART and not roots.charts_fixed)
+    if owner.reason.startswith("depends on ") or owner.cause is Cause.ERROR:  # ERROR: its warnings are the render's
+        return True
+    return owner.cause is Cause.CHART and not roots.charts_fixed
 
 
 def _pinned_oci(source: Any) -> bool:

@@ -12,7 +12,7 @@ see is told here, from the head render and the base index:
 - the owners whose objects' scopes the fleet's CRDs decide (HelmReleases), when the CRD
   scopes of the whole head render differ from the base's;
 - with the schema check on, the owners of objects whose CRD a rendered owner now renders
-  differently (or no more).
+  differently (or no more), and the owners of the CRDs a rendered owner's objects need.
 
     extra = changed_dependants(index, head_state, digest)   # render these too
 """
@@ -40,21 +40,29 @@ def changed_dependants(index: RenderIndex, head: DesiredState, digest: Digest) -
     }
     if _head_scopes(index, head) != index.scopes():
         found |= index.scope_sensitive() & set(head.stand_ins)
-    found |= index.schema_dependants(_changed_crds(index, head, digest)) & set(head.stand_ins)
+    if index.schema_links:
+        kinds = _kinds_of_changed_crds(index, head, digest)
+        found |= {e.id for e in standing if any((ObjectId.parse(i).group, ObjectId.parse(i).kind) in kinds
+                                                for i in e.objects)}  # fmt: skip
+    rendered = {o.id for o in head.owners if o.id not in head.stand_ins and o.id in index.owners}
+    found |= index.wanted(rendered) & set(head.stand_ins)  # what a rendered owner needs (its CRDs' owners)
     return found
 
 
-def _changed_crds(index: RenderIndex, head: DesiredState, digest: Digest) -> set[ObjectId]:
-    """Rendered owners whose CRDs differ from the base's (or that own CRDs the base did not)."""
-    changed = set()
+def _kinds_of_changed_crds(index: RenderIndex, head: DesiredState, digest: Digest) -> set[tuple[str, str]]:
+    """(group, kind) of every CRD that differs between base and head: those of rendered
+    owners whose CRDs changed (as the base and the head define them) and of owners gone."""
+    kinds: set[tuple[str, str]] = set()
     for owner in head.owners:
         if owner.id in head.stand_ins:
             continue
         entry = index.owners.get(owner.id)
         if crd_digest(owner, digest) != (entry.crd_digest if entry is not None else ""):
-            changed.add(owner.id)
+            kinds |= set(KindScopes.from_manifests(o.body for o in owner.objects).crd_scopes)
+            kinds |= {(g, k) for g, k, _ in entry.crd_scopes} if entry is not None else set()
     present = {o.id for o in head.owners}
-    return changed | {o.id for o in index.owners.values() if o.crd_digest and o.id not in present}  # gone
+    kinds |= {(g, k) for o in index.owners.values() if o.id not in present for g, k, _ in o.crd_scopes}
+    return kinds
 
 
 def _head_scopes(index: RenderIndex, head: DesiredState) -> dict[tuple[str, str], bool]:

@@ -216,6 +216,7 @@ class _Run:
             stand_ins=stand_ins,
             stand_in_scopes=scopes,
             stand_in_digests=selection.stand_in_digests() if selection else {},
+            stand_in_crds=selection.index.stand_in_crds(selection.wanted) if selection else frozenset(),
             object_digest=self.digest,
         )
         started = time.perf_counter()
