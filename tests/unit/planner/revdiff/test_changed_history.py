@@ -18,6 +18,7 @@ from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.revdiff.changed import IndexStore
 from fluxform.planner.revdiff.compare import FleetDiff
 from fluxform.planner.revdiff.workflow import DiffRequest, diff_revisions
+from fluxform.planner.validation import ValidationOptions
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.views.revdiff import diff_to_dict
@@ -43,7 +44,8 @@ def _history(repo: TestRepo, seed: int) -> list[str]:
 
 def _diff(repo: TestRepo, base: str, head: str, cache: Path, *, changed_only: bool, index: Path) -> FleetDiff:
     helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(cache / "charts")))
-    fleet = FleetRequest(DiscoverOptions(cache=BuildCache(cache / "builds"), jobs=2, helm=helm))
+    discover = DiscoverOptions(cache=BuildCache(cache / "builds"), jobs=2, helm=helm)
+    fleet = FleetRequest(discover, validation=ValidationOptions(enabled=True))  # as `fluxform diff` runs
     request = DiffRequest(
         (repo.path / "clusters",), base, head, fleet=fleet, changed_only=changed_only, index_dir=index
     )
