@@ -1,11 +1,13 @@
 """Read the live objects a plan needs: one LIST per type, never a GET per object.
 
 A type whose wanted objects sit in a single namespace is listed in that namespace; one
-spread over several is listed cluster-wide, falling back to per-namespace lists when the
-cluster-wide list is forbidden (namespace-scoped RBAC). Secrets are always listed per
-namespace: a cluster-wide Secret list would pull every token in the cluster into memory.
-Only the wanted objects are kept, each passed through `keep` (the planner masks Secret
-values there) as soon as its page is parsed.
+spread over several is listed cluster-wide (Secrets too), falling back to per-namespace
+lists when the cluster-wide list is forbidden (namespace-scoped RBAC). Lists are paged
+and only the wanted objects of a page are kept, each passed through `keep` (the planner
+masks Secret values there) as soon as the page is parsed, so a cluster-wide Secret list
+holds one page of the cluster's Secrets at a time, never all of them. It leaves out Helm's
+release storage (`type!=helm.sh/release.v1`, a server-side field selector): those are a
+cluster's largest Secrets by far, and no fleet applies one.
 
     snapshot = read_live(cluster, {deployments: {"web": {"frontend"}}}, keep=mask)
     snapshot.get(ObjectId("web", "frontend", "apps", "Deployment"))
@@ -46,11 +48,20 @@ class LiveSnapshot:
         return (group, kind, namespace) not in self.unreadable
 
 
+#: Helm's release storage, left out of cluster-wide Secret lists (see the module docstring)
+_NOT_HELM_STORAGE = "type!=helm.sh/release.v1"
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
     mapping: KindMapping
     namespace: str  # "" = cluster-wide (or cluster-scoped)
     names: Mapping[str, frozenset[str] | set[str]]  # namespace -> names kept
+
+    @property
+    def field_selector(self) -> str:
+        secrets = (self.mapping.group, self.mapping.kind) == ("", "Secret")
+        return _NOT_HELM_STORAGE if secrets and not self.namespace else ""
 
 
 def read_live(
@@ -84,7 +95,7 @@ def _order(item: tuple[KindMapping, Any]) -> tuple[str, str]:
 def _jobs(mapping: KindMapping, per_ns: Mapping[str, frozenset[str] | set[str]]) -> list[_Job]:
     if not mapping.namespaced:
         return [_Job(mapping, "", per_ns)]
-    if len(per_ns) == 1 or (mapping.group, mapping.kind) == ("", "Secret"):
+    if len(per_ns) == 1:
         return [_Job(mapping, ns, {ns: names}) for ns, names in sorted(per_ns.items())]
     return [_Job(mapping, "", per_ns)]
 
@@ -95,7 +106,7 @@ def _run(
     found: dict[ObjectId, dict[str, Any]] = {}
     lists = 0
     try:
-        for page in _pages(cluster, job.mapping, job.namespace):
+        for page in _pages(cluster, job.mapping, job.namespace, job.field_selector):
             lists += 1
             found.update(_kept(job, page, keep))
     except _Forbidden as denied:
@@ -120,12 +131,15 @@ class _Forbidden(Exception):
         self.lists = lists
 
 
-def _pages(cluster: ClusterClient, mapping: KindMapping, namespace: str) -> Iterator[dict[str, Any]]:
+def _pages(
+    cluster: ClusterClient, mapping: KindMapping, namespace: str, field_selector: str = ""
+) -> Iterator[dict[str, Any]]:
     path = mapping.collection_path(namespace)
     token = ""
     size = cluster.options.list_page_size
     while True:
-        query = [("limit", str(size))] if size > 0 else []
+        query = [("fieldSelector", field_selector)] if field_selector else []
+        query += [("limit", str(size))] if size > 0 else []
         if token:
             query.append(("continue", token))
         reply = cluster.request("GET", path, query=query)

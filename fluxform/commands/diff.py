@@ -85,17 +85,18 @@ def diff(
 
     if base is None and head is not None:
         raise click.UsageError("--head needs --base (the revision to compare it with)")
+    policy = fleet.partial_policy(partial)
     with progress() as observer:
         request = DiffRequest(
             paths,
             base or "HEAD",
             head,
-            replace(fleet.request(progress=observer), validation=validation),
+            replace(fleet.request(progress=observer), validation=validation, partial=policy),  # index key: both
             changed_only=not full,
             index_dir=fleet.diff_index_dir,
         )
         result = diff_revisions(request)
-    fleet.partial_policy(partial).check(_left_out(result))  # before anything is written
+    policy.check(_left_out(result))  # before anything is written
     if out is not None:
         write_private(out, render_diff_json(result))
     summary_file = os.environ.get(STEP_SUMMARY_ENV)

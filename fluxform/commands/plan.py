@@ -35,9 +35,11 @@ __all__ = ["plan", "show"]
 
 
 @click.command()
-@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.argument("paths", metavar="[PATH]...", nargs=-1, type=click.Path(path_type=Path))
 @output_option("text", "json", "yaml", "markdown", "html")
-@click.option("--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Write the plan (JSON) to this file (several PATHs: a directory)."
+)
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes or leaves owners out, 0 when not."
 )
@@ -46,18 +48,24 @@ __all__ = ["plan", "show"]
     "--force-state", is_flag=True, help="Plan against a state recorded for another cluster or fleet path (warns)."
 )
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new, empty state).")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Several PATHs: each cluster's state is DIR/<its last path component>.state.json (default: empty).",
+)
 @partial_option
 @validation_options
 @cluster_options
 @fleet_options
 def plan(
-    path: Path | None,
+    paths: tuple[Path, ...],
     output: str,
     out: Path | None,
     detailed_exitcode: bool,
     field_manager: str,
     force_state: bool,
     init_state: bool,
+    state_dir: Path | None,
     partial: bool,
     validation: ValidationOptions,
     target: TargetFlags,
@@ -69,7 +77,17 @@ def plan(
     --context, --in-cluster or --live it reads the cluster and dry-runs the changes. The
     state is found as the `state` commands find it, and must be this cluster's and this
     fleet path's (--force-state); a --state file that does not exist is an error unless
-    --init-state."""
+    --init-state. Several PATHs plan several clusters in one run, sharing equal builds
+    (offline; one plan each: see `fluxform/commands/plan_clusters.py`)."""
+    if len(paths) > 1:
+        from fluxform.commands.plan_clusters import plan_several
+
+        return plan_several(
+            paths, output=output, out=out, detailed_exitcode=detailed_exitcode, state_dir=state_dir,
+            init_state=init_state, force_state=force_state, partial=partial, validation=validation, target=target,
+            fleet=fleet,
+        )  # fmt: skip
+    path = paths[0] if paths else None
     if target.state_path is not None and not target.state_path.exists() and not init_state:
         raise StateError(
             f"state file {target.state_path} does not exist",

@@ -92,8 +92,8 @@ class FleetOptions:
     def request(self, progress: Progress | None = None) -> FleetRequest:
         """The library's request: discovery, the build cache, the Helm hook and the keys;
         long work reports to `progress` (None: nowhere)."""
-        from fluxform.planner.kustomization.cache import BuildCache
         from fluxform.planner.kustomization.discover import DiscoverOptions
+        from fluxform.planner.kustomization.run_cache import RunBuildCache
         from fluxform.planner.releases import helm_hook
         from fluxform.planner.secrets import SecretOptions
         from fluxform.planner.workflow import FleetRequest
@@ -105,7 +105,7 @@ class FleetOptions:
             repo_root=self.repo_root,
             strict_substitute=self.strict_substitute,
             jobs=self.jobs or max(1, os.cpu_count() or 1),
-            cache=BuildCache(directory) if directory is not None else BuildCache.disabled(),
+            cache=RunBuildCache(directory),  # equal builds run once per run, even with --no-cache
             helm=helm_hook(self.helm()),
             root_kustomization=self.root_kustomization,
             build_timeout=self.build_timeout,

@@ -39,7 +39,7 @@ from fluxform.progress import Stage
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.charts import ChartFetcher
 
-__all__ = ["HelmOptions", "chart_pull_hook", "helm_hook", "source_revision"]
+__all__ = ["HelmOptions", "ReleaseHook", "chart_pull_hook", "helm_hook", "source_revision"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,22 @@ class HelmOptions:
     installed_release: Callable[[str, str], int | None] | None = None
     # how chart archives are fetched; None: repositories and the cache
     fetcher: ChartFetcher | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """What of these options changes a render, as plain values (for cache keys): offline,
+        the state of the chart cache too; a custom fetcher or release reader is named by
+        its type only."""
+        cache = self.cache.root if self.cache is not None else ChartCache.default().root
+        return {
+            "offline": self.offline,
+            "chart_cache": str(cache),
+            "kube_version": self.kube_version or "",
+            "api_versions": sorted(self.api_versions),
+            "installed_release": self.installed_release is not None,
+            "fetcher": type(self.fetcher).__qualname__ if self.fetcher is not None else "",
+            # offline, the cache is all a release can get: what it holds decides which render
+            "cache_refs": (self.cache or ChartCache.default()).refs_digest() if self.offline else "",
+        }
 
 
 def source_revision(body: Mapping[str, Any] | None, commit: str, digest: str) -> str:
@@ -232,9 +248,15 @@ def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHo
     return pull_all
 
 
-def helm_hook(options: HelmOptions) -> HelmHook:
-    def render_all(ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
-        renderer = _Renderer(options, ctx)
+@dataclass(frozen=True)
+class ReleaseHook:
+    """The discovery hook that renders every HelmRelease; it keeps the options it was made
+    from, so a cache of renders (the changed-only index) can be keyed by them."""
+
+    options: HelmOptions
+
+    def __call__(self, ctx: DiscoveryContext) -> tuple[list[Owner], list[Diagnostic]]:
+        renderer = _Renderer(self.options, ctx)
         releases = sorted(
             (o for o in ctx.objects.values() if is_helm_release(o.body) and ctx.renders(o.id)), key=lambda o: o.id
         )
@@ -250,4 +272,6 @@ def helm_hook(options: HelmOptions) -> HelmHook:
             del renderer.diagnostics[before:]
         return owners, renderer.diagnostics
 
-    return render_all
+
+def helm_hook(options: HelmOptions) -> ReleaseHook:
+    return ReleaseHook(options)

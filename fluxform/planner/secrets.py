@@ -176,6 +176,19 @@ class FleetSecrets:
             rings += _all_key_secrets(self.options.keys_dir)
         return derive_mask_key(KeyRing.merged(*rings)) or _NO_KEY_MASK
 
+    def keys_identity(self) -> str:
+        """A one-way name for the keys this run holds (which owners decrypt, and the
+        masking key), for keying what a render kept between runs: the same keys give the
+        same name, other keys (or none) another. Hashes of private key material only."""
+        digest = hashlib.sha256(b"fluxform/keys-identity/v1\0")
+        digest.update(self.mask_key(None))
+        keys_dir = self.options.keys_dir
+        if keys_dir is not None and keys_dir.is_dir():  # which Secret name holds which keys
+            for path in sorted(p for p in keys_dir.rglob("*") if p.is_file()):
+                digest.update(f"{path.relative_to(keys_dir).as_posix()}\0".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
+
     def masking(self, state: StateFile | None) -> Masking:
         masker = Masker(self.mask_key(state))
 

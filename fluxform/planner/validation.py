@@ -22,13 +22,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fluxform.errors import Diagnostic
 from fluxform.objects import ObjectId
 from fluxform.planner.model import DesiredObject, Owner, OwnerStatus
 from fluxform.validate import KubeSchemas, SchemaValidator, Violation, crd_schemas
+from fluxform.validate.validator import group_version
 
-__all__ = ["OwnerValidator", "ValidationOptions", "Verdict", "owner_validator"]
+__all__ = ["OwnerValidator", "StandingIn", "ValidationOptions", "Verdict", "owner_validator"]
 
 _SHOWN = 5  # violations a reason spells out; the rest become warnings
 _FLUX_GROUP_SUFFIX = "fluxcd.io"
@@ -50,7 +52,18 @@ class Verdict:
 
 
 #: what discovery calls once every owner is rendered
-OwnerValidator = Callable[[Sequence[Owner], Locate], Verdict]
+@dataclass(frozen=True)
+class StandingIn:
+    """Owners a changed-only render did not render (ids and apiVersions only): their objects
+    count in the warnings about kinds without a schema as a whole render counts them,
+    with the CRDs they render (group, version, kind) as schemas known to exist."""
+
+    owners: Sequence[Owner] = ()
+    crds: frozenset[tuple[str, str, str]] = frozenset()
+
+
+class OwnerValidator(Protocol):
+    def __call__(self, owners: Sequence[Owner], locate: Locate, standing: StandingIn = ...) -> Verdict: ...
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,14 +74,17 @@ def _kube_schemas(kube_version: str) -> KubeSchemas:
 def owner_validator(options: ValidationOptions) -> OwnerValidator:
     """The check discovery runs (the schemas are read on first use)."""
 
-    def check(owners: Sequence[Owner], locate: Locate) -> Verdict:
-        return validate_owners(owners, _kube_schemas(options.kube_version), locate)
+    def check(owners: Sequence[Owner], locate: Locate, standing: StandingIn = StandingIn()) -> Verdict:
+        return validate_owners(owners, _kube_schemas(options.kube_version), locate, standing)
 
     return check
 
 
-def validate_owners(owners: Sequence[Owner], kube: KubeSchemas, locate: Locate) -> Verdict:
-    """Check the objects of every built owner; CRDs come from every owner's render."""
+def validate_owners(
+    owners: Sequence[Owner], kube: KubeSchemas, locate: Locate, standing: StandingIn = StandingIn()
+) -> Verdict:
+    """Check the objects of every built owner; CRDs come from every owner's render (and
+    `standing`'s: its owners' objects are counted, not checked: they did not change)."""
     rendered = [obj.body for o in owners for obj in (*o.objects, *o.unplanned_objects)]
     validator = SchemaValidator(kube, crd_schemas(rendered))
     failed: dict[ObjectId, str] = {}
@@ -90,6 +106,15 @@ def validate_owners(owners: Sequence[Owner], kube: KubeSchemas, locate: Locate) 
             reason, rest = _reason(owner, problems, kube, locate)
             failed[owner.id] = reason
             diagnostics += rest
+    for owner in standing.owners:
+        if owner.status is not OwnerStatus.BUILT:
+            continue
+        for obj in owner.objects:
+            group, version = group_version(obj.api_version)
+            known = (group, version, obj.id.kind) in standing.crds or validator.knows(obj.api_version, obj.id.kind)
+            if not known and not obj.id.group.endswith(_FLUX_GROUP_SUFFIX):
+                key = (obj.api_version, obj.id.kind)
+                unknown[key] = unknown.get(key, 0) + 1
     for (api_version, kind), count in sorted(unknown.items()):
         diagnostics.append(
             Diagnostic(

@@ -89,6 +89,16 @@ class ChartCache:
         digest = self.get_ref(key)
         return None if digest is None else self.get_blob(digest)
 
+    def refs_digest(self) -> str:
+        """A digest of every ref the cache holds (what an offline run can resolve), so what
+        was computed from the cache can be keyed by its state; cheap: refs are small."""
+        digest = hashlib.sha256(b"fluxform-chart-refs-v1\0")
+        refs = self.root / "refs"
+        for path in sorted(refs.glob("*.json")) if refs.is_dir() else []:
+            with contextlib.suppress(OSError):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
     def _blob_path(self, digest: str) -> Path:
         hexdigest = digest.removeprefix("sha256:")
         if len(hexdigest) != 64 or any(c not in "0123456789abcdef" for c in hexdigest):

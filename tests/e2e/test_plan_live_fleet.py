@@ -95,10 +95,9 @@ def test_first_plan_creates_everything_with_one_list_per_type(cluster: KubeApi) 
     by_resource = Counter(path.rsplit("/", 1)[1] for path in lists)
     assert by_resource["deployments"] == 1  # apps and team-blue: one cluster-wide LIST
     assert "/apis/apps/v1/deployments" in lists
-    assert sorted(p for p in lists if p.endswith("/secrets")) == [
-        "/api/v1/namespaces/apps/secrets",
-        "/api/v1/namespaces/flux-system/secrets",
-    ]  # Secrets only per namespace, never cluster-wide
+    assert [p for p in lists if p.endswith("/secrets")] == ["/api/v1/secrets"]  # apps and flux-system: one LIST
+    (secrets,) = [r for r in cluster.server.requests if r.path == "/api/v1/secrets"]
+    assert secrets.query["fieldSelector"] == "type!=helm.sh/release.v1"  # never Helm's release storage
     helm = sorted(r.path for r in cluster.server.requests if r.verb == "list" and _helm_lookup(r))
     assert helm == ["/api/v1/namespaces/apps/secrets", "/api/v1/namespaces/platform/secrets"]  # storage namespaces
     assert len(lists) < OBJECTS / 2

@@ -58,7 +58,7 @@ from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomi
 from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
-from fluxform.planner.validation import OwnerValidator
+from fluxform.planner.validation import OwnerValidator, StandingIn
 from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.scratch import scratch_dir
 from fluxform.sources.artifact import Artifact, IgnoreMatcher, copy_filtered, materialize_artifact
@@ -123,6 +123,14 @@ class DiscoverOptions:
     # including owners unknown to the caller, is rendered.
     stand_ins: tuple[Owner, ...] = ()
     stand_in_scopes: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # their CRDs' scopes
+    # stand-ins listed here stand in only while their own object, as an owner rendered here
+    # renders it, has this digest (by `object_digest`; "" never matches): otherwise they are
+    # rendered. One whose parent is rendered here but renders it no more (or failed) does
+    # not stand in either: it is gone, or listed as depending on its parent, as in a full
+    # render. Stand-ins not listed stand in whatever happens.
+    stand_in_digests: Mapping[ObjectId, str] = field(default_factory=dict)
+    object_digest: Callable[[Mapping[str, Any]], str] | None = None
+    stand_in_crds: frozenset[tuple[str, str, str]] = frozenset()  # (group, version, kind) the stand-ins define
     # "build": show owners as `flux build` does: SOPS data no key decrypts is masked
     # (**SOPS**), and a namespaced object without a namespace is a warning, not an error
     purpose: str = "plan"
@@ -201,6 +209,7 @@ class _Discovery:
         self.timings: dict[str, float] = {}
         self._plain_root: tuple[Path, BuildOutput] | None = None  # start path built without a spec
         self.stand_ins = {o.id: o for o in options.stand_ins}
+        self.confirmed: set[ObjectId] = set()  # conditional stand-ins whose object was found unchanged
         self.generated: dict[tuple[str, str], Path] = {}  # (namespace, name) of ExternalArtifacts built
         self.fleet_path = ""  # the start path, relative to the repository root
         self.inputs: dict[ObjectId, tuple[Path, frozenset[Path]]] = {}  # (source root, build closure)
@@ -389,9 +398,37 @@ class _Discovery:
     def _located(self, obj: DesiredObject, files: frozenset[Path], root: Path) -> DesiredObject:
         """Flux objects get the file they were written in, so their errors can name it
         (not those standing in: nothing here reports on them)."""
-        if "toolkit.fluxcd.io" not in obj.id.group or obj.id in self.stand_ins:
+        if "toolkit.fluxcd.io" not in obj.id.group or (obj.id in self.stand_ins and self._still_stands_in(obj)):
             return obj
         return replace(obj, origin=self._definition_file(obj.id, files, root))
+
+    def _still_stands_in(self, obj: DesiredObject) -> bool:
+        """A stand-in's own object was rendered here: it keeps standing in only when that
+        object is what the index it came from saw (DiscoverOptions.stand_in_digests)."""
+        expected = self.options.stand_in_digests.get(obj.id)
+        digest = self.options.object_digest
+        if expected is None or digest is None:
+            return True
+        if expected and digest(obj.body) == expected:
+            self.confirmed.add(obj.id)
+            return True
+        del self.stand_ins[obj.id]  # what declares it changed: it is rendered here
+        return False
+
+    def _drop_vanished_stand_ins(self) -> None:
+        """Conditional stand-ins whose parent was rendered here (or vanished itself) without
+        rendering them: nothing declares them any more, so, as in a full render, they are gone."""
+        vanished: set[ObjectId] = set()
+        grew = True
+        while grew:
+            grew = False
+            for oid, stand_in in list(self.stand_ins.items()):
+                if oid not in self.options.stand_in_digests or oid in self.confirmed:
+                    continue
+                if stand_in.parent in vanished or (stand_in.parent in self.owners and stand_in.parent != oid):
+                    del self.stand_ins[oid]
+                    vanished.add(oid)
+                    grew = True
 
     def _definition_file(
         self, oid: ObjectId, files: frozenset[Path], root: Path, *, flux_only: bool = True
@@ -452,6 +489,7 @@ class _Discovery:
         with stage(self.options.progress, Stage.BUILD, "Building Kustomizations"):
             while (queue or deferred) and not self._focus_done():
                 queue, deferred = self._wave(queue, deferred, self_artifact)
+        self._drop_vanished_stand_ins()
         scopes = KindScopes.from_manifests(o.body for o in self.objects.values())
         scopes = KindScopes({**self.options.stand_in_scopes, **scopes.crd_scopes})
         if self.options.helm is not None and not (self.options.focus and self.options.focus.kind != "HelmRelease"):
@@ -478,7 +516,8 @@ class _Discovery:
         if check is None or self.building:
             return
         started = time.perf_counter()
-        verdict = check([o for o in self.owners.values() if o.id not in self.stand_ins], self._object_file)
+        standing = StandingIn(tuple(self.stand_ins.values()), self.options.stand_in_crds)
+        verdict = check([o for o in self.owners.values() if o.id not in self.stand_ins], self._object_file, standing)
         self.timings["validate"] = time.perf_counter() - started
         for oid, reason in verdict.failed.items():
             self.owners[oid] = not_planned(self.owners[oid], reason, Cause.ERROR)
@@ -725,7 +764,10 @@ class _Discovery:
             self._listed_dependant(child, cause)
 
     def _listed_dependant(self, child: FluxChild, cause: Cause) -> None:
-        """A Flux object only a failed owner would apply: listed, not planned."""
+        """A Flux object only a failed owner would apply: listed, not planned (a conditional
+        stand-in too: its parent renders differently here)."""
+        if child.id in self.stand_ins and child.id in self.options.stand_in_digests:
+            del self.stand_ins[child.id]
         if child.id in self.owners or child.id in self.stand_ins:
             return
         self.parents.setdefault(child.id, child.parent)

@@ -26,7 +26,8 @@ import hashlib
 import json
 import os
 import posixpath
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,22 +44,28 @@ from fluxform.planner.kustomization.generate import find_kustomization_file, pre
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.model import Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.sources.artifact import IGNORE_FILE
+from fluxform.validate import crd_schemas
 
 __all__ = [
     "INDEX_VERSION",
+    "Digest",
     "IndexRoots",
     "IndexStore",
     "ObjectKey",
     "OwnerInputs",
     "RenderIndex",
+    "crd_digest",
     "index_state",
+    "lookup_digests",
     "owner_inputs",
 ]
 
-INDEX_VERSION = "9"
+INDEX_VERSION = "13"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
+#: a keyed digest of a manifest (digests.ObjectDigest)
+Digest = Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,12 @@ class OwnerInputs:
     reason: str = ""  # why it is not planned (remote, or not planned)
     cause: Cause | None = None
     origin: str = ""  # its file, for the list of owners not planned
+    #: keyed digest of its own object as its parent rendered it (digests.py); "" unknown.
+    #: An owner whose parent renders again stands in while this is what the parent renders.
+    object_digest: str = ""
+    crd_digest: str = ""  # keyed digest of the CRDs it renders ("" none): the schema check reads them
+    api_versions: tuple[str, ...] = ()  # of its objects, in the order of `objects`
+    crd_versions: tuple[tuple[str, str, str], ...] = ()  # (group, version, kind) its CRDs give a schema
 
     def stand_in(self) -> Owner:
         """The owner as the render saw it, its objects reduced to their ids."""
@@ -99,7 +112,10 @@ class OwnerInputs:
             depends_on=self.depends_on,
             prune=self.prune,
             origin=SourceLocation(self.origin) if self.origin else None,
-            objects=tuple(DesiredObject(ObjectId.parse(i), "", {}, self.id) for i in self.objects),
+            objects=tuple(
+                DesiredObject(ObjectId.parse(i), v, {}, self.id)
+                for i, v in zip(self.objects, self.api_versions or ("",) * len(self.objects), strict=True)
+            ),
             diagnostics=self.diagnostics,
             reason=self.reason,
             cause=self.cause,
@@ -111,9 +127,16 @@ class RenderIndex:
     owners: Mapping[ObjectId, OwnerInputs]
     producers: Mapping[ObjectKey, ObjectId] = field(default_factory=dict)  # looked-up objects only
     diagnostics: tuple[Diagnostic, ...] = ()  # the render's warnings, in its order
+    #: keyed digest of each looked-up object (digests.py): an owner looking one up stands in
+    #: while the object, rendered again, digests the same
+    lookup_digests: Mapping[ObjectKey, str] = field(default_factory=dict)
     #: the schema check is on: an owner's objects are judged by the CRDs other owners render,
     #: so a changed CRD affects the owners of its kind, and rendering those needs its owner
     schema_links: bool = field(default=False, compare=False)
+
+    def scopes(self) -> dict[tuple[str, str], bool]:
+        """The CRD scopes of the whole render: (group, kind) -> namespaced."""
+        return {(group, kind): namespaced for o in self.owners.values() for group, kind, namespaced in o.crd_scopes}
 
     def seeds(self, changed: Iterable[str]) -> set[ObjectId]:
         """Owners that read a changed path directly."""
@@ -130,10 +153,11 @@ class RenderIndex:
         return found
 
     def affected(self, changed: Iterable[str]) -> frozenset[ObjectId]:
-        """Every owner whose render may differ once `changed` paths changed."""
+        """Every owner whose render may differ once `changed` paths changed (an upper
+        bound: owners reached through a parent or a lookup may render the same)."""
         affected = self.seeds(changed)
         if affected:
-            affected |= {o.id for o in self.owners.values() if o.scope_sensitive}
+            affected |= self.scope_sensitive()
         grew = bool(affected)
         while grew:
             grew = False
@@ -153,6 +177,15 @@ class RenderIndex:
             if producer is None or producer in affected:
                 return True  # absent at base: an affected owner may start producing it
         return False
+
+    def looking_up(self, owners: Iterable[ObjectId]) -> set[ObjectId]:
+        """Owners looking up an object one of `owners` produces (one step, not transitively)."""
+        producers = set(owners)
+        return {o.id for o in self.owners.values() if any(self.producers.get(k) in producers for k in o.lookups)}
+
+    def scope_sensitive(self) -> set[ObjectId]:
+        """Owners whose objects' scopes the CRDs of the whole render decide."""
+        return {o.id for o in self.owners.values() if o.scope_sensitive}
 
     def wanted(self, owners: Iterable[ObjectId]) -> frozenset[ObjectId]:
         """What rendering `owners` needs rendered too: their parents up to the root and the
@@ -196,6 +229,10 @@ class RenderIndex:
                     return owner.id
         return None
 
+    def stand_in_crds(self, rendered: frozenset[ObjectId]) -> frozenset[tuple[str, str, str]]:
+        """(group, version, kind) the CRDs of the owners outside `rendered` give a schema."""
+        return frozenset(c for oid, o in self.owners.items() if oid not in rendered for c in o.crd_versions)
+
     def stand_ins(self, rendered: frozenset[ObjectId]) -> tuple[tuple[Owner, ...], dict[tuple[str, str], bool]]:
         """The owners outside `rendered`, standing in for themselves, and their CRDs' scopes."""
         others = [o for oid, o in sorted(self.owners.items()) if oid not in rendered]
@@ -224,12 +261,23 @@ class RenderIndex:
                 "reason": o.reason,
                 "cause": str(o.cause) if o.cause is not None else None,
                 "origin": o.origin,
+                "object_digest": o.object_digest,
+                "crd_digest": o.crd_digest,
+                "api_versions": list(o.api_versions),
+                "crd_versions": [list(c) for c in o.crd_versions],
             }
             for o in sorted(self.owners.values(), key=lambda o: o.id)
         ]
         producers = [[*k, v.inventory_id()] for k, v in sorted(self.producers.items())]
         diagnostics = [_diagnostic_json(d) for d in self.diagnostics]
-        data = {"version": INDEX_VERSION, "owners": owners, "producers": producers, "diagnostics": diagnostics}
+        lookup_digests = [[*k, v] for k, v in sorted(self.lookup_digests.items())]
+        data = {
+            "version": INDEX_VERSION,
+            "owners": owners,
+            "producers": producers,
+            "diagnostics": diagnostics,
+            "lookup_digests": lookup_digests,
+        }
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -260,9 +308,15 @@ class RenderIndex:
                 reason=str(item["reason"]),
                 cause=Cause(item["cause"]) if item["cause"] is not None else None,
                 origin=str(item["origin"]),
+                object_digest=str(item["object_digest"]),
+                crd_digest=str(item["crd_digest"]),
+                api_versions=tuple(str(v) for v in item["api_versions"]),
+                crd_versions=tuple((str(c[0]), str(c[1]), str(c[2])) for c in item["crd_versions"]),
             )
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
-        return cls(owners, producers, tuple(_diagnostic_from_json(d) for d in data["diagnostics"]))
+        diagnostics = tuple(_diagnostic_from_json(d) for d in data["diagnostics"])
+        lookup_digests = {(d[0], d[1], d[2]): str(d[3]) for d in data["lookup_digests"]}
+        return cls(owners, producers, diagnostics, lookup_digests)
 
 
 def _diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
@@ -311,19 +365,56 @@ class IndexRoots:
     root: Path  # the self source on disk (the tree the render read)
     prefix: str  # that root relative to the repository top ("" when it is the top)
     mapped_sources: frozenset[str] = frozenset()  # --source keys: those owners read elsewhere
+    #: charts come from the chart cache alone (offline; its state is in the index key): a
+    #: release whose chart it lacks fails the same way until the cache changes
+    charts_fixed: bool = False
 
 
-def index_state(state: DesiredState, roots: IndexRoots) -> RenderIndex:
-    """The inputs of every owner of `state`, rendered from the files under `roots.root`."""
-    owners = owner_inputs(state, roots)
+def index_state(state: DesiredState, roots: IndexRoots, digest: Digest | None = None) -> RenderIndex:
+    """The inputs of every owner of `state`, rendered from the files under `roots.root`
+    (with `digest`, the digests of their own objects and of what they look up)."""
+    owners = owner_inputs(state, roots, digest=digest)
     producer_of = {_key(obj.id): obj.owner for o in state.owners for obj in o.objects}
     wanted = {k for o in owners.values() for k in o.lookups}
     producers = {k: producer_of[k] for k in wanted if k in producer_of}
-    return RenderIndex(owners, producers, state.diagnostics)
+    digests = lookup_digests(state, wanted, digest) if digest is not None else {}
+    return RenderIndex(owners, producers, state.diagnostics, {k: v for k, v in digests.items() if v})
+
+
+def lookup_digests(state: DesiredState, keys: Iterable[ObjectKey], digest: Digest) -> dict[ObjectKey, str]:
+    """The digest of each looked-up object `state` holds ("" when an owner standing in
+    holds it: its manifest is not known here)."""
+    wanted = set(keys)
+    found: dict[ObjectKey, list[Mapping[str, Any]]] = {}
+    for owner in state.owners:
+        for obj in owner.objects:
+            if _key(obj.id) in wanted:
+                found.setdefault(_key(obj.id), []).append(obj.body)
+    return {k: _digest_all(bodies, digest) for k, bodies in found.items()}
+
+
+def crd_digest(owner: Owner, digest: Digest) -> str:
+    """The keyed digest of the CRDs `owner` renders ("" when it renders none)."""
+    crds = [o.body for o in owner.objects if (o.id.group, o.id.kind) == _CRD]
+    return _digest_all(crds, digest) if crds else ""
+
+
+_CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+
+
+def _digest_all(bodies: list[Mapping[str, Any]], digest: Digest) -> str:
+    if any(not body for body in bodies):
+        return ""
+    digests = sorted(digest(body) for body in bodies)
+    return digests[0] if len(digests) == 1 else digest({"all": digests})
 
 
 def owner_inputs(
-    state: DesiredState, roots: IndexRoots, only: Iterable[ObjectId] | None = None
+    state: DesiredState,
+    roots: IndexRoots,
+    only: Iterable[ObjectId] | None = None,
+    *,
+    digest: Digest | None = None,
 ) -> dict[ObjectId, OwnerInputs]:
     """The inputs of the rendered owners of `state` (of those in `only`, when given)."""
     manifests = {oid: obj.body for oid, obj in state.objects().items()}
@@ -336,7 +427,7 @@ def owner_inputs(
             continue
         manifest = manifests.get(owner.id)
         if owner.kind == "HelmRelease":
-            inputs = _helm_inputs(owner, manifest, roots, self_source)
+            inputs = _helm_inputs(owner, manifest, roots, self_source, manifests)
         else:
             inputs = _kustomization_inputs(owner, manifest, roots, self_source, state.inputs.get(owner.id))
         parent = owner.parent or (producer_of.get(_key(owner.id)) if owner.kind == "HelmRelease" else None)
@@ -363,6 +454,10 @@ def owner_inputs(
             reason=owner.reason,
             cause=owner.cause,
             origin=owner.origin.path if owner.origin is not None else "",
+            object_digest=digest(manifest) if digest is not None and isinstance(manifest, Mapping) and manifest else "",
+            crd_digest=crd_digest(owner, digest) if digest is not None else "",
+            api_versions=tuple(o.api_version for o in owner.objects),
+            crd_versions=tuple(sorted(crd_schemas(o.body for o in owner.objects))),
         )
     return owners
 
@@ -413,13 +508,22 @@ def _kustomization_inputs(
     return _kustomize_dirs(_relative_inputs(files, [directory], roots), roots, lookups, directory)
 
 
-def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: str) -> _Inputs:
+def _helm_inputs(
+    owner: Owner, manifest: Any, roots: IndexRoots, self_source: str, manifests: Mapping[ObjectId, Any]
+) -> _Inputs:
+    """What a release reads. Unknown (None: affected by any change) when it did not render
+    for a reason no file decides (_unknown_failure), or when its chart is chosen by a
+    version range the registry or cache answers, not the repository."""
     if not isinstance(manifest, Mapping):
         return None, _NONE, (), _NONE
     hr = HelmReleaseSpec.from_doc(manifest)
     lookups = [(ref.kind, hr.namespace, ref.name) for ref in hr.values_from]
     if hr.chart_ref is not None:
-        lookups.append((hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name))
+        ref_key = (hr.chart_ref.kind, hr.chart_ref.namespace, hr.chart_ref.name)
+        lookups.append(ref_key)
+        source = manifests.get(ObjectId(hr.chart_ref.namespace, hr.chart_ref.name, _SOURCE_GROUP, hr.chart_ref.kind))
+        if _unknown_failure(owner, roots) or not _pinned_oci(source):
+            return None, _NONE, tuple(lookups), _NONE
         if hr.chart_ref.kind == "OCIRepository":  # the chart comes from a registry: the object is the input
             return _NONE, _NONE, tuple(lookups), _NONE
         return None, _NONE, tuple(lookups), _NONE  # a HelmChart or ExternalArtifact may read the repository
@@ -429,7 +533,11 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     lookups.append((ref.kind, ref.namespace, ref.name))
     if template.values_files:  # the HelmChart's generation enters the chart version
         lookups.append(("HelmChart", ref.namespace, f"{hr.namespace}-{hr.name}"))
+    if _unknown_failure(owner, roots):
+        return None, _NONE, tuple(lookups), _NONE
     if ref.kind == "HelmRepository":
+        if not _EXACT_VERSION.fullmatch(template.version):  # the repository's index picks the chart
+            return None, _NONE, tuple(lookups), _NONE
         return _NONE, _NONE, tuple(lookups), _NONE  # the chart comes from the chart cache
     source = f"{ref.kind}/{ref.namespace}/{ref.name}"
     if template.reconcile_strategy == "Revision" or not _reads_self(source, self_source, roots.mapped_sources):
@@ -445,6 +553,30 @@ def _helm_inputs(owner: Owner, manifest: Any, roots: IndexRoots, self_source: st
     # values files outside the chart are read flat; nothing below a chart may stop its recursion
     flat = {d for d in read_from if not any(d == r or d.startswith(f"{r}/") for r in recursive)}
     return file_set, recursive, tuple(lookups), frozenset(flat)
+
+
+_SOURCE_GROUP = "source.toolkit.fluxcd.io"
+#: a chart version that names one version (no range, no wildcard): the cache holds it as is
+_EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+
+
+def _unknown_failure(owner: Owner, roots: IndexRoots) -> bool:
+    """A release not rendered for a reason no input of the index decides: waiting for
+    another owner (isolation may release it at the other revision), or a chart it could
+    not fetch online (the network may answer next time)."""
+    if owner.status is not OwnerStatus.NOT_PLANNED:
+        return False
+    if owner.reason.startswith("depends on ") or owner.cause is Cause.ERROR:  # ERROR: its warnings are the render's
+        return True
+    return owner.cause is Cause.CHART and not roots.charts_fixed
+
+
+def _pinned_oci(source: Any) -> bool:
+    """An OCIRepository naming its artifact by tag or digest (not a semver range)."""
+    if not isinstance(source, Mapping):
+        return True  # not an OCIRepository of the fleet: its inputs are judged elsewhere
+    ref = (source.get("spec") or {}).get("ref") if isinstance(source.get("spec"), Mapping) else None
+    return not (isinstance(ref, Mapping) and ref.get("semver") and not ref.get("digest"))
 
 
 def _local_dependency_dirs(chart_dir: Path) -> list[Path]:
@@ -547,6 +679,10 @@ class IndexStore:
         except (ValueError, KeyError, TypeError, IndexError) as exc:  # sealed by an older fluxform
             _INDEX_ENTRIES.discard(path, f"unreadable ({type(exc).__name__})")
             return None
+
+    def has(self, key: str) -> bool:
+        """An index is kept for `key` (not yet verified: `load` does that)."""
+        return self.directory is not None and (self.directory / f"{key}.json").is_file()
 
     def save(self, key: str, index: RenderIndex) -> None:
         if self.directory is None:

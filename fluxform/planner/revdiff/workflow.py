@@ -22,24 +22,35 @@ index and repository are not touched): sources/git.py `snapshot_work_tree`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fluxform import __version__
 from fluxform.decrypt.tmpfs import private_dir
-from fluxform.errors import FluxformError, ObjectNotFound, SourceError
-from fluxform.kustomize.binary import kustomize_tool
+from fluxform.errors import FluxformError, SourceError
 from fluxform.objects import ObjectId
 from fluxform.planner.dag import order_owners
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover, find_repo_root
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
-from fluxform.planner.model import Cause, DesiredState, Owner, OwnerStatus
+from fluxform.planner.model import Cause, DesiredState, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
+from fluxform.planner.releases import ReleaseHook
+from fluxform.planner.revdiff.carry import carry_forward
 from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
+from fluxform.planner.revdiff.dependants import changed_dependants
+from fluxform.planner.revdiff.digests import ObjectDigest
+from fluxform.planner.revdiff.index_key import render_settings
+from fluxform.planner.revdiff.selection import (
+    Rendered,
+    Selection,
+    failed_on_their_own,
+    relative,
+    rendered,
+    with_producer,
+    with_producers,
+)
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
 from fluxform.sources.artifact import Artifact
@@ -135,36 +146,9 @@ def _add(timings: dict[str, float], stage: str, started: float) -> None:
 
 
 def _count(timings: dict[str, float], path: str) -> None:
-    """Timings also count the paths a selected render took (grow, write-all, fallback)."""
+    """Timings also count the paths a changed-only diff took (cold: no kept index for the
+    base; grow, write-all, fallback: what a selected render did)."""
     timings[path] = timings.get(path, 0.0) + 1
-
-
-@dataclass(frozen=True)
-class _Selection:
-    """Render only `wanted` (the index's other owners stand in for themselves), from a
-    checkout holding only what they read (lazy) or the whole source (not lazy)."""
-
-    index: RenderIndex
-    wanted: frozenset[ObjectId]
-    lazy: bool
-
-    @classmethod
-    def of(cls, index: RenderIndex, wanted: frozenset[ObjectId]) -> _Selection:
-        """Lazy when the index knows what every wanted owner reads."""
-        return cls(index, wanted, all(index.owners[o].files is not None for o in wanted if o in index.owners))
-
-    def files(self) -> set[str]:
-        """Repository-relative files the wanted owners read."""
-        return {f for oid in self.wanted for f in self.index.owners[oid].files or ()}
-
-    def scanned_dirs(self) -> set[str]:
-        """Directories the wanted owners read whole: generator-scanned ones, charts."""
-        return {d for oid in self.wanted for d in self.index.owners[oid].dirs}
-
-    def flat_dirs(self) -> set[str]:
-        """Directories whose own files (not their subdirectories') the wanted owners may read:
-        a file added beside a kustomization file at head is written before the render."""
-        return {d for oid in self.wanted for d in self.index.owners[oid].flat_dirs}
 
 
 @dataclass
@@ -176,6 +160,14 @@ class _Run:
     changed: tuple[str, ...]
     timings: dict[str, float]
     store: IndexStore
+    settings: dict[str, Any] | None = None  # what the kept indexes are keyed by (index_key.py)
+    digest: ObjectDigest = field(default_factory=lambda: ObjectDigest(b""))  # keyed by the run's mask key
+
+    @property
+    def charts_fixed(self) -> bool:
+        """Charts come from the chart cache alone (offline): see IndexRoots.charts_fixed."""
+        helm = self.request.fleet.discover.helm
+        return isinstance(helm, ReleaseHook) and helm.options.offline
 
     def _inside(self, path: Path, tree: Path) -> Path:
         try:
@@ -199,7 +191,7 @@ class _Run:
         return replace(opts, repo_root=root, sources=sources, decryptor=self.secrets)
 
     def render(
-        self, commit: str, cluster: str, selection: _Selection | None = None
+        self, commit: str, cluster: str, selection: Selection | None = None
     ) -> tuple[DesiredState, IndexRoots, LazyCheckout]:
         """Render `cluster` at `commit`: everything, or only what `selection` wants."""
         revision = self.revisions[commit]
@@ -212,9 +204,9 @@ class _Run:
         if selection is None or not selection.lazy:
             checkout.want_all()
         else:
-            checkout.want(_relative([*selection.files(), cluster], prefix))
-            checkout.want_generated(_relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
-            checkout.want_flat(_relative(selection.flat_dirs(), prefix))
+            checkout.want(relative([*selection.files(), cluster], prefix))
+            checkout.want_generated(relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
+            checkout.want_flat(relative(selection.flat_dirs(), prefix))
         _add(self.timings, "checkout", started)
         stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
         options = replace(
@@ -223,17 +215,18 @@ class _Run:
             source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
             stand_ins=stand_ins,
             stand_in_scopes=scopes,
+            stand_in_digests=selection.stand_in_digests() if selection else {},
+            stand_in_crds=selection.index.stand_in_crds(selection.wanted) if selection else frozenset(),
+            object_digest=self.digest,
         )
         started = time.perf_counter()
         state = discover(revision.tree.root / cluster, options)
         _add(self.timings, "render", started)
         for stage, seconds in state.timings.items():
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
-        return state, IndexRoots(artifact.root, prefix, frozenset(options.sources)), checkout
+        return state, IndexRoots(artifact.root, prefix, frozenset(options.sources), self.charts_fixed), checkout
 
-    def render_selected(
-        self, commit: str, cluster: str, selection: _Selection
-    ) -> tuple[DesiredState, frozenset[ObjectId] | None, frozenset[ObjectId]]:
+    def render_selected(self, commit: str, cluster: str, selection: Selection) -> Rendered:
         """A render of the selected owners once everything they read and looked up was
         there; what was missing is fetched and rendered again; any doubt renders all. With
         it, the owners it rendered in the end (None: all of them), and those it rendered
@@ -244,11 +237,11 @@ class _Run:
             try:
                 state, roots, checkout = self.render(commit, cluster, selection)
             except FluxformError as exc:
-                with_producer = _with_producer(exc, selection)
-                if with_producer is not None:  # it looked up an object a stand-in produces
+                grown_by = with_producer(exc, selection)
+                if grown_by is not None:  # it looked up an object a stand-in produces
                     if isinstance(exc, StandInCollision):
                         contested.add(exc.stand_in)
-                    selection = with_producer
+                    selection = grown_by
                     _count(self.timings, "grow")
                     continue
                 if not selection.lazy:
@@ -256,10 +249,10 @@ class _Run:
                 selection = replace(selection, lazy=False)  # perhaps an input not written: write all
                 _count(self.timings, "write-all")
                 continue
-            failed = _failed_on_their_own(state)
-            with_producers = _with_producers(failed, state, roots, selection)
-            if with_producers is not None:  # it looked up an object a stand-in produces
-                selection = with_producers
+            failed = failed_on_their_own(state)
+            grown_by = with_producers(failed, state, roots, selection)
+            if grown_by is not None:  # it looked up an object a stand-in produces
+                selection = grown_by
                 _count(self.timings, "grow")
                 continue
             if any(o.cause is Cause.ERROR for o in failed) and selection.lazy:
@@ -268,17 +261,21 @@ class _Run:
                 continue
             started = time.perf_counter()
             grown = self._grown(state, roots, checkout, selection)
+            if grown is None and selection.conditional:  # what stand-ins take from rendered owners
+                extra = changed_dependants(selection.index, state, self.digest)
+                grown = selection.grown(extra) if extra else None
             _add(self.timings, "check", started)
             if grown is None:
-                return state, selection.wanted, frozenset(contested)
+                return Rendered(state, roots, selection.wanted, frozenset(contested))
             selection = grown
             _count(self.timings, "grow")
         _count(self.timings, "fallback")
-        return self.render(commit, cluster)[0], None, frozenset(contested)  # the whole cluster: errors surface here
+        state, roots, _ = self.render(commit, cluster)  # the whole cluster: errors surface here
+        return Rendered(state, roots, None, frozenset(contested))
 
     def _grown(
-        self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: _Selection
-    ) -> _Selection | None:
+        self, state: DesiredState, roots: IndexRoots, checkout: LazyCheckout, selection: Selection
+    ) -> Selection | None:
         """`selection` grown by what the rendered owners read or looked up beyond it, or
         None when they had everything: every input file written, every directory they read
         complete, every object they look up produced by a rendered owner."""
@@ -286,7 +283,7 @@ class _Run:
         inputs = owner_inputs(state, roots, rendered)
         producer = {(obj.id.kind, obj.id.namespace, obj.id.name): o.id for o in state.owners for obj in o.objects}
         extra = {p for i in inputs.values() for k in i.lookups if (p := producer.get(k)) in state.stand_ins}
-        grown = _Selection.of(selection.index, selection.wanted | selection.index.wanted(extra))
+        grown = selection.grown(extra)
         statuses = {o.id: o.status for o in state.owners}
         compared = [i for i in inputs.values() if statuses.get(i.id, OwnerStatus.BUILT).planned]
         if not (selection.lazy and all(i.files is not None for i in compared)):
@@ -295,8 +292,8 @@ class _Run:
             return None if grown.wanted == selection.wanted else grown
         if not grown.lazy:
             return grown
-        files = _relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
-        dirs = _relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
+        files = relative({f for i in inputs.values() for f in i.files or ()}, roots.prefix)
+        dirs = relative({d for i in inputs.values() for d in i.dirs}, roots.prefix)
         unread = [f for f in files if checkout.has_file(f) and f not in checkout.written]
         unscanned = [d for d in dirs if not checkout.generated_complete(d, KUSTOMIZATION_FILE_NAMES)]
         if not unread and not unscanned and grown.wanted == selection.wanted:
@@ -306,51 +303,88 @@ class _Run:
         return grown
 
     def index_key(self, commit: str, cluster: str) -> str:
-        opts = self.request.fleet.discover
-        settings: Mapping[str, Any] = {
-            "fluxform": __version__,
-            "kustomize": kustomize_tool().version,
-            "strict": opts.strict_substitute,
-            "repo_root": str(opts.repo_root or ""),
-            "sources": sorted((k, str(v)) for k, v in opts.sources.items()),
-            "helm": opts.helm is not None,
-        }
-        validation = self.request.fleet.validation
-        if validation.enabled:  # it decides owners' statuses and warnings
-            settings = {**settings, "validate": validation.kube_version or "newest"}
-        return self.store.key(self.revisions[commit].listing.tree_id, cluster, settings)
+        if self.settings is None:
+            self.settings = render_settings(self.request.fleet, self.secrets.keys_identity())
+        return self.store.key(self.revisions[commit].listing.tree_id, cluster, self.settings)
 
     def cluster(self, cluster: str, base: str, head: str, masking: Masking) -> ClusterDiff:
         in_base = _is_cluster_dir(self.revisions[base].listing, cluster) is not None
         in_head = _is_cluster_dir(self.revisions[head].listing, cluster) is not None
         if not (self.request.changed_only and in_base and in_head):
-            before = self.render(base, cluster)[0] if in_base else None
-            after = self.render(head, cluster)[0] if in_head else None
+            before = self._render_whole(base, cluster) if in_base else None
+            after = self._render_whole(head, cluster) if in_head else None
             return self.compare(cluster, before, after, masking, None)
         key = self.index_key(base, cluster)
         index = self.store.load(key)
         base_state: DesiredState | None = None
         if index is None:
+            _count(self.timings, "cold")
             base_state, roots, _ = self.render(base, cluster)
             index = self._index(key, base_state, roots)
         index = replace(index, schema_links=self.request.fleet.validation.enabled)
-        affected = index.affected(self.changed)
-        if not affected:  # both sides render as the base did: its warnings are the head's
+        seeds = index.seeds(self.changed)
+        if not seeds:  # both sides render as the base did: its warnings are the head's
+            self._keep(self.index_key(head, cluster), index)
             return self._unaffected(cluster, index, masking)
-        selection = _Selection.of(index, index.wanted(affected))
-        base_wanted: frozenset[ObjectId] | None = None  # None: everything rendered
-        contested: frozenset[ObjectId] = frozenset()
-        if base_state is None:
-            base_state, base_wanted, contested = self.render_selected(base, cluster, selection)
-        head_state, head_wanted, head_contested = self.render_selected(head, cluster, selection)
-        contested |= head_contested  # owners whose share of an object may differ: both sides render them
-        if base_wanted is not None and not contested <= base_wanted:
-            base_state, _, _ = self.render_selected(base, cluster, _Selection.of(index, base_wanted | contested))
-        if head_wanted is not None and not contested <= head_wanted:
-            head_state, _, _ = self.render_selected(head, cluster, _Selection.of(index, head_wanted | contested))
-        new = {o.id for o in head_state.owners if o.id not in index.owners}  # no base inputs to judge them by
-        both = _rendered(base_state) & _rendered(head_state)  # compared as a full render compares them
-        return self.compare(cluster, base_state, head_state, masking, affected | new | both)
+        # what a changed file's reader looks up from another often changed with it (a release's
+        # OCIRepository or values beside it): rendered at once, not after a first render shows it
+        first = index.wanted(seeds | index.looking_up(seeds))
+        if _mostly(first, index):
+            _count(self.timings, "whole")  # the change reaches most owners: one plain render a side is cheaper
+            before = base_state if base_state is not None else self._render_whole(base, cluster)
+            return self.compare(cluster, before, self._render_whole(head, cluster), masking, None)
+        prefetch = index.affected(self.changed)  # may render: their files are written up front
+        selection = Selection.of(index, first, conditional=True, prefetch=prefetch)
+        head_side = self.render_selected(head, cluster, selection)
+        self._keep_head(self.index_key(head, cluster), index, head_side)
+        took = head_side.took(index)
+        if base_state is None:  # the base renders what the head did not take from the index
+            base_state = self._render_base(base, cluster, index, took)
+        head_state = head_side.state
+        if rendered(head_state) & base_state.stand_ins:  # a side rendered what the other took as is
+            _count(self.timings, "whole")
+            base_state = self._render_whole(base, cluster)
+        return self.compare(cluster, base_state, head_state, masking, _compared(base_state, head_state))
+
+    def _render_base(
+        self, base: str, cluster: str, index: RenderIndex, took: frozenset[ObjectId] | None
+    ) -> DesiredState:
+        """The base side: the owners the head render did not take from the index (None: all)."""
+        if took is None:
+            return self._render_whole(base, cluster)
+        return self.render_selected(base, cluster, Selection.of(index, index.wanted(took))).state
+
+    def _render_whole(self, commit: str, cluster: str) -> DesiredState:
+        """The whole cluster at `commit`; its index is kept when none is (a later
+        changed-only diff against this revision starts from it)."""
+        state, roots, _ = self.render(commit, cluster)
+        if self.store.directory is not None:
+            key = self.index_key(commit, cluster)
+            if not self.store.has(key):
+                self._index(key, state, roots)
+        return state
+
+    def _keep(self, key: str, index: RenderIndex) -> None:
+        """Keep `index` under `key` (another revision's) unless one is kept there already."""
+        if self.store.directory is not None and not self.store.has(key):
+            started = time.perf_counter()
+            self.store.save(key, index)
+            _add(self.timings, "index", started)
+
+    def _keep_head(self, key: str, index: RenderIndex, head: Rendered) -> None:
+        """Keep the head revision's index, carried forward from the base's: the next diff
+        against this head (the next pull request, once this one merged) starts warm."""
+        if self.store.directory is None or self.store.has(key):
+            return
+        started = time.perf_counter()
+        whole = head.wanted is None
+        if whole:
+            carried: RenderIndex | None = index_state(head.state, head.roots, self.digest)
+        else:
+            carried = carry_forward(index, head.state, head.roots, self.digest)
+        if carried is not None:
+            self.store.save(key, carried)
+        _add(self.timings, "index", started)
 
     def _unaffected(self, cluster: str, index: RenderIndex, masking: Masking) -> ClusterDiff:
         """A cluster nothing changed for, told from its index as a full render would tell it:
@@ -375,66 +409,10 @@ class _Run:
 
     def _index(self, key: str, state: DesiredState, roots: IndexRoots) -> RenderIndex:
         started = time.perf_counter()
-        index = index_state(state, roots)
+        index = index_state(state, roots, self.digest)
         self.store.save(key, index)
         _add(self.timings, "index", started)
         return index
-
-
-def _rendered(state: DesiredState) -> frozenset[ObjectId]:
-    return frozenset(o.id for o in state.owners if o.id not in state.stand_ins)
-
-
-def _failed_on_their_own(state: DesiredState) -> list[Owner]:
-    """Rendered owners not planned for a reason of their own (not only depending on another)."""
-    return [
-        o
-        for o in state.owners
-        if o.id not in state.stand_ins
-        and o.status is OwnerStatus.NOT_PLANNED
-        and not o.reason.startswith("depends on ")
-    ]
-
-
-def _with_producers(
-    failed: list[Owner], state: DesiredState, roots: IndexRoots, selection: _Selection
-) -> _Selection | None:
-    """`selection` grown by the owners standing in that produce what a failed owner looks
-    up (a substituteFrom or valuesFrom object it found missing), else None."""
-    looked_up = {k for i in owner_inputs(state, roots, [o.id for o in failed]).values() for k in i.lookups}
-    producers = {p for k in looked_up if (p := selection.index.producer_of(k)) is not None}
-    wanted = selection.index.wanted({p for p in producers if p in state.stand_ins})
-    if wanted <= selection.wanted:
-        return None
-    return replace(selection, wanted=selection.wanted | wanted)
-
-
-def _with_producer(error: FluxformError, selection: _Selection) -> _Selection | None:
-    """`selection` grown by the owner standing in that `error` needs rendered: the producer
-    of an object found missing, or an owner listing an object a rendered one produces
-    too; else None."""
-    if isinstance(error, StandInCollision):
-        producer: ObjectId | None = error.stand_in
-    elif isinstance(error, ObjectNotFound):
-        producer = selection.index.producer_of(error.missing)
-    else:
-        return None
-    if producer is None or producer in selection.wanted:
-        return None
-    return replace(selection, wanted=selection.wanted | selection.index.wanted({producer}))
-
-
-def _relative(paths: Iterable[str], prefix: str) -> list[str]:
-    """Repository-relative paths made relative to the source root `prefix` (others dropped)."""
-    if not prefix:
-        return sorted(paths)
-    found = []
-    for path in paths:
-        if path == prefix:
-            found.append("")
-        elif path.startswith(prefix + "/"):
-            found.append(path[len(prefix) + 1 :])
-    return sorted(found)
 
 
 def _head(repo: GitRepository, head: str | None, scratch: Path) -> tuple[GitRepository, str, str]:
@@ -447,6 +425,26 @@ def _head(repo: GitRepository, head: str | None, scratch: Path) -> tuple[GitRepo
     if snapshot.tree_id(commit) == repo.tree_id(current):
         return repo, current, "HEAD"
     return snapshot, commit, WORK_TREE
+
+
+#: a change wanting this share of a cluster's owners renders it whole (selected renders, their
+#: checks and growth cost more than they save then); small clusters always render selected
+_WHOLE_SHARE, _WHOLE_MIN_OWNERS = 0.75, 16
+
+
+def _mostly(wanted: frozenset[ObjectId], index: RenderIndex) -> bool:
+    return len(index.owners) >= _WHOLE_MIN_OWNERS and len(wanted) >= _WHOLE_SHARE * len(index.owners)
+
+
+def _compared(base: DesiredState, head: DesiredState) -> frozenset[ObjectId]:
+    """The owners rendered wherever they are (at both revisions, or at the one they are
+    at): the others stood in at one side at least, so they render as at base."""
+    at_base, at_head = {o.id for o in base.owners}, {o.id for o in head.owners}
+    return frozenset(
+        oid
+        for oid in at_base | at_head
+        if (oid not in at_base or oid not in base.stand_ins) and (oid not in at_head or oid not in head.stand_ins)
+    )
 
 
 def diff_revisions(request: DiffRequest) -> FleetDiff:
@@ -469,6 +467,7 @@ def diff_revisions(request: DiffRequest) -> FleetDiff:
                 raise SourceError(f"{path} is outside the git repository at {repo.top}") from None
             rels += cluster_paths(listings, "" if rel == "." else rel)
         run = _Run(request, repo, secrets, revisions, changed, timings, IndexStore(request.index_dir))
+        run.digest = ObjectDigest(secrets.mask_key(None))
         masking = secrets.masking(None)
         clusters = tuple(run.cluster(cluster, base, head, masking) for cluster in sorted(set(rels)))
     return FleetDiff(

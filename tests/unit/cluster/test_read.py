@@ -1,4 +1,4 @@
-"""Reading live objects: one LIST per type (per namespace when cheaper), never a GET per object."""
+"""Reading live objects: one LIST per type (in its namespace when it has one), never a GET per object."""
 
 from __future__ import annotations
 
@@ -52,12 +52,36 @@ def test_spread_type_is_one_cluster_wide_list_keeping_only_wanted(kubeapi: KubeA
     assert snapshot.lists == 3 and kubeapi.server.request_count(verb="get") == 0
 
 
-def test_single_namespace_and_secrets_are_listed_per_namespace(kubeapi: KubeApi, cluster: ClusterClient) -> None:
-    read_live(cluster, {CONFIGMAPS: {"c": {"cm1"}}, SECRETS: {"a": {"s"}, "b": {"s"}}})
+def test_single_namespace_is_listed_in_it(kubeapi: KubeApi, cluster: ClusterClient) -> None:
+    read_live(cluster, {CONFIGMAPS: {"c": {"cm1"}}, SECRETS: {"a": {"s"}}})
     assert sorted(path for path, _ in _lists(kubeapi)) == [
         "/api/v1/namespaces/a/secrets",
-        "/api/v1/namespaces/b/secrets",
         "/api/v1/namespaces/c/configmaps",
+    ]
+
+
+def test_secrets_spread_are_one_list_without_helm_storage(kubeapi: KubeApi, cluster: ClusterClient) -> None:
+    release = "sh.helm.release.v1.web.v1"
+    storage = {"name": release, "namespace": "a", "labels": {"owner": "helm"}}
+    kubeapi.server.create({"apiVersion": "v1", "kind": "Secret", "metadata": storage, "type": "helm.sh/release.v1"})
+    kubeapi.server.clear_requests()
+
+    snapshot = read_live(cluster, {SECRETS: {"a": {"s", release}, "b": {"s"}}})
+
+    assert sorted(snapshot.objects) == [ObjectId("a", "s", "", "Secret"), ObjectId("b", "s", "", "Secret")]
+    lists = [r for r in kubeapi.server.requests if r.verb == "list"]
+    assert [r.path for r in lists] == ["/api/v1/secrets"]  # 3 Secrets: one page
+    assert lists[0].query["fieldSelector"] == "type!=helm.sh/release.v1"
+
+
+def test_forbidden_cluster_wide_secret_list_falls_back_to_namespaces(kubeapi: KubeApi, cluster: ClusterClient) -> None:
+    kubeapi.server.forbid(verb="list", resource="secrets", namespace="")
+    snapshot = read_live(cluster, {SECRETS: {"a": {"s"}, "b": {"s"}}})
+    assert sorted(snapshot.objects) == [ObjectId("a", "s", "", "Secret"), ObjectId("b", "s", "", "Secret")]
+    assert [path for path, _ in _lists(kubeapi)] == [
+        "/api/v1/secrets",
+        "/api/v1/namespaces/a/secrets",
+        "/api/v1/namespaces/b/secrets",
     ]
 
 

@@ -16,6 +16,7 @@ from fluxform.planner.model import DesiredState, OwnerStatus
 from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.releases import HelmOptions, helm_hook
 from fluxform.planner.revdiff.changed import IndexRoots, RenderIndex, index_state
+from fluxform.planner.revdiff.digests import ObjectDigest
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.desired import owner_of
 from tests.support.ids import hr, ks
@@ -131,7 +132,8 @@ def test_stand_ins_are_not_rendered_but_keep_their_place(repo: Path, tmp_path: P
         stand_in, original = partial.owner(oid), full.owner(oid)
         assert stand_in is not None and original is not None
         assert [o.id for o in stand_in.objects] == [o.id for o in original.objects] != []
-        assert all(o.body == {} and o.api_version == "" and o.owner == oid for o in stand_in.objects)
+        assert all(o.body == {} and o.owner == oid for o in stand_in.objects)  # ids and apiVersions only
+        assert [o.api_version for o in stand_in.objects] == [o.api_version for o in original.objects]
         assert (stand_in.kind, stand_in.status, stand_in.path, stand_in.parent, stand_in.depends_on) == (
             original.kind, original.status, original.path, original.parent, original.depends_on,
         )  # fmt: skip
@@ -205,3 +207,57 @@ def test_json_round_trip_keeps_what_stand_ins_are_made_of(repo: Path, tmp_path: 
     assert [d.subject for d in web.diagnostics] == [WEB] and "verify" in web.diagnostics[0].summary
     assert loaded.owners[APPS].depends_on == (INFRA,)
     assert loaded.stand_ins(frozenset({ROOT, APPS})) == index.stand_ins(frozenset({ROOT, APPS}))
+
+
+# -- conditional stand-ins (DiscoverOptions.stand_in_digests) ------------------------------------
+
+DIGEST = ObjectDigest(b"k" * 32)
+
+
+def _conditional(repo: Path, tmp_path: Path, index: RenderIndex, rendered: frozenset[ObjectId]) -> DesiredState:
+    """`rendered` rendered, every other owner standing in while its own object is unchanged."""
+    helm = helm_hook(HelmOptions(offline=True, cache=ChartCache(tmp_path / "charts")))
+    stand_ins, scopes = index.stand_ins(rendered)
+    digests = {o.id: index.owners[o.id].object_digest for o in stand_ins}
+    options = DiscoverOptions(
+        repo_root=repo, cache=BuildCache.disabled(), jobs=2, helm=helm, stand_ins=stand_ins, stand_in_scopes=scopes,
+        stand_in_digests=digests, object_digest=DIGEST,
+    )  # fmt: skip
+    return discover(repo / "clusters/prod", options)
+
+
+def _digest_index(repo: Path, tmp_path: Path) -> RenderIndex:
+    return index_state(_render(repo, tmp_path), IndexRoots(repo, ""), DIGEST)
+
+
+def test_a_stand_in_whose_object_its_rendered_parent_renders_the_same_stands_in(repo: Path, tmp_path: Path) -> None:
+    index = _digest_index(repo, tmp_path)
+    assert index.owners[INFRA].object_digest.startswith("hmac-sha256:")
+
+    partial = _conditional(repo, tmp_path, index, frozenset({ROOT}))
+
+    assert partial.stand_ins == {INFRA, APPS, WEB}
+
+
+def test_a_stand_in_whose_object_changed_renders_and_its_unchanged_child_stands_in(repo: Path, tmp_path: Path) -> None:
+    index = _digest_index(repo, tmp_path)
+    (repo / "clusters/prod/infra.yaml").write_text(_flux_ks("infra", "./infra", "  timeout: 5m\n"))
+
+    partial = _conditional(repo, tmp_path, index, frozenset({ROOT}))
+    full = _render(repo, tmp_path)
+
+    assert partial.stand_ins == {APPS, WEB}  # infra renders; its release's object is the same
+    assert _comparable(partial, INFRA)[1:] == _comparable(full, INFRA)[1:]
+    assert owner_of(partial, INFRA).spec == owner_of(full, INFRA).spec
+
+
+def test_a_stand_in_its_rendered_parent_no_longer_renders_is_gone(repo: Path, tmp_path: Path) -> None:
+    index = _digest_index(repo, tmp_path)
+    (repo / "clusters/prod/infra.yaml").unlink()  # infra is gone, and with it its release
+
+    partial = _conditional(repo, tmp_path, index, frozenset({ROOT}))
+    full = _render(repo, tmp_path)
+
+    assert [(o.id, o.status, o.reason) for o in partial.owners] == [(o.id, o.status, o.reason) for o in full.owners]
+    assert INFRA not in {o.id for o in partial.owners} and WEB not in {o.id for o in partial.owners}
+    assert partial.stand_ins == {APPS}
