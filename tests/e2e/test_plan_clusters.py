@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fluxform.planner.planfile import FORMAT_VERSION
 from fluxform.views.plan_set import PLAN_SET_KIND
 from tests.e2e.state_from_plan import record_plan
 from tests.support.cli import FIXTURES, KEYS, run
@@ -39,7 +40,7 @@ def test_json_lists_every_cluster_plan_and_markdown_holds_them_all() -> None:
     as_markdown = run("plan", STAGING, PROD, *FLAGS, "-o", "markdown")
 
     data = json.loads(as_json.out)
-    assert data["kind"] == PLAN_SET_KIND and data["format_version"] == "2.0"
+    assert data["kind"] == PLAN_SET_KIND and data["format_version"] == FORMAT_VERSION
     assert [p["target"] for p in data["plans"]] == [str(STAGING), str(PROD)]
     assert data["plans"] == [json.loads(_alone(STAGING, "-o", "json")), json.loads(_alone(PROD, "-o", "json"))]
     assert data["summary"]["add"] == sum(p["summary"]["add"] for p in data["plans"])

@@ -275,9 +275,11 @@ def test_values_reach_helm_through_pipes_only(kubeapi: KubeApi, tmp_path: Path) 
         with pytest.raises(ReleaseFailed):  # a Deployment that stays progressing keeps the worker alive ~3 s
             bench.apply({"greeting": secret, **{"podAnnotations": {HEALTH_ANNOTATION: "progressing"}}}, timeout="3s")
     finally:
+        returned = time.monotonic()
         done.set()
         watcher.join()
-    assert seen == [] and len(scans) >= 5  # the watch ran (repeatedly) while Helm worked
+    # the watch finished scans while Helm worked (a scan's length depends on how busy the machine is)
+    assert seen == [] and len([t for t in scans if t < returned]) >= 2
     settings = kubeapi.server.get(("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"))
     assert settings is not None and settings["data"]["greeting"] == secret
 
