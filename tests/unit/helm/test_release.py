@@ -279,7 +279,7 @@ def test_values_reach_helm_through_pipes_only(kubeapi: KubeApi, tmp_path: Path) 
         done.set()
         watcher.join()
     # the watch finished scans while Helm worked (a scan's length depends on how busy the machine is)
-    assert seen == [] and len([t for t in scans if t < returned]) >= 2
+    assert seen == [] and any(t < returned for t in scans)
     settings = kubeapi.server.get(("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"))
     assert settings is not None and settings["data"]["greeting"] == secret
 
