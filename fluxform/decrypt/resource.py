@@ -23,7 +23,7 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -247,53 +247,50 @@ def _encrypted_data_entries(manifest: Mapping[str, Any]) -> dict[str, tuple[byte
     return found
 
 
-def leaves_holding(manifest: Mapping[str, Any], values: frozenset[str]) -> list[tuple[str | int, ...]]:
+LeafPath = tuple[str | int, ...]
+
+
+def _leaves(node: Any, path: LeafPath = ()) -> Iterator[tuple[LeafPath, Any]]:
+    """(path, value) of every scalar leaf below `node`."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leaves(value, (*path, index))
+    else:
+        yield path, node
+
+
+_ABSENT = object()  # no leaf at that path before
+
+
+def _value_at(node: Any, path: LeafPath) -> Any:
+    """The value at `path` below `node`, or _ABSENT."""
+    for key in path:
+        in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+        if not (key in node if isinstance(node, Mapping) else in_list):
+            return _ABSENT
+        node = node[key]
+    return node
+
+
+def leaves_holding(manifest: Mapping[str, Any], values: frozenset[str]) -> list[LeafPath]:
     """Paths of the string leaves of `manifest` equal to one of `values` (plaintext a
     decrypted generator input put there), to be masked like Secret values."""
-    found: list[tuple[str | int, ...]] = []
-
-    def walk(node: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                walk(value, (*path, str(key)))
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, (*path, index))
-        elif isinstance(node, str) and node in values:
-            found.append(path)
-
-    walk(manifest, ())
-    return found
+    return [path for path, leaf in _leaves(manifest) if isinstance(leaf, str) and leaf in values]
 
 
-def leaves_filled_with(
-    before: Mapping[str, Any], after: Mapping[str, Any], values: frozenset[str]
-) -> list[tuple[str | int, ...]]:
+def leaves_filled_with(before: Mapping[str, Any], after: Mapping[str, Any], values: frozenset[str]) -> list[LeafPath]:
     """Paths of the leaves of `after` (a manifest after postBuild substitution) that
     substitution changed and that now hold one of `values` (a variable taken from a Secret),
     whole or as part of a longer string (`postgres://app:${password}@db`), to be masked like
     Secret values. Leaves the manifest already had are left alone."""
-    found: list[tuple[str | int, ...]] = []
-    missing = object()
-
-    def at(node: Any, key: str | int) -> Any:
-        if isinstance(node, Mapping):
-            return node.get(key, missing)
-        if isinstance(node, list) and isinstance(key, int) and key < len(node):
-            return node[key]
-        return missing
-
-    def walk(node: Any, old: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                walk(value, at(old, str(key)), (*path, str(key)))
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, at(old, index), (*path, index))
-        elif node is not None and node != old:
-            text = node if isinstance(node, str) else str(node)
-            if text in values or (isinstance(node, str) and any(v in text for v in values)):
-                found.append(path)
-
-    walk(after, before, ())
+    found: list[LeafPath] = []
+    for path, leaf in _leaves(after):
+        if leaf is None or leaf == _value_at(before, path):
+            continue
+        text = leaf if isinstance(leaf, str) else str(leaf)
+        if text in values or (isinstance(leaf, str) and any(v in text for v in values)):
+            found.append(path)
     return found

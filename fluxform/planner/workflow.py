@@ -81,10 +81,9 @@ def load_state(source: Path | StateBackend | None) -> StateFile | None:
 def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredState, FleetSecrets]]:
     """The desired state, with the secrets handle still open (for masking or rendering)."""
     with FleetSecrets(request.secrets) as secrets:
-        desired = discover(path, replace(request.discover_options(), decryptor=secrets))
-        warnings = secrets.scrub_diagnostics((*desired.diagnostics, *secrets.diagnostics()))
-        owners = tuple(replace(o, diagnostics=secrets.scrub_diagnostics(o.diagnostics)) for o in desired.owners)
-        yield replace(desired, owners=owners, diagnostics=warnings), secrets
+        desired = discover(path, replace(request.discover_options(), decryptor=secrets))  # scrubbed there
+        warnings = (*desired.diagnostics, *secrets.scrub_diagnostics(secrets.diagnostics()))
+        yield replace(desired, diagnostics=warnings), secrets
 
 
 def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettings:

@@ -570,12 +570,13 @@ class _Discovery:
         ordered = isolate(ordered, links)
         ordered = one_owner_per_object(ordered, frozenset(self.stand_ins), self._object_file)
         decryptor = self.options.decryptor
-        if decryptor is not None:  # a reason or warning may quote what was decrypted
+        if decryptor is not None:  # the one place a render's words are scrubbed of decrypted values
             ordered = [
                 replace(o, reason=decryptor.scrub(o.reason), diagnostics=decryptor.scrub_diagnostics(o.diagnostics))
                 for o in ordered
             ]
             self.diagnostics = list(decryptor.scrub_diagnostics(self.diagnostics))
+            dag_diags = list(decryptor.scrub_diagnostics(dag_diags))
         return DesiredState(
             owners=tuple(ordered),
             stand_ins=frozenset(self.stand_ins),
