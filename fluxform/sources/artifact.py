@@ -26,6 +26,7 @@ from fluxform.errors import SourceError
 from fluxform.scratch import scratch_dir
 
 __all__ = [
+    "EXCLUDE_FLUXFORM",
     "EXCLUDE_VCS",
     "IGNORE_FILE",
     "Artifact",
@@ -43,6 +44,11 @@ EXCLUDE_DEFAULTS = (
     "cloudbuild.yaml", "codeship-services.yml", "codeship-steps.yml",
     "**/.goreleaser.yml", "**/.sops.yaml", "**/.flux.yaml",
 )  # fmt: skip
+# fluxform's own working files (local state, its lock, apply journals) live in `.fluxform/`
+# beside the fleet by default. They are never manifests, and an apply takes the state lock
+# (a file there) before it re-renders to check the plan: were they part of the artifact, every
+# plan would be stale at its own apply. Matched last, so no `.sourceignore` re-includes them.
+EXCLUDE_FLUXFORM = ("**/.fluxform/",)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class IgnoreMatcher:
         base = [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_VCS]
         if not collected:
             base += [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_DEFAULTS]
-        return cls(base + collected)
+        return cls(base + collected + _fluxform_rules())
 
     @classmethod
     def for_push(cls, root: Path, ignore_paths: Iterable[str]) -> IgnoreMatcher:
@@ -86,7 +92,7 @@ class IgnoreMatcher:
         rules = [_Rule((), GitIgnoreSpecPattern(p)) for p in ignore_paths if p.strip() and not p.startswith("#")]
         for domain, text in _sourceignore_files(root, ()):
             rules += [_Rule(domain, GitIgnoreSpecPattern(line)) for line in _pattern_lines(text)]
-        return cls(rules)
+        return cls(rules + _fluxform_rules())
 
     @property
     def has_negations(self) -> bool:
@@ -151,6 +157,10 @@ class ListingFilter:
             if parts and not self._dir_ignored(parts):
                 found.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
         return found
+
+
+def _fluxform_rules() -> list[_Rule]:
+    return [_Rule((), GitIgnoreSpecPattern(p)) for p in EXCLUDE_FLUXFORM]
 
 
 def _pattern_lines(text: str) -> list[str]:

@@ -172,3 +172,25 @@ def test_artifact_copy_is_private_and_removed_on_exit(tmp_path: Path) -> None:
 def test_missing_source_directory_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"), materialize_artifact(tmp_path / "nope"):
         pass
+
+
+@pytest.mark.parametrize("sourceignore", ["", "!.fluxform/\n!**/*.json\n"])
+def test_fluxforms_own_directory_is_never_part_of_the_artifact(tmp_path: Path, sourceignore: str) -> None:
+    """The default local state, its lock and apply journals live in `.fluxform/` beside the
+    fleet: were they in the artifact, taking the state lock would change the source digest."""
+    write_tree(
+        tmp_path,
+        {
+            "clusters/staging/cm.yaml": MANIFEST,
+            "clusters/staging/.fluxform/kubeapi.state.json": "{}",
+            ".fluxform/prod.state.json.lock": "{}",
+            **({".sourceignore": sourceignore} if sourceignore else {}),
+        },
+    )
+    files = artifact_files(tmp_path)
+    assert "clusters/staging/cm.yaml" in files
+    assert not {f for f in files if ".fluxform" in f}
+    with materialize_artifact(tmp_path) as before:
+        (tmp_path / "clusters/staging/.fluxform/kubeapi.state.json.lock").write_text('{"id": "x"}')
+        with materialize_artifact(tmp_path) as after:
+            assert before.digest == after.digest
