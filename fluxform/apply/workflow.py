@@ -123,6 +123,11 @@ def apply_saved_plan(
             hint="plan with --kubeconfig/--context (or --live) and --out FILE",
         )
     fleet = fleet_options_for(plan.settings, fleet)
+    if not Path(plan.target).is_dir():
+        raise PlanError(
+            f"{plan_path} was made from the fleet path {plan.target}, which is not a directory here",
+            hint="run apply from the directory plan ran in, with the fleet checked out at the planned revision",
+        )
     with connect(target.cluster) as cluster:
         _same_cluster(plan, cluster, plan_path)
         discovery = Discovery(cluster)

@@ -117,3 +117,22 @@ def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
     assert f"{STATUS_PAGE}: applied: Helm upgrade (revision 1 -> revision 2, deployed)" in upgraded.out
     second = kubectl_json(kubeapi, "get", "secret", "sh.helm.release.v1.status-page.v2", "-n", "platform")
     assert second["metadata"]["labels"]["status"] == "deployed"
+
+
+def test_apply_without_the_plans_decryption_keys_says_which_key_and_writes_nothing(
+    kubeapi: KubeApi, staging: Path, tmp_path: Path
+) -> None:
+    kubectl(kubeapi, "create", "namespace", "flux-system")
+    state, plan = tmp_path / "state.json", tmp_path / "plan.json"
+    kube = ["--kubeconfig", str(kubeapi.kubeconfig), "--state", str(state), "--init-state"]
+    assert run("plan", staging, "--keys-dir", str(KEYS), *kube, "--out", str(plan)).code == 0
+
+    applied = run("apply", plan, *kube)
+
+    assert applied.code == 1
+    assert applied.err.startswith(
+        "Error: apply cannot render Kustomization/flux-system/flux-system as the plan did: no decryption keys"
+    )
+    assert "flux-system/sops-age" in applied.err and applied.err.count("\n") == 1
+    assert not state.exists()
+    assert kubectl(kubeapi, "get", "namespace", "platform", check=False).returncode != 0

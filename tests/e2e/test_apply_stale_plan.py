@@ -89,3 +89,36 @@ def test_refused_against_another_cluster(
 
     assert code == 1
     assert "was made against the cluster at " + kubeapi.url in err
+
+
+def test_a_plan_applies_with_the_default_state_beside_the_fleet(kubeapi: KubeApi, tmp_path: Path) -> None:
+    """The default local state lives in `.fluxform/` under the fleet path: its lock file,
+    taken before apply re-renders, must not make the plan's own source look changed."""
+    fleet = write_apply_fleet(tmp_path / "repo")
+    kube = ["--kubeconfig", str(kubeapi.kubeconfig)]
+    plan = tmp_path / "plan.json"
+    assert run("plan", fleet, *kube, "--out", plan).code == 0
+
+    applied = run("apply", plan, *kube)
+
+    assert applied.code == 0, applied.err
+    assert list((fleet / ".fluxform").glob("*.state.json"))
+    again = run("plan", fleet, *kube, "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
+
+
+def test_a_plan_made_with_a_relative_path_names_it_when_applied_elsewhere(
+    kubeapi: KubeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = write_apply_fleet(tmp_path / "repo")
+    state, plan = tmp_path / "state.json", tmp_path / "plan.json"
+    monkeypatch.chdir(tmp_path / "repo")
+    assert plan_cli(kubeapi, fleet.relative_to(tmp_path / "repo"), state, "--out", str(plan)).code == 0
+    monkeypatch.chdir(tmp_path)
+
+    code, err = _apply_plan(kubeapi, plan, state, "--init-state")
+
+    assert code == 1
+    assert f"Error: {plan} was made from the fleet path {fleet.relative_to(tmp_path / 'repo')}," in err
+    assert "which is not a directory here (hint: run apply from the directory plan ran in" in err
+    assert not state.exists()
