@@ -86,6 +86,8 @@ def apply(
 
     if suspend_flux and ignore_flux:
         raise click.UsageError("--suspend and --ignore-flux exclude each other")
+    if plan_or_path is None and fleet.artifact:
+        plan_or_path = Path(".")  # --source REF alone: the artifact's root is the cluster path
     saved = plan_or_path is not None and _is_plan_file(plan_or_path)
     if not saved and not auto_approve and not _interactive():
         raise FluxformError(
