@@ -130,7 +130,13 @@ class OpenedArtifacts:
             return path
         from fluxform.paths import secure_join
 
-        return secure_join(self.fleet.root, str(path) if path is not None else "")
+        inside = secure_join(self.fleet.root, str(path) if path is not None else "")
+        if not inside.is_dir():
+            raise SourceError(
+                f"{self.fleet.reference}: the artifact has no directory {path}",
+                hint="PATH is a directory inside the artifact (`fluxform artifact pull REF -o DIR` shows its tree)",
+            )
+        return inside
 
     def request(self, request: FleetRequest, *, target: str) -> FleetRequest:
         """`request` rendering from these artifacts; `target` is what the plan shows as planned."""

@@ -25,13 +25,22 @@ from fluxform.sources.oci.cosignkey import generate_key_pair
 from fluxform.sources.oci.format import FLUX_CONFIG, FLUX_CONTENT, Descriptor, image_manifest
 from fluxform.sources.oci.registry import OCI_MANIFEST, OciClient
 from fluxform.state.local import LocalBackend
+from fluxform.state.model import StateFile
 from tests.kubeapi import KubeApi
 from tests.support.applyfleet import write_apply_fleet
+from tests.support.charts_http import ChartRepoServer, publish_versions
 from tests.support.cli import FIXTURES, KEYS, Result, run
 from tests.support.gitrepo import TestRepo
 from tests.support.kubeclient import kubectl_json
 from tests.support.registry import Registry, registry, running_registry
-from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, replace_in_file, write_tree
+from tests.support.trees import (
+    FLUX_SYSTEM_SOURCE,
+    flux_kustomization,
+    helm_release,
+    helm_repository,
+    replace_in_file,
+    write_tree,
+)
 
 __all__ = ["registry"]
 
@@ -39,6 +48,15 @@ pytestmark = pytest.mark.usefixtures("shared_build_cache")
 
 SOURCE = ("--source", "https://git.example.com/fleet.git", "--revision", "main@sha1:" + "b" * 40)
 DECOY_MEDIA_TYPE = "application/vnd.example.decoy.v1.tar+gzip"
+NO_CHANGES = "Plan: 0 to add, 0 to change, 0 to destroy."
+CHART_CM = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+data:
+  greeting: {{ .Values.greeting | default "hello" | quote }}
+"""
 
 
 def _push(tree: Path, url: str, *args: str) -> str:
@@ -52,6 +70,12 @@ def _plan_json(*args: str | Path) -> dict[str, Any]:
     assert result.code == 0, result.err
     data: dict[str, Any] = json.loads(result.out)
     return data
+
+
+def _state(path: Path) -> StateFile:
+    state = LocalBackend(path).read()
+    assert state is not None
+    return state
 
 
 def _one_error_line(result: Result) -> str:
@@ -116,29 +140,29 @@ def test_apply_from_the_tag_then_a_moved_tag_makes_the_plan_stale(
     assert applied.code == 0, applied.err
     assert "Apply complete: 8 created, 0 configured, 0 deleted; 3 owners: 2 applied, 1 unchanged." in applied.out
     assert kubectl_json(kubeapi, "get", "configmap", "settings", "-n", "demo")["data"] == {"color": "blue"}
-    recorded = LocalBackend(state).read()
+    recorded = _state(state)
     revisions = {(o.source_revision, o.source_digest) for o in recorded.owners.values()}
     assert revisions == {(f"{url}@{first}", first)}
 
     replace_in_file(repo / "apps" / "configmap.yaml", "color: blue", "color: red")
     second_plan = run("plan", "clusters/dev", "--source", url, "--plain-http", *target, "--out", "p2.json")
-    assert second_plan.code == 0 and "Plan: 0 to add, 0 to change, 0 to destroy." in second_plan.out, second_plan.out + second_plan.err
+    assert second_plan.code == 0 and NO_CHANGES in second_plan.out, second_plan.err
     moved = _push(repo, url)  # someone pushes to the tag after the plan
     assert moved != first
     stale = run("apply", "p2.json", *target, "--plain-http")
     line = _one_error_line(stale)
     assert f"the plan is stale: the tag {url} points at {moved}, the plan was made from {first}" in line
-    assert LocalBackend(state).read().serial == recorded.serial  # nothing written
+    assert _state(state).serial == recorded.serial  # nothing written
 
     pinned = run("plan", "clusters/dev", "--source", f"{url}@{first}", "--plain-http", *target)
     assert "tag v1 points at" in _one_error_line(pinned)  # a tag and a digest must agree
     by_digest = run("plan", "clusters/dev", "--source", f"oci://{registry.host}/e2e/apply@{first}", "--plain-http",
                     *target)  # fmt: skip
-    assert by_digest.code == 0 and "Plan: 0 to add, 0 to change, 0 to destroy." in by_digest.out, by_digest.err
+    assert by_digest.code == 0 and NO_CHANGES in by_digest.out, by_digest.err
     again = run("apply", "clusters/dev", "--source", url, "--plain-http", *target, "--auto-approve")
     assert again.code == 0, again.err
     assert kubectl_json(kubeapi, "get", "configmap", "settings", "-n", "demo")["data"] == {"color": "red"}
-    assert {o.source_revision for o in LocalBackend(state).read().owners.values()} == {f"{url}@{moved}"}
+    assert {o.source_revision for o in _state(state).owners.values()} == {f"{url}@{moved}"}
 
 
 def test_plan_from_an_exported_tar_with_no_registry_running(tmp_path: Path, cwd: Path) -> None:
@@ -175,15 +199,16 @@ def _push_two_layers(host: str, repository: str, tag: str, color: str) -> str:
     content = _layer({"configmap.yaml": _configmap("from-oci", color)})
     for blob in (config, decoy, content):
         client.put_blob(repository, blob)
+    layers = [Descriptor.of(DECOY_MEDIA_TYPE, decoy), Descriptor.of(FLUX_CONTENT, content)]
     manifest = image_manifest(
-        Descriptor.of(FLUX_CONFIG, config), [Descriptor.of(DECOY_MEDIA_TYPE, decoy), Descriptor.of(FLUX_CONTENT, content)],
-        {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"},
-    )  # fmt: skip
+        Descriptor.of(FLUX_CONFIG, config), layers, {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"}
+    )
     return client.put_manifest(repository, tag, manifest, OCI_MANIFEST)
 
 
 def _configmap(name: str, color: str) -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\ndata:\n  color: {color}\n"
+    meta = f"metadata:\n  name: {name}\n  namespace: default\n"
+    return f"apiVersion: v1\nkind: ConfigMap\n{meta}data:\n  color: {color}\n"
 
 
 def _oci_fleet(root: Path, url: str, ref: str, extra: str = "") -> Path:
@@ -295,8 +320,41 @@ def test_signature_required_and_verified(
     _push(tree, f"oci://{registry.host}/e2e/signed-apps:v1", "--sign-key", str(private))
     verify = "  verify:\n    provider: cosign\n    secretRef:\n      name: cosign-pub\n"
     cluster = _oci_fleet(tmp_path / "verify", f"oci://{registry.host}/e2e/signed-apps", "    tag: v1\n", verify)
-    replace_in_file(cluster / "apps.yaml", f"  layerSelector:\n    mediaType: {FLUX_CONTENT}\n    operation: extract\n", "")
+    selector = f"  layerSelector:\n    mediaType: {FLUX_CONTENT}\n    operation: extract\n"
+    replace_in_file(cluster / "apps.yaml", selector, "")  # the first (only) layer
     refused = run("plan", cluster)
     assert refused.code == 1 and "spec.verify: planned only from a verified artifact" in refused.err
     verified = _plan_json(cluster, "--verify-key", public)
     assert _apps_objects(verified) == {"default_signed-app__ConfigMap": "gold"}
+
+
+def test_charts_mirrored_in_the_artifact_plan_and_apply_with_an_empty_cache(
+    registry: Registry, kubeapi: KubeApi, tmp_path: Path, cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # Helm's own files stay out of the user's home
+    cache = tmp_path / "charts"
+    release = helm_repository("charts", "apps", "http://127.0.0.1:9/unused") + "---\n" + helm_release(
+        "hello", "hello", namespace="apps", source="HelmRepository/apps/charts", chart_extra='      version: "1.x"\n'
+    )  # fmt: skip
+    with ChartRepoServer(tmp_path / "repo") as server:
+        publish_versions(server, tmp_path / "src", "hello", ["1.0.0", "1.3.0"], templates={"cm.yaml": CHART_CM})
+        release = release.replace("http://127.0.0.1:9/unused", server.url)
+        sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
+        root = write_tree(tmp_path / "fleet", {"clusters/dev/sync.yaml": sync, "apps/release.yaml": release})
+        assert run("charts", "pull", root / "clusters" / "dev", "--chart-cache", cache).code == 0
+    url = f"oci://{registry.host}/e2e/with-charts:v1"
+    digest = _push(root, url, "--include-charts", "--cluster", str(root / "clusters" / "dev"), "--chart-cache",
+                   str(cache))  # fmt: skip
+    # the chart repository is gone and the chart cache is empty: charts come from the artifact
+    kubectl_json(kubeapi, "create", "namespace", "apps", "-o", "json")
+    state = tmp_path / "state.json"
+    target = ("--kubeconfig", str(kubeapi.kubeconfig), "--state", str(state), "--init-state")
+    flags = ("--source", url, "--plain-http", "--offline", "--chart-cache", str(tmp_path / "empty"))
+    planned = run("plan", "clusters/dev", *flags, *target, "--out", "plan.json")
+    assert planned.code == 0, planned.err
+    assert "+ create  ConfigMap/apps/hello-settings" in planned.out and f"{url}@{digest}" in planned.out
+    applied = run("apply", "plan.json", *target, "--plain-http")
+    assert applied.code == 0, applied.err
+    assert "HelmRelease/apps/hello: applied: Helm install (no release -> revision 1, deployed)" in applied.out
+    assert kubectl_json(kubeapi, "get", "configmap", "hello-settings", "-n", "apps")["data"] == {"greeting": "hello"}
+    assert not (tmp_path / "empty").exists()  # nothing was fetched into a cache
