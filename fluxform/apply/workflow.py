@@ -382,7 +382,7 @@ def _works(
             continue
         rendered = desired.owner(owner.id)
         manifest = rendered_objects.get(owner.id)
-        revision, digest = owner_source_revision(plan, owner.source)
+        revision, digest = owner_source_revision(plan.settings, plan.source.revision, owner.source)
         work = OwnerWork(
             id=owner.id,
             plan=owner,
@@ -409,7 +409,7 @@ def _works(
                 objects={},
                 manager=plan.live.field_managers.for_owner(owner_id),
                 source_revision=plan.source.revision,
-                source_digest=owner_source_revision(plan, "")[1],
+                source_digest=owner_source_revision(plan.settings, plan.source.revision, "")[1],
             )
     return works, left_out
 

@@ -38,7 +38,6 @@ from fluxform.planner.settings import PlanSettings, SourceMapping
 
 if TYPE_CHECKING:
     from fluxform.planner.model import DesiredState
-    from fluxform.planner.planfile import PlanFile
     from fluxform.planner.releases import HelmOptions
     from fluxform.planner.workflow import FleetRequest
     from fluxform.sources.oci.cosignkey import PublicKey
@@ -326,16 +325,17 @@ class OpenedArtifacts:
         return self._key
 
 
-def owner_source_revision(plan: PlanFile, source: str) -> tuple[str, str]:
+def owner_source_revision(settings: PlanSettings, revision: str, source: str) -> tuple[str, str]:
     """(revision, artifact digest) a state records for an owner reading `source`
-    (`Kind/namespace/name`): its own artifact's pinned reference when the plan mapped that
-    source to one, else the plan's source revision (digest "" unless the fleet is an artifact)."""
-    kind_ns_name = source.split("/")
-    keys = {source, "/".join(kind_ns_name[1:]), kind_ns_name[-1]} if len(kind_ns_name) == 3 else {source}
-    for mapping in plan.settings.artifact_sources:
+    (`Kind/namespace/name`) in a plan with these settings and source `revision`: its own
+    artifact's pinned reference when the plan mapped that source to one, else the plan's
+    revision (digest "" unless the fleet itself is an artifact)."""
+    parts = source.split("/")
+    keys = {source, "/".join(parts[1:]), parts[-1]} if len(parts) == 3 else {source}
+    for mapping in settings.artifact_sources:
         if mapping.name in keys:
             return mapping.path, _split_pinned(mapping.path)[1]
-    return plan.source.revision, _split_pinned(plan.settings.artifact)[1] if plan.settings.artifact else ""
+    return revision, _split_pinned(settings.artifact)[1] if settings.artifact else ""
 
 
 def _commit_of(annotations: Mapping[str, str]) -> str:
@@ -389,7 +389,11 @@ def materialize_revision(recorded: RecordedSource, repository: Path | None = Non
     object store. Anything else (a directory's content digest) cannot be re-made: SourceError."""
     reference, digest = _split_pinned(recorded.revision)
     if digest:
-        with opened_artifacts(replace(recorded.fleet, artifact=recorded.revision)) as opened:
+        if reference.startswith("oci://"):  # the digest alone: the tag has likely moved on since
+            from fluxform.sources.oci.reference import parse_artifact_ref
+
+            reference = str(replace(parse_artifact_ref(reference), tag=""))
+        with opened_artifacts(replace(recorded.fleet, artifact=f"{reference}@{digest}")) as opened:
             assert opened.fleet is not None
             yield opened.fleet.root
         return
