@@ -26,7 +26,14 @@ from fluxform.planner.kustomization.cache import default_cache_dir
 from fluxform.planner.options import ArtifactAccess, FleetOptions, Policy
 from fluxform.target import TargetFlags, UsageProblem
 
-__all__ = ["cluster_options", "fleet_options", "output_option", "partial_option", "state_options"]
+__all__ = [
+    "cluster_options",
+    "fleet_options",
+    "fleet_options_with_artifacts",
+    "output_option",
+    "partial_option",
+    "state_options",
+]
 
 Command = Callable[..., Any]
 
@@ -148,13 +155,30 @@ def _fleet_from(values: dict[str, Any]) -> FleetOptions:
     )
 
 
-def fleet_options(func: Command) -> Command:
-    """Flags of every command that builds a fleet; the command receives `fleet: FleetOptions`."""
+def fleet_options_with_artifacts(func: Command) -> Command:
+    """`fleet_options` of the commands that render from OCI artifacts (plan, apply)."""
+    return _fleet_options(func, artifacts=True)
 
+
+def fleet_options(func: Command) -> Command:
+    """Flags of every command that builds a fleet; the command receives `fleet: FleetOptions`.
+    `--source` naming an OCI artifact is refused here (only plan and apply open artifacts)."""
+    return _fleet_options(func, artifacts=False)
+
+
+def _fleet_options(func: Command, *, artifacts: bool) -> Command:
     @functools.wraps(func)
     def command(*args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name in _FLEET_FLAGS}
-        return func(*args, fleet=_fleet_from(values), **kwargs)
+        fleet = _fleet_from(values)
+        if not artifacts and (fleet.artifact or fleet.artifact_sources):
+            named = fleet.artifact or next(iter(fleet.artifact_sources.values()))
+            raise click.BadParameter(
+                f"{named!r} is an OCI artifact: plan and apply read those; here, unpack it first "
+                "(fluxform artifact pull REF -o DIR) and pass the directory",
+                param_hint="'--source'",
+            )
+        return func(*args, fleet=fleet, **kwargs)
 
     return _apply(
         command,

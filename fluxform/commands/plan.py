@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fluxform.commands.console import progress, stdout_colour
-from fluxform.commands.options import cluster_options, fleet_options, output_option, partial_option
+from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, output_option, partial_option
 from fluxform.commands.validation_flags import validation_options
 from fluxform.errors import StateError
 from fluxform.planner.options import FleetOptions
@@ -58,7 +58,7 @@ __all__ = ["plan", "show"]
 @partial_option
 @validation_options
 @cluster_options
-@fleet_options
+@fleet_options_with_artifacts
 def plan(
     paths: tuple[Path, ...],
     output: str,
@@ -83,6 +83,9 @@ def plan(
     (offline; one plan each: see `fluxform/commands/plan_clusters.py`)."""
     if len(paths) > 1:
         from fluxform.commands.plan_clusters import plan_several
+
+        if fleet.artifact or fleet.artifact_sources:
+            raise click.UsageError("--source with an OCI artifact plans one PATH at a time")
 
         return plan_several(
             paths, output=output, out=out, detailed_exitcode=detailed_exitcode, state_dir=state_dir,

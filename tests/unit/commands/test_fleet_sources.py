@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from fluxform.commands.options import fleet_options
+from fluxform.commands.options import fleet_options_with_artifacts
 from fluxform.planner.options import FleetOptions
 
 SEEN: list[FleetOptions] = []
 
 
 @click.command()
-@fleet_options
+@fleet_options_with_artifacts
 def _probe(fleet: FleetOptions) -> None:
     SEEN.append(fleet)
 
@@ -55,3 +55,11 @@ def test_directories_artifacts_and_the_fleet(tmp_path: Path) -> None:
 def test_one_fleet_artifact_only() -> None:
     result = CliRunner().invoke(_probe, ["--source", "oci://reg/a:v1", "--source", "oci://reg/b:v1"])
     assert result.exit_code == 2 and "the fleet already comes from 'oci://reg/a:v1'" in result.output
+
+
+def test_commands_that_do_not_open_artifacts_refuse_them(tmp_path: Path) -> None:
+    from tests.support.cli import run
+
+    result = run("get", "ks", tmp_path, "--source", "oci://reg:5000/fleet:v1")
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1
+    assert "'oci://reg:5000/fleet:v1' is an OCI artifact: plan and apply read those" in result.err
