@@ -364,3 +364,26 @@ def test_charts_mirrored_in_the_artifact_plan_and_apply_with_an_empty_cache(
     assert "HelmRelease/apps/hello: applied: Helm install (no release -> revision 1, deployed)" in applied.out
     assert kubectl_json(kubeapi, "get", "configmap", "hello-settings", "-n", "apps")["data"] == {"greeting": "hello"}
     assert not (tmp_path / "empty").exists()  # nothing was fetched into a cache
+
+
+def test_a_fleet_whose_own_oci_repository_has_spec_verify_needs_a_verified_artifact(
+    registry: Registry, tmp_path: Path, cwd: Path, keys: tuple[Path, Path, Path]
+) -> None:
+    private, public, _ = keys
+    url = f"oci://{registry.host}/e2e/self-verified"
+    self_source = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: flux-system\n"
+        f"  namespace: flux-system\nspec:\n  interval: 5m\n  url: {url}\n  ref:\n    tag: v1\n"
+        "  verify:\n    provider: cosign\n    secretRef:\n      name: cosign-pub\n"
+    )
+    sync = flux_kustomization("flux-system", "./clusters/dev").replace("kind: GitRepository", "kind: OCIRepository")
+    tree = write_tree(tmp_path / "fleet", {
+        "clusters/dev/flux-system/sync.yaml": self_source + "---\n" + sync,
+        "clusters/dev/settings.yaml": _configmap("settings", "plum"),
+    })  # fmt: skip
+    _push(tree, f"{url}:v1", "--sign-key", str(private))
+    refused = run("plan", "clusters/dev", "--source", f"{url}:v1", "--plain-http")
+    line = _one_error_line(refused)
+    assert "the fleet's OCIRepository/flux-system/flux-system has spec.verify" in line and "--verify-key" in line
+    verified = _plan_json("clusters/dev", "--source", f"{url}:v1", "--plain-http", "--verify-key", public)
+    assert "default_settings__ConfigMap" in {c["id"] for c in verified["changes"]}

@@ -276,7 +276,12 @@ class _Discovery:
                 f"cannot resolve spec.sourceRef {ref} to a local directory",
                 subject=ks.id,
                 location=ks.origin,
-                hint=f"map it with --source {ref.namespace}/{ref.name}=DIR",
+                hint=f"map it with --source {ref.namespace}/{ref.name}="
+                + (
+                    "REF (an oci:// reference, a layout tar or directory) or DIR"
+                    if ref.kind == "OCIRepository"
+                    else "DIR"
+                ),
             )
         self.source_dirs[ref] = root
         return root
