@@ -233,8 +233,9 @@ def _pinned_artifacts(fleet: FleetOptions) -> Iterator[OpenedArtifacts]:
         with opened_artifacts(fleet, check_pins=True) as opened:
             yield opened
     except TagMoved as moved:
+        what = "the tag" if moved.reference.startswith("oci://") else "the artifact"
         raise StalePlan(
-            f"the plan is stale: the tag {moved.reference} points at {moved.now}, the plan was made from "
+            f"the plan is stale: {what} {moved.reference} points at {moved.now}, the plan was made from "
             f"{moved.planned}",
             hint="plan again (fluxform plan ... --out FILE) and apply the new plan",
         ) from None
