@@ -129,7 +129,7 @@ def apply_saved_plan(
             hint="plan with --kubeconfig/--context (or --live) and --out FILE",
         )
     fleet = fleet_options_for(plan.settings, fleet)
-    if not Path(plan.target).is_dir():
+    if not plan.settings.artifact and not Path(plan.target).is_dir():  # an artifact's path is inside it
         raise PlanError(
             f"{plan_path} was made from the fleet path {plan.target}, which is not a directory here",
             hint="run apply from the directory plan ran in, with the fleet checked out at the planned revision",
