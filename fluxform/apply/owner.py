@@ -52,6 +52,7 @@ class OwnerWork:
     objects: Mapping[ObjectId, DesiredObject] = field(repr=False)  # re-rendered (plaintext) by id
     manager: str  # field manager
     source_revision: str
+    source_digest: str = ""  # the OCI manifest digest of its source, when it is an artifact
     rendered: Owner | None = field(default=None, repr=False)  # the re-rendered owner (HelmRelease)
     manifest: Mapping[str, Any] | None = field(default=None, repr=False)  # its Flux object, as rendered
 
@@ -274,6 +275,7 @@ def state_record(
         applied_at=utc_now(),
         applied_by=ctx.by,
         objects=tuple(objects),
+        source_digest=work.source_digest,
         field_manager=work.manager,
     )
     if old is not None and _same(old, record):
@@ -282,10 +284,11 @@ def state_record(
 
 
 def _same(old: OwnerState, new: OwnerState) -> bool:
-    return (old.prune, old.field_manager, old.source_revision) == (
+    return (old.prune, old.field_manager, old.source_revision, old.source_digest) == (
         new.prune,
         new.field_manager,
         new.source_revision,
+        new.source_digest,
     ) and [(o.id, o.api_version, o.digest, o.sealed_values is None) for o in old.objects] == [
         (o.id, o.api_version, o.digest, o.sealed_values is None) for o in new.objects
     ]

@@ -14,8 +14,9 @@ report = apply_saved_plan(Path("plan.json"), fleet, target, ApplyOptions(), obse
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from fluxform.apply.progress import ApplyObserver
 from fluxform.apply.recorder import StateRecorder
 from fluxform.apply.releases import NO_RELEASE_APPLIER, ReleaseApplier
 from fluxform.apply.report import ApplyFailed, ApplyReport, OwnerOutcome, OwnerReport
-from fluxform.apply.staleness import check_live, check_render, check_state
+from fluxform.apply.staleness import StalePlan, check_live, check_render, check_state
 from fluxform.cancellation import Cancelled, shielded
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
@@ -43,12 +44,15 @@ from fluxform.errors import ClusterError, PlanError
 from fluxform.helm.journal import JournalFile as HelmJournal
 from fluxform.helm.release import HeldLock
 from fluxform.objects import ObjectId
+from fluxform.planner.artifacts import OpenedArtifacts, TagMoved, opened_artifacts, owner_source_revision
+from fluxform.planner.live.helm_releases import InstalledReleases
 from fluxform.planner.live.run import LiveOptions
 from fluxform.planner.live.workflow import plan_live, rendered_for_cluster
 from fluxform.planner.model import DesiredObject, DesiredState, OwnerStatus
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.plan import CONTAINER_KINDS, Action, Masking, with_recorded_dependants
 from fluxform.planner.planfile import PlanFile, PlanMode, PlannedChange, plan_file_from, read_plan_file
+from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.settings import PlanSettings
 from fluxform.planner.workflow import plan_settings
 from fluxform.state.backend import StateBackend, locked
@@ -103,6 +107,8 @@ def fleet_options_for(settings: PlanSettings, fleet: FleetOptions) -> FleetOptio
         missing_charts=settings.missing_charts,
         offline=settings.offline,
         chart_cache=Path(settings.chart_cache) if settings.chart_cache else None,
+        artifact=settings.artifact,
+        artifact_sources={m.name: m.path for m in settings.artifact_sources},
     )
 
 
@@ -123,7 +129,7 @@ def apply_saved_plan(
             hint="plan with --kubeconfig/--context (or --live) and --out FILE",
         )
     fleet = fleet_options_for(plan.settings, fleet)
-    if not Path(plan.target).is_dir():
+    if not plan.settings.artifact and not Path(plan.target).is_dir():  # an artifact's path is inside it
         raise PlanError(
             f"{plan_path} was made from the fleet path {plan.target}, which is not a directory here",
             hint="run apply from the directory plan ran in, with the fleet checked out at the planned revision",
@@ -135,10 +141,13 @@ def apply_saved_plan(
             state = target.backend.read()
             check_state(plan, state)
             session = _Session(cluster, discovery, target, options, observer, releases, lock, state)
-            with rendered_for_cluster(Path(plan.target), fleet.request(), cluster, discovery, fleet.helm()) as (
-                desired,
-                secrets,
-                _,
+            with (
+                _pinned_artifacts(fleet) as opened,
+                _rendered(opened, plan, fleet, cluster, discovery) as (
+                    desired,
+                    secrets,
+                    _,
+                ),
             ):
                 _with_helm(session, secrets.scrub)
                 masking = secrets.masking(state)
@@ -159,14 +168,17 @@ def apply_fleet(
 ) -> ApplyReport | None:
     """Plan `path` against the cluster, `show` the plan, and apply it once `confirm` says yes
     (None: not confirmed, nothing written). The lock is held from before the plan."""
-    request = fleet.request()
     with connect(target.cluster) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
-        with locked(target.backend, "apply", timeout=target.lock_timeout) as lock:
+        with locked(target.backend, "apply", timeout=target.lock_timeout) as lock, opened_artifacts(fleet) as opened:
             state = target.backend.read()
             session = _Session(cluster, discovery, target, options, observer, releases, lock, state)
-            with rendered_for_cluster(path, request, cluster, discovery, fleet.helm()) as (desired, secrets, installed):
+            request = opened.request(fleet.request(), target=str(path))
+            helm = opened.helm(fleet.helm())
+            rendered = opened.path(path)
+            assert rendered is not None
+            with rendered_for_cluster(rendered, request, cluster, discovery, helm) as (desired, secrets, installed):
                 _with_helm(session, secrets.scrub)
                 if state is not None:
                     current = Identity(
@@ -188,7 +200,7 @@ def apply_fleet(
                     target=str(path),
                     options=LiveOptions(field_manager=field_manager),
                     discovery=discovery,
-                    settings=plan_settings(request, fleet.helm()),
+                    settings=plan_settings(request, helm),
                     installed=installed,
                 )
                 plan = plan_file_from(planned)
@@ -200,6 +212,33 @@ def apply_fleet(
                 elif not confirm(plan):
                     return None
                 return _execute(session, plan, desired, masking)
+
+
+def _rendered(
+    opened: OpenedArtifacts, plan: PlanFile, fleet: FleetOptions, cluster: ClusterClient, discovery: Discovery
+) -> contextlib.AbstractContextManager[tuple[DesiredState, FleetSecrets, InstalledReleases]]:
+    """The fleet a saved plan names, rendered again from the same sources (artifacts at
+    their recorded digests)."""
+    path = opened.path(Path(plan.target))
+    assert path is not None
+    request = opened.request(fleet.request(), target=plan.target)
+    return rendered_for_cluster(path, request, cluster, discovery, opened.helm(fleet.helm()))
+
+
+@contextlib.contextmanager
+def _pinned_artifacts(fleet: FleetOptions) -> Iterator[OpenedArtifacts]:
+    """The artifacts a saved plan recorded, opened at their digests; a tag that points
+    elsewhere now makes the plan stale (one line naming both digests)."""
+    try:
+        with opened_artifacts(fleet, check_pins=True) as opened:
+            yield opened
+    except TagMoved as moved:
+        what = "the tag" if moved.reference.startswith("oci://") else "the artifact"
+        raise StalePlan(
+            f"the plan is stale: {what} {moved.reference} points at {moved.now}, the plan was made from "
+            f"{moved.planned}",
+            hint="plan again (fluxform plan ... --out FILE) and apply the new plan",
+        ) from None
 
 
 def _with_helm(session: _Session, scrub: Callable[[str], str]) -> None:
@@ -344,13 +383,15 @@ def _works(
             continue
         rendered = desired.owner(owner.id)
         manifest = rendered_objects.get(owner.id)
+        revision, digest = owner_source_revision(plan.settings, plan.source.revision, owner.source)
         work = OwnerWork(
             id=owner.id,
             plan=owner,
             changes=tuple(by_owner.get(owner.id, [])),
             objects={oid: rendered_objects[oid] for oid in objects if rendered_objects[oid].owner == owner.id},
             manager=plan.live.field_managers.for_owner(owner.id),
-            source_revision=plan.source.revision,
+            source_revision=revision,
+            source_digest=digest,
             rendered=rendered,
             manifest=manifest.body if manifest is not None else None,
         )
@@ -369,6 +410,7 @@ def _works(
                 objects={},
                 manager=plan.live.field_managers.for_owner(owner_id),
                 source_revision=plan.source.revision,
+                source_digest=owner_source_revision(plan.settings, plan.source.revision, "")[1],
             )
     return works, left_out
 

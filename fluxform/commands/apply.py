@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fluxform.commands.options import cluster_options, fleet_options
+from fluxform.commands.options import cluster_options, fleet_options_with_artifacts
 from fluxform.errors import FluxformError, StateError
 from fluxform.objects import ObjectId
 from fluxform.planner.options import FleetOptions
@@ -59,7 +59,7 @@ _WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
 @click.option("--force-state", is_flag=True, help="Use a state recorded for another cluster or fleet path (warns).")
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new state).")
 @cluster_options
-@fleet_options
+@fleet_options_with_artifacts
 def apply(
     plan_or_path: Path | None,
     auto_approve: bool,
@@ -86,6 +86,8 @@ def apply(
 
     if suspend_flux and ignore_flux:
         raise click.UsageError("--suspend and --ignore-flux exclude each other")
+    if plan_or_path is None and fleet.artifact:
+        plan_or_path = Path(".")  # --source REF alone: the artifact's root is the cluster path
     saved = plan_or_path is not None and _is_plan_file(plan_or_path)
     if not saved and not auto_approve and not _interactive():
         raise FluxformError(

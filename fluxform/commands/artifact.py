@@ -13,7 +13,6 @@ REF is `oci://HOST/REPO:TAG`, `oci://HOST/REPO@sha256:…`, an OCI layout tar or
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import click
 
 from fluxform.commands.options import fleet_options, output_option
+from fluxform.commands.sizes import parse_size
 from fluxform.helm import ResolvedChart
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
@@ -37,17 +37,6 @@ from fluxform.sources.oci.transfer import export_artifact, import_artifact
 from fluxform.views.tables import format_table
 
 __all__ = ["artifact_group"]
-
-_SIZE = re.compile(r"(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1 << 20, "mb": 10**6, "mib": 1 << 20,
-          "g": 1 << 30, "gb": 10**9, "gib": 1 << 30}  # fmt: skip
-
-
-def _size(value: str) -> int:
-    match = _SIZE.fullmatch(value.strip())
-    if not match:
-        raise click.BadParameter(f"{value!r}: expected a size such as 512MiB or 100000000")
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 def _registry_options(func: Any) -> Any:
@@ -81,7 +70,9 @@ def _verify_option(func: Any) -> Any:
 def _materialize_options(opts: dict[str, Any]) -> MaterializeOptions:
     access = RegistryAccess(plain_http=bool(opts.get("plain_http")), ca_file=opts.get("ca_file"))
     key = load_public_key(opts["verify_key"]) if opts.get("verify_key") else None
-    return MaterializeOptions(access=access, verify_key=key, max_size=_size(str(opts.get("max_artifact_size") or "0")))
+    return MaterializeOptions(
+        access=access, verify_key=key, max_size=parse_size(str(opts.get("max_artifact_size") or "0"))
+    )
 
 
 @click.group("artifact")
@@ -203,7 +194,7 @@ def push(
         annotations=_annotations(annotation_values),
         charts=charts,
         sign_key=load_private_key(sign_key, key_password()) if sign_key else None,
-        max_size=_size(str(opts.get("max_artifact_size") or DEFAULT_MAX_SIZE)),
+        max_size=parse_size(str(opts.get("max_artifact_size") or DEFAULT_MAX_SIZE)),
     )
     access = RegistryAccess(plain_http=bool(opts.get("plain_http")), ca_file=opts.get("ca_file"))
     result = push_artifact(request, access)

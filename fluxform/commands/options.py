@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,17 @@ import click
 
 from fluxform.limits import DEFAULT_BUILD_TIMEOUT
 from fluxform.planner.kustomization.cache import default_cache_dir
-from fluxform.planner.options import FleetOptions, Policy
+from fluxform.planner.options import ArtifactAccess, FleetOptions, Policy
 from fluxform.target import TargetFlags, UsageProblem
 
-__all__ = ["cluster_options", "fleet_options", "output_option", "partial_option", "state_options"]
+__all__ = [
+    "cluster_options",
+    "fleet_options",
+    "fleet_options_with_artifacts",
+    "output_option",
+    "partial_option",
+    "state_options",
+]
 
 Command = Callable[..., Any]
 
@@ -46,6 +54,10 @@ _FLEET_FLAGS = (
     "keys_dir",
     "build_timeout",
     "root_ks",
+    "verify_key",
+    "plain_http",
+    "ca_file",
+    "max_artifact_size",
 )
 _TARGET_FLAGS = (
     "config_file",
@@ -65,14 +77,51 @@ def _apply(func: Command, options: Sequence[Callable[[Command], Command]]) -> Co
     return func
 
 
-def _parse_sources(values: Sequence[str]) -> dict[str, Path]:
-    sources: dict[str, Path] = {}
+@dataclass(frozen=True)
+class _Sources:
+    directories: dict[str, Path]  # NAME=DIR
+    artifacts: dict[str, str]  # NAME=REF, REF an OCI artifact
+    fleet: str  # REF: the fleet itself from an OCI artifact ("" = PATH on disk)
+
+
+def _is_artifact(text: str) -> bool:
+    """An oci:// reference, a layout tar file or a layout directory (it holds `oci-layout`)."""
+    path = Path(text)
+    return text.startswith("oci://") or path.is_file() or (path / "oci-layout").is_file()
+
+
+def _parse_sources(values: Sequence[str]) -> _Sources:
+    directories: dict[str, Path] = {}
+    artifacts: dict[str, str] = {}
+    fleet = ""
     for value in values:
-        name, sep, directory = value.partition("=")
-        if not sep or not name or not directory:
-            raise click.BadParameter(f"{value!r}: expected NAME=DIR (NAME as name, namespace/name or Kind/ns/name)")
-        sources[name] = Path(directory)
-    return sources
+        name, sep, where = value.partition("=")
+        if value.startswith("oci://") or not sep:
+            if fleet:
+                raise click.BadParameter(f"{value!r}: the fleet already comes from {fleet!r} (one --source REF)")
+            fleet = value
+            continue
+        if not name or not where:
+            raise click.BadParameter(
+                f"{value!r}: expected NAME=DIR or NAME=REF (NAME as name, namespace/name or Kind/ns/name), "
+                "or REF alone for the fleet itself"
+            )
+        if _is_artifact(where):
+            artifacts[name] = where
+        else:
+            directories[name] = Path(where)
+    return _Sources(directories, artifacts, fleet)
+
+
+def _artifact_access(values: dict[str, Any]) -> ArtifactAccess:
+    from fluxform.commands.sizes import parse_size
+
+    return ArtifactAccess(
+        plain_http=bool(values["plain_http"]),
+        ca_file=Path(values["ca_file"]) if values["ca_file"] else None,
+        verify_key=Path(values["verify_key"]) if values["verify_key"] else None,
+        max_size=parse_size(str(values["max_artifact_size"])),
+    )
 
 
 def _policy_option(flag: str, help_text: str) -> Callable[[Command], Command]:
@@ -82,8 +131,12 @@ def _policy_option(flag: str, help_text: str) -> Callable[[Command], Command]:
 
 
 def _fleet_from(values: dict[str, Any]) -> FleetOptions:
+    sources = _parse_sources(values["source"] or ())
     return FleetOptions(
-        sources=_parse_sources(values["source"] or ()),
+        sources=sources.directories,
+        artifact=sources.fleet,
+        artifact_sources=sources.artifacts,
+        artifact_access=_artifact_access(values),
         repo_root=Path(values["repo_root"]) if values["repo_root"] else None,
         strict_substitute=values["strict_substitute"],
         jobs=values["jobs"] or 0,
@@ -102,18 +155,42 @@ def _fleet_from(values: dict[str, Any]) -> FleetOptions:
     )
 
 
-def fleet_options(func: Command) -> Command:
-    """Flags of every command that builds a fleet; the command receives `fleet: FleetOptions`."""
+def fleet_options_with_artifacts(func: Command) -> Command:
+    """`fleet_options` of the commands that render from OCI artifacts (plan, apply)."""
+    return _fleet_options(func, artifacts=True)
 
+
+def fleet_options(func: Command) -> Command:
+    """Flags of every command that builds a fleet; the command receives `fleet: FleetOptions`.
+    `--source` naming an OCI artifact is refused here (only plan and apply open artifacts)."""
+    return _fleet_options(func, artifacts=False)
+
+
+def _fleet_options(func: Command, *, artifacts: bool) -> Command:
     @functools.wraps(func)
     def command(*args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name in _FLEET_FLAGS}
-        return func(*args, fleet=_fleet_from(values), **kwargs)
+        fleet = _fleet_from(values)
+        if not artifacts and (fleet.artifact or fleet.artifact_sources):
+            named = fleet.artifact or next(iter(fleet.artifact_sources.values()))
+            raise click.BadParameter(
+                f"{named!r} is an OCI artifact: plan and apply read those; here, unpack it first "
+                "(fluxform artifact pull REF -o DIR) and pass the directory",
+                param_hint="'--source'",
+            )
+        return func(*args, fleet=fleet, **kwargs)
 
     return _apply(
         command,
         [
-            click.option("--source", multiple=True, metavar="NAME=DIR", help="Map a Flux source to a local directory."),
+            click.option(
+                "--source",
+                multiple=True,
+                metavar="NAME=DIR|NAME=REF|REF",
+                help="Map a Flux source to a local directory or an OCI artifact (REF: oci://HOST/REPO:TAG, "
+                "oci://HOST/REPO@sha256:..., an OCI layout tar or directory); REF alone: the fleet itself comes "
+                "from that artifact and PATH is a directory inside it.",
+            ),
             click.option(
                 "--repo-root", type=click.Path(file_okay=False), help="Root of the self source (default: found)."
             ),
@@ -176,6 +253,23 @@ def fleet_options(func: Command) -> Command:
                 "--keys-dir",
                 type=click.Path(exists=True, file_okay=False),
                 help="Directory of Secret manifests named by spec.decryption.secretRef (Flux's sops-age).",
+            ),
+            click.option(
+                "--verify-key",
+                type=click.Path(exists=True, dir_okay=False),
+                help="cosign public key: OCI artifacts are used only when a signature verifies with it (offline).",
+            ),
+            click.option("--plain-http", is_flag=True, help="Talk HTTP, not HTTPS, to OCI registries (internal ones)."),
+            click.option(
+                "--ca-file",
+                type=click.Path(exists=True, dir_okay=False),
+                help="PEM CA certificate to trust for OCI registries (self-signed / private CA).",
+            ),
+            click.option(
+                "--max-artifact-size",
+                default="512MiB",
+                show_default=True,
+                help="Refuse OCI artifacts (compressed layer or unpacked files) larger than this.",
             ),
         ],
     )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fluxform.commands.console import progress, stdout_colour
-from fluxform.commands.options import cluster_options, fleet_options, output_option, partial_option
+from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, output_option, partial_option
 from fluxform.commands.validation_flags import validation_options
 from fluxform.errors import StateError
 from fluxform.planner.options import FleetOptions
@@ -30,6 +30,8 @@ from fluxform.target import Target, TargetFlags, resolve_target
 
 if TYPE_CHECKING:
     from fluxform.planner.planfile import PlanFile
+    from fluxform.planner.releases import HelmOptions
+    from fluxform.planner.workflow import FleetRequest
 
 __all__ = ["plan", "show"]
 
@@ -56,7 +58,7 @@ __all__ = ["plan", "show"]
 @partial_option
 @validation_options
 @cluster_options
-@fleet_options
+@fleet_options_with_artifacts
 def plan(
     paths: tuple[Path, ...],
     output: str,
@@ -82,12 +84,15 @@ def plan(
     if len(paths) > 1:
         from fluxform.commands.plan_clusters import plan_several
 
+        if fleet.artifact or fleet.artifact_sources:
+            raise click.UsageError("--source with an OCI artifact plans one PATH at a time")
+
         return plan_several(
             paths, output=output, out=out, detailed_exitcode=detailed_exitcode, state_dir=state_dir,
             init_state=init_state, force_state=force_state, partial=partial, validation=validation, target=target,
             fleet=fleet,
         )  # fmt: skip
-    path = paths[0] if paths else None
+    path = paths[0] if paths else (Path(".") if fleet.artifact else None)  # --source REF: its root
     if target.state_path is not None and not target.state_path.exists() and not init_state:
         raise StateError(
             f"state file {target.state_path} does not exist",
@@ -119,7 +124,26 @@ def _plan(
 ) -> Plan:
     """The plan, offline or against the cluster the target names, reporting to `observer`."""
     assert resolved.fleet_path is not None
-    request = replace(fleet.request(progress=observer), validation=validation)
+    from fluxform.planner.artifacts import opened_artifacts
+
+    with opened_artifacts(fleet) as opened:
+        request = replace(fleet.request(progress=observer), validation=validation)
+        request = opened.request(request, target=str(resolved.fleet_path))
+        path = opened.path(resolved.fleet_path)
+        assert path is not None
+        return _render_plan(replace(resolved, fleet_path=path), request, opened.helm(fleet.helm()), field_manager,
+                            force_state, observer)  # fmt: skip
+
+
+def _render_plan(
+    resolved: Target,
+    request: FleetRequest,
+    helm: HelmOptions,
+    field_manager: str,
+    force_state: bool,
+    observer: Progress,
+) -> Plan:
+    assert resolved.fleet_path is not None
     if resolved.cluster is not None:
         from fluxform.planner.live.run import LiveOptions
         from fluxform.planner.live.workflow import plan_fleet_live
@@ -130,13 +154,13 @@ def _plan(
             state_path=resolved.state,
             cluster_options=resolved.cluster,
             live_options=LiveOptions(field_manager=field_manager, progress=observer),
-            helm=fleet.helm(),
+            helm=helm,
             force_state=force_state,
         )
     from fluxform.planner.workflow import plan_fleet
 
     check = StateCheck(context=resolved.config.context, force=force_state)
-    return plan_fleet(resolved.fleet_path, request, state_path=resolved.state, helm=fleet.helm(), state_check=check)
+    return plan_fleet(resolved.fleet_path, request, state_path=resolved.state, helm=helm, state_check=check)
 
 
 @click.command()

@@ -27,7 +27,10 @@ if TYPE_CHECKING:  # the pipeline is imported when a request is made, not to par
     from fluxform.planner.workflow import FleetRequest
     from fluxform.progress import Progress
 
-__all__ = ["FleetOptions", "Policy"]
+__all__ = ["ArtifactAccess", "FleetOptions", "Policy"]
+
+#: --max-artifact-size default: a compressed layer, or the files it unpacks to
+DEFAULT_MAX_ARTIFACT_SIZE = 512 << 20
 
 
 class Policy(StrEnum):
@@ -35,6 +38,17 @@ class Policy(StrEnum):
 
     ERROR = "error"  # fail the plan, naming the owner
     WARN = "warn"  # plan the rest; the owner is listed as not planned, with the reason
+
+
+@dataclass(frozen=True)
+class ArtifactAccess:
+    """How OCI artifacts are reached and checked (`--plain-http`, `--ca-file`, `--verify-key`,
+    `--max-artifact-size`); paths only, so parsing flags imports no registry client."""
+
+    plain_http: bool = False  # HTTP instead of HTTPS (internal registries)
+    ca_file: Path | None = None  # a private CA trusted besides the system's
+    verify_key: Path | None = None  # cosign public key: artifacts must carry a signature it verifies
+    max_size: int = DEFAULT_MAX_ARTIFACT_SIZE  # compressed layer and unpacked files, in bytes
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,12 @@ class FleetOptions:
     missing_keys: Policy = Policy.ERROR
     root_kustomization: Path | None = None  # --root-ks: the file of the Kustomization owning the start path
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds one kustomize build may take
+    #: `--source REF` (oci://HOST/REPO:TAG, …@sha256:…, an OCI layout tar or directory): the
+    #: fleet itself comes from that artifact, and PATH is a directory inside it
+    artifact: str = ""
+    #: `--source NAME=REF` where REF is an OCI artifact (Flux OCIRepository sources)
+    artifact_sources: Mapping[str, str] = field(default_factory=dict)
+    artifact_access: ArtifactAccess = field(default_factory=ArtifactAccess)
 
     @property
     def build_cache_dir(self) -> Path | None:

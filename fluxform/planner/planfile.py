@@ -62,7 +62,7 @@ __all__ = [
     "write_plan_file",
 ]
 
-FORMAT_VERSION = "2.1"
+FORMAT_VERSION = "2.2"
 JSON_KEY = "json_key"  # field metadata: the JSON key, when it is not the field's name
 _DIFFED = (Action.UPDATE, Action.REPLACE)
 _REMOVALS = (Action.DELETE, Action.FORGET)

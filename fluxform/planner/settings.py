@@ -23,10 +23,10 @@ __all__ = ["LiveTarget", "PlanSettings", "SourceMapping"]
 
 @dataclass(frozen=True)
 class SourceMapping:
-    """A `--source NAME=DIR` mapping."""
+    """A `--source NAME=DIR` mapping (or, in `artifact_sources`, NAME=pinned artifact)."""
 
     name: str  # name, namespace/name or Kind/namespace/name, as given
-    path: str  # the directory, as given (relative to the directory `plan` ran in)
+    path: str  # the directory (or artifact reference), as given (relative to the directory `plan` ran in)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,13 @@ class PlanSettings:
     #: the cluster directory, relative to the repository root, as the render found it: apply
     #: records it in the state it writes (fluxform.state.identity), and refuses a state of another
     fleet_path: str = ""
+    #: `--source REF`: the OCI artifact the fleet was planned from, pinned to its manifest
+    #: digest (oci://HOST/REPO:TAG@sha256:…, FILE.tar@sha256:…); "" = the fleet directory.
+    #: Apply opens that digest again and refuses the plan when the tag points elsewhere.
+    artifact: str = ""
+    #: OCI artifacts of Flux sources (`--source NAME=REF`, or an OCIRepository's spec.url as
+    #: `OCIRepository/<ns>/<name>`), pinned the same way, sorted by name
+    artifact_sources: tuple[SourceMapping, ...] = ()
 
     def with_render_facts(self, render: Mapping[str, Any]) -> PlanSettings:
         """These settings with what the render itself recorded (`DesiredState.settings`),

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import Cause, DesiredState
@@ -25,6 +26,9 @@ from fluxform.state.backend import StateBackend
 from fluxform.state.identity import Identity, StateCheck, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
+
+if TYPE_CHECKING:
+    from fluxform.planner.artifacts import OpenedArtifacts
 
 __all__ = [
     "FleetRequest",
@@ -43,6 +47,9 @@ class FleetRequest:
     secrets: SecretOptions = field(default_factory=SecretOptions)
     partial: PartialPolicy = field(default_factory=PartialPolicy)  # owners left out the run accepts
     validation: ValidationOptions = field(default_factory=ValidationOptions)  # schema check (off by default)
+    #: OCI artifacts the render reads (planner/artifacts.py): recorded pinned in the plan's settings
+    artifacts: OpenedArtifacts | None = None
+    target: str = ""  # what the plan says was planned ("" = the path rendered)
 
     def discover_options(self) -> DiscoverOptions:
         """Discovery's options, with the schema check when it is on."""
@@ -82,6 +89,8 @@ def rendered_fleet(path: Path, request: FleetRequest) -> Iterator[tuple[DesiredS
     """The desired state, with the secrets handle still open (for masking or rendering)."""
     with FleetSecrets(request.secrets) as secrets:
         desired = discover(path, replace(request.discover_options(), decryptor=secrets))  # scrubbed there
+        if request.artifacts is not None:
+            request.artifacts.check(desired)
         warnings = (*desired.diagnostics, *secrets.scrub_diagnostics(secrets.diagnostics()))
         yield replace(desired, diagnostics=warnings), secrets
 
@@ -94,7 +103,7 @@ def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettin
     def policy(cause: Cause) -> Policy:
         return Policy.WARN if cause in request.partial.accepted else Policy.ERROR
 
-    return PlanSettings(
+    settings = PlanSettings(
         repo_root=str(discover.repo_root) if discover.repo_root is not None else "",
         root_kustomization=str(discover.root_kustomization) if discover.root_kustomization is not None else "",
         sources=tuple(SourceMapping(name, str(path)) for name, path in sorted(discover.sources.items())),
@@ -106,6 +115,7 @@ def plan_settings(request: FleetRequest, helm: HelmOptions | None) -> PlanSettin
         offline=helm.offline,
         chart_cache=str(helm.cache.root) if helm.cache is not None else "",
     )
+    return request.artifacts.settings(settings) if request.artifacts is not None else settings
 
 
 def plan_fleet(
@@ -126,4 +136,5 @@ def plan_fleet(
     with rendered_fleet(path, request) as (desired, secrets):
         desired = checked_state_identity(desired, state, state_path, Identity(context=check.context), check.force)
         masking = secrets.masking(state)
-        return plan_offline(desired, state, masking, target=str(path), settings=plan_settings(request, helm))
+        settings = plan_settings(request, helm)
+        return plan_offline(desired, state, masking, target=request.target or str(path), settings=settings)

@@ -62,7 +62,7 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(tmp_path: Path) -> No
 def test_json_format_is_the_documented_schema(tmp_path: Path) -> None:
     result = run("plan", STAGING, "--keys-dir", KEYS, "--format", "json", "--out", tmp_path / "p.json")
     data = json.loads(result.out)
-    assert data["format_version"] == "2.1"
+    assert data["format_version"] == "2.2"
     assert data["summary"] == {"add": 46, "change": 0, "destroy": 0, "forget": 0, "unchanged": 0, "not_planned": 0}
     assert (tmp_path / "p.json").read_text() == result.out
     assert oct((tmp_path / "p.json").stat().st_mode & 0o777) == "0o600"

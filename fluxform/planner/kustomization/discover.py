@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fluxform import yamlio
 from fluxform.decrypt.buildmask import mask_like_flux_build
@@ -67,6 +67,7 @@ from fluxform.sources.git import GitRepository
 
 __all__ = [
     "ROOT_OWNER_NAME",
+    "ArtifactSources",
     "DiscoverOptions",
     "DiscoveryContext",
     "HelmHook",
@@ -81,6 +82,20 @@ HelmHook = Callable[["DiscoveryContext"], tuple[list[Owner], list[Diagnostic]]]
 
 #: (group, kind) -> namespaced, per the cluster's API discovery; None: the cluster does not serve it
 ClusterScope = Callable[[str, str], bool | None]
+
+
+class ArtifactSources(Protocol):
+    """Sources that are OCI artifacts (planner/artifacts.py): each returns the unpacked,
+    verified tree of a source, or None when it is not one of its own. `body` is the source
+    object as the fleet defines it (None: the fleet does not define it)."""
+
+    def mapped(self, ref: SourceRef, body: Mapping[str, Any] | None) -> Path | None:
+        """A `--source NAME=REF` artifact mapping."""
+        ...
+
+    def from_spec(self, ref: SourceRef, body: Mapping[str, Any] | None) -> Path | None:
+        """An OCIRepository pulled from its own spec.url and spec.ref."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,11 @@ class DiscoverOptions:
     progress: Progress = field(default=NO_PROGRESS, compare=False)  # builds (and the Helm hook's renders) report here
     #: a plan's schema check (planner/validation.py): an owner it fails is not planned
     validator: OwnerValidator | None = None
+    #: sources that are OCI artifacts (--source NAME=REF, OCIRepository spec.url); None: none
+    artifact_sources: ArtifactSources | None = field(default=None, compare=False)
+    #: the revision the self source is at when it is not the directory's content digest
+    #: (the fleet came from an OCI artifact: its reference pinned to the manifest digest)
+    source_revision: str = ""
 
 
 @dataclass
@@ -256,20 +276,33 @@ class _Discovery:
                 f"cannot resolve spec.sourceRef {ref} to a local directory",
                 subject=ks.id,
                 location=ks.origin,
-                hint=f"map it with --source {ref.namespace}/{ref.name}=DIR",
+                hint=f"map it with --source {ref.namespace}/{ref.name}="
+                + (
+                    "REF (an oci:// reference, a layout tar or directory) or DIR"
+                    if ref.kind == "OCIRepository"
+                    else "DIR"
+                ),
             )
         self.source_dirs[ref] = root
         return root
 
     def _source_dir(self, ref: SourceRef, self_artifact: Artifact) -> Path | None:
-        """Where a source's artifact is: a --source mapping, or the self source."""
+        """Where a source's artifact is: a --source mapping (a directory or an OCI artifact),
+        the self source, or an OCIRepository's own registry."""
         for key in (f"{ref.kind}/{ref.namespace}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
             if key in self.options.sources:
                 body = self.lookup(ref.kind, ref.namespace, ref.name)
                 ignore = self._ignore_of(ref, [body]) if body is not None else ""
                 return self.artifact(self.options.sources[key], ignore).root
+        oci = self.options.artifact_sources
+        source = self.objects.get(ref.id)
+        body = source.body if source is not None else None
+        if oci is not None and (mapped := oci.mapped(ref, body)) is not None:
+            return mapped
         if ref == self.self_source or (self.self_source is None and ref.name == "flux-system"):
             return self_artifact.root
+        if oci is not None:
+            return oci.from_spec(ref, body)
         return None
 
     def _generated(self, ks: FluxKustomization, self_artifact: Artifact) -> Path:
@@ -582,7 +615,7 @@ class _Discovery:
             stand_ins=frozenset(self.stand_ins),
             inputs=dict(self.inputs),
             lookups={k: frozenset(v) for k, v in self.lookups.items()},
-            source_revision=self_artifact.digest,
+            source_revision=self.options.source_revision or self_artifact.digest,
             # owner by owner in dependency order, so a render standing in for some owners
             # reports the same warnings in the same order as a full one
             diagnostics=(*self.diagnostics, *(d for o in ordered for d in o.diagnostics), *dag_diags),

@@ -62,7 +62,6 @@ def plan_fleet_live(
     cluster's Kubernetes version and API versions (Helm's `.Capabilities`), as
     helm-controller renders them; the request's own Helm hook is replaced."""
     state = load_state(state_path)
-    settings = plan_settings(request, helm)
     with connect(cluster_options) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
@@ -74,10 +73,10 @@ def plan_fleet_live(
                 state,
                 secrets.masking(state),
                 cluster,
-                target=str(path),
+                target=request.target or str(path),
                 options=live_options or LiveOptions(),
                 discovery=discovery,
-                settings=settings,
+                settings=plan_settings(request, helm),  # after the render: artifacts it pinned
                 installed=releases,
             )
 

@@ -201,7 +201,7 @@ def _drop(*path: str | int) -> Callable[[dict[str, Any]], None]:
 
 
 BAD_FILES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    ("old-major", _set("format_version", value="1.0"), "format 1.0 is not supported (this fluxform reads 2.1)"),
+    ("old-major", _set("format_version", value="1.0"), "format 1.0 is not supported (this fluxform reads 2.2)"),
     ("new-major", _set("format_version", value="3.0"), "plan file format 3.0 is not supported"),
     ("unknown-action", _set("changes", 0, "action", value="explode"), "changes[0].action: 'explode' is not one of"),
     ("bad-owner-id", _set("changes", 0, "owner_id", value="apps"), "changes[0].owner_id: not a Flux inventory id"),
