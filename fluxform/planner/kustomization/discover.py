@@ -291,8 +291,8 @@ class _Discovery:
         the self source, or an OCIRepository's own registry."""
         for key in (f"{ref.kind}/{ref.namespace}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
             if key in self.options.sources:
-                body = self.lookup(ref.kind, ref.namespace, ref.name)
-                ignore = self._ignore_of(ref, [body]) if body is not None else ""
+                source = self.objects.get(ref.id)  # by its API group: lookup() is for core kinds
+                ignore = self._ignore_of(ref, [source.body]) if source is not None else ""
                 return self.artifact(self.options.sources[key], ignore).root
         oci = self.options.artifact_sources
         source = self.objects.get(ref.id)

@@ -220,3 +220,31 @@ def test_git_repository_ignore_is_applied_after_sourceignore(tmp_path: Path) -> 
 
     names = {i.name for i in state.objects() if i.kind == "ConfigMap"}
     assert names == {"kept"}
+
+
+def test_a_source_mapped_to_a_directory_is_filtered_with_its_own_spec_ignore(tmp_path: Path) -> None:
+    """`--source NAME=DIR`: the mapped directory becomes the GitRepository's artifact, so its
+    `spec.ignore` applies to it as source-controller applies it to the checkout."""
+    platform = FLUX_SYSTEM_SOURCE.replace("name: flux-system\n  namespace", "name: platform\n  namespace")
+    platform += "  ignore: |\n    /apps/drafts/\n"
+    root = write_tree(
+        tmp_path / "repo",
+        {
+            "clusters/dev/sync.yaml": f"{flux_kustomization('flux-system', './clusters/dev')}---\n{FLUX_SYSTEM_SOURCE}",
+            "clusters/dev/platform.yaml": platform + "---\n" + flux_kustomization("apps", "./apps", source="platform"),
+        },
+    )
+    other = write_tree(
+        tmp_path / "platform",
+        {
+            "apps/live.yaml": textwrap.dedent(cm("live", "default", "a: b")),
+            "apps/drafts/draft.yaml": textwrap.dedent(cm("draft", "default", "a: b")),
+        },
+    )
+
+    state = discover(
+        root / "clusters/dev",
+        DiscoverOptions(repo_root=root, sources={"platform": other}, cache=BuildCache.disabled()),
+    )
+
+    assert {i.name for i in state.objects() if i.kind == "ConfigMap"} == {"live"}
