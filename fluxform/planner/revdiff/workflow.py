@@ -37,7 +37,14 @@ from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
 from fluxform.planner.releases import ReleaseHook
 from fluxform.planner.revdiff.carry import carry_forward
-from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
+from fluxform.planner.revdiff.changed import (
+    IndexRoots,
+    IndexStore,
+    RenderIndex,
+    index_state,
+    owner_inputs,
+    self_ignore_of,
+)
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
 from fluxform.planner.revdiff.dependants import changed_dependants
 from fluxform.planner.revdiff.digests import ObjectDigest
@@ -112,7 +119,7 @@ class _Revision:
         self.repo, self.commit, self.scratch, self.timings = repo, commit, scratch / commit, timings
         self.listing = RevisionListing.read(repo, commit)
         self.tree = LazyCheckout(repo, self.listing, self.scratch / "tree", skeleton=False)
-        self._artifacts: dict[str, tuple[LazyCheckout, Artifact]] = {}
+        self._artifacts: dict[tuple[str, str], tuple[LazyCheckout, Artifact]] = {}
         _add(timings, "checkout", started)
 
     def is_dir(self, path: Path) -> bool:
@@ -129,16 +136,17 @@ class _Revision:
         self.tree.want(paths) if paths is not None else self.tree.want_all()
         _add(self.timings, "checkout", started)
 
-    def artifact(self, prefix: str) -> tuple[LazyCheckout, Artifact]:
-        """The artifact of the source root `prefix` (repository-relative; "" the top)."""
-        if prefix not in self._artifacts:
+    def artifact(self, prefix: str, ignore: str = "") -> tuple[LazyCheckout, Artifact]:
+        """The artifact of the source root `prefix` (repository-relative; "" the top), as
+        source-controller filters it with the source's spec.ignore `ignore`."""
+        if (prefix, ignore) not in self._artifacts:
             started = time.perf_counter()
-            keep, digest = artifact_filter(self.repo, self.listing, prefix)
+            keep, digest = artifact_filter(self.repo, self.listing, prefix, ignore)
             root = self.scratch / f"artifact-{len(self._artifacts)}"
             checkout = LazyCheckout(self.repo, self.listing, root, prefix=prefix, keep=keep, skeleton=False)
-            self._artifacts[prefix] = (checkout, Artifact(self.tree.root / prefix, root, digest))
+            self._artifacts[(prefix, ignore)] = (checkout, Artifact(self.tree.root / prefix, root, digest))
             _add(self.timings, "artifact", started)
-        return self._artifacts[prefix]
+        return self._artifacts[(prefix, ignore)]
 
 
 def _add(timings: dict[str, float], stage: str, started: float) -> None:
@@ -199,19 +207,18 @@ class _Run:
         assert options.repo_root is not None
         prefix = options.repo_root.resolve().relative_to(revision.tree.root.resolve()).as_posix()
         prefix = "" if prefix == "." else prefix
-        checkout, artifact = revision.artifact(prefix)
-        started = time.perf_counter()
-        if selection is None or not selection.lazy:
-            checkout.want_all()
-        else:
-            checkout.want(relative([*selection.files(), cluster], prefix))
-            checkout.want_generated(relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
-            checkout.want_flat(relative(selection.flat_dirs(), prefix))
-        _add(self.timings, "checkout", started)
+        used: dict[str, tuple[LazyCheckout, Artifact]] = {}
+
+        def self_artifact(ignore: str) -> Artifact:
+            """The self source's artifact, filtered with its spec.ignore once discovery read it."""
+            used[ignore] = revision.artifact(prefix, ignore)
+            self._fill(used[ignore][0], cluster, prefix, selection)
+            return used[ignore][1]
+
         stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
         options = replace(
             options,
-            artifacts={options.repo_root: artifact},
+            artifacts={options.repo_root: self_artifact},
             source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
             stand_ins=stand_ins,
             stand_in_scopes=scopes,
@@ -224,7 +231,19 @@ class _Run:
         _add(self.timings, "render", started)
         for stage, seconds in state.timings.items():
             self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
+        checkout, artifact = used[str(state.settings.get("self_ignore") or "")]
         return state, IndexRoots(artifact.root, prefix, frozenset(options.sources), self.charts_fixed), checkout
+
+    def _fill(self, checkout: LazyCheckout, cluster: str, prefix: str, selection: Selection | None) -> None:
+        """Write what the render of `selection` reads (None or not lazy: everything)."""
+        started = time.perf_counter()
+        if selection is None or not selection.lazy:
+            checkout.want_all()
+        else:
+            checkout.want(relative([*selection.files(), cluster], prefix))
+            checkout.want_generated(relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
+            checkout.want_flat(relative(selection.flat_dirs(), prefix))
+        _add(self.timings, "checkout", started)
 
     def render_selected(self, commit: str, cluster: str, selection: Selection) -> Rendered:
         """A render of the selected owners once everything they read and looked up was
@@ -336,6 +355,10 @@ class _Run:
         prefetch = index.affected(self.changed)  # may render: their files are written up front
         selection = Selection.of(index, first, conditional=True, prefetch=prefetch)
         head_side = self.render_selected(head, cluster, selection)
+        if self_ignore_of(head_side.state) != index.self_ignore:  # every owner reads another artifact
+            _count(self.timings, "whole")
+            before = base_state if base_state is not None else self._render_whole(base, cluster)
+            return self.compare(cluster, before, self._render_whole(head, cluster), masking, None)
         self._keep_head(self.index_key(head, cluster), index, head_side)
         took = head_side.took(index)
         if base_state is None:  # the base renders what the head did not take from the index
