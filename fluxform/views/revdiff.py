@@ -27,8 +27,15 @@ from typing import Any
 from fluxform import __version__, yamlio
 from fluxform.planner.planfile import planned_change
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, OwnerDiff, count_changes
-from fluxform.views.changes import largest_owners
-from fluxform.views.plan import change_entry, entries_lines, markdown_entries, summary_line
+from fluxform.views.changes import across_owners, largest_owners
+from fluxform.views.plan import (
+    across_lines,
+    change_entry,
+    entries_lines,
+    markdown_across,
+    markdown_entries,
+    summary_line,
+)
 
 __all__ = [
     "MARKDOWN_LIMIT",
@@ -115,11 +122,16 @@ def render_diff_text(diff: FleetDiff | Mapping[str, Any], *, colour: bool = Fals
     lines = [f"fluxform diff {_revisions(data)}", f"  mode: {data['mode']}, {files} file(s) changed"]
     for cluster in data["clusters"]:
         lines += ["", _cluster_title(cluster)]
-        for owner in cluster["owners"]:
+        groups, rest = across_owners([owner["changes"] for owner in cluster["owners"]])
+        lines += ["  " + line for line in across_lines(groups, colour)[1:]]
+        for owner, shown in zip(cluster["owners"], rest, strict=True):
             lines.append(f"  {owner['id']}  ({owner['path']})" + (f"  [{owner['status']}]" if owner["status"] else ""))
             if owner["note"]:
                 lines.append(f"    {owner['note']}")
-            lines += ["  " + line for line in entries_lines(owner["changes"], colour)]
+            lines += ["  " + line for line in entries_lines(shown, colour)]
+            if len(shown) < len(owner["changes"]):
+                across = len(owner["changes"]) - len(shown)
+                lines.append(f"    ~ {across} update(s) made alike across owners, listed above")
         if cluster["unchanged_owners"]:
             lines.append(f"  ({cluster['unchanged_owners']} owner(s) unchanged)")
         lines += [f"  ! {d['summary']}" for d in cluster["diagnostics"]]
@@ -157,12 +169,15 @@ def _table(cluster: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any]) -> str:
+def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any], shown: list[Mapping[str, Any]]) -> str:
+    """An owner's block; `shown`: its changes but those in a group made alike across owners."""
     body = [f"<details><summary><code>{cluster['path']}</code> <code>{owner['id']}</code>: "]
     body[0] += f"{len(owner['changes'])} change(s)</summary>\n\n```diff"
     if owner["note"]:
         body.append(f"# {owner['note']}")
-    body += markdown_entries(owner["changes"])
+    body += markdown_entries(shown)
+    if len(shown) < len(owner["changes"]):
+        body.append(f"~ {len(owner['changes']) - len(shown)} update(s) made alike across owners, listed above")
     return "\n".join([*body, "```", "</details>", ""])
 
 
@@ -192,10 +207,17 @@ def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MA
     cut_owners = 0
     cut_changes = 0
     for cluster in data["clusters"]:
-        for owner in cluster["owners"]:
+        groups, rest = across_owners([owner["changes"] for owner in cluster["owners"]])
+        across = "\n".join(markdown_across(groups)).replace("Made alike", f"`{cluster['path']}`: made alike", 1)
+        if groups and not cut_tables and len(across) + 1 <= budget:
+            out.append(across.lstrip("\n") + "\n")
+            budget -= len(across) + 1
+        elif groups:
+            rest = [owner["changes"] for owner in cluster["owners"]]  # not shown: each owner shows its own
+        for owner, shown in zip(cluster["owners"], rest, strict=True):
             if not owner["changes"] and not owner["note"]:
                 continue
-            block = _details(cluster, owner)
+            block = _details(cluster, owner, shown)
             if cut_tables or len(block) + 1 > budget:  # summaries first: no diff while one is missing
                 cut_owners += 1
                 cut_changes += len(owner["changes"])

@@ -14,11 +14,12 @@ from tests.support.gitrepo import TestRepo, generated_fleet_repo
 
 @pytest.fixture
 def changed_fleet(tmp_path: Path) -> tuple[TestRepo, str]:
-    """Every app's base changes: one update per Kustomization in each of 2 clusters."""
+    """Every app's base changes: one update per Kustomization in each of 2 clusters, each
+    its own (one edit made in several owners would be grouped across them)."""
     repo = generated_fleet_repo(tmp_path / "repo", clusters=2, kustomizations=3, seed=11)
     base = repo.commit("fleet")
-    for app in ("app-000", "app-001", "app-002"):
-        repo.replace(f"apps/{app}/base/service.yaml", "port: 80", "port: 8081")
+    for number, app in enumerate(("app-000", "app-001", "app-002"), start=1):
+        repo.replace(f"apps/{app}/base/service.yaml", "port: 80", f"port: 808{number}")
     repo.commit("services on 8081")
     return repo, base
 
