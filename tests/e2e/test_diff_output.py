@@ -40,9 +40,10 @@ def test_markdown_has_tables_then_collapsible_diffs(changed_fleet: tuple[TestRep
 
 def test_markdown_is_capped_with_a_note_of_what_was_cut(changed_fleet: tuple[TestRepo, str]) -> None:
     repo, base = changed_fleet
-    result = run("diff", repo.path / "clusters", "--base", base, "--format", "markdown", "--markdown-limit", "2500")
+    result = run("diff", repo.path / "clusters", "--base", base, "--format", "markdown", "--markdown-limit", "4000")
     assert result.code == 0, result.err
-    assert len(result.out) <= 2500
+    assert len(result.out) <= 4000
+    assert result.out.count("```mermaid") == 2  # the graphs come first, then tables, then diffs
     shown = result.out.count("<details>")
     assert 0 < shown < 6
     assert f"the diffs of {6 - shown} owner(s) ({6 - shown} change(s))" in result.out
