@@ -2,7 +2,7 @@
 
     artifact list-charts PATH                     charts the fleet's HelmReleases need
     artifact push DIR oci://HOST/REPO:TAG         build + push (prints the digest)
-    artifact pull REF --output DIR                verify + unpack
+    artifact pull REF DIR                         verify + unpack (-o json: the result as JSON)
     artifact inspect REF                          digest, annotations, size, charts, signature
     artifact export REF FILE.tar                  OCI layout with charts and signatures
     artifact import FILE.tar oci://HOST/REPO:TAG  into an internal registry
@@ -13,6 +13,7 @@ REF is `oci://HOST/REPO:TAG`, `oci://HOST/REPO@sha256:…`, an OCI layout tar or
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import click
 
 from fluxform.commands.options import fleet_options, output_option
 from fluxform.commands.sizes import parse_size
+from fluxform.errors import FluxformWarning
 from fluxform.helm import ResolvedChart
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
@@ -212,15 +214,47 @@ def push(
 
 @artifact_group.command("pull")
 @click.argument("ref")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Directory to unpack into.")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--dir", "dir_option", type=click.Path(path_type=Path), help="Directory to unpack into (or DIRECTORY).")
+@click.option(
+    "-o",
+    "--output",
+    default="text",
+    show_default=True,
+    metavar="text|json",
+    help="Output format. (A directory here is read as --dir DIR, as before; deprecated.)",
+)
 @_verify_option
 @_registry_options
-def pull(ref: str, output: Path, **opts: Any) -> None:
-    """Verify REF and unpack its content layer into --output (new or empty)."""
-    result = pull_artifact(ref, output, _materialize_options(opts))
+def pull(ref: str, directory: Path | None, dir_option: Path | None, output: str, **opts: Any) -> None:
+    """Verify REF and unpack its content layer into DIRECTORY (new or empty; or --dir)."""
+    target = _pull_directory(directory, dir_option, output)
+    output = output if output in ("text", "json") else "text"
+    result = pull_artifact(ref, target, _materialize_options(opts))
+    if output == "json":
+        doc = {"reference": result.reference, "digest": result.digest, "directory": str(target),
+               "files": result.files, "signaturesVerified": result.signatures}  # fmt: skip
+        click.echo(json.dumps(doc, indent=2))
+        return
     click.echo(result.digest)
     verified = f", {result.signatures} signature(s) verified" if result.signatures else ""
-    click.echo(f"pulled {result.reference} into {output} ({result.files} files{verified})", err=True)
+    click.echo(f"pulled {result.reference} into {target} ({result.files} files{verified})", err=True)
+
+
+def _pull_directory(directory: Path | None, dir_option: Path | None, output: str) -> Path:
+    """Where `artifact pull` unpacks: DIRECTORY or --dir; `-o DIR` (from before -o was the
+    format) still works, with a warning."""
+    given = [d for d in (directory, dir_option) if d is not None]
+    if output not in ("text", "json"):
+        if given:
+            raise click.UsageError(f"-o {output!r} is not text or json (and the directory is given)")
+        warnings.warn(f"artifact pull -o DIR is deprecated: use --dir {output}", FluxformWarning, stacklevel=1)
+        return Path(output)
+    if len(given) == 2 and given[0] != given[1]:
+        raise click.UsageError("give the directory once: DIRECTORY or --dir")
+    if not given:
+        raise click.UsageError("missing the directory to unpack into: artifact pull REF DIRECTORY (or --dir)")
+    return given[0]
 
 
 @artifact_group.command("inspect")
