@@ -12,14 +12,17 @@ REF is `oci://HOST/REPO:TAG`, `oci://HOST/REPO@sha256:…`, an OCI layout tar or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from fluxform.commands.console import progress
 from fluxform.commands.options import fleet_options, output_option
 from fluxform.commands.sizes import parse_size
 from fluxform.errors import FluxformWarning
@@ -27,6 +30,7 @@ from fluxform.helm import ResolvedChart
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
 from fluxform.planner.workflow import rendered_fleet
+from fluxform.progress import Progress, Stage, stage, timed
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.chartmirror import ChartRecorder, RecordedChart, chart_image
 from fluxform.sources.oci.cosignkey import key_password, load_private_key, load_public_key
@@ -85,11 +89,20 @@ def artifact_group() -> None:
 # --- charts --------------------------------------------------------------------------------
 
 
-def _recorded_charts(paths: tuple[Path, ...], fleet: FleetOptions) -> list[RecordedChart]:
+@contextlib.contextmanager
+def _transfer(label: str, item: str) -> Iterator[Progress]:
+    """Progress on stderr while an artifact moves (one item: it, with its time)."""
+    with progress() as observer, stage(observer, Stage.TRANSFER, label, 1), timed(observer, Stage.TRANSFER, item):
+        yield observer
+
+
+def _recorded_charts(
+    paths: tuple[Path, ...], fleet: FleetOptions, observer: Progress | None = None
+) -> list[RecordedChart]:
     """Every chart the fleets at `paths` need, resolved from the chart cache only."""
     recorder = ChartRecorder()
     for path in paths:
-        request = fleet.request()
+        request = fleet.request(progress=observer)
         cache = ChartCache(fleet.chart_cache) if fleet.chart_cache is not None else None
         helm = HelmOptions(offline=True, cache=cache, fetcher=recorder)
         pulled: list[ResolvedChart] = []
@@ -114,7 +127,8 @@ def _chart_rows(recorded: list[RecordedChart]) -> list[list[str]]:
 def list_charts(path: Path, fleet: FleetOptions) -> None:
     """Charts the HelmReleases of the fleet at PATH need, from the chart cache (fill it with
     `fluxform charts pull`), and where `push --include-charts` mirrors them."""
-    rows = _chart_rows(_recorded_charts((path,), fleet))
+    with progress() as observer:
+        rows = _chart_rows(_recorded_charts((path,), fleet, observer))
     click.echo(format_table(["CHART", "VERSION", "SOURCE", "DIGEST", "MIRRORED AS"], rows), nl=False)
 
 
@@ -178,28 +192,29 @@ def push(
 
     Signing reads the key's password from $COSIGN_PASSWORD, as cosign does."""
     target = parse_artifact_ref(url, need_tag=True)
-    charts: list[RecordedChart] = []
-    if include_charts:
-        fleet = FleetOptions(
-            keys_dir=Path(opts["keys_dir"]) if opts.get("keys_dir") else None,
-            decryption_keys=tuple(Path(p) for p in opts.get("decryption_key") or ()),
-            chart_cache=Path(opts["chart_cache"]) if opts.get("chart_cache") else None,
+    with _transfer(f"Pushing {directory} to {url}", url) as observer:
+        charts: list[RecordedChart] = []
+        if include_charts:
+            fleet = FleetOptions(
+                keys_dir=Path(opts["keys_dir"]) if opts.get("keys_dir") else None,
+                decryption_keys=tuple(Path(p) for p in opts.get("decryption_key") or ()),
+                chart_cache=Path(opts["chart_cache"]) if opts.get("chart_cache") else None,
+            )
+            charts = _recorded_charts(clusters or (directory,), fleet, observer)
+        request = PushRequest(
+            directory=directory,
+            target=target,
+            source=source_url,
+            revision=revision,
+            created=creation_time or ("1970-01-01T00:00:00Z" if reproducible else ""),
+            ignore_paths=(*(_split(ignore_paths) or FLUX_IGNORE_PATHS), *_split(add_ignore_paths)),
+            annotations=_annotations(annotation_values),
+            charts=charts,
+            sign_key=load_private_key(sign_key, key_password()) if sign_key else None,
+            max_size=parse_size(str(opts.get("max_artifact_size") or DEFAULT_MAX_SIZE)),
         )
-        charts = _recorded_charts(clusters or (directory,), fleet)
-    request = PushRequest(
-        directory=directory,
-        target=target,
-        source=source_url,
-        revision=revision,
-        created=creation_time or ("1970-01-01T00:00:00Z" if reproducible else ""),
-        ignore_paths=(*(_split(ignore_paths) or FLUX_IGNORE_PATHS), *_split(add_ignore_paths)),
-        annotations=_annotations(annotation_values),
-        charts=charts,
-        sign_key=load_private_key(sign_key, key_password()) if sign_key else None,
-        max_size=parse_size(str(opts.get("max_artifact_size") or DEFAULT_MAX_SIZE)),
-    )
-    access = RegistryAccess(plain_http=bool(opts.get("plain_http")), ca_file=opts.get("ca_file"))
-    result = push_artifact(request, access)
+        access = RegistryAccess(plain_http=bool(opts.get("plain_http")), ca_file=opts.get("ca_file"))
+        result = push_artifact(request, access)
     click.echo(result.digest)
     extras = [f"{result.files} files", f"{result.size} bytes"]
     if result.charts:
@@ -230,7 +245,8 @@ def pull(ref: str, directory: Path | None, dir_option: Path | None, output: str,
     """Verify REF and unpack its content layer into DIRECTORY (new or empty; or --dir)."""
     target = _pull_directory(directory, dir_option, output)
     output = output if output in ("text", "json") else "text"
-    result = pull_artifact(ref, target, _materialize_options(opts))
+    with _transfer(f"Pulling {ref}", ref):
+        result = pull_artifact(ref, target, _materialize_options(opts))
     if output == "json":
         doc = {"reference": result.reference, "digest": result.digest, "directory": str(target),
                "files": result.files, "signaturesVerified": result.signatures}  # fmt: skip
@@ -306,7 +322,8 @@ def inspect(ref: str, output: str, **opts: Any) -> None:
 @_registry_options
 def export(ref: str, file: Path, **opts: Any) -> None:
     """Write REF, its charts and signatures as an OCI image layout (FILE.tar, or a directory)."""
-    result = export_artifact(ref, file, _materialize_options(opts))
+    with _transfer(f"Exporting {ref}", ref):
+        result = export_artifact(ref, file, _materialize_options(opts))
     click.echo(result.digest)
     click.echo(f"exported {result.reference} ({result.charts} charts, signed: {result.signatures})", err=True)
 
@@ -318,6 +335,7 @@ def export(ref: str, file: Path, **opts: Any) -> None:
 @_registry_options
 def import_(file: Path, url: str, **opts: Any) -> None:
     """Push the fleet, charts and signatures of layout FILE to URL (oci://HOST/REPO:TAG)."""
-    result = import_artifact(file, parse_artifact_ref(url, need_tag=True), _materialize_options(opts))
+    with _transfer(f"Importing {file} into {url}", url):
+        result = import_artifact(file, parse_artifact_ref(url, need_tag=True), _materialize_options(opts))
     click.echo(result.digest)
     click.echo(f"imported {result.reference} ({result.charts} charts, signed: {result.signatures})", err=True)

@@ -103,10 +103,12 @@ def test_pull_output_is_the_format_and_the_old_directory_form_warns(
     """-o follows the CLI's convention (the output format); `-o DIR`, as before, still
     unpacks into DIR, with a deprecation warning."""
     url = f"oci://{registry.host}/e2e/output:v1"
-    pushed = run("artifact", "push", fleet, url, "--plain-http", *SOURCE, "--reproducible")
+    pushed = run("artifact", "push", fleet, url, "--plain-http", *SOURCE, "--reproducible", "--progress")
     assert pushed.code == 0, pushed.err
-    as_json = run("artifact", "pull", url, tmp_path / "json", "--plain-http", "-o", "json")
+    assert f"fluxform: Pushing {fleet} to {url}: 1 done in " in pushed.err  # progress, on stderr
+    as_json = run("artifact", "pull", url, tmp_path / "json", "--plain-http", "-o", "json", "--progress")
     assert as_json.code == 0, as_json.err
+    assert f"fluxform: Pulling {url}: 1 done in " in as_json.err
     doc = json.loads(as_json.out)
     assert (doc["digest"], doc["directory"], doc["files"]) == (pushed.out.strip(), str(tmp_path / "json"), 5)
     old_form = run("artifact", "pull", url, "--plain-http", "-o", tmp_path / "old")
