@@ -40,6 +40,9 @@ class Stage(StrEnum):
     WAIT = "wait"  # apply: health waits (items: owners; `note` says what is awaited)
     PRUNE = "prune"  # apply: objects deleted (items: objects)
     ROLLBACK = "rollback"  # apply failed: objects restored (items: objects)
+    TRANSFER = "transfer"  # artifact push/pull/export/import (items: the artifact)
+    CHECKOUT = "checkout"  # diff: revisions read from git, files written on demand (items: reads, writes)
+    INDEX = "index"  # diff: changed-only indexes looked up and kept (items: indexes)
 
 
 @runtime_checkable

@@ -2,7 +2,7 @@
 
     artifact list-charts PATH                     charts the fleet's HelmReleases need
     artifact push DIR oci://HOST/REPO:TAG         build + push (prints the digest)
-    artifact pull REF --output DIR                verify + unpack
+    artifact pull REF DIR                         verify + unpack (-o json: the result as JSON)
     artifact inspect REF                          digest, annotations, size, charts, signature
     artifact export REF FILE.tar                  OCI layout with charts and signatures
     artifact import FILE.tar oci://HOST/REPO:TAG  into an internal registry
@@ -12,19 +12,25 @@ REF is `oci://HOST/REPO:TAG`, `oci://HOST/REPO@sha256:…`, an OCI layout tar or
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from fluxform.commands.console import progress
 from fluxform.commands.options import fleet_options, output_option
 from fluxform.commands.sizes import parse_size
+from fluxform.errors import FluxformWarning
 from fluxform.helm import ResolvedChart
 from fluxform.planner.options import FleetOptions
 from fluxform.planner.releases import HelmOptions, chart_pull_hook
 from fluxform.planner.workflow import rendered_fleet
+from fluxform.progress import Progress, Stage, stage, timed
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.chartmirror import ChartRecorder, RecordedChart, chart_image
 from fluxform.sources.oci.cosignkey import key_password, load_private_key, load_public_key
@@ -83,11 +89,20 @@ def artifact_group() -> None:
 # --- charts --------------------------------------------------------------------------------
 
 
-def _recorded_charts(paths: tuple[Path, ...], fleet: FleetOptions) -> list[RecordedChart]:
+@contextlib.contextmanager
+def _transfer(label: str, item: str) -> Iterator[Progress]:
+    """Progress on stderr while an artifact moves (one item: it, with its time)."""
+    with progress() as observer, stage(observer, Stage.TRANSFER, label, 1), timed(observer, Stage.TRANSFER, item):
+        yield observer
+
+
+def _recorded_charts(
+    paths: tuple[Path, ...], fleet: FleetOptions, observer: Progress | None = None
+) -> list[RecordedChart]:
     """Every chart the fleets at `paths` need, resolved from the chart cache only."""
     recorder = ChartRecorder()
     for path in paths:
-        request = fleet.request()
+        request = fleet.request(progress=observer)
         cache = ChartCache(fleet.chart_cache) if fleet.chart_cache is not None else None
         helm = HelmOptions(offline=True, cache=cache, fetcher=recorder)
         pulled: list[ResolvedChart] = []
@@ -112,7 +127,8 @@ def _chart_rows(recorded: list[RecordedChart]) -> list[list[str]]:
 def list_charts(path: Path, fleet: FleetOptions) -> None:
     """Charts the HelmReleases of the fleet at PATH need, from the chart cache (fill it with
     `fluxform charts pull`), and where `push --include-charts` mirrors them."""
-    rows = _chart_rows(_recorded_charts((path,), fleet))
+    with progress() as observer:
+        rows = _chart_rows(_recorded_charts((path,), fleet, observer))
     click.echo(format_table(["CHART", "VERSION", "SOURCE", "DIGEST", "MIRRORED AS"], rows), nl=False)
 
 
@@ -176,28 +192,29 @@ def push(
 
     Signing reads the key's password from $COSIGN_PASSWORD, as cosign does."""
     target = parse_artifact_ref(url, need_tag=True)
-    charts: list[RecordedChart] = []
-    if include_charts:
-        fleet = FleetOptions(
-            keys_dir=Path(opts["keys_dir"]) if opts.get("keys_dir") else None,
-            decryption_keys=tuple(Path(p) for p in opts.get("decryption_key") or ()),
-            chart_cache=Path(opts["chart_cache"]) if opts.get("chart_cache") else None,
+    with _transfer(f"Pushing {directory} to {url}", url) as observer:
+        charts: list[RecordedChart] = []
+        if include_charts:
+            fleet = FleetOptions(
+                keys_dir=Path(opts["keys_dir"]) if opts.get("keys_dir") else None,
+                decryption_keys=tuple(Path(p) for p in opts.get("decryption_key") or ()),
+                chart_cache=Path(opts["chart_cache"]) if opts.get("chart_cache") else None,
+            )
+            charts = _recorded_charts(clusters or (directory,), fleet, observer)
+        request = PushRequest(
+            directory=directory,
+            target=target,
+            source=source_url,
+            revision=revision,
+            created=creation_time or ("1970-01-01T00:00:00Z" if reproducible else ""),
+            ignore_paths=(*(_split(ignore_paths) or FLUX_IGNORE_PATHS), *_split(add_ignore_paths)),
+            annotations=_annotations(annotation_values),
+            charts=charts,
+            sign_key=load_private_key(sign_key, key_password()) if sign_key else None,
+            max_size=parse_size(str(opts.get("max_artifact_size") or DEFAULT_MAX_SIZE)),
         )
-        charts = _recorded_charts(clusters or (directory,), fleet)
-    request = PushRequest(
-        directory=directory,
-        target=target,
-        source=source_url,
-        revision=revision,
-        created=creation_time or ("1970-01-01T00:00:00Z" if reproducible else ""),
-        ignore_paths=(*(_split(ignore_paths) or FLUX_IGNORE_PATHS), *_split(add_ignore_paths)),
-        annotations=_annotations(annotation_values),
-        charts=charts,
-        sign_key=load_private_key(sign_key, key_password()) if sign_key else None,
-        max_size=parse_size(str(opts.get("max_artifact_size") or DEFAULT_MAX_SIZE)),
-    )
-    access = RegistryAccess(plain_http=bool(opts.get("plain_http")), ca_file=opts.get("ca_file"))
-    result = push_artifact(request, access)
+        access = RegistryAccess(plain_http=bool(opts.get("plain_http")), ca_file=opts.get("ca_file"))
+        result = push_artifact(request, access)
     click.echo(result.digest)
     extras = [f"{result.files} files", f"{result.size} bytes"]
     if result.charts:
@@ -212,15 +229,48 @@ def push(
 
 @artifact_group.command("pull")
 @click.argument("ref")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path), help="Directory to unpack into.")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--dir", "dir_option", type=click.Path(path_type=Path), help="Directory to unpack into (or DIRECTORY).")
+@click.option(
+    "-o",
+    "--output",
+    default="text",
+    show_default=True,
+    metavar="text|json",
+    help="Output format. (A directory here is read as --dir DIR, as before; deprecated.)",
+)
 @_verify_option
 @_registry_options
-def pull(ref: str, output: Path, **opts: Any) -> None:
-    """Verify REF and unpack its content layer into --output (new or empty)."""
-    result = pull_artifact(ref, output, _materialize_options(opts))
+def pull(ref: str, directory: Path | None, dir_option: Path | None, output: str, **opts: Any) -> None:
+    """Verify REF and unpack its content layer into DIRECTORY (new or empty; or --dir)."""
+    target = _pull_directory(directory, dir_option, output)
+    output = output if output in ("text", "json") else "text"
+    with _transfer(f"Pulling {ref}", ref):
+        result = pull_artifact(ref, target, _materialize_options(opts))
+    if output == "json":
+        doc = {"reference": result.reference, "digest": result.digest, "directory": str(target),
+               "files": result.files, "signaturesVerified": result.signatures}  # fmt: skip
+        click.echo(json.dumps(doc, indent=2))
+        return
     click.echo(result.digest)
     verified = f", {result.signatures} signature(s) verified" if result.signatures else ""
-    click.echo(f"pulled {result.reference} into {output} ({result.files} files{verified})", err=True)
+    click.echo(f"pulled {result.reference} into {target} ({result.files} files{verified})", err=True)
+
+
+def _pull_directory(directory: Path | None, dir_option: Path | None, output: str) -> Path:
+    """Where `artifact pull` unpacks: DIRECTORY or --dir; `-o DIR` (from before -o was the
+    format) still works, with a warning."""
+    given = [d for d in (directory, dir_option) if d is not None]
+    if output not in ("text", "json"):
+        if given:
+            raise click.UsageError(f"-o {output!r} is not text or json (and the directory is given)")
+        warnings.warn(f"artifact pull -o DIR is deprecated: use --dir {output}", FluxformWarning, stacklevel=1)
+        return Path(output)
+    if len(given) == 2 and given[0] != given[1]:
+        raise click.UsageError("give the directory once: DIRECTORY or --dir")
+    if not given:
+        raise click.UsageError("missing the directory to unpack into: artifact pull REF DIRECTORY (or --dir)")
+    return given[0]
 
 
 @artifact_group.command("inspect")
@@ -272,7 +322,8 @@ def inspect(ref: str, output: str, **opts: Any) -> None:
 @_registry_options
 def export(ref: str, file: Path, **opts: Any) -> None:
     """Write REF, its charts and signatures as an OCI image layout (FILE.tar, or a directory)."""
-    result = export_artifact(ref, file, _materialize_options(opts))
+    with _transfer(f"Exporting {ref}", ref):
+        result = export_artifact(ref, file, _materialize_options(opts))
     click.echo(result.digest)
     click.echo(f"exported {result.reference} ({result.charts} charts, signed: {result.signatures})", err=True)
 
@@ -284,6 +335,7 @@ def export(ref: str, file: Path, **opts: Any) -> None:
 @_registry_options
 def import_(file: Path, url: str, **opts: Any) -> None:
     """Push the fleet, charts and signatures of layout FILE to URL (oci://HOST/REPO:TAG)."""
-    result = import_artifact(file, parse_artifact_ref(url, need_tag=True), _materialize_options(opts))
+    with _transfer(f"Importing {file} into {url}", url):
+        result = import_artifact(file, parse_artifact_ref(url, need_tag=True), _materialize_options(opts))
     click.echo(result.digest)
     click.echo(f"imported {result.reference} ({result.charts} charts, signed: {result.signatures})", err=True)

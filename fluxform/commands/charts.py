@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from fluxform.commands.console import progress
 from fluxform.commands.options import fleet_options
 from fluxform.planner.options import FleetOptions
 
@@ -32,11 +33,12 @@ def pull(path: Path, fleet: FleetOptions) -> None:
     from fluxform.sources.chart_cache import ChartCache
     from fluxform.views.tables import format_table
 
-    request = fleet.request()
     pulled: list[ResolvedChart] = []
     helm = HelmOptions(cache=ChartCache(fleet.chart_cache) if fleet.chart_cache is not None else None)
-    request = replace(request, discover=replace(request.discover, helm=chart_pull_hook(helm, pulled)))
-    with rendered_fleet(path, request):
-        pass
+    with progress() as observer:  # builds, then releases rendered (each fetches its chart)
+        request = fleet.request(progress=observer)
+        request = replace(request, discover=replace(request.discover, helm=chart_pull_hook(helm, pulled)))
+        with rendered_fleet(path, request):
+            pass
     rows = [[c.name, c.version, c.source, c.digest] for c in pulled]
     click.echo(format_table(["CHART", "VERSION", "SOURCE", "DIGEST"], rows), nl=False)

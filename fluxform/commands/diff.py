@@ -46,7 +46,7 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
     metavar="REV",
     help="Revision with the change (default: the work tree, uncommitted and untracked files included).",
 )
-@output_option("text", "json", "yaml", "markdown")
+@output_option("text", "json", "yaml", "markdown", "html")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences or owners not compared, 0 when not."
 )
@@ -109,6 +109,10 @@ def diff(
         click.echo(render_diff_yaml(result), nl=False)
     elif output == "markdown":
         click.echo(render_diff_markdown(result, limit=markdown_limit), nl=False)
+    elif output == "html":
+        from fluxform.views.revdiff_html import render_diff_html
+
+        click.echo(render_diff_html(result), nl=False)
     else:
         colour = stdout_colour()
         click.echo(render_diff_text(result, colour=colour), nl=False, color=colour)  # click strips it off a terminal

@@ -42,7 +42,7 @@ EXAMPLES: dict[str, str] = {
     "artifact": "fluxform artifact push . oci://registry.example.com/fleet:v1",
     "artifact list-charts": "fluxform artifact list-charts clusters/production",
     "artifact push": "fluxform artifact push . oci://registry.example.com/fleet:v1 --sign-key cosign.key",
-    "artifact pull": "fluxform artifact pull oci://registry.example.com/fleet:v1 -o fleet/ --verify-key cosign.pub",
+    "artifact pull": "fluxform artifact pull oci://registry.example.com/fleet:v1 fleet/ --verify-key cosign.pub",
     "artifact inspect": "fluxform artifact inspect oci://registry.example.com/fleet:v1 -o json",
     "artifact export": "fluxform artifact export oci://registry.example.com/fleet:v1 fleet.tar",
     "artifact import": "fluxform artifact import fleet.tar oci://registry.internal:5000/fleet:v1 --plain-http",

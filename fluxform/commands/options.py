@@ -96,6 +96,11 @@ def _parse_sources(values: Sequence[str]) -> _Sources:
     fleet = ""
     for value in values:
         name, sep, where = value.partition("=")
+        if not sep and not _is_artifact(value):
+            raise click.BadParameter(
+                f"{value!r}: expected NAME=DIR or NAME=REF (NAME as name, namespace/name or Kind/ns/name), "
+                "or REF alone for the fleet itself (oci://..., or an OCI layout tar or directory that exists)"
+            )
         if value.startswith("oci://") or not sep:
             if fleet:
                 raise click.BadParameter(f"{value!r}: the fleet already comes from {fleet!r} (one --source REF)")
@@ -122,6 +127,12 @@ def _artifact_access(values: dict[str, Any]) -> ArtifactAccess:
         verify_key=Path(values["verify_key"]) if values["verify_key"] else None,
         max_size=parse_size(str(values["max_artifact_size"])),
     )
+
+
+def _check_sources(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """--source values checked while click parses them, so its error names the flag."""
+    _parse_sources(values)
+    return values
 
 
 def _policy_option(flag: str, help_text: str) -> Callable[[Command], Command]:
@@ -175,7 +186,7 @@ def _fleet_options(func: Command, *, artifacts: bool) -> Command:
             named = fleet.artifact or next(iter(fleet.artifact_sources.values()))
             raise click.BadParameter(
                 f"{named!r} is an OCI artifact: plan and apply read those; here, unpack it first "
-                "(fluxform artifact pull REF -o DIR) and pass the directory",
+                "(fluxform artifact pull REF DIR) and pass the directory",
                 param_hint="'--source'",
             )
         return func(*args, fleet=fleet, **kwargs)
@@ -187,6 +198,7 @@ def _fleet_options(func: Command, *, artifacts: bool) -> Command:
                 "--source",
                 multiple=True,
                 metavar="NAME=DIR|NAME=REF|REF",
+                callback=_check_sources,
                 help="Map a Flux source to a local directory or an OCI artifact (REF: oci://HOST/REPO:TAG, "
                 "oci://HOST/REPO@sha256:..., an OCI layout tar or directory); REF alone: the fleet itself comes "
                 "from that artifact and PATH is a directory inside it.",

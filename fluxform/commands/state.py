@@ -258,17 +258,27 @@ def history(output: str, target: TargetFlags) -> None:
 )
 @click.option("--format", "format_alias", type=click.Choice(["json", "yaml"]), default=None, hidden=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file, not stdout.")
+@click.option(
+    "--show-mask-key",
+    is_flag=True,
+    help="Print the state's maskKey (the HMAC key of Secret fingerprints) instead of a placeholder.",
+)
 @state_options
-def pull(output: str, format_alias: str | None, out: Path | None, target: TargetFlags) -> None:
+def pull(output: str, format_alias: str | None, out: Path | None, show_mask_key: bool, target: TargetFlags) -> None:
     """Print the stored state as JSON, or YAML (Secret values stay masked or encrypted).
-    `state push` reads the JSON form."""
+    `state push` reads the JSON form. The maskKey is replaced by a placeholder unless
+    --show-mask-key: with it, anyone could test guesses of a Secret value against its
+    fingerprint; `state push` of a pulled file keeps the stored key."""
     output = format_alias or output
     if output not in ("json", "yaml"):  # `-o FILE` meant --out before -o became the format
         if out is not None:
             raise click.UsageError(f"-o {output!r} is not json or yaml (and --out names the file)")
         warnings.warn(f"state pull -o FILE is deprecated: use --out {output}", FluxformWarning, stacklevel=1)
         output, out = "json", Path(output)
-    text = state_to_json(_read(_open(target)))
+    state = _read(_open(target))
+    text = state_to_json(state)
+    if not show_mask_key:
+        text = text.replace(_mask_key_field(state.mask_key), _mask_key_field(REDACTED_MASK_KEY), 1)
     if output == "yaml":
         text = render_document(json.loads(text), "yaml")
     if out is None:
@@ -283,17 +293,38 @@ def pull(output: str, format_alias: str | None, out: Path | None, target: Target
 @click.option("--lock-timeout", type=float, default=None, help="Seconds to wait for a held lock.")
 @state_options
 def push(file: Path, force: bool, lock_timeout: float | None, target: TargetFlags) -> None:
-    """Replace the stored state with FILE (refuses an older serial or another lineage)."""
-    pushed = state_from_json(file.read_bytes(), str(file))
+    """Replace the stored state with FILE (refuses an older serial or another lineage). A
+    maskKey `state pull` left out is the stored state's."""
+    data = file.read_bytes()
+    redacted = _mask_key_field(REDACTED_MASK_KEY).encode() in data
     opened = _open(target)
     timeout = opened.config.state.lock_timeout if lock_timeout is None else lock_timeout
     with locked(opened.backend, "state push", timeout=timeout):
         current = opened.backend.read()
+        if redacted and current is None:
+            raise StateError(
+                f"{file} has no maskKey (state pull leaves it out) and there is no stored state to take it from",
+                hint="pull it again with --show-mask-key to move a state to a new backend",
+            )
+        if redacted and current is not None:
+            data = data.replace(
+                _mask_key_field(REDACTED_MASK_KEY).encode(), _mask_key_field(current.mask_key).encode(), 1
+            )
+        pushed = state_from_json(data, str(file))
         if current is not None and not force:
             _check_push(pushed, current, str(file))
         base = pushed if current is None else replace(pushed, serial=current.serial)
         written = opened.backend.write(base, force=force)
     click.echo(f"Pushed {file} to {opened.backend.location} as serial {written.serial} (lineage {written.lineage}).")
+
+
+#: what `state pull` prints for the maskKey (without --show-mask-key); `state push` reads it
+REDACTED_MASK_KEY = "(redacted: state pull --show-mask-key prints it)"
+
+
+def _mask_key_field(value: str) -> str:
+    """The maskKey field as the state's JSON writes it (state/codec.py)."""
+    return f'"maskKey":{json.dumps(value)}'
 
 
 def _check_push(pushed: StateFile, current: StateFile, origin: str) -> None:

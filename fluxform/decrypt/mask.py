@@ -32,6 +32,7 @@ __all__ = [
     "MASK_KEY_BYTES",
     "Masker",
     "derive_mask_key",
+    "is_fingerprint",
     "new_mask_key",
     "secret_plaintexts",
     "unmasked_secret_values",
@@ -168,15 +169,16 @@ def unmasked_secret_values(manifest: Mapping[str, Any]) -> list[str]:
     for section in ("data", "stringData"):
         values = manifest.get(section)
         if isinstance(values, Mapping):
-            found += [f"{section}.{key}" for key, value in values.items() if not _is_fingerprint(value)]
+            found += [f"{section}.{key}" for key, value in values.items() if not is_fingerprint(value)]
     annotations = (manifest.get("metadata") or {}).get("annotations")
     last_applied = annotations.get(LAST_APPLIED_ANNOTATION) if isinstance(annotations, Mapping) else None
-    if last_applied is not None and not _is_fingerprint(last_applied):
+    if last_applied is not None and not is_fingerprint(last_applied):
         found.append(f"metadata.annotations[{LAST_APPLIED_ANNOTATION}]")
     return found
 
 
-def _is_fingerprint(value: Any) -> bool:
+def is_fingerprint(value: Any) -> bool:
+    """A masked Secret value (`***(hmac:…)`), as views show it."""
     return isinstance(value, str) and _FINGERPRINT.fullmatch(value) is not None
 
 

@@ -242,7 +242,12 @@ def chart_pull_hook(options: HelmOptions, pulled: list[ResolvedChart]) -> HelmHo
         renderer = _Renderer(options, ctx)
         releases = [o for o in sorted(ctx.objects.values(), key=lambda o: o.id) if is_helm_release(o.body)]
         origins = {o.id: o.origin for o in releases if o.origin is not None}
-        pulled.extend(pull_charts([o.body for o in releases], renderer.helm, origins))
+        ctx.progress.expect(Stage.RENDER, 1)
+        started = time.perf_counter()
+        fetched = pull_charts([o.body for o in releases], renderer.helm, origins)
+        pulled.extend(fetched)
+        item = f"charts of {len(releases)} HelmRelease(s): {len(fetched)} fetched"
+        ctx.progress.advance(Stage.RENDER, item, seconds=time.perf_counter() - started)
         return [], renderer.diagnostics
 
     return pull_all

@@ -69,10 +69,13 @@ class RevisionListing:
         return list(self.paths[start:end])
 
 
-def artifact_filter(repo: GitRepository, listing: RevisionListing, prefix: str) -> tuple[ListingFilter, str]:
+def artifact_filter(
+    repo: GitRepository, listing: RevisionListing, prefix: str, ignore: str = ""
+) -> tuple[ListingFilter, str]:
     """source-controller's filter for the source root `prefix` of a revision, from the
-    `.sourceignore` files in git, and a digest naming the artifact's content (the blobs
-    below the root and those rules) without reading every blob."""
+    `.sourceignore` files in git and the source's `spec.ignore` (`ignore`), and a digest
+    naming the artifact's content (the blobs below the root and those rules) without
+    reading every blob."""
     prefix = prefix.strip("/")
     below = listing.below(prefix)
     ignore_paths = [p for p in below if p.rsplit("/", 1)[-1] == IGNORE_FILE]
@@ -80,10 +83,12 @@ def artifact_filter(repo: GitRepository, listing: RevisionListing, prefix: str) 
     start = len(prefix) + 1 if prefix else 0
     files = [(tuple(p[start:].split("/")[:-1]), t.decode("utf-8", "replace")) for p, t in texts.items()]
     digest = hashlib.sha256(b"fluxform-git-artifact-v2\0")
+    if ignore:
+        digest.update(f"spec.ignore\0{ignore}\0".encode())
     for path in below:
         entry = listing.files[path]
         digest.update(f"{path[start:]}\0{entry.mode}\0{entry.oid}\0".encode())
-    return ListingFilter(IgnoreMatcher.for_ignore_files(files)), "sha256:" + digest.hexdigest()
+    return ListingFilter(IgnoreMatcher.for_ignore_files(files, ignore)), "sha256:" + digest.hexdigest()
 
 
 class LazyCheckout:

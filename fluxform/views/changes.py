@@ -4,10 +4,13 @@ and Markdown), on the change entries they already show (`views/plan.py` `change_
 
 An update's *edit* is the list of leaves it changes, with their old and new values; updates
 of one owner with the same edit (a label bump across 40 Deployments) form one group, shown as
-`40 objects: metadata.labels.version: "1.2" -> "1.3"` and then the list of objects. Values
-come from the masked manifests, so a Secret shows only its fingerprint.
+`40 objects: metadata.labels.version: "1.2" -> "1.3"` and then the list of objects. The same
+edit made in several owners is one group across them (`across_owners`: `40 objects in 10
+owners: ...`). Values come from the masked manifests, and a masked Secret value counts by
+its path only: grouping by fingerprint would tell which Secrets share a value.
 
-    for item in alike(entries):  # a change entry, or a Group of them
+    groups, rest = across_owners([entries_of_a, entries_of_b])  # alike across owners first
+    for item in alike(rest[0]):  # then, per owner, a change entry or a Group of them
         ...
 """
 
@@ -18,13 +21,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fluxform.decrypt.mask import is_fingerprint
 from fluxform.planner.fields import field_path
 
 __all__ = [
     "DIFF_LINES",
     "GROUP_MIN",
     "LARGE_PLAN",
+    "MASKED",
     "Group",
+    "across_owners",
     "alike",
     "cut_diff",
     "edit_of",
@@ -40,8 +46,10 @@ DIFF_LINES = 40
 LARGE_PLAN = 10
 _VALUE_CHARS = 60
 _ABSENT = object()
+#: what an edit says of a masked Secret value, before and after: the path changed, no more
+MASKED = "***"
 
-Edit = tuple[tuple[str, str, str], ...]  # (field path, old value, new value) as shown
+Edit = tuple[tuple[str, str, str], ...]  # (field path, old value, new value) as JSON, whole
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,21 @@ class Group:
     edit: Edit
     entries: tuple[Mapping[str, Any], ...]
 
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """The owners of its objects, in order of first appearance."""
+        return tuple(dict.fromkeys(str(e.get("owner", "")) for e in self.entries))
+
 
 def _shown(value: Any) -> str:
     if value is _ABSENT:
         return "(none)"
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if is_fingerprint(value):
+        return MASKED
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)  # whole: edits compare by it
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 3] + "..."
 
 
@@ -84,7 +102,12 @@ def edit_of(entry: Mapping[str, Any]) -> Edit:
 
 def edit_text(edit: Edit) -> list[str]:
     """One line per changed leaf: `path: old -> new`."""
-    return [f"{path}: {old} -> {new}" for path, old, new in edit]
+    return [
+        f"{path}: masked value changed"
+        if MASKED in (old, new) and old != "(none)" != new
+        else f"{path}: {_cut(old)} -> {_cut(new)}"
+        for path, old, new in edit
+    ]
 
 
 def alike(entries: Sequence[Mapping[str, Any]], minimum: int = GROUP_MIN) -> list[Mapping[str, Any] | Group]:
@@ -104,6 +127,25 @@ def alike(entries: Sequence[Mapping[str, Any]], minimum: int = GROUP_MIN) -> lis
         elif grouped[edit][0] == index:
             out.append(Group(edit, tuple(entries[i] for i in grouped[edit])))
     return out
+
+
+def across_owners(
+    blocks: Sequence[Sequence[Mapping[str, Any]]], minimum: int = GROUP_MIN
+) -> tuple[list[Group], list[list[Mapping[str, Any]]]]:
+    """Updates making one edit in two owners or more (`blocks`: each owner's entries), at
+    least `minimum` of them, as Groups in order of first appearance; and each block without
+    those updates."""
+    spots: dict[Edit, list[tuple[int, int]]] = {}
+    for block, entries in enumerate(blocks):
+        for index, entry in enumerate(entries):
+            edit = edit_of(entry)
+            if edit:
+                spots.setdefault(edit, []).append((block, index))
+    shared = {edit: at for edit, at in spots.items() if len(at) >= minimum and len({b for b, _ in at}) > 1}
+    taken = {spot for at in shared.values() for spot in at}
+    groups = [Group(edit, tuple(blocks[b][i] for b, i in at)) for edit, at in shared.items()]
+    rest = [[e for i, e in enumerate(entries) if (b, i) not in taken] for b, entries in enumerate(blocks)]
+    return groups, rest
 
 
 def cut_diff(lines: Sequence[str], limit: int = DIFF_LINES) -> list[str]:

@@ -10,6 +10,10 @@ one parent become one node "N unchanged owners".
 
     graph = collapse(graph_of_plan(plan_file))
     print(render_mermaid(graph))      # GitHub renders it in a PR comment
+    graph = collapse(graph_of_diff(cluster_diff))  # a revision diff's cluster, drawn alike
+
+Both models give their owners' edges through `OwnerEdges` (PlanOwner and OwnerDiff satisfy
+it); only how a node's change is told differs.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
-from fluxform.planner.planfile import PlanFile, PlannedChange
+from fluxform.planner.planfile import PlanFile
+from fluxform.planner.revdiff.compare import ClusterDiff, OwnerStatusChange
 
 __all__ = [
     "COLLAPSE_ABOVE",
@@ -28,9 +34,12 @@ __all__ = [
     "EdgeKind",
     "Node",
     "NodeChange",
+    "OwnerEdges",
     "OwnerGraph",
     "collapse",
+    "graph_of_diff",
     "graph_of_plan",
+    "owner_graph",
     "render_dot",
     "render_mermaid",
 ]
@@ -91,8 +100,22 @@ class OwnerGraph:
         return next(n for n in self.nodes if n.key == key)
 
 
-def _node_change(changes: Sequence[PlannedChange]) -> tuple[NodeChange, tuple[int, int, int]]:
-    actions = [str(c.action) for c in changes if str(c.action) != "no-op"]
+class OwnerEdges(Protocol):
+    """What the graph needs of an owner to draw its edges (PlanOwner, OwnerDiff)."""
+
+    @property
+    def id(self) -> ObjectId: ...
+
+    @property
+    def parent(self) -> ObjectId | None: ...  # the owner whose build applies its Flux object
+
+    @property
+    def depends_on(self) -> tuple[ObjectId, ...]: ...
+
+
+def _node_change(actions_of: Iterable[object]) -> tuple[NodeChange, tuple[int, int, int]]:
+    """The change a node shows, from its objects' actions (no-ops included or not)."""
+    actions = [a for a in map(str, actions_of) if a != "no-op"]
     add = sum(1 for a in actions if a in ("create", "replace"))
     change = sum(1 for a in actions if a == "update")
     destroy = sum(1 for a in actions if a in ("delete", "replace", "forget"))
@@ -112,14 +135,12 @@ def _name(oid: ObjectId) -> str:
 
 def graph_of_plan(plan: PlanFile) -> OwnerGraph:
     """Every owner of `plan` (and those it no longer has but deletes from), with its edges."""
-    by_owner: dict[ObjectId, list[PlannedChange]] = {}
+    by_owner: dict[ObjectId, list[str]] = {}
     for planned in plan.changes:
-        by_owner.setdefault(planned.owner, []).append(planned)
+        by_owner.setdefault(planned.owner, []).append(str(planned.action))
     nodes: list[Node] = []
     known = {o.id for o in plan.owners}
     for owner in plan.owners:
-        if owner.id.inventory_id() in {n.key for n in nodes}:
-            continue  # listed twice (a hand-edited plan file): drawn once
         change, counts = _node_change(by_owner.get(owner.id, []))
         note = ""
         if not owner.status.planned:
@@ -128,20 +149,48 @@ def graph_of_plan(plan: PlanFile) -> OwnerGraph:
         elif owner.status is OwnerStatus.SUSPENDED:
             note = "suspended"
         nodes.append(Node(owner.id.inventory_id(), owner.kind, _name(owner.id), change, counts, note))
-    for gone, changes in by_owner.items():  # owners the fleet no longer has
+    for gone, actions in by_owner.items():  # owners the fleet no longer has
         if gone not in known:
-            _, counts = _node_change(changes)
+            _, counts = _node_change(actions)
             nodes.append(Node(gone.inventory_id(), gone.kind, _name(gone), NodeChange.DESTROY, counts, "removed"))
-    keys = {n.key for n in nodes}
+    return owner_graph(plan.owners, nodes)
+
+
+def graph_of_diff(cluster: ClusterDiff) -> OwnerGraph:
+    """The owners of one cluster of a revision diff: what the change does to each (an owner
+    not rendered at both revisions is "not planned": what changes for it is unknown)."""
+    nodes: list[Node] = []
+    for owner in cluster.owners:
+        change, counts = _node_change(c.action for c in owner.changes)
+        note = ""
+        if owner.status is OwnerStatusChange.NOT_COMPARED:
+            change, note = NodeChange.NOT_PLANNED, "not compared"
+        elif owner.status is OwnerStatusChange.REMOVED:
+            change, note = NodeChange.DESTROY, "removed"
+        elif owner.status is OwnerStatusChange.ADDED and not owner.changes:
+            change = NodeChange.ADD
+        elif str(OwnerStatus.SUSPENDED) in owner.note:
+            note = "suspended"
+        nodes.append(Node(owner.id.inventory_id(), owner.kind, _name(owner.id), change, counts, note))
+    return owner_graph(cluster.owners, nodes)
+
+
+def owner_graph(owners: Iterable[OwnerEdges], nodes: Sequence[Node]) -> OwnerGraph:
+    """`nodes` (one per owner, keyed by inventory id; a key listed twice is drawn once) with
+    the parent and dependsOn edges `owners` give between them."""
+    first: dict[str, Node] = {}
+    for node in nodes:
+        first.setdefault(node.key, node)
+    unique, keys = tuple(first.values()), set(first)
     edges: dict[tuple[str, str], Edge] = {}
-    for owner in plan.owners:
+    for owner in owners:
         target = owner.id.inventory_id()
         sources = [(owner.parent, EdgeKind.PARENT), *((d, EdgeKind.DEPENDS_ON) for d in owner.depends_on)]
         for source, kind in sources:
             key = source.inventory_id() if source is not None else ""
             if key in keys and key != target and (key, target) not in edges:
                 edges[(key, target)] = Edge(key, target, kind)
-    return OwnerGraph(tuple(nodes), tuple(edges.values()))
+    return OwnerGraph(unique, tuple(edges.values()))
 
 
 def collapse(graph: OwnerGraph, above: int = COLLAPSE_ABOVE) -> OwnerGraph:

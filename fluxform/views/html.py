@@ -15,11 +15,11 @@ from typing import Any
 
 from fluxform.objects import ObjectId
 from fluxform.planner.planfile import PlanFile, PlannedChange
-from fluxform.views.graph import STYLES, NodeChange, collapse, graph_of_plan, render_mermaid
+from fluxform.views.graph import STYLES, NodeChange, OwnerGraph, collapse, graph_of_plan, render_mermaid
 from fluxform.views.plan import SYMBOLS, address, change_entry, summary_line
 from fluxform.views.svg import render_svg
 
-__all__ = ["render_html"]
+__all__ = ["change_html", "graph_section", "legend", "page", "render_html"]
 
 _CSS = """
 body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2328;
@@ -43,36 +43,51 @@ pre.diff .add{background:#dafbe1}pre.diff .del{background:#ffebe9}pre.diff .hunk
 """
 
 
-def render_html(plan: PlanFile) -> str:
-    """The whole report, `<!DOCTYPE html>` to `</html>`."""
-    graph = collapse(graph_of_plan(plan))
+def page(title: str, body: Sequence[str]) -> str:
+    """One self-contained document: inline styles, `body` as given."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>fluxform plan: {escape(plan.target)}</title>",
+        f"<title>{escape(title)}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        *_header(plan),
-        '<section id="graph">',
-        "<h2>Owners</h2>",
-        _legend(),
+        *body,
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def graph_section(graph: OwnerGraph, *, section_id: str = "graph", heading: str = "h2") -> list[str]:
+    """The legend, the graph as inline SVG and its Mermaid source."""
+    return [
+        f'<section id="{escape(section_id)}" class="graph">',
+        f"<{heading}>Owners</{heading}>",
+        legend(),
         f'<div class="graph-box">{render_svg(graph)}</div>',
         "<details><summary>Mermaid source of this graph</summary>",
         f'<pre class="mermaid-source">{escape(render_mermaid(graph))}</pre>',
         "</details>",
         "</section>",
+    ]
+
+
+def render_html(plan: PlanFile) -> str:
+    """The whole report, `<!DOCTYPE html>` to `</html>`."""
+    graph = collapse(graph_of_plan(plan))
+    body = [
+        *_header(plan),
+        *graph_section(graph),
         *_not_planned(plan),
         *_changes(plan),
         *_drift(plan),
         *_warnings(plan),
-        "</body>",
-        "</html>",
     ]
-    return "\n".join(parts) + "\n"
+    return page(f"fluxform plan: {plan.target}", body)
 
 
 def _header(plan: PlanFile) -> list[str]:
@@ -93,7 +108,7 @@ def _header(plan: PlanFile) -> list[str]:
     ]
 
 
-def _legend() -> str:
+def legend() -> str:
     items = []
     for change in NodeChange:
         fill, stroke = STYLES[change]
@@ -143,7 +158,7 @@ def _changes(plan: PlanFile) -> list[str]:
         tally = f"+{counts['create'] + counts['replace']} ~{counts['update']} -{counts['delete'] + counts['replace']}"
         out.append(f'<details class="owner" data-owner="{escape(owner_id.inventory_id())}">')
         out.append(f"<summary><code>{escape(str(owner_id))}</code> {escape(tally)}</summary>")
-        out += [_change(c) for c in visible]
+        out += [change_html(c) for c in visible]
         out.append("</details>")
     if unchanged:
         out.append(f"<p>{unchanged} owner{'s' if unchanged != 1 else ''} without changes.</p>")
@@ -151,7 +166,7 @@ def _changes(plan: PlanFile) -> list[str]:
     return out
 
 
-def _change(change: Mapping[str, Any]) -> str:
+def change_html(change: Mapping[str, Any]) -> str:
     action = change["action"]
     head = f"{SYMBOLS[action]} {action} {address(change)}" + (f"  # {change['reason']}" if change["reason"] else "")
     lines = []
@@ -171,7 +186,7 @@ def _drift(plan: PlanFile) -> list[str]:
     return [
         '<section id="drift">',
         "<h2>Changed outside of fluxform since the last apply</h2>",
-        *(_change(change_entry(c)) for c in plan.drift),
+        *(change_html(change_entry(c)) for c in plan.drift),
         "</section>",
     ]
 

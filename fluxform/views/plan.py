@@ -18,18 +18,21 @@ from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
 from fluxform.planner.plan import CONTAINER_KINDS
 from fluxform.planner.planfile import NotPlanned, PlanFile, PlannedChange, PlanOwner, plan_file_json
-from fluxform.views.changes import Group, alike, cut_diff, edit_text, largest_owners
+from fluxform.views.changes import Group, across_owners, alike, cut_diff, edit_text, largest_owners
 from fluxform.views.graph import collapse, graph_of_plan, render_mermaid
 
 __all__ = [
+    "ACROSS_TITLE",
     "DESTROYS_TITLE",
     "SYMBOLS",
+    "across_lines",
     "address",
     "change_entry",
     "change_lines",
     "destroyed_containers",
     "entries_lines",
     "group_lines",
+    "markdown_across",
     "markdown_entries",
     "owner_counts",
     "render_json",
@@ -135,16 +138,37 @@ def _by_owner(changes: tuple[PlannedChange, ...]) -> dict[ObjectId, list[Planned
     return grouped
 
 
-def render_text(plan: PlanFile, *, colour: bool = False) -> str:
-    """Terraform-style text: a header, one block per owner in order, drift, warnings, summary."""
-    lines = _header(plan)
+ACROSS_TITLE = "Made alike across owners (each owner's block lists the rest of its changes):"
+
+
+def _owner_entries(plan: PlanFile) -> list[tuple[ObjectId, list[PlannedChange], list[dict[str, Any]]]]:
+    """Each owner with changes, in plan order (then owners the fleet no longer has): its
+    changes and the entries shown for them (no-ops only with a reason)."""
     by_owner = _by_owner(plan.changes)
+    order = [o.id for o in plan.owners] + list(by_owner)
+    out = []
+    for owner_id in dict.fromkeys(order):
+        changes = by_owner.get(owner_id, [])
+        out.append((owner_id, changes, [change_entry(c) for c in changes if c.action != "no-op" or c.reason]))
+    return out
+
+
+def render_text(plan: PlanFile, *, colour: bool = False) -> str:
+    """Terraform-style text: a header, updates made alike across owners, one block per owner
+    in order, drift, warnings, summary."""
+    lines = _header(plan)
+    owners = _owner_entries(plan)
+    groups, rest = across_owners([entries for _, _, entries in owners])
+    lines += across_lines(groups, colour)
     reasons = {n.owner: n for n in plan.not_planned}
-    for owner in plan.owners:
-        lines += _owner_block(owner, reasons.get(owner.id), by_owner.pop(owner.id, []), colour)
-    for owner_id, changes in by_owner.items():  # owners the fleet no longer has
-        lines += ["", str(owner_id), "  no longer part of the fleet"]
-        lines += _change_block(changes, colour)
+    planned = {o.id: o for o in plan.owners}
+    for (owner_id, changes, entries), shown in zip(owners, rest, strict=True):
+        owner = planned.get(owner_id)
+        if owner is not None:
+            lines += _owner_block(owner, reasons.get(owner_id))
+        else:  # an owner the fleet no longer has
+            lines += ["", str(owner_id), "  no longer part of the fleet"]
+        lines += _change_block(changes, shown, len(entries) - len(shown), colour)
     destroys = destroyed_containers(plan)
     if destroys:
         lines += ["", DESTROYS_TITLE + ":"]
@@ -161,9 +185,7 @@ def render_text(plan: PlanFile, *, colour: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _owner_block(
-    owner: PlanOwner, not_planned: NotPlanned | None, changes: list[PlannedChange], colour: bool
-) -> list[str]:
+def _owner_block(owner: PlanOwner, not_planned: NotPlanned | None) -> list[str]:
     title = str(owner.id)
     if owner.source:
         title += f"  ({owner.source}, {owner.path})"
@@ -173,15 +195,28 @@ def _owner_block(
     elif not_planned is not None:
         where = f" ({not_planned.file})" if not_planned.file else ""
         lines.append(f"  not planned{where}: {not_planned.reason}; its objects are left as they are")
-    return lines + _change_block(changes, colour)
+    return lines
 
 
-def _change_block(changes: list[PlannedChange], colour: bool) -> list[str]:
-    # a no-op with a reason (skipped by a Flux policy, adopted) is worth a line
-    lines = entries_lines([change_entry(c) for c in changes if c.action != "no-op" or c.reason], colour)
+def _change_block(
+    changes: list[PlannedChange], entries: Sequence[Mapping[str, Any]], across: int, colour: bool
+) -> list[str]:
+    """An owner's entries (a no-op with a reason, skipped by a Flux policy or adopted, is
+    worth a line), the updates it shares with other owners counted, its no-ops counted."""
+    lines = entries_lines(entries, colour)
+    if across:
+        lines.append(f"  ~ {across} update(s) made alike across owners, listed above")
     unchanged = sum(1 for c in changes if c.action == "no-op")
     if unchanged:
         lines.append(f"  ({unchanged} unchanged)")
+    return lines
+
+
+def across_lines(groups: Sequence[Group], colour: bool, title: str = ACROSS_TITLE) -> list[str]:
+    """The updates made alike in several owners, each group once (views/changes.py)."""
+    lines = ["", title] if groups else []
+    for group in groups:
+        lines += group_lines(group, colour)
     return lines
 
 
@@ -194,20 +229,49 @@ def entries_lines(entries: Sequence[Mapping[str, Any]], colour: bool) -> list[st
     return lines
 
 
+def _group_head(group: Group) -> str:
+    """`40 objects: edit`, `40 objects in 10 owners: edit`, or `..., each:` for several leaves."""
+    edit = edit_text(group.edit)
+    owners = len(group.owners)
+    head = f"{len(group.entries)} objects" + (f" in {owners} owners" if owners > 1 else "")
+    return head + (f": {edit[0]}" if len(edit) == 1 else ", each:")
+
+
+def _member(entry: Mapping[str, Any], group: Group) -> str:
+    """A group's object; with its owner when the group spans several."""
+    text = address(entry) + (f"  ({entry.get('owner', '')})" if len(group.owners) > 1 else "")
+    return text + (f"  # {entry['reason']}" if entry.get("reason") else "")
+
+
 def group_lines(group: Group, colour: bool) -> list[str]:
     """`~ update  40 objects: path: old -> new`, then the objects, one per line."""
     edit = edit_text(group.edit)
-    head = f"  {SYMBOLS['update']} update  {len(group.entries)} objects"
-    head += f": {edit[0]}" if len(edit) == 1 else ", each:"
+    head = f"  {SYMBOLS['update']} update  {_group_head(group)}"
     if colour:
         head = _COLOURS[SYMBOLS["update"]] + head + _RESET
     lines = [head]
     if len(edit) > 1:
         lines += ["      " + line for line in cut_diff(edit)]
-    lines += [
-        f"      {address(entry)}" + (f"  # {entry['reason']}" if entry["reason"] else "") for entry in group.entries
-    ]
+    lines += [f"      {_member(entry, group)}" for entry in group.entries]
     return lines
+
+
+def _markdown_group(group: Group) -> list[str]:
+    edit = edit_text(group.edit)
+    lines = [f"~ update {_group_head(group)}"]
+    lines += ["    " + line for line in cut_diff(edit)] if len(edit) > 1 else []
+    return lines + [f"    {_member(entry, group)}" for entry in group.entries]
+
+
+def markdown_across(groups: Sequence[Group]) -> list[str]:
+    """The updates made alike in several owners as one collapsible ```diff block."""
+    if not groups:
+        return []
+    count = sum(len(g.entries) for g in groups)
+    lines = ["", f"<details><summary>Made alike across owners: {count} update(s)</summary>", "", "```diff"]
+    for group in groups:
+        lines += _markdown_group(group)
+    return [*lines, "```", "</details>"]
 
 
 def markdown_entries(entries: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -215,10 +279,7 @@ def markdown_entries(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     lines: list[str] = []
     for item in alike(entries):
         if isinstance(item, Group):
-            edit = edit_text(item.edit)
-            lines.append(f"~ update {len(item.entries)} objects" + (f": {edit[0]}" if len(edit) == 1 else ", each:"))
-            lines += ["    " + line for line in cut_diff(edit)] if len(edit) > 1 else []
-            lines += [f"    {address(entry)}" for entry in item.entries]
+            lines += _markdown_group(item)
             continue
         head = f"{SYMBOLS[item['action']]} {item['action']} {address(item)}"
         lines.append(head + (f"  # {item['reason']}" if item["reason"] else ""))
@@ -296,15 +357,20 @@ def _markdown_table(plan: PlanFile) -> list[str]:
 
 
 def _markdown_changes(plan: PlanFile) -> list[str]:
-    lines: list[str] = []
-    budget = _MAX_MARKDOWN_DIFF
+    owners = [
+        (o, [change_entry(c) for c in changes if c.action != "no-op"]) for o, changes in _by_owner(plan.changes).items()
+    ]
+    groups, rest = across_owners([visible for _, visible in owners])
+    lines = markdown_across(groups)
+    budget = _MAX_MARKDOWN_DIFF - len("\n".join(lines))
     cut = 0
-    for owner_id, changes in _by_owner(plan.changes).items():
-        visible = [change_entry(c) for c in changes if c.action != "no-op"]
+    for (owner_id, visible), shown in zip(owners, rest, strict=True):
         if not visible:
             continue
         body = ["", f"<details><summary><code>{owner_id}</code>: {len(visible)} change(s)</summary>", "", "```diff"]
-        body += markdown_entries(visible)
+        body += markdown_entries(shown)
+        if len(shown) < len(visible):
+            body.append(f"~ {len(visible) - len(shown)} update(s) made alike across owners, listed above")
         body += ["```", "</details>"]
         block = "\n".join(body)
         if len(block) > budget:

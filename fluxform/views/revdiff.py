@@ -26,12 +26,21 @@ from typing import Any
 
 from fluxform import __version__, yamlio
 from fluxform.planner.planfile import planned_change
-from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, OwnerDiff, count_changes
-from fluxform.views.changes import largest_owners
-from fluxform.views.plan import change_entry, entries_lines, markdown_entries, summary_line
+from fluxform.planner.revdiff.compare import ClusterDiff, ClusterStatus, FleetDiff, OwnerDiff, count_changes
+from fluxform.views.changes import across_owners, largest_owners
+from fluxform.views.graph import collapse, graph_of_diff, render_mermaid
+from fluxform.views.plan import (
+    across_lines,
+    change_entry,
+    entries_lines,
+    markdown_across,
+    markdown_entries,
+    summary_line,
+)
 
 __all__ = [
     "MARKDOWN_LIMIT",
+    "cluster_title",
     "diff_to_dict",
     "render_diff_json",
     "render_diff_markdown",
@@ -100,7 +109,8 @@ def _revisions(data: Mapping[str, Any]) -> str:
     return f"{base['revision']} ({base['commit'][:12]}) -> {head['revision']} ({head['commit'][:12]})"
 
 
-def _cluster_title(cluster: Mapping[str, Any]) -> str:
+def cluster_title(cluster: Mapping[str, Any]) -> str:
+    """`path: N to add, ...`, or why nothing changed there."""
     status = cluster["status"]
     if not cluster["rendered"] and status == "unchanged":
         return f"{cluster['path']}: unchanged (no file it reads changed; not rendered)"
@@ -114,12 +124,17 @@ def render_diff_text(diff: FleetDiff | Mapping[str, Any], *, colour: bool = Fals
     files = len(data["changed_files"])
     lines = [f"fluxform diff {_revisions(data)}", f"  mode: {data['mode']}, {files} file(s) changed"]
     for cluster in data["clusters"]:
-        lines += ["", _cluster_title(cluster)]
-        for owner in cluster["owners"]:
+        lines += ["", cluster_title(cluster)]
+        groups, rest = across_owners([owner["changes"] for owner in cluster["owners"]])
+        lines += ["  " + line for line in across_lines(groups, colour)[1:]]
+        for owner, shown in zip(cluster["owners"], rest, strict=True):
             lines.append(f"  {owner['id']}  ({owner['path']})" + (f"  [{owner['status']}]" if owner["status"] else ""))
             if owner["note"]:
                 lines.append(f"    {owner['note']}")
-            lines += ["  " + line for line in entries_lines(owner["changes"], colour)]
+            lines += ["  " + line for line in entries_lines(shown, colour)]
+            if len(shown) < len(owner["changes"]):
+                across = len(owner["changes"]) - len(shown)
+                lines.append(f"    ~ {across} update(s) made alike across owners, listed above")
         if cluster["unchanged_owners"]:
             lines.append(f"  ({cluster['unchanged_owners']} owner(s) unchanged)")
         lines += [f"  ! {d['summary']}" for d in cluster["diagnostics"]]
@@ -143,7 +158,7 @@ def _owner_counts(data: Mapping[str, Any], quote: str = "") -> dict[str, int]:
 
 
 def _table(cluster: Mapping[str, Any]) -> list[str]:
-    lines = [f"#### `{cluster['path']}`", "", _cluster_title(cluster).partition(": ")[2], ""]
+    lines = [f"#### `{cluster['path']}`", "", cluster_title(cluster).partition(": ")[2], ""]
     if not cluster["owners"]:
         return lines
     lines += ["| Owner | Status | + add | ~ change | - destroy | . forget |", "|---|---|---:|---:|---:|---:|"]
@@ -157,18 +172,34 @@ def _table(cluster: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any]) -> str:
+def _details(cluster: Mapping[str, Any], owner: Mapping[str, Any], shown: list[Mapping[str, Any]]) -> str:
+    """An owner's block; `shown`: its changes but those in a group made alike across owners."""
     body = [f"<details><summary><code>{cluster['path']}</code> <code>{owner['id']}</code>: "]
     body[0] += f"{len(owner['changes'])} change(s)</summary>\n\n```diff"
     if owner["note"]:
         body.append(f"# {owner['note']}")
-    body += markdown_entries(owner["changes"])
+    body += markdown_entries(shown)
+    if len(shown) < len(owner["changes"]):
+        body.append(f"~ {len(owner['changes']) - len(shown)} update(s) made alike across owners, listed above")
     return "\n".join([*body, "```", "</details>", ""])
 
 
+def _graphs(diff: FleetDiff) -> list[str]:
+    """A Mermaid owner graph per cluster the change touches, as `plan -o markdown` opens with
+    (the path above each when there are several clusters)."""
+    touched = [c for c in diff.clusters if c.status is not ClusterStatus.UNCHANGED]
+    blocks = []
+    for cluster in touched:
+        title = [f"**`{cluster.path}`**", ""] if len(diff.clusters) > 1 else []
+        mermaid = render_mermaid(collapse(graph_of_diff(cluster))).rstrip("\n")
+        blocks.append("\n".join([*title, "```mermaid", mermaid, "```", ""]))
+    return blocks
+
+
 def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MARKDOWN_LIMIT) -> str:
-    """Summary tables first, then one collapsible block per owner while the size budget lasts;
-    what does not fit is named in a closing note (the tables alone are cut the same way)."""
+    """The owner graph of each changed cluster and the summary tables first, then one
+    collapsible block per owner while the size budget lasts; what does not fit is named in
+    a closing note (graphs and tables are cut the same way)."""
     data = diff_to_dict(diff) if isinstance(diff, FleetDiff) else diff
     out = [
         f"### fluxform diff: `{data['base']['revision']}` → `{data['head']['revision']}`",
@@ -181,6 +212,13 @@ def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MA
         "",
     ]
     budget = limit - sum(len(s) + 1 for s in out) - 400  # room for the closing note
+    cut_graphs = 0
+    for block in _graphs(diff) if isinstance(diff, FleetDiff) else []:
+        if len(block) + 1 > budget // 2:  # half the budget at most: the tables come next
+            cut_graphs += 1
+            continue
+        out.append(block)
+        budget -= len(block) + 1
     cut_tables: list[str] = []
     for cluster in data["clusters"]:
         block = "\n".join(_table(cluster))
@@ -192,24 +230,31 @@ def render_diff_markdown(diff: FleetDiff | Mapping[str, Any], *, limit: int = MA
     cut_owners = 0
     cut_changes = 0
     for cluster in data["clusters"]:
-        for owner in cluster["owners"]:
+        groups, rest = across_owners([owner["changes"] for owner in cluster["owners"]])
+        across = "\n".join(markdown_across(groups)).replace("Made alike", f"`{cluster['path']}`: made alike", 1)
+        if groups and not cut_tables and len(across) + 1 <= budget:
+            out.append(across.lstrip("\n") + "\n")
+            budget -= len(across) + 1
+        elif groups:
+            rest = [owner["changes"] for owner in cluster["owners"]]  # not shown: each owner shows its own
+        for owner, shown in zip(cluster["owners"], rest, strict=True):
             if not owner["changes"] and not owner["note"]:
                 continue
-            block = _details(cluster, owner)
+            block = _details(cluster, owner, shown)
             if cut_tables or len(block) + 1 > budget:  # summaries first: no diff while one is missing
                 cut_owners += 1
                 cut_changes += len(owner["changes"])
                 continue
             out.append(block)
             budget -= len(block) + 1
-    out += _cut_note(cut_tables, cut_owners, cut_changes)
+    out += _cut_note(cut_tables, cut_owners, cut_changes, cut_graphs)
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _cut_note(tables: list[str], owners: int, changes: int) -> list[str]:
-    if not tables and not owners:
+def _cut_note(tables: list[str], owners: int, changes: int, graphs: int = 0) -> list[str]:
+    if not tables and not owners and not graphs:
         return []
-    parts = []
+    parts = [f"the owner graph of {graphs} cluster path(s)"] if graphs else []
     if tables:
         shown = ", ".join(f"`{t}`" for t in tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
         parts.append(f"the summary of {len(tables)} cluster path(s) ({shown})")

@@ -73,7 +73,7 @@ def test_push_twice_gives_one_digest_and_pull_gives_the_filtered_tree(
     digest = first.out.strip()
     assert digest.startswith("sha256:") and second.out.strip() == digest
     assert f"pushed {url}@{digest}" in first.err
-    pulled = run("artifact", "pull", url, "--plain-http", "--output", tmp_path / "out")
+    pulled = run("artifact", "pull", url, tmp_path / "out", "--plain-http")
     assert pulled.code == 0, pulled.err
     assert pulled.out.strip() == digest
     assert _files(tmp_path / "out") == {
@@ -95,6 +95,28 @@ def test_push_twice_gives_one_digest_and_pull_gives_the_filtered_tree(
     info = json.loads(inspected.out)
     assert info["digest"] == digest and info["signed"] is False and info["charts"] == []
     assert info["annotations"]["org.opencontainers.image.created"] == "2024-05-01T10:00:00Z"
+
+
+def test_pull_output_is_the_format_and_the_old_directory_form_warns(
+    registry: Registry, fleet: Path, tmp_path: Path
+) -> None:
+    """-o follows the CLI's convention (the output format); `-o DIR`, as before, still
+    unpacks into DIR, with a deprecation warning."""
+    url = f"oci://{registry.host}/e2e/output:v1"
+    pushed = run("artifact", "push", fleet, url, "--plain-http", *SOURCE, "--reproducible", "--progress")
+    assert pushed.code == 0, pushed.err
+    assert f"fluxform: Pushing {fleet} to {url}: 1 done in " in pushed.err  # progress, on stderr
+    as_json = run("artifact", "pull", url, tmp_path / "json", "--plain-http", "-o", "json", "--progress")
+    assert as_json.code == 0, as_json.err
+    assert f"fluxform: Pulling {url}: 1 done in " in as_json.err
+    doc = json.loads(as_json.out)
+    assert (doc["digest"], doc["directory"], doc["files"]) == (pushed.out.strip(), str(tmp_path / "json"), 5)
+    old_form = run("artifact", "pull", url, "--plain-http", "-o", tmp_path / "old")
+    assert old_form.code == 0 and old_form.out.strip() == pushed.out.strip()
+    assert old_form.err.startswith(f"Warning: artifact pull -o DIR is deprecated: use --dir {tmp_path / 'old'}\n")
+    assert _files(tmp_path / "old") == _files(tmp_path / "json")
+    missing = run("artifact", "pull", url, "--plain-http")
+    assert missing.code == 1 and "missing the directory to unpack into" in _one_error_line(missing)
 
 
 def test_export_then_import_into_a_second_registry_keeps_the_signature(
@@ -135,12 +157,12 @@ def test_export_then_import_into_a_second_registry_keeps_the_signature(
     inspected = run("artifact", "inspect", target, "--plain-http", "--verify-key", tmp_path / "cosign.pub")
     assert f"digest:    {digest}" in inspected.out and "signed:    yes (1 verified)" in inspected.out
     pulled = run(
-        "artifact", "pull", target, "--plain-http", "-o", tmp_path / "out", "--verify-key", tmp_path / "cosign.pub"
+        "artifact", "pull", target, "--plain-http", "--dir", tmp_path / "out", "--verify-key", tmp_path / "cosign.pub"
     )
     assert pulled.code == 0 and "1 signature(s) verified" in pulled.err
     assert _files(tmp_path / "out")["apps/app.yaml"] == b"kind: ConfigMap\n"
     from_tar = run(
-        "artifact", "pull", tmp_path / "fleet.tar", "-o", tmp_path / "out2", "--verify-key", tmp_path / "cosign.pub"
+        "artifact", "pull", tmp_path / "fleet.tar", tmp_path / "out2", "--verify-key", tmp_path / "cosign.pub"
     )
     assert from_tar.code == 0 and _files(tmp_path / "out2") == _files(tmp_path / "out")
 
@@ -184,7 +206,7 @@ def test_hostile_artifact_is_refused_with_one_line(
     registry: Registry, tmp_path: Path, entry: tarfile.TarInfo, expected: str
 ) -> None:
     url = _push_raw(registry, f"e2e/hostile-{tmp_path.name[-8:].lower().replace('_', '-')}", _layer(entry, b"x"))
-    result = run("artifact", "pull", url, "--plain-http", "-o", tmp_path / "out")
+    result = run("artifact", "pull", url, tmp_path / "out", "--plain-http")
     line = _one_error_line(result)
     assert line.startswith(f"Error: {url}@sha256:") and expected in line
     assert not (tmp_path / "out").exists()
@@ -194,7 +216,7 @@ def test_tampered_blob_and_oversized_artifact_are_refused(registry: Registry, fl
     url = f"oci://{registry.host}/e2e/tampered:v1"
     assert run("artifact", "push", fleet, url, "--plain-http", *SOURCE, "--reproducible").code == 0
     manifest = json.loads(OciClient(registry.host, plain_http=True).manifest("e2e/tampered", "v1")[1])
-    too_small = run("artifact", "pull", url, "--plain-http", "-o", tmp_path / "a", "--max-artifact-size", "100")
+    too_small = run("artifact", "pull", url, tmp_path / "a", "--plain-http", "--max-artifact-size", "100")
     assert f"is {manifest['layers'][0]['size']} bytes, over the limit of 100" in _one_error_line(too_small)
     layer = manifest["layers"][0]["digest"].removeprefix("sha256:")
     stored = registry.root / "data" / "docker" / "registry" / "v2" / "blobs" / "sha256" / layer[:2] / layer / "data"
@@ -202,7 +224,7 @@ def test_tampered_blob_and_oversized_artifact_are_refused(registry: Registry, fl
     data[len(data) // 2] ^= 0xFF  # same size, other bytes
     stored.write_bytes(bytes(data))
     try:
-        tampered = run("artifact", "pull", url, "--plain-http", "-o", tmp_path / "b")
+        tampered = run("artifact", "pull", url, tmp_path / "b", "--plain-http")
         assert (
             f"blob 127.0.0.1:{registry.host.split(':')[1]}/e2e/tampered@sha256:{layer} does not match its digest"
             in (_one_error_line(tampered))

@@ -84,7 +84,7 @@ def test_private_ca_needs_ca_file(tls_registry: tuple[Registry, Path], tmp_path:
     assert "certificate verify failed" in line and "--ca-file" in line
     pushed = run("artifact", "push", fleet, url, *SOURCE, "--ca-file", ca)
     assert pushed.code == 0, pushed.err
-    pulled = run("artifact", "pull", url, "--ca-file", ca, "-o", tmp_path / "out")
+    pulled = run("artifact", "pull", url, tmp_path / "out", "--ca-file", ca)
     assert pulled.code == 0 and pulled.out == pushed.out
     assert (tmp_path / "out" / "apps" / "app.yaml").read_text() == "kind: ConfigMap\n"
 

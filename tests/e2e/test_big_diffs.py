@@ -101,3 +101,89 @@ def test_diff_groups_a_label_bump_and_cuts_a_long_diff(repo: TestRepo) -> None:
     assert text.out.endswith("Plan: 0 to add, 42 to change, 0 to destroy.\n")
     _check_text(text.out)
     _check_markdown(markdown.out)
+
+
+OWNERS = 10
+PASSWORDS = ("c2VjcmV0LW9uZQ==", "c2VjcmV0LXR3bw==")  # two values, five owners each
+
+
+def _secret(name: str, password: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: apps\ndata:\n  password: {password}\n"
+    )
+
+
+def _fleet_of_owners(repo: TestRepo) -> None:
+    """Ten Kustomizations labelling their four ConfigMaps version 1.2, each with a Secret."""
+    for owner in range(OWNERS):
+        names = [f"cm-{owner}-{i}.yaml" for i in range(4)]
+        repo.write(f"clusters/dev/team-{owner}.yaml", flux_kustomization(f"team-{owner}", f"./teams/{owner}"))
+        labels = 'labels:\n- pairs:\n    version: "1.2"\n  includeSelectors: false\n'
+        repo.write(f"teams/{owner}/kustomization.yaml", kustomization_file(*names, "secret.yaml") + labels)
+        for index, name in enumerate(names):
+            repo.write(f"teams/{owner}/{name}", _configmap(f"cm-{owner}-{index}", index=str(index)))
+        repo.write(f"teams/{owner}/secret.yaml", _secret(f"secret-{owner}", "b2xk"))
+
+
+def _bump_all(repo: TestRepo) -> None:
+    """The label bump in every owner, and each Secret's password changed (to one of two values)."""
+    for owner in range(OWNERS):
+        repo.replace(f"teams/{owner}/kustomization.yaml", 'version: "1.2"', 'version: "1.3"')
+        repo.replace(f"teams/{owner}/secret.yaml", "b2xk", PASSWORDS[owner % 2])
+
+
+def _check_across(out: str, indent: str) -> None:
+    lines = [line.strip() for line in out.splitlines()]
+    head = lines.index(f"~ update{indent}40 objects in {OWNERS} owners: {BUMP}")
+    listed = lines[head + 1 : head + 41]
+    assert listed == [
+        f"ConfigMap/apps/cm-{o}-{i}  (Kustomization/flux-system/team-{o})" for o in range(OWNERS) for i in range(4)
+    ]
+    assert sum('"1.2" -> "1.3"' in line for line in lines) == 2  # once for the ConfigMaps, once for the Secrets
+    # the Secrets: one group by path (both values alike), each with the label bump; no fingerprint in it
+    secrets = lines.index(f"~ update{indent}{OWNERS} objects in {OWNERS} owners, each:")
+    assert lines[secrets + 1 : secrets + 3] == ["data.password: masked value changed", BUMP]
+    assert "hmac" not in "\n".join(lines[secrets : secrets + 3 + OWNERS])
+    assert sum("update(s) made alike across owners, listed above" in line for line in lines) == OWNERS
+
+
+@pytest.fixture
+def owners_repo(tmp_path: Path) -> TestRepo:
+    repo = TestRepo.create(tmp_path / "owners")
+    _fleet_of_owners(repo)
+    return repo
+
+
+def test_plan_and_show_group_one_edit_across_owners(owners_repo: TestRepo, tmp_path: Path) -> None:
+    cluster, plan_file, state = owners_repo.path / "clusters/dev", tmp_path / "plan.json", tmp_path / "state.json"
+    common = ("--repo-root", owners_repo.path, "--no-cache", "--no-color")
+    first = run("plan", cluster, *common, "--out", plan_file)
+    assert first.code == 0, first.err
+    record_plan(plan_file, state, mask_key=mask_key_of(KEYS))
+    _bump_all(owners_repo)
+
+    text = run("plan", cluster, *common, "--state", state, "--out", plan_file)
+    markdown = run("plan", cluster, *common, "--state", state, "-o", "markdown")
+    shown = run("show", plan_file, "--no-color")
+    shown_markdown = run("show", plan_file, "-o", "markdown")
+
+    assert {text.code, markdown.code, shown.code, shown_markdown.code} == {0}, text.err + markdown.err + shown.err
+    assert text.out.endswith(f"Plan: 0 to add, {OWNERS * 5} to change, 0 to destroy.\n")
+    for out, indent in ((text.out, "  "), (shown.out, "  "), (markdown.out, " "), (shown_markdown.out, " ")):
+        _check_across(out, indent)
+    assert "<summary>Made alike across owners: 50 update(s)</summary>" in markdown.out
+
+
+def test_diff_groups_one_edit_across_owners(owners_repo: TestRepo) -> None:
+    base = owners_repo.commit("base")
+    _bump_all(owners_repo)
+    owners_repo.commit("bump")
+    args = ("diff", owners_repo.path / "clusters/dev", "--base", base, "--no-step-summary", "--no-color")
+
+    text = run(*args)
+    markdown = run(*args, "-o", "markdown")
+
+    assert text.code == markdown.code == 0, text.err + markdown.err
+    _check_across(text.out, "  ")
+    _check_across(markdown.out, " ")
+    assert "`clusters/dev`: made alike across owners: 50 update(s)" in markdown.out

@@ -14,11 +14,12 @@ from tests.support.gitrepo import TestRepo, generated_fleet_repo
 
 @pytest.fixture
 def changed_fleet(tmp_path: Path) -> tuple[TestRepo, str]:
-    """Every app's base changes: one update per Kustomization in each of 2 clusters."""
+    """Every app's base changes: one update per Kustomization in each of 2 clusters, each
+    its own (one edit made in several owners would be grouped across them)."""
     repo = generated_fleet_repo(tmp_path / "repo", clusters=2, kustomizations=3, seed=11)
     base = repo.commit("fleet")
-    for app in ("app-000", "app-001", "app-002"):
-        repo.replace(f"apps/{app}/base/service.yaml", "port: 80", "port: 8081")
+    for number, app in enumerate(("app-000", "app-001", "app-002"), start=1):
+        repo.replace(f"apps/{app}/base/service.yaml", "port: 80", f"port: 808{number}")
     repo.commit("services on 8081")
     return repo, base
 
@@ -39,9 +40,10 @@ def test_markdown_has_tables_then_collapsible_diffs(changed_fleet: tuple[TestRep
 
 def test_markdown_is_capped_with_a_note_of_what_was_cut(changed_fleet: tuple[TestRepo, str]) -> None:
     repo, base = changed_fleet
-    result = run("diff", repo.path / "clusters", "--base", base, "--format", "markdown", "--markdown-limit", "2500")
+    result = run("diff", repo.path / "clusters", "--base", base, "--format", "markdown", "--markdown-limit", "4000")
     assert result.code == 0, result.err
-    assert len(result.out) <= 2500
+    assert len(result.out) <= 4000
+    assert result.out.count("```mermaid") == 2  # the graphs come first, then tables, then diffs
     shown = result.out.count("<details>")
     assert 0 < shown < 6
     assert f"the diffs of {6 - shown} owner(s) ({6 - shown} change(s))" in result.out

@@ -58,8 +58,9 @@ def test_plan_out_into_a_read_only_dir(tmp_path: Path) -> None:
         (("--jobz", "3"), "No such option '--jobz'. Did you mean '--jobs'?"),
         (("--build-timeout", "0"), "Invalid value for '--build-timeout'"),
         (("--missing-keys", "ignore"), "Invalid value for '--missing-keys'"),
+        (("--source", "platform-repo"), "Invalid value for '--source': 'platform-repo': expected NAME=DIR"),
     ],
-    ids=["negative-jobs", "mistyped-flag", "zero-timeout", "bad-choice"],
+    ids=["negative-jobs", "mistyped-flag", "zero-timeout", "bad-choice", "source-without-dir"],
 )
 def test_usage_errors_exit_1_even_with_detailed_exitcode(args: tuple[str, ...], expected: str) -> None:
     line = _one_error(run("plan", MINIMAL, "--detailed-exitcode", *args))

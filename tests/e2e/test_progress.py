@@ -100,3 +100,30 @@ def test_a_live_plan_reports_its_cluster_reads(kubeapi: KubeApi) -> None:
     assert reads, result.err
     assert any(line.startswith("fluxform: Reading the cluster: ") for line in lines)
     assert "Plan:" not in result.err
+
+
+def test_charts_pull_reports_builds_and_the_chart_fetch(tmp_path: Path) -> None:
+    args = ("charts", "pull", STAGING, "--keys-dir", KEYS, "--chart-cache", tmp_path / "charts")
+    plain = run(*args)
+    shown = run(*args, "--progress", "-v")
+    assert plain.code == shown.code == 0, plain.err + shown.err
+    assert plain.err == "" and shown.out == plain.out
+    assert "fluxform: Building Kustomizations: 5 done in " in shown.err
+    assert "  charts of 2 HelmRelease(s): " in shown.err
+
+
+def test_diff_reports_its_git_reads_and_indexes(tmp_path: Path) -> None:
+    from tests.support.gitrepo import TestRepo
+
+    repo = TestRepo.create(tmp_path / "repo")
+    repo.copy_in(FIXTURES / "minimal")
+    base = repo.commit("base")
+    args = ("diff", repo.path / "clusters/dev", "--base", base, "--no-step-summary")
+    plain = run(*args)
+    shown = run(*args, "--progress", "-v")
+    assert plain.code == shown.code == 0, plain.err + shown.err
+    assert plain.err == "" and shown.out == plain.out
+    lines = shown.err.splitlines()
+    assert any(line.startswith("fluxform: Reading revisions from git: ") for line in lines)
+    assert f"  clusters/dev at {base[:12]}: found" in "\n".join(lines)  # the first run kept the base's index
+    assert any(line.startswith("fluxform: Changed-only indexes: ") for line in lines)

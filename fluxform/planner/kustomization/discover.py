@@ -126,9 +126,10 @@ class DiscoverOptions:
     cache: BuildCache = field(default_factory=BuildCache.disabled)
     decryptor: Decryptor | None = None
     helm: HelmHook | None = None
-    # artifacts the caller already materialised (origin dir -> artifact), reused instead of
-    # copying the tree again; the caller owns their lifetime (e.g. one per revision in a diff)
-    artifacts: Mapping[Path, Artifact] = field(default_factory=dict)
+    # artifacts the caller materialises itself (origin dir -> the artifact of that dir filtered
+    # with a source's spec.ignore, "" none), used instead of copying the tree; the caller owns
+    # their lifetime (e.g. a diff writes each revision's from git)
+    artifacts: Mapping[Path, Callable[[str], Artifact]] = field(default_factory=dict)
     # the git commit the self source is at, when the caller knows it better than the directory
     # does (a revision extracted from git has no .git); "" means ask git about the directory
     source_commit: str = ""
@@ -215,7 +216,9 @@ class _Discovery:
     def __init__(self, options: DiscoverOptions, stack: contextlib.ExitStack) -> None:
         self.options = options
         self.stack = stack
-        self.artifacts: dict[tuple[Path, str], Artifact] = {(k.resolve(), ""): v for k, v in options.artifacts.items()}
+        self.artifacts: dict[tuple[Path, str], Artifact] = {}
+        self.provided = {k.resolve(): v for k, v in options.artifacts.items()}
+        self.self_ignore = ""  # the self source's spec.ignore, as its artifact was filtered
         self.objects: dict[ObjectId, DesiredObject] = {}
         self.owners: dict[ObjectId, Owner] = {}
         self.parents: dict[ObjectId, ObjectId | None] = {}
@@ -251,10 +254,11 @@ class _Discovery:
         object's spec.ignore, applied after the tree's `.sourceignore` files."""
         key = (directory.resolve(), ignore)
         if key not in self.artifacts:
-            provided = self.artifacts.get((key[0], ""))
-            if ignore and provided is not None and key[0] in self.options.artifacts:
-                return provided  # the caller's artifact (a diff's revision) is used as given
-            self.artifacts[key] = self.stack.enter_context(materialize_artifact(key[0], ignore=ignore))
+            provider = self.provided.get(key[0])
+            if provider is not None:
+                self.artifacts[key] = provider(ignore)
+            else:
+                self.artifacts[key] = self.stack.enter_context(materialize_artifact(key[0], ignore=ignore))
         return self.artifacts[key]
 
     def _ignore_of(self, ref: SourceRef, objects: Sequence[Mapping[str, Any]]) -> str:
@@ -511,6 +515,7 @@ class _Discovery:
         root_ks, failure = self._root_kustomization(self_artifact, rel_start, root_file)
         ignore = self._ignore_of(root_ks.source_ref, self._plain_docs()) if failure is None else ""
         if ignore:  # the self source's spec.ignore decides what its artifact holds
+            self.self_ignore = ignore
             self_artifact = self.artifact(repo_root, ignore)
             root_ks, failure = self._root_kustomization(self_artifact, rel_start, root_file)
         self.parents[root_ks.id] = None
@@ -623,6 +628,7 @@ class _Discovery:
                 "fleet_path": self.fleet_path,
                 "strict_substitute": self.options.strict_substitute,
                 "self_source": str(self.self_source) if self.self_source else "",
+                "self_ignore": self.self_ignore,
             },
             timings=dict(self.timings),
         )

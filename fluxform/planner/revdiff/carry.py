@@ -24,6 +24,7 @@ from fluxform.planner.revdiff.changed import (
     RenderIndex,
     lookup_digests,
     owner_inputs,
+    self_ignore_of,
 )
 
 __all__ = ["carry_forward"]
@@ -55,4 +56,5 @@ def carry_forward(base: RenderIndex, head: DesiredState, roots: IndexRoots, dige
     wanted = {k for o in owners.values() for k in o.lookups}
     producers = {k: producer_of[k] for k in sorted(wanted) if k in producer_of}
     digests = {k: d or base.lookup_digests.get(k, "") for k, d in lookup_digests(head, wanted, digest).items()}
-    return RenderIndex(owners, producers, head.diagnostics, {k: d for k, d in digests.items() if d})
+    known = {k: d for k, d in digests.items() if d}
+    return RenderIndex(owners, producers, head.diagnostics, known, self_ignore_of(head))

@@ -58,9 +58,10 @@ __all__ = [
     "index_state",
     "lookup_digests",
     "owner_inputs",
+    "self_ignore_of",
 ]
 
-INDEX_VERSION = "13"
+INDEX_VERSION = "14"
 
 #: (kind, namespace, name) of an object an owner looks up; group left out, as discovery does.
 ObjectKey = tuple[str, str, str]
@@ -130,6 +131,9 @@ class RenderIndex:
     #: keyed digest of each looked-up object (digests.py): an owner looking one up stands in
     #: while the object, rendered again, digests the same
     lookup_digests: Mapping[ObjectKey, str] = field(default_factory=dict)
+    #: the self source's spec.ignore the render filtered its artifact with: where it changed,
+    #: every owner reads another tree, so nothing stands in
+    self_ignore: str = ""
     #: the schema check is on: an owner's objects are judged by the CRDs other owners render,
     #: so a changed CRD affects the owners of its kind, and rendering those needs its owner
     schema_links: bool = field(default=False, compare=False)
@@ -277,6 +281,7 @@ class RenderIndex:
             "producers": producers,
             "diagnostics": diagnostics,
             "lookup_digests": lookup_digests,
+            "self_ignore": self.self_ignore,
         }
         return json.dumps(data, sort_keys=True)
 
@@ -316,7 +321,7 @@ class RenderIndex:
         producers = {(p[0], p[1], p[2]): ObjectId.parse(p[3]) for p in data["producers"]}
         diagnostics = tuple(_diagnostic_from_json(d) for d in data["diagnostics"])
         lookup_digests = {(d[0], d[1], d[2]): str(d[3]) for d in data["lookup_digests"]}
-        return cls(owners, producers, diagnostics, lookup_digests)
+        return cls(owners, producers, diagnostics, lookup_digests, str(data["self_ignore"]))
 
 
 def _diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
@@ -378,7 +383,13 @@ def index_state(state: DesiredState, roots: IndexRoots, digest: Digest | None = 
     wanted = {k for o in owners.values() for k in o.lookups}
     producers = {k: producer_of[k] for k in wanted if k in producer_of}
     digests = lookup_digests(state, wanted, digest) if digest is not None else {}
-    return RenderIndex(owners, producers, state.diagnostics, {k: v for k, v in digests.items() if v})
+    kept = {k: v for k, v in digests.items() if v}
+    return RenderIndex(owners, producers, state.diagnostics, kept, self_ignore_of(state))
+
+
+def self_ignore_of(state: DesiredState) -> str:
+    """The spec.ignore the render filtered the self source's artifact with ("" none)."""
+    return str(state.settings.get("self_ignore") or "")
 
 
 def lookup_digests(state: DesiredState, keys: Iterable[ObjectKey], digest: Digest) -> dict[ObjectKey, str]:

@@ -13,7 +13,7 @@ body is masked before comparison, so Secret values only ever appear as fingerpri
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -65,6 +65,8 @@ class OwnerDiff:
     changes: tuple[Change, ...] = ()  # non-no-op only, sorted by action then id
     unchanged: int = 0  # objects present and equal on both sides
     left_out: Owner | None = None  # not compared: the owner not planned (at head, else at base)
+    parent: ObjectId | None = None  # the owner whose build applies its Flux object (at head, else base)
+    depends_on: tuple[ObjectId, ...] = ()  # its spec.dependsOn (at head, else base)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,9 @@ def diff_states(
             diffs.append(OwnerDiff(oid, current.kind, kept, current.path, note, unchanged=count, left_out=left_out))
             continue
         diffs.append(_owner_diff(base_owners.get(oid), head_owners.get(oid), masking, owners_of))
+    for index, owner_diff in enumerate(diffs):  # its place in the owner graph, as it is at head (else base)
+        current = head_owners.get(owner_diff.id) or base_owners[owner_diff.id]
+        diffs[index] = replace(owner_diff, parent=current.parent, depends_on=tuple(current.depends_on))
     status = ClusterStatus.ADDED if base is None else ClusterStatus.REMOVED if head is None else None
     if status is None and any(d.changes for d in diffs):
         status = ClusterStatus.CHANGED

@@ -37,7 +37,14 @@ from fluxform.planner.ownership import StandInCollision
 from fluxform.planner.plan import Masking
 from fluxform.planner.releases import ReleaseHook
 from fluxform.planner.revdiff.carry import carry_forward
-from fluxform.planner.revdiff.changed import IndexRoots, IndexStore, RenderIndex, index_state, owner_inputs
+from fluxform.planner.revdiff.changed import (
+    IndexRoots,
+    IndexStore,
+    RenderIndex,
+    index_state,
+    owner_inputs,
+    self_ignore_of,
+)
 from fluxform.planner.revdiff.compare import ClusterDiff, FleetDiff, Revision, diff_states
 from fluxform.planner.revdiff.dependants import changed_dependants
 from fluxform.planner.revdiff.digests import ObjectDigest
@@ -53,6 +60,7 @@ from fluxform.planner.revdiff.selection import (
 )
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.workflow import FleetRequest
+from fluxform.progress import Progress, Stage, stage
 from fluxform.sources.artifact import Artifact
 from fluxform.sources.git import GitRepository
 from fluxform.sources.git_checkout import LazyCheckout, RevisionListing, artifact_filter
@@ -107,13 +115,17 @@ class _Revision:
     """One commit: its file listing, its tree (for finding the source root) and the
     artifacts of its source roots, all written on demand into the scratch directory."""
 
-    def __init__(self, repo: GitRepository, commit: str, scratch: Path, timings: dict[str, float]) -> None:
+    def __init__(
+        self, repo: GitRepository, commit: str, scratch: Path, timings: dict[str, float], progress: Progress
+    ) -> None:
         started = time.perf_counter()
         self.repo, self.commit, self.scratch, self.timings = repo, commit, scratch / commit, timings
+        self.progress = progress
         self.listing = RevisionListing.read(repo, commit)
         self.tree = LazyCheckout(repo, self.listing, self.scratch / "tree", skeleton=False)
-        self._artifacts: dict[str, tuple[LazyCheckout, Artifact]] = {}
+        self._artifacts: dict[tuple[str, str], tuple[LazyCheckout, Artifact]] = {}
         _add(timings, "checkout", started)
+        _step(progress, Stage.CHECKOUT, f"{commit[:12]}: {len(self.listing.paths)} files listed", started)
 
     def is_dir(self, path: Path) -> bool:
         """A directory of the revision (the tree is written only in part)."""
@@ -126,23 +138,32 @@ class _Revision:
     def want_tree(self, paths: list[str] | None = None) -> None:
         """Write `paths` of the tree (None: all of it, empty directories included)."""
         started = time.perf_counter()
-        self.tree.want(paths) if paths is not None else self.tree.want_all()
+        written = self.tree.want(paths) if paths is not None else self.tree.want_all()
         _add(self.timings, "checkout", started)
+        if written:
+            _step(self.progress, Stage.CHECKOUT, f"{self.commit[:12]}: {written} files written", started)
 
-    def artifact(self, prefix: str) -> tuple[LazyCheckout, Artifact]:
-        """The artifact of the source root `prefix` (repository-relative; "" the top)."""
-        if prefix not in self._artifacts:
+    def artifact(self, prefix: str, ignore: str = "") -> tuple[LazyCheckout, Artifact]:
+        """The artifact of the source root `prefix` (repository-relative; "" the top), as
+        source-controller filters it with the source's spec.ignore `ignore`."""
+        if (prefix, ignore) not in self._artifacts:
             started = time.perf_counter()
-            keep, digest = artifact_filter(self.repo, self.listing, prefix)
+            keep, digest = artifact_filter(self.repo, self.listing, prefix, ignore)
             root = self.scratch / f"artifact-{len(self._artifacts)}"
             checkout = LazyCheckout(self.repo, self.listing, root, prefix=prefix, keep=keep, skeleton=False)
-            self._artifacts[prefix] = (checkout, Artifact(self.tree.root / prefix, root, digest))
+            self._artifacts[(prefix, ignore)] = (checkout, Artifact(self.tree.root / prefix, root, digest))
             _add(self.timings, "artifact", started)
-        return self._artifacts[prefix]
+        return self._artifacts[(prefix, ignore)]
 
 
 def _add(timings: dict[str, float], stage: str, started: float) -> None:
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def _step(progress: Progress, name: Stage, item: str, started: float) -> None:
+    """One more item of `name` done (git reads and writes, index look-ups and saves)."""
+    progress.expect(name, 1)
+    progress.advance(name, item, seconds=time.perf_counter() - started)
 
 
 def _count(timings: dict[str, float], path: str) -> None:
@@ -162,6 +183,10 @@ class _Run:
     store: IndexStore
     settings: dict[str, Any] | None = None  # what the kept indexes are keyed by (index_key.py)
     digest: ObjectDigest = field(default_factory=lambda: ObjectDigest(b""))  # keyed by the run's mask key
+
+    @property
+    def progress(self) -> Progress:
+        return self.request.fleet.discover.progress
 
     @property
     def charts_fixed(self) -> bool:
@@ -199,19 +224,18 @@ class _Run:
         assert options.repo_root is not None
         prefix = options.repo_root.resolve().relative_to(revision.tree.root.resolve()).as_posix()
         prefix = "" if prefix == "." else prefix
-        checkout, artifact = revision.artifact(prefix)
-        started = time.perf_counter()
-        if selection is None or not selection.lazy:
-            checkout.want_all()
-        else:
-            checkout.want(relative([*selection.files(), cluster], prefix))
-            checkout.want_generated(relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
-            checkout.want_flat(relative(selection.flat_dirs(), prefix))
-        _add(self.timings, "checkout", started)
+        used: dict[str, tuple[LazyCheckout, Artifact]] = {}
+
+        def self_artifact(ignore: str) -> Artifact:
+            """The self source's artifact, filtered with its spec.ignore once discovery read it."""
+            used[ignore] = revision.artifact(prefix, ignore)
+            self._fill(used[ignore][0], cluster, prefix, selection)
+            return used[ignore][1]
+
         stand_ins, scopes = selection.index.stand_ins(selection.wanted) if selection else ((), {})
         options = replace(
             options,
-            artifacts={options.repo_root: artifact},
+            artifacts={options.repo_root: self_artifact},
             source_commit=commit,  # Revision-strategy charts carry the commit, as in Flux
             stand_ins=stand_ins,
             stand_in_scopes=scopes,
@@ -222,9 +246,24 @@ class _Run:
         started = time.perf_counter()
         state = discover(revision.tree.root / cluster, options)
         _add(self.timings, "render", started)
-        for stage, seconds in state.timings.items():
-            self.timings[f"render.{stage}"] = self.timings.get(f"render.{stage}", 0.0) + seconds
+        for step, seconds in state.timings.items():
+            self.timings[f"render.{step}"] = self.timings.get(f"render.{step}", 0.0) + seconds
+        checkout, artifact = used[str(state.settings.get("self_ignore") or "")]
         return state, IndexRoots(artifact.root, prefix, frozenset(options.sources), self.charts_fixed), checkout
+
+    def _fill(self, checkout: LazyCheckout, cluster: str, prefix: str, selection: Selection | None) -> None:
+        """Write what the render of `selection` reads (None or not lazy: everything)."""
+        started = time.perf_counter()
+        if selection is None or not selection.lazy:
+            written = checkout.want_all()
+        else:
+            written = checkout.want(relative([*selection.files(), cluster], prefix))
+            written += checkout.want_generated(relative(selection.scanned_dirs(), prefix), KUSTOMIZATION_FILE_NAMES)
+            written += checkout.want_flat(relative(selection.flat_dirs(), prefix))
+        _add(self.timings, "checkout", started)
+        if written:
+            item = f"{checkout.listing.commit[:12]} {cluster}: {written} files written"
+            _step(self.request.fleet.discover.progress, Stage.CHECKOUT, item, started)
 
     def render_selected(self, commit: str, cluster: str, selection: Selection) -> Rendered:
         """A render of the selected owners once everything they read and looked up was
@@ -315,7 +354,11 @@ class _Run:
             after = self._render_whole(head, cluster) if in_head else None
             return self.compare(cluster, before, after, masking, None)
         key = self.index_key(base, cluster)
+        started = time.perf_counter()
         index = self.store.load(key)
+        if self.store.directory is not None:
+            found = "found" if index is not None else "none kept: the base renders whole"
+            _step(self.progress, Stage.INDEX, f"{cluster} at {base[:12]}: {found}", started)
         base_state: DesiredState | None = None
         if index is None:
             _count(self.timings, "cold")
@@ -336,6 +379,10 @@ class _Run:
         prefetch = index.affected(self.changed)  # may render: their files are written up front
         selection = Selection.of(index, first, conditional=True, prefetch=prefetch)
         head_side = self.render_selected(head, cluster, selection)
+        if self_ignore_of(head_side.state) != index.self_ignore:  # every owner reads another artifact
+            _count(self.timings, "whole")
+            before = base_state if base_state is not None else self._render_whole(base, cluster)
+            return self.compare(cluster, before, self._render_whole(head, cluster), masking, None)
         self._keep_head(self.index_key(head, cluster), index, head_side)
         took = head_side.took(index)
         if base_state is None:  # the base renders what the head did not take from the index
@@ -370,6 +417,7 @@ class _Run:
             started = time.perf_counter()
             self.store.save(key, index)
             _add(self.timings, "index", started)
+            _step(self.progress, Stage.INDEX, f"kept {key[:12]}", started)
 
     def _keep_head(self, key: str, index: RenderIndex, head: Rendered) -> None:
         """Keep the head revision's index, carried forward from the base's: the next diff
@@ -384,6 +432,7 @@ class _Run:
             carried = carry_forward(index, head.state, head.roots, self.digest)
         if carried is not None:
             self.store.save(key, carried)
+            _step(self.progress, Stage.INDEX, f"kept {key[:12]} (the head's)", started)
         _add(self.timings, "index", started)
 
     def _unaffected(self, cluster: str, index: RenderIndex, masking: Masking) -> ClusterDiff:
@@ -412,6 +461,8 @@ class _Run:
         index = index_state(state, roots, self.digest)
         self.store.save(key, index)
         _add(self.timings, "index", started)
+        if self.store.directory is not None:
+            _step(self.progress, Stage.INDEX, f"kept {key[:12]}", started)
         return index
 
 
@@ -453,11 +504,17 @@ def diff_revisions(request: DiffRequest) -> FleetDiff:
         raise SourceError("no cluster path given")
     repo = GitRepository.containing(request.paths[0])
     timings: dict[str, float] = {}
-    with FleetSecrets(request.fleet.secrets) as secrets, private_dir(require_tmpfs=False) as scratch:
+    progress = request.fleet.discover.progress
+    with (
+        FleetSecrets(request.fleet.secrets) as secrets,
+        private_dir(require_tmpfs=False) as scratch,
+        stage(progress, Stage.CHECKOUT, "Reading revisions from git"),
+        stage(progress, Stage.INDEX, "Changed-only indexes"),
+    ):
         base = repo.resolve(request.base)
         repo, head, head_name = _head(repo, request.head, scratch)
         changed = repo.changed_files(base, head)
-        revisions = {commit: _Revision(repo, commit, scratch, timings) for commit in (base, head)}
+        revisions = {commit: _Revision(repo, commit, scratch, timings, progress) for commit in (base, head)}
         listings = (revisions[base].listing, revisions[head].listing)
         rels = []
         for path in request.paths:

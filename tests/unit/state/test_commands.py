@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from fluxform.commands.state import force_unlock, state_group
+from fluxform.commands.state import REDACTED_MASK_KEY, force_unlock, state_group
 from fluxform.errors import StateError
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockHeld, new_lock_info
@@ -115,14 +115,42 @@ def test_history_lists_current_first(state_file: Path) -> None:
 
 
 def test_pull_then_push_round_trips(state_file: Path, tmp_path: Path) -> None:
-    pulled = run("pull", "--state", str(state_file))
+    pulled = run("pull", "--state", str(state_file), "--show-mask-key")
     assert state_from_json(pulled.output, "stdout") == LocalBackend(state_file).read()
     copy = tmp_path / "pulled.json"
-    run("pull", "--state", str(state_file), "--out", str(copy))
+    run("pull", "--state", str(state_file), "--show-mask-key", "--out", str(copy))
     assert copy.read_text() == pulled.output and (copy.stat().st_mode & 0o777) == 0o600
     result = run("push", str(copy), "--state", str(state_file))
     assert result.exit_code == 0, result.output
     assert "as serial 3" in result.output
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_pull_never_prints_the_mask_key_unless_asked(state_file: Path, output: str) -> None:
+    """The maskKey is the HMAC key of Secret fingerprints: with it, guesses of a Secret
+    value can be checked against the state's fingerprints offline."""
+    stored = LocalBackend(state_file).read()
+    assert stored is not None
+    pulled = run("pull", "--state", str(state_file), "-o", output)
+    assert pulled.exit_code == 0, pulled.output
+    assert stored.mask_key not in pulled.output and REDACTED_MASK_KEY in pulled.output
+    shown = run("pull", "--state", str(state_file), "-o", output, "--show-mask-key")
+    assert stored.mask_key in shown.output
+
+
+def test_a_pulled_state_pushes_back_with_the_stored_mask_key(state_file: Path, tmp_path: Path) -> None:
+    stored = LocalBackend(state_file).read()
+    assert stored is not None
+    copy = tmp_path / "pulled.json"
+    assert run("pull", "--state", str(state_file), "--out", str(copy)).exit_code == 0
+    assert stored.mask_key not in copy.read_text()
+    result = run("push", str(copy), "--state", str(state_file))
+    assert result.exit_code == 0, result.output
+    pushed = LocalBackend(state_file).read()
+    assert pushed is not None and pushed.mask_key == stored.mask_key and pushed.serial == 3
+    # to an empty backend the key cannot come from anywhere: one clear error
+    result = run("push", str(copy), "--state", str(tmp_path / "new.state.json"))
+    assert isinstance(result.exception, StateError) and "--show-mask-key" in result.exception.one_line()
 
 
 def _push_file(tmp_path: Path, text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluxform.views.changes import Group, alike, cut_diff, edit_of, edit_text, largest_owners
+from fluxform.views.changes import Group, across_owners, alike, cut_diff, edit_of, edit_text, largest_owners
 
 
 def _update(name: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -63,3 +63,50 @@ def test_the_largest_owners_are_named_in_big_plans_only() -> None:
     )
     assert largest_owners({"A": 4, "B": 3}) == ""  # small enough to read whole
     assert largest_owners({"A": 40}) == ""  # one owner: nothing to rank
+
+
+def _owned(owner: str, name: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {**_update(name, before, after), "owner": owner}
+
+
+def test_one_edit_in_several_owners_is_one_group_across_them() -> None:
+    blocks = [
+        [_owned(f"ks/{o}", f"cm-{o}-{i}", _labelled("1.2"), _labelled("1.3")) for i in range(4)] for o in range(10)
+    ]
+    blocks[0].append(_owned("ks/0", "own", _labelled("1.2"), _labelled("9")))
+    groups, rest = across_owners(blocks)
+    (group,) = groups
+    assert len(group.entries) == 40 and group.owners == tuple(f"ks/{o}" for o in range(10))
+    assert edit_text(group.edit) == ['metadata.labels.version: "1.2" -> "1.3"']
+    assert [[e["name"] for e in block] for block in rest] == [["own"], *([[]] * 9)]
+
+
+def test_an_edit_in_one_owner_only_is_left_to_that_owner() -> None:
+    blocks = [[_owned("ks/a", f"cm-{i}", _labelled("1"), _labelled("2")) for i in range(5)], []]
+    groups, rest = across_owners(blocks)
+    assert groups == [] and rest == blocks
+
+
+def test_masked_values_group_by_path_never_by_value() -> None:
+    """Secrets whose values changed to different values, or to the same one, read alike:
+    a group by fingerprint would tell which Secrets share a value."""
+    fingerprints = ["***(hmac:0123456789ab)", "***(hmac:ba9876543210)", "***(hmac:aaaaaaaaaaaa)"]
+
+    def secret(value: str) -> dict[str, Any]:
+        return {"kind": "Secret", "data": {"password": value}}
+
+    blocks = [[_owned(f"ks/{o}", f"s-{o}", secret(fingerprints[2]), secret(fingerprints[o % 2]))] for o in range(6)]
+    groups, _ = across_owners(blocks)
+    (group,) = groups
+    assert len(group.entries) == 6
+    assert edit_text(group.edit) == ["data.password: masked value changed"]
+    assert not any("hmac" in line for line in edit_text(group.edit))
+    # a value added or removed says so, still without a fingerprint
+    added = edit_text(edit_of(_update("s", {"kind": "Secret", "data": {}}, secret(fingerprints[0]))))
+    assert added == ["data.password: (none) -> ***"]
+
+
+def test_alike_values_cut_for_display_are_compared_whole() -> None:
+    long = "x" * 100
+    entries = [_update(f"n{i}", {"v": long}, {"v": long + str(i)}) for i in range(3)]
+    assert alike(entries) == entries

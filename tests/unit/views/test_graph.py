@@ -20,7 +20,15 @@ from fluxform.planner.planfile import (
     StateRef,
 )
 from fluxform.planner.settings import PlanSettings
-from fluxform.views.graph import EdgeKind, NodeChange, collapse, graph_of_plan, render_dot, render_mermaid
+from fluxform.views.graph import (
+    EdgeKind,
+    NodeChange,
+    collapse,
+    graph_of_diff,
+    graph_of_plan,
+    render_dot,
+    render_mermaid,
+)
 from tests.support.mermaid import check_mermaid
 from tests.support.planfiles import plan_files
 
@@ -152,3 +160,43 @@ def test_any_plan_gives_valid_mermaid_and_dot(plan: PlanFile) -> None:
     dot = render_dot(graph)
     assert dot.startswith("digraph fluxform {\n") and dot.endswith("}\n")
     assert dot.count(" -> ") == len(graph.edges)
+
+
+def test_a_revision_diff_draws_the_same_graph() -> None:
+    """graph_of_diff: OwnerDiff gives the edges through the same protocol as PlanOwner; a
+    node's change is what the diff does to its objects."""
+    from fluxform.planner.plan import Change
+    from fluxform.planner.revdiff.compare import ClusterDiff, ClusterStatus, OwnerDiff, OwnerStatusChange
+
+    root, infra, apps, gone, stuck = ks("flux-system"), ks("infra"), ks("apps"), ks("gone"), ks("stuck")
+    cm = ObjectId("apps", "cm", "", "ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "apps"}}
+    update = Change(cm, "v1", apps, Action.UPDATE, body, {**body, "data": {"k": "v"}})
+    delete = Change(cm, "v1", gone, Action.DELETE, body, None)
+    status = OwnerStatusChange
+    owners = (
+        OwnerDiff(root, "Kustomization", status.UNCHANGED, "./c", unchanged=3),
+        OwnerDiff(infra, "Kustomization", status.UNCHANGED, "./i", parent=root, unchanged=1),
+        OwnerDiff(apps, "Kustomization", status.CHANGED, "./a", "", (update,), 2, parent=root, depends_on=(infra,)),
+        OwnerDiff(gone, "Kustomization", status.REMOVED, "./g", "", (delete,), parent=root),
+        OwnerDiff(stuck, "Kustomization", status.NOT_COMPARED, "./s", "not compared: ...", parent=root),
+    )
+    graph = graph_of_diff(ClusterDiff("clusters/dev", ClusterStatus.CHANGED, owners))
+    changes = {n.name: n.change for n in graph.nodes}
+    assert changes == {
+        "flux-system/flux-system": NodeChange.UNCHANGED,
+        "flux-system/infra": NodeChange.UNCHANGED,
+        "flux-system/apps": NodeChange.CHANGE,
+        "flux-system/gone": NodeChange.DESTROY,
+        "flux-system/stuck": NodeChange.NOT_PLANNED,
+    }
+    edges = {(e.source.split("_")[1], e.target.split("_")[1], e.kind) for e in graph.edges}
+    assert edges == {
+        ("flux-system", "infra", EdgeKind.PARENT),
+        ("flux-system", "apps", EdgeKind.PARENT),
+        ("flux-system", "gone", EdgeKind.PARENT),
+        ("flux-system", "stuck", EdgeKind.PARENT),
+        ("infra", "apps", EdgeKind.DEPENDS_ON),
+    }
+    nodes, arrows = check_mermaid(render_mermaid(graph))
+    assert len(nodes) == 5 and sum(1 for _, arrow, _ in arrows if arrow == "-.->") == 1

@@ -30,8 +30,9 @@ def cm(name: str, value: str) -> dict[str, Any]:
 
 
 def update(owner: ObjectId, name: str, size: int = 1) -> Change:
+    """An edit of its own (`b` then the object's number): not one made alike across owners."""
     oid = ObjectId("apps", name, "", "ConfigMap")
-    return Change(oid, "v1", owner, Action.UPDATE, cm(name, "a" * size), cm(name, "b" * size))
+    return Change(oid, "v1", owner, Action.UPDATE, cm(name, "a" * size), cm(name, "b" * size + name.split("-")[-1]))
 
 
 def fleet(owners: int, size: int = 1, clusters: int = 1) -> FleetDiff:
@@ -67,7 +68,7 @@ def test_text() -> None:
     text = render_diff_text(fleet(1))
     assert text.startswith(f"fluxform diff origin/main ({'a' * 12}) -> HEAD ({'b' * 12})\n")
     assert "clusters/c0: 0 to add, 1 to change, 0 to destroy\n" in text
-    assert "    ~ update  ConfigMap/apps/cm-0\n" in text and "        -  k: a\n        +  k: b\n" in text
+    assert "    ~ update  ConfigMap/apps/cm-0\n" in text and "        -  k: a\n        +  k: b0\n" in text
     assert "clusters/zz: unchanged (no file it reads changed; not rendered)" in text
     assert text.endswith("\nPlan: 0 to add, 1 to change, 0 to destroy.\n")
     assert "\x1b[" not in text and "\x1b[33m" in render_diff_text(fleet(1), colour=True)
