@@ -13,22 +13,14 @@ were decrypted are never cached (no decrypted value may be persisted).
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fluxform.cache_entry import EntryStore
+from fluxform.cache_entry import EntryStore, default_cache_dir
 from fluxform.limits import read_limited
 
 __all__ = ["BuildCache", "build_key", "default_cache_dir"]
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("FLUXFORM_CACHE_DIR"):
-        return Path(os.environ["FLUXFORM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fluxform"
 
 
 def build_key(tool_version: str, kustomization: str, files: Iterable[Path], root: Path, target: str) -> str:
