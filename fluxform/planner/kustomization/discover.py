@@ -29,6 +29,7 @@ from fluxform import yamlio
 from fluxform.decrypt.buildmask import mask_like_flux_build
 from fluxform.errors import Diagnostic, FluxformError, MissingKeys, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
+from fluxform.kustomize.engine import kustomize_engine
 from fluxform.limits import DEFAULT_BUILD_TIMEOUT, read_limited
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
@@ -56,6 +57,7 @@ from fluxform.planner.kustomization.roots import (
 )
 from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
+from fluxform.planner.kustomization.view import SourceView
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
 from fluxform.planner.validation import OwnerValidator, StandingIn
@@ -243,6 +245,7 @@ class _Discovery:
         self.would_produce: dict[ObjectKey, ObjectId] = {}
         self.blocked_by: dict[ObjectId, ObjectId] = {}
         self.undecrypted: set[ObjectId] = set()  # built without the keys they need (purpose "build")
+        self.views: dict[Path, SourceView] = {}  # one per source root, shared by its builds
 
     @property
     def building(self) -> bool:
@@ -345,8 +348,14 @@ class _Discovery:
         return self.generated[key]
 
     # -- building ------------------------------------------------------------------------
+    def request(self, owner: ObjectId, origin: SourceLocation | None, root: Path, path: str, spec: Any) -> BuildRequest:
+        """A build of `path` in the source at `root`, in the run's view of that source."""
+        if root not in self.views:
+            self.views[root] = self.stack.enter_context(SourceView.of(root))
+        return BuildRequest(owner, origin, root, path, spec, self.options.build_timeout, self.views[root])
+
     def submit(self, ks: FluxKustomization, root: Path) -> Future[BuildOutput]:
-        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
+        request = self.request(ks.id, ks.origin, root, ks.path, dict(ks.spec))
         decryptor = self.options.decryptor
         directory = secure_join(root, ks.path)
         progress = self.options.progress
@@ -650,7 +659,7 @@ class _Discovery:
         error, if any (that owner is then not planned)."""
         chosen = root_from_file(root_file, artifact.origin, rel_start) if root_file is not None else None
         synthetic = synthetic_root(rel_start)
-        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None, self.options.build_timeout)
+        request = self.request(synthetic.id, None, artifact.root, rel_start, None)
         target = normalise_path(rel_start)
         try:
             output = build_directory(request, self.options.cache)
@@ -711,7 +720,7 @@ class _Discovery:
             except MissingKeys as exc:  # its generator inputs are encrypted
                 if self.building:  # shown as Flux's CLI shows it: built as is, masked
                     self.undecrypted.add(ks.id)
-                    request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
+                    request = self.request(ks.id, ks.origin, root, ks.path, dict(ks.spec))
                     ready.append((ks, build_directory(request, self.options.cache)))
                     continue
                 self._fail(ks, exc, Cause.KEYS, root=root)
@@ -940,7 +949,7 @@ def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: De
     """Build from a private tmpfs copy holding decrypted generator inputs; never cached."""
     directory = secure_join(request.root, request.path)
     with decryptor.decrypted_tree(ks, directory, request.root) as (tree, values):
-        output = build_directory(replace(request, root=tree), BuildCache.disabled())
+        output = build_directory(replace(request, root=tree, view=None), BuildCache.disabled())
     return BuildOutput(output.text, frozenset(), cached=False, secret_values=values)
 
 
@@ -983,5 +992,6 @@ def _docs(text: str) -> Iterator[dict[str, Any]]:
 def discover(start: Path, options: DiscoverOptions | None = None) -> DesiredState:
     """Build the fleet reachable from `start` (a directory, or the file of the Kustomization
     owning one). Temp artifacts are removed before returning."""
+    kustomize_engine()  # a bad FLUXFORM_KUSTOMIZE_ENGINE is one error, not every owner's
     with contextlib.ExitStack() as stack:
         return _Discovery(options or DiscoverOptions(), stack).run(start)
