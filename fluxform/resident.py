@@ -77,6 +77,7 @@ class ResidentTool:
         self.proc = proc
         self.tool = tool
         self.budget = budget  # seconds of timeout it was started with (sets its CPU limit)
+        self.limits = current_limits()  # the heap and output limits it was started under
         self.alive = True
         self.ready: dict[str, Any] = {}
         self._stopped = False
@@ -94,6 +95,11 @@ class ResidentTool:
             resident.close(kill=True)
             raise
         return resident
+
+    @property
+    def usable(self) -> bool:
+        """Alive, and still there (it may have been killed while it waited)."""
+        return self.alive and self.proc.poll() is None
 
     @property
     def cpu_limit(self) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fluxform.errors import RenderError, ToolError, ToolLimitExceeded
 from fluxform.kustomize.binary import LIMIT_HINTS, BuildFailed
-from fluxform.limits import LimitExceeded
+from fluxform.limits import LimitExceeded, current_limits
 from fluxform.resident import ResidentTool
 from fluxform.tool_versions import remembered_version
 
@@ -94,8 +94,8 @@ class InProcessEngine:
     def build(self, directory: Path, *, timeout: float) -> str:
         """The output; BuildFailed with kustomize's message, LimitExceeded past a limit (the
         worker is killed then, and a fresh one serves the next build)."""
-        worker = self._acquire(timeout)
         try:
+            worker = self._acquire(timeout)
             header, body = worker.ask(json.dumps({"dir": str(directory)}).encode(), timeout=timeout)
         except ToolLimitExceeded as exc:
             raise LimitExceeded(f"kustomize build was stopped at its {exc.limit}", hint=LIMIT_HINTS[exc.kind]) from None
@@ -118,7 +118,7 @@ class InProcessEngine:
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
-                if worker.alive and worker.budget >= timeout:
+                if worker.usable and worker.budget >= timeout and worker.limits == current_limits():
                     return worker
                 worker.close()
         worker = ResidentTool.start(_WORKER, tool="kustomize", timeout=timeout)

@@ -82,19 +82,31 @@ class SourceView:
 
 
 def _mirror_tree(root: Path, tree: Path) -> None:
-    """Every directory of `root` again below `tree`, every other entry a symlink to `root`'s
-    (a symlink of the artifact, none in a Flux artifact, points where it pointed)."""
+    """Every directory of `root` again below `tree`, every other entry a symlink to `root`'s.
+    A symlink of the source itself (a Flux artifact has none; a --source directory may) is
+    kept only when it resolves inside the root: Flux's secure filesystem refuses the others,
+    and here kustomize then finds no such file."""
     tree.mkdir(mode=0o700)
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         target = tree / here.relative_to(root)
         for name in dirnames:
-            if (here / name).is_symlink():
-                os.symlink(here / name, target / name)
-            else:
+            if not (here / name).is_symlink():
                 (target / name).mkdir()
+            elif _inside(here / name, root):
+                os.symlink(here / name, target / name)
         for name in filenames:
-            os.symlink(here / name, target / name)
+            if _inside(here / name, root):
+                os.symlink(here / name, target / name)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    if not path.is_symlink():
+        return True
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop
+        return False
 
 
 def _remove_overlay(built: Path) -> None:
