@@ -25,6 +25,7 @@ from fluxform.paths import secure_join
 from fluxform.planner.kustomization.cache import BuildCache, build_key
 from fluxform.planner.kustomization.closure import input_closure, repo_relative
 from fluxform.planner.kustomization.generate import prepare_kustomization
+from fluxform.planner.kustomization.output import Documents, parse_documents
 from fluxform.planner.kustomization.view import SourceView
 
 __all__ = ["BuildOutput", "BuildRequest", "build_directory"]
@@ -49,6 +50,8 @@ class BuildOutput:
     cached: bool
     #: what decrypted generator inputs put into the output (memory only; never cached)
     secret_values: frozenset[str] = field(default=frozenset(), repr=False)
+    #: the documents of `text` parsed (output.py); None: not parsed (postbuild parses them)
+    documents: Documents = field(default=None, repr=False, compare=False)
 
 
 def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
@@ -71,15 +74,16 @@ def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
         )
         cached = cache.get(key)
         if cached is not None:
-            check_object_count(cached, "kustomize build")
-            return BuildOutput(cached, frozenset(files), cached=True)
+            check_object_count(cached[0], "kustomize build")
+            return BuildOutput(cached[0], frozenset(files), cached=True, documents=cached[1])
         _refuse_alias_bombs(files, root)
         text = _run_build(request, directory, document_text, files)
         check_object_count(text, "kustomize build")
     except RenderError as exc:
         raise exc.with_context(subject=request.owner, location=request.origin) from None
-    cache.put(key, text)
-    return BuildOutput(text, frozenset(files), cached=False)
+    documents = parse_documents(text)
+    cache.put(key, text, documents)
+    return BuildOutput(text, frozenset(files), cached=False, documents=documents)
 
 
 def _refuse_alias_bombs(files: Iterable[Path], root: Path) -> None:

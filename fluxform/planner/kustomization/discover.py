@@ -214,6 +214,12 @@ def _kinds_and_names(data: bytes, flux_only: bool = True) -> tuple[tuple[str, st
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=1024)
+def _yaml_files_in_order(files: frozenset[Path]) -> tuple[Path, ...]:
+    """The YAML files of a build closure, sorted once per closure (not once per object)."""
+    return tuple(sorted(path for path in files if path.suffix in (".yaml", ".yml")))
+
+
 class _Discovery:
     def __init__(self, options: DiscoverOptions, stack: contextlib.ExitStack) -> None:
         self.options = options
@@ -482,9 +488,7 @@ class _Discovery:
         """The file an object was written in, so errors can name it (kustomize drops it)."""
         exact, unnamespaced = (oid.kind, oid.name, oid.namespace), (oid.kind, oid.name, "")
         fallback: Path | None = None  # written without a namespace (a kustomization sets it)
-        for path in sorted(files):
-            if path.suffix not in (".yaml", ".yml"):
-                continue
+        for path in _yaml_files_in_order(files):
             docs = self._flux_objects_in(path, oid.name, flux_only)
             if exact in docs:
                 fallback = path
@@ -765,13 +769,14 @@ class _Discovery:
     def _finalize(self, ks: FluxKustomization, output: BuildOutput) -> tuple[list[DesiredObject], list[Diagnostic]]:
         """Flux's steps after the build; for `build`, SOPS data no key decrypts is kept
         encrypted (and masked like Flux's CLI masks it) instead of failing."""
+        text, values, documents = output.text, output.secret_values, output.documents
         try:
-            return finalize_kustomization(ks, output.text, self._postbuild_context(ks), output.secret_values)
+            return finalize_kustomization(ks, text, self._postbuild_context(ks), values, documents)
         except MissingKeys:
             if not self.building:
                 raise
             self.undecrypted.add(ks.id)
-            return finalize_kustomization(ks, output.text, self._postbuild_context(ks), output.secret_values)
+            return finalize_kustomization(ks, text, self._postbuild_context(ks), values, documents)
 
     def _postbuild_context(self, ks: FluxKustomization) -> PostBuildContext:
         looked_up = self.lookups.setdefault(ks.id, set())
@@ -950,7 +955,7 @@ def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: De
     directory = secure_join(request.root, request.path)
     with decryptor.decrypted_tree(ks, directory, request.root) as (tree, values):
         output = build_directory(replace(request, root=tree, view=None), BuildCache.disabled())
-    return BuildOutput(output.text, frozenset(), cached=False, secret_values=values)
+    return BuildOutput(output.text, frozenset(), cached=False, secret_values=values, documents=output.documents)
 
 
 def _self_managing_in_files(directory: Path, target: str) -> FluxKustomization | None:
