@@ -38,6 +38,7 @@ from fluxform.planner.isolation import Links, ObjectKey, isolate, key_of, not_pl
 from fluxform.planner.kustomization.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.generate import spec_changes_build
+from fluxform.planner.kustomization.output import split_documents
 from fluxform.planner.kustomization.postbuild import (
     Decryptor,
     PostBuildContext,
@@ -581,7 +582,7 @@ class _Discovery:
         return any(focus.matches(oid) for oid in self.owners)
 
     def _plain_docs(self) -> list[dict[str, Any]]:
-        return list(_docs(self._plain_root[1].text)) if self._plain_root is not None else []
+        return _output_docs(self._plain_root[1]) if self._plain_root is not None else []
 
     def _render_releases(self, repo_root: Path, self_artifact: Artifact, scopes: KindScopes) -> None:
         assert self.options.helm is not None
@@ -676,7 +677,7 @@ class _Discovery:
         if chosen is not None:
             self.self_source = chosen.source_ref
             return chosen, None
-        for doc in _docs(_candidates(output.text, target)):
+        for doc in _output_docs(output, target):
             spec = doc.get("spec") or {}
             if may_build_from_repository(doc) and normalise_path(str(spec.get("path") or "")) == target:
                 ks = FluxKustomization.from_doc(doc, SourceLocation(rel_start or "./"))
@@ -974,15 +975,19 @@ def _self_managing_in_files(directory: Path, target: str) -> FluxKustomization |
     return None
 
 
-def _candidates(output: str, target: str) -> str:
-    """The documents of kustomize's output that may be a Flux Kustomization whose path is
-    `target`: kustomize writes one `---`-separated document per object with plain scalars,
-    so a document not mentioning the group and the path is not one. Everything, when no
-    document passes (the filter must never be the reason none is found)."""
-    if not target:
-        return output
-    chosen = [d for d in output.split("\n---\n") if KUSTOMIZATION_GROUP in d and target in d]
-    return "\n---\n".join(chosen) if chosen else output
+def _output_docs(output: BuildOutput, target: str | None = None) -> list[dict[str, Any]]:
+    """The mapping documents of a build's output (parsed by the build when it could), or
+    with a `target`, those that may be a Flux Kustomization whose path it is: kustomize
+    writes one document per object with plain scalars, so a document not mentioning the
+    group and the path is not one. Every document, when none passes (the filter must never
+    be the reason none is found)."""
+    texts = split_documents(output.text)
+    chosen = list(range(len(texts)))
+    if target:
+        chosen = [i for i, text in enumerate(texts) if KUSTOMIZATION_GROUP in text and target in text] or chosen
+    if output.documents is None or len(output.documents) != len(texts):
+        return list(_docs("---\n".join(texts[i] for i in chosen)))
+    return [yamlio.clone(output.documents[i]) for i in chosen if isinstance(output.documents[i], dict)]
 
 
 def _docs(text: str) -> Iterator[dict[str, Any]]:
