@@ -29,7 +29,7 @@ import hashlib
 import re
 import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -408,13 +408,20 @@ def parses() -> int:
 
 
 def clone(value: Any) -> Any:
-    """A deep copy of parsed YAML (dicts, lists and scalars), several times faster than
-    copy.deepcopy: a value handed out must never share a mutable part with another."""
+    """A deep copy of parsed YAML or JSON (mappings, lists, tuples and scalars), several times
+    faster than copy.deepcopy: a value handed out must never share a mutable part with another."""
     if isinstance(value, dict):
-        return {k: clone(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+        return {k: clone(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) if isinstance(v, dict | list) else v for v in value]
+        return [clone(v) if isinstance(v, _CONTAINERS) else v for v in value]
+    if isinstance(value, tuple):
+        return tuple(clone(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: clone(v) for k, v in value.items()}
     return value
+
+
+_CONTAINERS = (dict, list, tuple, Mapping)
 
 
 def load_all(text: str | bytes, *, unknown_tags: str = "error") -> list[Any]:

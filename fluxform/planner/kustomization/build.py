@@ -23,7 +23,7 @@ from fluxform.limits import DEFAULT_BUILD_TIMEOUT, LimitExceeded, check_object_c
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.kustomization.cache import BuildCache, build_key
-from fluxform.planner.kustomization.closure import input_closure, repo_relative
+from fluxform.planner.kustomization.closure import TreeFacts, input_closure, repo_relative
 from fluxform.planner.kustomization.generate import prepare_kustomization
 from fluxform.planner.kustomization.output import Documents, parse_documents
 from fluxform.planner.kustomization.view import SourceView
@@ -63,20 +63,20 @@ def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
             location=request.origin,
             hint="spec.path is relative to the source root",
         )
+    facts = request.view.facts if request.view is not None else TreeFacts()
     try:
         prepared = prepare_kustomization(directory, spec=request.spec, root=request.root)
         document_text = yamlio.dump(prepared.document)
-        files = input_closure(request.root, directory, prepared.document)
+        files = input_closure(request.root, directory, prepared.document, facts)
         root = request.root.resolve()
-        # reads every input, refusing one over the file size limit (limits.py)
-        key = build_key(
-            kustomize_engine().version, document_text, files, root, str(directory.relative_to(request.root))
-        )
+        # reads every input (once per run), refusing one over the file size limit (limits.py)
+        target = str(directory.relative_to(request.root))
+        key = build_key(kustomize_engine().version, document_text, files, root, target, facts.digest)
         cached = cache.get(key)
         if cached is not None:
             check_object_count(cached[0], "kustomize build")
             return BuildOutput(cached[0], frozenset(files), cached=True, documents=cached[1])
-        _refuse_alias_bombs(files, root)
+        _refuse_alias_bombs(files, root, facts)
         text = _run_build(request, directory, document_text, files)
         check_object_count(text, "kustomize build")
     except RenderError as exc:
@@ -86,13 +86,15 @@ def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
     return BuildOutput(text, frozenset(files), cached=False, documents=documents)
 
 
-def _refuse_alias_bombs(files: Iterable[Path], root: Path) -> None:
+def _refuse_alias_bombs(files: Iterable[Path], root: Path, facts: TreeFacts) -> None:
     """kustomize expands YAML aliases without bound: refuse a file whose aliases expand past
-    yamlio's bound before it runs (the heap limit would stop it too, but after gigabytes)."""
+    yamlio's bound before it runs (the heap limit would stop it too, but after gigabytes).
+    Each file is checked once per run."""
     for path in sorted(files):
-        if path.suffix in (".yaml", ".yml"):
+        if path.suffix in (".yaml", ".yml") and str(path) not in facts.alias_checked:
             try:
-                yamlio.check_alias_expansion(path.read_bytes())
+                yamlio.check_alias_expansion(facts.read(path, repo_relative(path, root)))
+                facts.alias_checked.add(str(path))
             except yamlio.YamlError as exc:
                 raise LimitExceeded(
                     str(exc),

@@ -14,7 +14,7 @@ with a warning and the build runs again. Builds whose inputs were decrypted are 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +25,26 @@ from fluxform.planner.kustomization.output import Documents, pack, unpack
 __all__ = ["BuildCache", "build_key", "default_cache_dir"]
 
 
-def build_key(tool_version: str, kustomization: str, files: Iterable[Path], root: Path, target: str) -> str:
+def build_key(
+    tool_version: str,
+    kustomization: str,
+    files: Iterable[Path],
+    root: Path,
+    target: str,
+    file_digest: Callable[[Path, str], bytes] | None = None,
+) -> str:
+    """`file_digest(path, relative)`: SHA-256 of a file's bytes (refusing one over the file
+    size limit), e.g. the run's memo of them (closure.TreeFacts.digest)."""
     digest = hashlib.sha256()
     digest.update(f"fluxform-build-v3\0{tool_version}\0{target}\0".encode())
     digest.update(kustomization.encode())
     for path in sorted(files):
         relative = str(path.relative_to(root))
         digest.update(b"\0" + relative.encode() + b"\0")
-        digest.update(hashlib.sha256(read_limited(path, what=relative)).digest())
+        if file_digest is not None:
+            digest.update(file_digest(path, relative))
+        else:
+            digest.update(hashlib.sha256(read_limited(path, what=relative)).digest())
     return digest.hexdigest()
 
 

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from fluxform.planner.kustomization.closure import TreeFacts
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
 from fluxform.scratch import scratch_dir
 
@@ -40,6 +41,7 @@ class SourceView:
         self.root = root.resolve()
         self.scratch = scratch
         self.tree = scratch / "view"
+        self.facts = TreeFacts()  # what builds asked of the source this run (it does not change)
         self._made = False
         self._lock = threading.Lock()
 
