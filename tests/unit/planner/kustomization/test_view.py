@@ -5,6 +5,7 @@ is read, by a `..` reference or through a symlink."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +139,28 @@ def test_kustomize_errors_name_repository_paths(tmp_path: Path, engine: str) -> 
     line = caught.value.one_line()
     assert "apps/dev/missing.yaml" in line
     assert OVERLAY_PREFIX not in line and str(tmp_path) not in line
+
+
+def test_inputs_shared_by_builds_are_read_and_hashed_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four overlays on one base: the base's files are read (and hashed) once, not per build."""
+    from fluxform import limits
+    from fluxform.planner.kustomization import closure
+
+    files = {"clusters/dev/flux-system.yaml": FLUX_SYSTEM_SOURCE}
+    files["base/kustomization.yaml"] = "resources: [cm.yaml]\n"
+    files["base/cm.yaml"] = CM.format(name="shared")
+    for app in ("a", "b", "c", "d"):
+        files[f"clusters/dev/{app}.yaml"] = flux_kustomization(app, f"./apps/{app}")
+        files[f"apps/{app}/kustomization.yaml"] = f"resources: [../../base]\nnamePrefix: {app}-\n"
+    root = write_tree(Path(tempfile.mkdtemp()) / "fleet", files)
+    reads: list[str] = []
+    real = limits.read_limited
+
+    def counted(path: Path, *, what: str = "", limit: int | None = None) -> bytes:
+        reads.append(path.name if path.parent.name != "base" else f"base/{path.name}")
+        return real(path, what=what, limit=limit)
+
+    monkeypatch.setattr(closure, "read_limited", counted)
+    state = discover(root / "clusters/dev", DiscoverOptions(jobs=2))
+    assert {o.id.name for o in state.owners} >= {"a", "b", "c", "d"}
+    assert reads.count("base/cm.yaml") == 1 and reads.count("base/kustomization.yaml") == 1
