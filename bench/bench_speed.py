@@ -91,17 +91,14 @@ def parse_floor(files: Sequence[Path]) -> Measured:
 
 
 def kustomization_paths(repo: Path, cluster: str) -> list[Path]:
-    """Directories the plan builds from the repository itself (start path included)."""
+    """Directories the plan builds from the repository itself (the start path's source)."""
     from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 
     state = discover(repo / cluster, DiscoverOptions())
-    self_source = str(state.settings.get("self_source") or "")
-    paths = {
-        (repo / owner.path).resolve()
-        for owner in state.owners
-        if owner.kind in ("Kustomization", "Root") and owner.source in (self_source, "") and owner.path
-    }
-    return sorted(p for p in paths if p.is_dir())
+    roots = {owner.id: state.inputs[owner.id][0] for owner in state.owners if owner.id in state.inputs}
+    own = next((roots[o.id] for o in state.owners if o.kind == "Root" and o.id in roots), None)
+    built = [o for o in state.owners if o.kind in ("Kustomization", "Root") and roots.get(o.id) == own]
+    return sorted({p for p in ((repo / o.path).resolve() for o in built) if p.is_dir()})
 
 
 def naive(paths: Sequence[Path], repo: Path) -> Measured:

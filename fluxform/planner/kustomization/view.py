@@ -24,9 +24,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from fluxform.decrypt.tmpfs import private_dir
 from fluxform.planner.kustomization.closure import TreeFacts
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
-from fluxform.scratch import scratch_dir
 
 __all__ = ["OVERLAY_PREFIX", "SourceView"]
 
@@ -48,8 +48,10 @@ class SourceView:
     @classmethod
     @contextlib.contextmanager
     def of(cls, root: Path) -> Iterator[SourceView]:
-        """A view of `root`, removed (overlays and all) on the way out."""
-        with scratch_dir("fluxform-view-") as scratch:
+        """A view of `root`, removed (overlays and all) on the way out. It holds only symlinks
+        and Flux's kustomization documents, so it lives on tmpfs when there is one: making
+        and removing a thousand entries there costs no disk I/O."""
+        with private_dir(require_tmpfs=False) as scratch:
             yield cls(root, scratch)
 
     @contextlib.contextmanager
