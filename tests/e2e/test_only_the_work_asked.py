@@ -12,6 +12,7 @@ from tests.support.charts_http import ChartRepoServer
 from tests.support.cli import run
 from tests.support.trees import FLUX_SYSTEM_SOURCE, flux_kustomization, helm_release, helm_repository, write_tree
 
+SYNC = f"{FLUX_SYSTEM_SOURCE}---\n{flux_kustomization('flux-system', './clusters/dev')}"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  color: blue\n"
 
 
@@ -52,3 +53,22 @@ def test_build_ks_and_get_ks_ask_no_chart_repository(tmp_path: Path) -> None:
         planned = run("plan", cluster, *cache, "--partial")  # the repository is empty: web is not planned
         assert planned.code == 0, planned.err
         assert server.requests != []
+
+
+def test_build_hr_fetches_only_the_chart_of_the_release_it_builds(tmp_path: Path) -> None:
+    """The Helm hook renders only the releases discovery asks for (`build hr` names one; a
+    changed-only diff leaves out those standing in), and only those fetch their charts."""
+    with ChartRepoServer(tmp_path / "one") as asked, ChartRepoServer(tmp_path / "other") as other:
+        files = {
+            "clusters/dev/flux-system.yaml": SYNC,
+            "clusters/dev/repos.yaml": helm_repository("one", "flux-system", asked.url)
+            + "---\n"
+            + helm_repository("other", "flux-system", other.url),
+            "clusters/dev/web.yaml": helm_release("web", "web", source="HelmRepository/flux-system/one"),
+            "clusters/dev/db.yaml": helm_release("db", "db", source="HelmRepository/flux-system/other"),
+        }
+        cluster = write_tree(tmp_path / "fleet", files) / "clusters" / "dev"
+        built = run("build", "hr", "web", cluster, "--chart-cache", tmp_path / "charts")
+        assert built.code == 1  # the repository is empty: the chart is not found
+        assert "web" in built.err
+        assert asked.requests != [] and other.requests == []
