@@ -2,7 +2,9 @@
 once, building one directory per request line (fluxform.resident's framing).
 
 Builds as `kubectl kustomize --load-restrictor LoadRestrictionsNone` does (builtin plugins
-only, no Helm, no managed-by label), which is how kustomize-controller builds. Run by
+only, no Helm, no managed-by label), which is how kustomize-controller builds. Output and
+errors are passed on as the bytes Go wrote (pykustomize's own wrappers decode them strictly,
+and kustomize quotes invalid UTF-8 from the files it read). Run by
 fluxform.kustomize.inprocess, never by hand:
 
     python -m fluxform.kustomize.worker     # stdin: {"dir": "/abs/dir"} per line
@@ -10,7 +12,6 @@ fluxform.kustomize.inprocess, never by hand:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import resource
 import sys
@@ -30,30 +31,47 @@ def _answer(out: BinaryIO, header: dict[str, Any], body: bytes = b"") -> None:
     out.flush()
 
 
+class _Library:
+    """The build call of libpykustomize, returning Go's bytes undecoded."""
+
+    def __init__(self) -> None:
+        import pykustomize
+        from pykustomize import _ffi
+
+        self.ffi: Any = _ffi.ffi
+        self.lib: Any = _ffi.get_library()
+        options = pykustomize.BuildOptions(load_restrictions=pykustomize.LoadRestrictions.NONE)
+        self.options = self.ffi.new("char[]", options.to_json().encode())
+        self.version = str(pykustomize.native_version())
+
+    def build(self, directory: str) -> tuple[bool, bytes]:
+        """(True, output) or (False, kustomize's error)."""
+        result = self.ffi.new("char**")
+        code = self.lib.pykustomize_build(self.ffi.new("char[]", directory.encode()), self.options, result)
+        if code != 0:
+            error = self.lib.pykustomize_last_error()
+            return False, bytes(self.ffi.string(error)) if error != self.ffi.NULL else b"unknown error"
+        try:
+            return True, bytes(self.ffi.string(result[0])) if result[0] != self.ffi.NULL else b""
+        finally:
+            if result[0] != self.ffi.NULL:
+                self.lib.pykustomize_free(result[0])
+
+
 def main() -> int:
     out = sys.stdout.buffer
     try:
-        import pykustomize
+        library = _Library()
     except Exception as exc:  # the wheel is missing or its library does not load here
         _answer(out, {"ok": False, "error": f"pykustomize does not load: {type(exc).__name__}: {exc}"})
         return 1
-    options = pykustomize.BuildOptions(load_restrictions=pykustomize.LoadRestrictions.NONE)
-    try:
-        kustomizer = pykustomize.Kustomizer()
-        native = pykustomize.native_version()
-    except pykustomize.KustomizeError as exc:
-        _answer(out, {"ok": False, "error": f"pykustomize does not load: {exc}"})
-        return 1
-    loop = asyncio.new_event_loop()
-    _answer(out, {"ok": True, "version": native, "package": metadata.version("pykustomize")})
+    _answer(out, {"ok": True, "version": library.version, "package": metadata.version("pykustomize")})
     for line in sys.stdin.buffer:
-        directory = str(json.loads(line)["dir"])
-        try:
-            result = loop.run_until_complete(kustomizer.build(directory, options))
-        except pykustomize.KustomizeError as exc:
-            _answer(out, {"ok": False, "error": str(exc)})
-            continue
-        _answer(out, {"ok": True}, result.yaml.encode("utf-8"))
+        ok, data = library.build(str(json.loads(line)["dir"]))
+        if ok:
+            _answer(out, {"ok": True}, data)
+        else:
+            _answer(out, {"ok": False, "error": data.decode("utf-8", "replace")})
     return 0
 
 

@@ -28,10 +28,12 @@ from fluxform.decrypt.tmpfs import private_dir
 from fluxform.planner.kustomization.closure import TreeFacts
 from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES
 
-__all__ = ["OVERLAY_PREFIX", "SourceView"]
+__all__ = ["OVERLAY_PREFIX", "VIEW_PREFIX", "SourceView"]
 
 #: Overlay directories start with it (kustomize's messages name them; paths() maps them back).
 OVERLAY_PREFIX = ".fluxform-build-"
+#: A view's scratch directory starts with it.
+VIEW_PREFIX = "fluxform-view-"
 
 
 class SourceView:
@@ -51,7 +53,7 @@ class SourceView:
         """A view of `root`, removed (overlays and all) on the way out. It holds only symlinks
         and Flux's kustomization documents, so it lives on tmpfs when there is one: making
         and removing a thousand entries there costs no disk I/O."""
-        with private_dir(require_tmpfs=False) as scratch:
+        with private_dir(require_tmpfs=False, prefix=VIEW_PREFIX) as scratch:
             yield cls(root, scratch)
 
     @contextlib.contextmanager
