@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import mmap
+import os
 import platform
 import re
 import sys
@@ -30,7 +31,16 @@ from fluxform.tool_versions import remembered_version
 
 __all__ = ["InProcessEngine", "library_path"]
 
-_WORKER = [sys.executable, "-m", "fluxform.kustomize.worker"]
+#: Where a process whose sys.executable is only a name finds this interpreter (helm/worker.py:
+#: a Helm worker's argv[0] is its field manager, and its parent passes the real path here).
+_PYTHON_ENV = "FLUXFORM_WORKER_PYTHON"
+
+
+def _worker_argv() -> list[str]:
+    python = sys.executable if os.path.isfile(sys.executable) else os.environ.get(_PYTHON_ENV, sys.executable)
+    return [python, "-m", "fluxform.kustomize.worker"]
+
+
 _ERROR_PREFIX = "kustomize build failed: "
 
 
@@ -121,7 +131,7 @@ class InProcessEngine:
                 if worker.usable and worker.budget >= timeout and worker.limits == current_limits():
                     return worker
                 worker.close()
-        worker = ResidentTool.start(_WORKER, tool="kustomize", timeout=timeout)
+        worker = ResidentTool.start(_worker_argv(), tool="kustomize", timeout=timeout)
         if not worker.ready.get("ok"):
             worker.close(kill=True)
             raise RenderError(
