@@ -14,6 +14,7 @@ shows the median of the rounds. The machine may be shared: trust CPU and ratios 
 
     .venv/bin/python bench/bench_speed.py /path/to/home-ops --cluster kubernetes/flux/cluster --rounds 5
     .venv/bin/python bench/bench_speed.py --generate 200 --commits 10 --rounds 5
+    .venv/bin/python bench/bench_speed.py --generate 200 --fluxform "python -c 'from fluxform.cli import main; main()'"
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -201,7 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated (those installed are used)")
     parser.add_argument("--keys-dir", type=Path, help="passed to fluxform (SOPS keys)")
     parser.add_argument("--tmpdir", help="temp directory for caches and generated fleets")
+    parser.add_argument(
+        "--fluxform", help="how to run fluxform (a command line; e.g. another checkout's, for a baseline)"
+    )
     args = parser.parse_args(argv)
+    if args.fluxform:
+        FLUXFORM[:] = shlex.split(args.fluxform)
     if args.tmpdir:
         tempfile.tempdir = args.tmpdir
     scratch = Path(tempfile.mkdtemp(prefix="fluxform-bench-speed-"))
