@@ -98,7 +98,7 @@ def kustomization_paths(repo: Path, cluster: str) -> list[Path]:
 
     state = discover(repo / cluster, DiscoverOptions())
     roots = {owner.id: state.inputs[owner.id][0] for owner in state.owners if owner.id in state.inputs}
-    own = next((roots[o.id] for o in state.owners if o.kind == "Root" and o.id in roots), None)
+    own = next((roots[o.id] for o in state.owners if o.parent is None and o.id in roots), None)  # the start path's
     built = [o for o in state.owners if o.kind in ("Kustomization", "Root") and roots.get(o.id) == own]
     return sorted({p for p in ((repo / o.path).resolve() for o in built) if p.is_dir()})
 
