@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from fluxform.planner.kustomization.view import VIEW_PREFIX
+from fluxform.sources.artifact import ARTIFACT_PREFIX
 from tests.support.engines import inprocess_engine
 from tests.support.keys import PgpTestKey, generate_pgp_key
 from tests.support.sops_fleet import plaintext, write_sops_fleet
@@ -85,8 +86,9 @@ def _is(name: str) -> Callable[[_Process], bool]:
 
 
 def _plaintext_in(shm: Path) -> bool:
-    """A decrypted copy exists in the private tmpfs dir (views of sources hold only symlinks)."""
-    return any(not p.name.startswith(VIEW_PREFIX) for p in shm.iterdir())
+    """A decrypted copy exists in the private tmpfs dir (views of sources hold only symlinks,
+    the sources' filtered copies only what the repository holds)."""
+    return any(not p.name.startswith((VIEW_PREFIX, ARTIFACT_PREFIX)) for p in shm.iterdir())
 
 
 def _kustomize_on_plaintext(shm: Path) -> Callable[[_Process], bool]:
