@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
 from fluxform.cli import COMMANDS, cli
 from fluxform.commands.lazy import LazyGroup
+from tests.support.cli import REPO
 
 #: What the cheap commands must not load: each costs tens to hundreds of milliseconds.
 HEAVY = ("kubernetes", "deepdiff", "helm_python", "yaml", "urllib3", "cryptography", "pykustomize", "fluxform.planner")
@@ -39,6 +41,16 @@ def test_cheap_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
     assert heavy == []
     shared = {"fluxform.commands.lazy", "fluxform.commands.console", "fluxform.commands.examples"}  # flags, help
     assert not [m for m in loaded if m.startswith("fluxform.commands.") and m not in shared]
+
+
+def test_an_offline_plan_loads_no_cluster_client_diff_library_or_http_client(tmp_path: Path) -> None:
+    """What a plan without a cluster never uses it never imports: the Kubernetes client,
+    deepdiff (live plans) and urllib3 (registries: only when a chart or artifact is fetched)."""
+    fleet, keys = REPO / "fixtures" / "fleet" / "clusters" / "staging", REPO / "fixtures" / "keys"
+    cache = ["--cache-dir", str(tmp_path / "builds"), "--chart-cache", str(tmp_path / "charts")]
+    loaded = _modules_after("plan", str(fleet), "--keys-dir", str(keys), "--offline", "--partial", *cache)
+    assert "fluxform.planner.workflow" in loaded  # it did plan
+    assert [m for m in ("kubernetes", "deepdiff", "urllib3") if m in loaded] == []
 
 
 def test_a_command_imports_its_module_when_it_runs() -> None:
