@@ -56,7 +56,7 @@ def cache_reads(root: Path, entries: int) -> tuple[float, float]:
     )
     keys = [f"{i:064x}" for i in range(entries)]
     for key in keys:
-        cache.put(key, text)
+        cache.put(key, text, None)
     paths = [cache._path(key) for key in keys]  # the baseline reads the same files
     verified = _best(lambda: [cache.get(key) for key in keys])
     raw = _best(lambda: [p.read_bytes().decode() for p in paths if p is not None])

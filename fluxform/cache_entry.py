@@ -31,11 +31,19 @@ from pathlib import Path
 from fluxform.errors import FluxformWarning
 from fluxform.private_file import write_private
 
-__all__ = ["EntryStore", "InvalidEntry", "seal", "unseal"]
+__all__ = ["EntryStore", "InvalidEntry", "default_cache_dir", "seal", "unseal"]
 
 _MAGIC = b"fluxform-cache-entry/1"
 #: Larger files are not read at all (a build's output is capped well below this).
 MAX_ENTRY_BYTES = 1 << 30
+
+
+def default_cache_dir() -> Path:
+    """`$FLUXFORM_CACHE_DIR`, else `$XDG_CACHE_HOME/fluxform`, else `~/.cache/fluxform`."""
+    if os.environ.get("FLUXFORM_CACHE_DIR"):
+        return Path(os.environ["FLUXFORM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fluxform"
 
 
 class InvalidEntry(ValueError):

@@ -19,24 +19,57 @@ import click
 
 from fluxform import __version__
 from fluxform.cancellation import Cancelled, stop_on_signals
-from fluxform.commands.apply import apply
-from fluxform.commands.artifact import artifact_group
-from fluxform.commands.charts import charts
-from fluxform.commands.completion import completion
 from fluxform.commands.console import install as install_console_options
-from fluxform.commands.diff import diff
 from fluxform.commands.examples import install as install_examples
-from fluxform.commands.graph import graph
-from fluxform.commands.inspect import build, get
-from fluxform.commands.plan import plan, show
-from fluxform.commands.state import force_unlock, state_group
+from fluxform.commands.lazy import LazyCommand, LazyGroup
 from fluxform.errors import FluxformError, FluxformWarning
 from fluxform.scratch import remove_leftovers
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+#: Every command but `version`, imported only when it runs (`--help` lists these summaries).
+COMMANDS = {
+    "apply": LazyCommand(
+        "fluxform.commands.apply",
+        "apply",
+        "Apply a saved plan (PLAN_FILE), or plan the fleet at PATH, show it and apply it.",
+    ),
+    "artifact": LazyCommand(
+        "fluxform.commands.artifact",
+        "artifact_group",
+        "Flux OCI artifacts: push, pull, inspect, export and import (air-gapped delivery).",
+    ),
+    "build": LazyCommand("fluxform.commands.inspect", "build", "Print rendered manifests."),
+    "charts": LazyCommand("fluxform.commands.charts", "charts", "Chart cache for air-gapped planning."),
+    "completion": LazyCommand(
+        "fluxform.commands.completion", "completion", "Print the shell completion script for SHELL (bash, zsh or fish)."
+    ),
+    "diff": LazyCommand(
+        "fluxform.commands.diff",
+        "diff",
+        "Compare the clusters at PATHS between --base and --head (a directory of clusters, such as "
+        "clusters/, stands for each cluster below it). Without --head the change is the work tree as "
+        "`git add -A` would stage it (edits, deletions, untracked files not ignored), compared with "
+        "--base or HEAD. The work tree, index and repository are never changed.",
+    ),
+    "force-unlock": LazyCommand(
+        "fluxform.commands.state", "force_unlock", "Break the state lock LOCK_ID left by a process that is gone."
+    ),
+    "get": LazyCommand("fluxform.commands.inspect", "get", "List what a fleet defines."),
+    "graph": LazyCommand(
+        "fluxform.commands.graph",
+        "graph",
+        "Print the owner graph of the fleet at PATH, or of a plan file saved with `plan --out`.",
+    ),
+    "plan": LazyCommand("fluxform.commands.plan", "plan", "Show what applying the fleet at PATH would change."),
+    "show": LazyCommand("fluxform.commands.plan", "show", "Print a saved plan file."),
+    "state": LazyCommand(
+        "fluxform.commands.state", "state_group", "Inspect and edit the recorded state (never touches the cluster)."
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="fluxform")
 def cli() -> None:
     """Terraform-style plan/apply for Flux GitOps repositories."""
@@ -51,11 +84,15 @@ def version() -> None:
         click.echo(f"{name}: {value}")
 
 
-for command in (plan, show, apply, get, build, charts, diff, graph, state_group, force_unlock, completion):
-    cli.add_command(command)
-cli.add_command(artifact_group)
-install_console_options(cli)  # last: every command gets --color/--no-color, --progress, -q, -v
-install_examples(cli)  # and its --help ends with an example (commands/examples.py)
+def _prepare(command: click.Command, path: str) -> None:
+    """Every command gets --color/--no-color, --progress, -q, -v, and its --help ends with an
+    example (commands/examples.py); lazy ones when they are loaded."""
+    install_console_options(command)
+    install_examples(command, path)
+
+
+_prepare(cli, "")
+cli.prepare = _prepare
 
 
 def _show_warning(

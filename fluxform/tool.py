@@ -33,7 +33,16 @@ from fluxform import cancellation
 from fluxform.errors import ToolError, ToolLimitExceeded
 from fluxform.limits import current_limits, describe_bytes
 
-__all__ = ["ToolResult", "find_executable", "kill_children", "run_tool"]
+__all__ = [
+    "ToolResult",
+    "cpu_seconds",
+    "find_executable",
+    "kill_children",
+    "ran_out_of_memory",
+    "run_tool",
+    "start_tool",
+    "stop_tool",
+]
 
 _STDERR_TAIL = 2000
 _STDERR_KEEP = 64 * 1024  # stderr kept while running (its tail is what errors quote)
@@ -84,6 +93,49 @@ def run_tool(
     to start when argv[0] is only the name it should see (the Helm worker's field manager)."""
     if not cleanup:
         cancellation.raise_if_cancelled()
+    limits = current_limits()
+    proc = _spawn(
+        argv,
+        tool=tool,
+        cwd=cwd,
+        env=env,
+        pipe_stdin=stdin is not None,
+        timeout=timeout,
+        hint=hint,
+        executable=executable,
+    )
+    with _tracked(proc, cleanup):
+        try:
+            stdout, stderr, stderr_head = _exchange(proc, stdin, timeout, limits.tool_output_bytes)
+        except _Exceeded as exceeded:
+            raise ToolLimitExceeded(tool, exceeded.kind, exceeded.limit, hint=hint) from None
+    if proc.returncode != 0 and ran_out_of_memory(stderr_head, stderr):
+        memory = f"memory limit of {describe_bytes(limits.tool_memory_bytes)} (FLUXFORM_TOOL_MEMORY_MB)"
+        raise ToolLimitExceeded(tool, "memory", memory, hint=hint)
+    if proc.returncode == -signal.SIGXCPU:
+        raise ToolLimitExceeded(tool, "cpu", f"CPU time limit of {cpu_seconds(timeout)} s", hint=hint)
+    if not cleanup:
+        cancellation.raise_if_cancelled()  # killed because the run stops: not the tool's failure
+    if check and proc.returncode != 0:
+        tail = stderr.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
+        if proc.returncode < 0 and not tail:
+            tail = f"killed by {signal.Signals(-proc.returncode).name}"
+        raise ToolError(tool, proc.returncode, tail, hint=hint)
+    return ToolResult(stdout, stderr, proc.returncode)
+
+
+def _spawn(
+    argv: Sequence[str],
+    *,
+    tool: str,
+    cwd: Path | None,
+    env: Mapping[str, str] | None,
+    pipe_stdin: bool,
+    timeout: float,
+    hint: str,
+    executable: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group with the heap and CPU limits."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
@@ -94,7 +146,7 @@ def run_tool(
             executable=executable,
             cwd=cwd,
             env=full_env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, so it can be killed whole
@@ -106,24 +158,44 @@ def run_tool(
         raise ToolError(tool, 126, f"cannot run {argv[0]}: {exc.strerror or exc}", hint=hint) from exc
     if _PRLIMIT:
         _limit_child(proc.pid, limits.tool_memory_bytes, timeout)
-    with _tracked(proc, cleanup):
-        try:
-            stdout, stderr, stderr_head = _exchange(proc, stdin, timeout, limits.tool_output_bytes)
-        except _Exceeded as exceeded:
-            raise ToolLimitExceeded(tool, exceeded.kind, exceeded.limit, hint=hint) from None
-    if proc.returncode != 0 and _ran_out_of_memory(stderr_head, stderr):
-        memory = f"memory limit of {describe_bytes(limits.tool_memory_bytes)} (FLUXFORM_TOOL_MEMORY_MB)"
-        raise ToolLimitExceeded(tool, "memory", memory, hint=hint)
-    if proc.returncode == -signal.SIGXCPU:
-        raise ToolLimitExceeded(tool, "cpu", f"CPU time limit of {_cpu_seconds(timeout)} s", hint=hint)
-    if not cleanup:
-        cancellation.raise_if_cancelled()  # killed because the run stops: not the tool's failure
-    if check and proc.returncode != 0:
-        tail = stderr.decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
-        if proc.returncode < 0 and not tail:
-            tail = f"killed by {signal.Signals(-proc.returncode).name}"
-        raise ToolError(tool, proc.returncode, tail, hint=hint)
-    return ToolResult(stdout, stderr, proc.returncode)
+    return proc
+
+
+def start_tool(
+    argv: Sequence[str], *, tool: str, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A long-lived child (stdin, stdout and stderr piped) with run_tool's bounds: its own
+    process group, the heap limit and a CPU-time limit of `timeout` on every core, killed
+    when the run is cancelled. The caller talks to it and ends it with `stop_tool`."""
+    cancellation.raise_if_cancelled()
+    proc = _spawn(argv, tool=tool, cwd=None, env=env, pipe_stdin=True, timeout=timeout, hint="")
+    with _children_lock:
+        _children[proc.pid] = proc
+    if cancellation.cancelled():  # the signal came between our check and the start
+        _kill_group(proc)
+    return proc
+
+
+def stop_tool(proc: subprocess.Popen[bytes], *, kill: bool) -> None:
+    """End a child from `start_tool`: closing its stdin asks it to leave; `kill` (or a child
+    still there after a second) ends its whole group. Reaped and forgotten either way."""
+    if kill:
+        _kill_group(proc)
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    try:
+        proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        with contextlib.suppress(Exception):
+            proc.wait()
+    with _children_lock:
+        _children.pop(proc.pid, None)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def find_executable(name: str) -> str | None:
@@ -134,7 +206,7 @@ def find_executable(name: str) -> str | None:
     return shutil.which(name)
 
 
-def _cpu_seconds(timeout: float) -> int:
+def cpu_seconds(timeout: float) -> int:
     """CPU time a child may use: its wall-clock budget on every core, plus a margin (only a
     child that outlives its parent can reach it: the deadline kills the others first)."""
     return math.ceil(timeout) * max(1, os.cpu_count() or 1) + 10
@@ -148,7 +220,7 @@ _PRLIMIT = hasattr(resource, "prlimit")
 
 
 def _limit_child(pid: int, memory_bytes: int, timeout: float) -> None:
-    cpu = _cpu_seconds(timeout)
+    cpu = cpu_seconds(timeout)
     with contextlib.suppress(ProcessLookupError):  # already gone
         resource.prlimit(pid, resource.RLIMIT_DATA, _within(resource.RLIMIT_DATA, memory_bytes, memory_bytes))
         resource.prlimit(pid, resource.RLIMIT_CPU, _within(resource.RLIMIT_CPU, cpu, cpu + 5))
@@ -156,7 +228,7 @@ def _limit_child(pid: int, memory_bytes: int, timeout: float) -> None:
 
 def _child_limits(memory_bytes: int, timeout: float) -> Callable[[], None]:
     """Elsewhere: the same limits set in the forked child before exec."""
-    cpu = _cpu_seconds(timeout)
+    cpu = cpu_seconds(timeout)
     data = _within(resource.RLIMIT_DATA, memory_bytes, memory_bytes)
     cpu_limits = _within(resource.RLIMIT_CPU, cpu, cpu + 5)
 
@@ -278,7 +350,7 @@ def _feed(selector: selectors.BaseSelector, proc: subprocess.Popen[bytes], pendi
     return pending
 
 
-def _ran_out_of_memory(head: bytes, tail: bytes) -> bool:
+def ran_out_of_memory(head: bytes, tail: bytes) -> bool:
     """Go's runtime (first line, before its goroutine dump), gpg and C programs (last
     lines) each say it in their own words on stderr."""
     text = (head + b"\n" + tail[-4096:]).decode("utf-8", "replace").lower()

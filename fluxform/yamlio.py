@@ -13,38 +13,57 @@ Loading is also made safe: no Python tags, and a bound on alias expansion so a
 "billion laughs" document is an error rather than an out-of-memory. The dumper quotes any
 string that Go would read back as something else, so our output round-trips through kubectl.
 
+Speed: libyaml (PyYAML's C parser and emitter) does the scanning, parsing and emitting, and
+is required (importing this module without it is an error saying how to fix it). The same
+bytes are parsed once per run: `load_all` keeps what it parsed, content-addressed, and hands
+out copies (`parses` counts real parses, for tests).
+
     docs = load_all(text, origin="apps/base/deploy.yaml")
     text = dump_all(docs)
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import re
 import struct
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.emitter import Emitter
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.representer import SafeRepresenter
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
-from yaml.serializer import Serializer
+
+from fluxform.errors import FluxformError
+
+if not yaml.__with_libyaml__:  # checked on first use of YAML, before any work: one clear line
+    raise FluxformError(
+        "PyYAML was installed without libyaml, its C parser and emitter, which fluxform needs",
+        hint="pip install --force-reinstall pyyaml (the PyPI wheels include it), or install libyaml's "
+        "headers (libyaml-dev) before building PyYAML",
+    )
+
+from yaml.cyaml import CEmitter, CParser  # type: ignore[attr-defined]
 
 __all__ = [
     "MAX_EXPANDED_NODES",
     "YamlError",
     "check_alias_expansion",
+    "clone",
     "dump",
     "dump_all",
     "duplicate_keys",
     "load",
     "load_all",
+    "parses",
 ]
 
 #: Nodes a document may expand to through aliases; far above any real manifest (a large
@@ -245,11 +264,12 @@ class GoRepresenter(SafeRepresenter):
 GoRepresenter.add_representer(str, GoRepresenter.represent_str_block_aware)
 
 
-class GoDumper(Emitter, Serializer, GoRepresenter, GoResolver):
-    """Dumper whose plain-scalar check uses Go's resolver: `"y"`, `"1e3"` get quoted."""
+class GoDumper(CEmitter, GoRepresenter, GoResolver):
+    """libyaml's emitter with our representer; its plain-scalar check uses Go's resolver, so
+    `"y"` and `"1e3"` get quoted."""
 
     def __init__(self, stream: Any, **kwargs: Any) -> None:
-        Emitter.__init__(
+        CEmitter.__init__(
             self,
             stream,
             canonical=kwargs.get("canonical"),
@@ -257,9 +277,6 @@ class GoDumper(Emitter, Serializer, GoRepresenter, GoResolver):
             width=kwargs.get("width"),
             allow_unicode=kwargs.get("allow_unicode"),
             line_break=kwargs.get("line_break"),
-        )
-        Serializer.__init__(
-            self,
             encoding=kwargs.get("encoding"),
             explicit_start=kwargs.get("explicit_start"),
             explicit_end=kwargs.get("explicit_end"),
@@ -330,34 +347,103 @@ _LENIENT: Any = LenientGoLoader
 _LENIENT.add_constructor(None, LenientGoLoader.construct_undefined)
 
 
-if yaml.__with_libyaml__:
-    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+class GoCLoader(CParser, GoConstructor, GoResolver):
+    """libyaml's scanner/parser/composer with our resolver and constructor: same values,
+    several times faster. libyaml refuses a re-defined anchor; load_all then falls back."""
 
-    class GoCLoader(CParser, GoConstructor, GoResolver):
-        """libyaml's scanner/parser/composer with our resolver and constructor: same values,
-        several times faster. libyaml refuses a re-defined anchor; load_all then falls back."""
+    def __init__(self, stream: str | bytes) -> None:
+        CParser.__init__(self, stream)
+        GoConstructor.__init__(self)
+        GoResolver.__init__(self)
 
-        def __init__(self, stream: str | bytes) -> None:
-            CParser.__init__(self, stream)
-            GoConstructor.__init__(self)
-            GoResolver.__init__(self)
 
-    class LenientGoCLoader(GoCLoader):
-        construct_undefined = LenientGoLoader.construct_undefined
+class LenientGoCLoader(GoCLoader):
+    construct_undefined = LenientGoLoader.construct_undefined
 
-    _LENIENT_C: Any = LenientGoCLoader
-    _LENIENT_C.add_constructor(None, LenientGoLoader.construct_undefined)
+
+_LENIENT_C: Any = LenientGoCLoader
+_LENIENT_C.add_constructor(None, LenientGoLoader.construct_undefined)
+
+
+class _ParseMemo:
+    """What load_all parsed, by content digest, kept up to a total of source bytes (oldest
+    dropped first). Content-addressed, so never stale; values are handed out as copies."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self.parses = 0
+        self._entries: collections.OrderedDict[tuple[bytes, str], tuple[int, list[Any]]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, str]) -> list[Any] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+        docs: list[Any] = clone(found[1])
+        return docs
+
+    def put(self, key: tuple[bytes, str], size: int, docs: list[Any]) -> None:
+        with self._lock:
+            self.parses += 1
+            if size > self.budget // 4:
+                return
+            if key in self._entries:
+                return
+            self._entries[key] = (size, clone(docs))
+            self.size += size
+            while self.size > self.budget:
+                _, (dropped, _) = self._entries.popitem(last=False)
+                self.size -= dropped
+
+
+_MEMO = _ParseMemo(32 << 20)
+
+
+def parses() -> int:
+    """YAML texts really parsed so far in this process (not answered from the memo)."""
+    return _MEMO.parses
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of parsed YAML or JSON (mappings, lists, tuples and scalars), several times
+    faster than copy.deepcopy: a value handed out must never share a mutable part with another."""
+    if isinstance(value, dict):
+        return {k: clone(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) if isinstance(v, _CONTAINERS) else v for v in value]
+    if isinstance(value, tuple):
+        return tuple(clone(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: clone(v) for k, v in value.items()}
+    return value
+
+
+_CONTAINERS = (dict, list, tuple, Mapping)
 
 
 def load_all(text: str | bytes, *, unknown_tags: str = "error") -> list[Any]:
     """Every document in `text` (empty documents dropped), with Go's scalar meanings.
-    `unknown_tags="plain"` reads custom tags as their untagged value instead of failing."""
-    if yaml.__with_libyaml__:
-        try:
-            return _load_with(LenientGoCLoader(text) if unknown_tags == "plain" else GoCLoader(text), text)
-        except YamlError as exc:
-            if "duplicate anchor" not in str(exc):
-                raise
+    `unknown_tags="plain"` reads custom tags as their untagged value instead of failing.
+    The same text is parsed once per run (the result is a fresh copy each time)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    key = (hashlib.sha256(data).digest(), unknown_tags)
+    found = _MEMO.get(key)
+    if found is not None:
+        return found
+    docs = _parse_all(text, unknown_tags)
+    _MEMO.put(key, len(data), docs)
+    return docs
+
+
+def _parse_all(text: str | bytes, unknown_tags: str) -> list[Any]:
+    try:
+        return _load_with(LenientGoCLoader(text) if unknown_tags == "plain" else GoCLoader(text), text)
+    except YamlError as exc:
+        if "duplicate anchor" not in str(exc):
+            raise
     loader: GoLoader | LenientGoLoader = LenientGoLoader(text) if unknown_tags == "plain" else GoLoader(text)
     return _load_with(loader, text)
 
@@ -397,7 +483,12 @@ def check_alias_expansion(data: bytes) -> None:
     left for kustomize to report."""
     if _ANCHOR.search(data) is None or _ALIAS.search(data) is None:
         return
-    loader = GoLoader(data)
+    loader: GoCLoader | GoLoader = GoCLoader(data)  # only composed: nothing is constructed
+    try:
+        loader.check_node()
+    except yaml.YAMLError:
+        loader.dispose()
+        loader = GoLoader(data)  # e.g. a re-defined anchor, which libyaml refuses
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -28,8 +28,9 @@ def get() -> None:
     """List what a fleet defines."""
 
 
-def _register_table(name: str, kind: str, summary: str) -> None:
-    """`fluxform get NAME PATH`: render the fleet, print one table (or document) of it."""
+def _register_table(name: str, kind: str, summary: str, *, releases: bool = True) -> None:
+    """`fluxform get NAME PATH`: render the fleet, print one table (or document) of it. Without
+    `releases` no HelmRelease is rendered, so no chart is fetched (Kustomizations need none)."""
 
     @get.command(name, help=summary)
     @click.argument("path", type=click.Path(path_type=Path))
@@ -39,13 +40,17 @@ def _register_table(name: str, kind: str, summary: str) -> None:
         from fluxform.planner.workflow import rendered_fleet
         from fluxform.views import listing, tables
 
-        with progress() as observer, rendered_fleet(path, fleet.request(progress=observer)) as (state, _):
-            if output in ("json", "yaml"):
-                items: Callable[[DesiredState], list[dict[str, Any]]] = getattr(listing, _LISTINGS[kind][0])
-                text = render_document(listing.listing_document(kind, items(state), state), output)
-            else:
-                table: Callable[..., str] = getattr(tables, _LISTINGS[kind][1])
-                text = table(state, wide=output == "wide")
+        with progress() as observer:
+            request = fleet.request(progress=observer)
+            if not releases:
+                request = replace(request, discover=replace(request.discover, helm=None))
+            with rendered_fleet(path, request) as (state, _):
+                if output in ("json", "yaml"):
+                    items: Callable[[DesiredState], list[dict[str, Any]]] = getattr(listing, _LISTINGS[kind][0])
+                    text = render_document(listing.listing_document(kind, items(state), state), output)
+                else:
+                    table: Callable[..., str] = getattr(tables, _LISTINGS[kind][1])
+                    text = table(state, wide=output == "wide")
         click.echo(text, nl=False)
 
 
@@ -55,7 +60,7 @@ _LISTINGS = {
     "sources": ("source_items", "sources_table"),
     "helmreleases": ("helm_release_items", "helm_release_table"),
 }
-_register_table("ks", "kustomizations", "Flux Kustomizations reachable from PATH, in apply order.")
+_register_table("ks", "kustomizations", "Flux Kustomizations reachable from PATH, in apply order.", releases=False)
 _register_table("sources", "sources", "Flux sources defined in the fleet and which Kustomizations use them.")
 _register_table("hr", "helmreleases", "HelmReleases: chart, resolved version, source, release and values sources.")
 

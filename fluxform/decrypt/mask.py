@@ -24,6 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from fluxform import yamlio
 from fluxform.decrypt.keys import KeyRing
 
 __all__ = [
@@ -68,18 +69,6 @@ def derive_mask_key(keyring: KeyRing) -> bytes | None:
     return hkdf.derive(b"\x00".join(sorted(set(material))))
 
 
-def _copy_tree(value: Any) -> Any:
-    """A copy of a manifest tree (mappings, lists, scalars), several times faster than
-    copy.deepcopy, which a live plan pays for every object it reads and renders."""
-    if isinstance(value, Mapping):
-        return {key: _copy_tree(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_tree(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_copy_tree(item) for item in value)
-    return value
-
-
 class Masker:
     """Replaces secret values by keyed fingerprints; holds the key, never shows it."""
 
@@ -105,7 +94,7 @@ class Masker:
 
         `data` is fingerprinted after base64 decoding, so the same value fingerprints alike in
         `data` and `stringData`. Other kinds come back as plain copies when no path is given."""
-        masked: dict[str, Any] = _copy_tree(dict(manifest))
+        masked: dict[str, Any] = yamlio.clone(dict(manifest))
         if masked.get("kind") == "Secret":
             self._mask_secret(masked)
         for path in sensitive_paths:

@@ -63,7 +63,7 @@ def _disk_allowed() -> bool:
 
 
 @contextlib.contextmanager
-def private_dir(*, require_tmpfs: bool) -> Iterator[Path]:
+def private_dir(*, require_tmpfs: bool, prefix: str = _PREFIX) -> Iterator[Path]:
     """A fresh 0700 directory, on tmpfs when one is available, removed on exit.
 
     With `require_tmpfs`, no tmpfs and no opt-in raises DecryptError instead of using disk."""
@@ -79,7 +79,7 @@ def private_dir(*, require_tmpfs: bool) -> Iterator[Path]:
             hint=f"mount a tmpfs at /dev/shm, or set {ALLOW_DISK_TEMP_ENV}=1 to accept plaintext in a "
             "private disk temp dir (removed after the build)",
         )
-    with scratch_dir(_PREFIX, parent=Path(parent) if parent else None) as path:
+    with scratch_dir(prefix, parent=Path(parent) if parent else None) as path:
         yield path
 
 

@@ -25,7 +25,7 @@ from fluxform.helm.spec import ChartTemplate, SourceRef
 from fluxform.sources.charts import ChartRepository
 from fluxform.sources.semver import Constraint, SemverError, Version
 
-__all__ = ["chart_from_source_dir"]
+__all__ = ["chart_from_source_dir", "tree_digest"]
 
 
 def chart_from_source_dir(tpl: ChartTemplate, ref: SourceRef, ctx: HelmContext) -> ResolvedChart:
@@ -48,7 +48,7 @@ def chart_from_source_dir(tpl: ChartTemplate, ref: SourceRef, ctx: HelmContext) 
     values = merge_values_files(tpl, read, source) if tpl.values_files else None
     deps = _missing_dependencies(chart_dir, root, ctx)
     return ResolvedChart(
-        str(meta.get("name") or ""), str(meta.get("version") or ""), source, _tree_digest(chart_dir),
+        str(meta.get("name") or ""), str(meta.get("version") or ""), source, tree_digest(chart_dir),
         path=chart_dir, values_override=values, dependencies=deps,
     )  # fmt: skip
 
@@ -71,7 +71,8 @@ def _inside(root: Path, relative: str, what: str) -> Path:
     return target
 
 
-def _tree_digest(directory: Path) -> str:
+def tree_digest(directory: Path) -> str:
+    """A chart directory's content digest (its ResolvedChart.digest): paths and bytes."""
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         digest.update(path.relative_to(directory).as_posix().encode() + b"\0")

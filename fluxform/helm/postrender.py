@@ -24,7 +24,7 @@ from fluxform.decrypt.tmpfs import private_tmpfs_dir
 from fluxform.errors import RenderError
 from fluxform.helm.sdk import parse_yaml_document
 from fluxform.helm.spec import HELM_GROUP, HelmReleaseSpec, KustomizePostRenderer
-from fluxform.kustomize.binary import kustomize_build
+from fluxform.kustomize.engine import kustomize_build
 
 __all__ = ["apply_metadata", "helm_ownership", "origin_labels", "post_render"]
 

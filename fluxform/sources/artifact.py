@@ -13,6 +13,7 @@ Flux never applies. Symlinks are not archived either. The copy lives in a privat
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -22,14 +23,18 @@ from pathlib import Path
 
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
+from fluxform.decrypt.tmpfs import private_dir
 from fluxform.errors import SourceError
 from fluxform.scratch import scratch_dir
 
 __all__ = [
+    "ARTIFACT_PREFIX",
     "EXCLUDE_FLUXFORM",
     "EXCLUDE_VCS",
     "IGNORE_FILE",
+    "MEMORY_COPY_LIMIT",
     "Artifact",
+    "CopyTooLarge",
     "IgnoreMatcher",
     "ListingFilter",
     "copy_filtered",
@@ -178,11 +183,21 @@ def _sourceignore_files(directory: Path, domain: tuple[str, ...]) -> list[tuple[
     return found
 
 
-def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:
+class CopyTooLarge(Exception):
+    """copy_filtered's copies passed their `copy_limit`, or filled their filesystem (the
+    caller copies elsewhere)."""
+
+
+def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher, *, copy_limit: int | None = None) -> str:
     """Copy regular files and directories not ignored; returns a sha256 over paths+contents
-    (the artifact's content digest, stable across runs and machines)."""
+    (the artifact's content digest, stable across runs and machines). Files are hard-linked
+    where `dest` is on `src`'s filesystem; `copy_limit`: the most bytes copied otherwise
+    (CopyTooLarge past it)."""
     digest = hashlib.sha256()
     keep = ListingFilter(matcher)
+    dest.mkdir(parents=True, exist_ok=True)
+    link = os.stat(src).st_dev == os.stat(dest).st_dev
+    copied = 0
     for dirpath, dirnames, filenames in os.walk(src):
         rel_dir = Path(dirpath).relative_to(src)
         parts = () if str(rel_dir) == "." else rel_dir.parts
@@ -198,7 +213,18 @@ def copy_filtered(src: Path, dest: Path, matcher: IgnoreMatcher) -> str:
             data = source.read_bytes()
             target = dest / rel_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            _place(source, target, data)
+            if link:
+                _place(source, target, data)
+            else:
+                copied += len(data)
+                if copy_limit is not None and copied > copy_limit:
+                    raise CopyTooLarge(f"{src}: more than {copy_limit} bytes")
+                try:
+                    _write_copy(source, target, data)
+                except OSError as exc:
+                    if copy_limit is not None and exc.errno == errno.ENOSPC:  # a full tmpfs
+                        raise CopyTooLarge(f"{src}: no space left after {copied} bytes") from exc
+                    raise
             rel = "/".join((*parts, name))
             digest.update(f"{rel}\0{len(data)}\0".encode())
             digest.update(data)
@@ -210,8 +236,12 @@ def _place(source: Path, target: Path, data: bytes) -> None:
     try:
         os.link(source, target)
     except OSError:
-        target.write_bytes(data)
-        shutil.copymode(source, target)
+        _write_copy(source, target, data)
+
+
+def _write_copy(source: Path, target: Path, data: bytes) -> None:
+    target.write_bytes(data)
+    shutil.copymode(source, target)
 
 
 @dataclass(frozen=True)
@@ -234,15 +264,41 @@ def materialize_artifact(directory: Path, *, ignore: str = "") -> Iterator[Artif
             f"refusing to use the filesystem root {resolved} as a source (it would copy every file)",
             hint="--repo-root and --source take the repository's own directory",
         )
-    with scratch_dir("fluxform-src-") as tmp:
-        root = tmp / "artifact"
-        root.mkdir()
+    matcher = IgnoreMatcher.for_tree(directory, ignore)
+    with contextlib.ExitStack() as stack:
         try:
-            digest = copy_filtered(resolved, root, IgnoreMatcher.for_tree(directory, ignore))
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise SourceError(
-                f"cannot copy source directory {directory}: {where}{exc.strerror or type(exc).__name__}",
-                hint="is it the repository's own directory, readable by this user?",
-            ) from None
+            root, digest = _copy_in_memory(resolved, matcher, directory, stack)
+        except CopyTooLarge:
+            stack.close()  # removes the partial copy
+            root = stack.enter_context(scratch_dir(ARTIFACT_PREFIX)) / "artifact"
+            digest = _copy(resolved, root, matcher, directory, copy_limit=None)
         yield Artifact(origin=resolved, root=root, digest=digest)
+
+
+#: An artifact copy's scratch directory starts with it.
+ARTIFACT_PREFIX = "fluxform-src-"
+#: The most bytes of a source copied to memory (tmpfs); a larger one is hard-linked on disk.
+MEMORY_COPY_LIMIT = 256 * 1024 * 1024
+
+
+def _copy_in_memory(
+    source: Path, matcher: IgnoreMatcher, directory: Path, stack: contextlib.ExitStack
+) -> tuple[Path, str]:
+    """The copy on tmpfs when there is one: making and removing a few thousand entries there
+    costs no disk I/O (the links and their removal on a loaded disk were a fifth of a warm
+    plan's samples on a generated fleet of 200 Kustomizations), at the price of the
+    source's size in memory, bounded by MEMORY_COPY_LIMIT. Without tmpfs: hard links in the
+    temp dir."""
+    root = stack.enter_context(private_dir(require_tmpfs=False, prefix=ARTIFACT_PREFIX)) / "artifact"
+    return root, _copy(source, root, matcher, directory, copy_limit=MEMORY_COPY_LIMIT)
+
+
+def _copy(source: Path, root: Path, matcher: IgnoreMatcher, directory: Path, *, copy_limit: int | None) -> str:
+    try:
+        return copy_filtered(source, root, matcher, copy_limit=copy_limit)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise SourceError(
+            f"cannot copy source directory {directory}: {where}{exc.strerror or type(exc).__name__}",
+            hint="is it the repository's own directory, readable by this user?",
+        ) from None

@@ -20,11 +20,11 @@ JSON schema (format_version "1.0"):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from fluxform import __version__, yamlio
+from fluxform.jsontext import dumps_indented
 from fluxform.planner.planfile import planned_change
 from fluxform.planner.revdiff.compare import ClusterDiff, ClusterStatus, FleetDiff, OwnerDiff, count_changes
 from fluxform.views.changes import across_owners, largest_owners
@@ -96,7 +96,7 @@ def diff_to_dict(diff: FleetDiff) -> dict[str, Any]:
 
 
 def render_diff_json(diff: FleetDiff) -> str:
-    return json.dumps(diff_to_dict(diff), indent=2, sort_keys=True) + "\n"
+    return dumps_indented(diff_to_dict(diff)) + "\n"
 
 
 def render_diff_yaml(diff: FleetDiff) -> str:

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from fluxform.planner.kustomization.view import VIEW_PREFIX
+from fluxform.sources.artifact import ARTIFACT_PREFIX
+from tests.support.engines import inprocess_engine
 from tests.support.keys import PgpTestKey, generate_pgp_key
 from tests.support.sops_fleet import plaintext, write_sops_fleet
 
@@ -82,16 +85,30 @@ def _is(name: str) -> Callable[[_Process], bool]:
     return lambda p: bool(p.argv) and Path(p.argv[0]).name == name
 
 
+def _plaintext_in(shm: Path) -> bool:
+    """A decrypted copy exists in the private tmpfs dir (views of sources hold only symlinks,
+    the sources' filtered copies only what the repository holds)."""
+    return any(not p.name.startswith((VIEW_PREFIX, ARTIFACT_PREFIX)) for p in shm.iterdir())
+
+
 def _kustomize_on_plaintext(shm: Path) -> Callable[[_Process], bool]:
     """kubectl kustomize running while a decrypted copy exists in the private tmpfs dir."""
-    return lambda p: _is("kubectl")(p) and "kustomize" in p.argv and any(shm.iterdir())
+    return lambda p: _is("kubectl")(p) and "kustomize" in p.argv and _plaintext_in(shm)
+
+
+def _worker_on_plaintext(shm: Path) -> Callable[[_Process], bool]:
+    """The in-process engine's kustomize worker up while a decrypted copy exists."""
+    return lambda p: "fluxform.kustomize.worker" in p.argv and _plaintext_in(shm)
 
 
 POINTS: dict[str, Callable[[Path], Callable[[_Process], bool]]] = {
     "kustomize": _kustomize_on_plaintext,
+    "kustomize-worker": _worker_on_plaintext,
     "sops": lambda shm: _is("sops"),
     "gpg-agent": lambda shm: lambda p: any("gpg-agent" in a for a in p.argv[:1]),
 }
+#: The kustomize engine each point needs (the others run with the process's own).
+ENGINE = {"kustomize": "subprocess", "kustomize-worker": "inprocess"}
 
 
 def _run_and_signal(
@@ -100,6 +117,10 @@ def _run_and_signal(
     marker = f"FLUXFORM_SIGNAL_TEST={uuid.uuid4()}"
     env = dict(os.environ, XDG_RUNTIME_DIR=str(shm), TMPDIR=str(disk), FLUXFORM_CACHE_DIR=str(disk / "cache"))
     env[marker.partition("=")[0]] = marker.partition("=")[2]
+    if point in ENGINE:
+        if ENGINE[point] == "inprocess":
+            inprocess_engine()  # skips when pykustomize is not installed here
+        env["FLUXFORM_KUSTOMIZE_ENGINE"] = ENGINE[point]
     argv = [*FLUXFORM, "plan", str(fleet.cluster), "--decryption-key", str(fleet.key_file), "--jobs", "1"]
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wanted = POINTS[point](shm)

@@ -1,34 +1,32 @@
 """Build one Flux Kustomization's directory with real kustomize, as kustomize-controller does.
 
-kustomize-controller writes its merged kustomization.yaml into its own copy of the artifact.
-We must not write into the shared artifact (parallel builds, and a parent directory's
-generator walk would see our files), so each build gets a private *mirror*: the directories
-on the path from the artifact root down to the build directory are real, everything else
-is a symlink back into the artifact. Relative references (`../base`, `../../components`)
-therefore resolve exactly as in the artifact, and our kustomization.yaml sits where Flux
-writes its own.
+kustomize-controller writes its merged kustomization.yaml into its own copy of the artifact;
+we write ours into a private overlay of the run's view of the source (view.py), so the shared
+artifact is never touched and no tree is copied or mirrored per build. The engine is the
+process's (fluxform.kustomize.engine: in-process or `kubectl kustomize`).
 
     output = build_directory(request, cache)
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
-from fluxform.kustomize.binary import kustomize_build, kustomize_tool
+from fluxform.kustomize.engine import kustomize_build, kustomize_engine
 from fluxform.limits import DEFAULT_BUILD_TIMEOUT, LimitExceeded, check_object_count
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
 from fluxform.planner.kustomization.cache import BuildCache, build_key
-from fluxform.planner.kustomization.closure import input_closure, repo_relative
-from fluxform.planner.kustomization.generate import KUSTOMIZATION_FILE_NAMES, prepare_kustomization
-from fluxform.scratch import scratch_dir
+from fluxform.planner.kustomization.closure import TreeFacts, input_closure, repo_relative
+from fluxform.planner.kustomization.generate import prepare_kustomization
+from fluxform.planner.kustomization.output import Documents, parse_documents
+from fluxform.planner.kustomization.view import SourceView
 
 __all__ = ["BuildOutput", "BuildRequest", "build_directory"]
 
@@ -41,6 +39,8 @@ class BuildRequest:
     path: str  # spec.path as written
     spec: dict[str, object] | None  # the Flux Kustomization spec (None: plain build)
     timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds kustomize may take (--build-timeout)
+    # the run's view of `root` (shared by its builds); None: a view made for this build alone
+    view: SourceView | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -50,25 +50,8 @@ class BuildOutput:
     cached: bool
     #: what decrypted generator inputs put into the output (memory only; never cached)
     secret_values: frozenset[str] = field(default=frozenset(), repr=False)
-
-
-def _mirror(root: Path, target: Path, mirror_root: Path) -> Path:
-    """Real directories along root->target, symlinks for everything beside them."""
-    rel_parts = target.relative_to(root).parts
-    src, dst = root, mirror_root
-    dst.mkdir(parents=True, exist_ok=True)
-    for depth in range(len(rel_parts) + 1):
-        next_part = rel_parts[depth] if depth < len(rel_parts) else None
-        at_target = next_part is None
-        for entry in sorted(src.iterdir()):
-            if entry.name == next_part or (at_target and entry.name in KUSTOMIZATION_FILE_NAMES):
-                continue
-            os.symlink(entry, dst / entry.name)
-        if next_part is None:
-            break
-        src, dst = src / next_part, dst / next_part
-        dst.mkdir()
-    return dst
+    #: the documents of `text` parsed (output.py); None: not parsed (postbuild parses them)
+    documents: Documents = field(default=None, repr=False, compare=False)
 
 
 def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
@@ -80,33 +63,38 @@ def build_directory(request: BuildRequest, cache: BuildCache) -> BuildOutput:
             location=request.origin,
             hint="spec.path is relative to the source root",
         )
+    facts = request.view.facts if request.view is not None else TreeFacts()
     try:
         prepared = prepare_kustomization(directory, spec=request.spec, root=request.root)
         document_text = yamlio.dump(prepared.document)
-        files = input_closure(request.root, directory, prepared.document)
+        files = input_closure(request.root, directory, prepared.document, facts)
         root = request.root.resolve()
-        # reads every input, refusing one over the file size limit (limits.py)
-        key = build_key(kustomize_tool().version, document_text, files, root, str(directory.relative_to(request.root)))
+        # reads every input (once per run), refusing one over the file size limit (limits.py)
+        target = str(directory.relative_to(request.root))
+        key = build_key(kustomize_engine().version, document_text, files, root, target, facts.digest)
         cached = cache.get(key)
         if cached is not None:
-            check_object_count(cached, "kustomize build")
-            return BuildOutput(cached, frozenset(files), cached=True)
-        _refuse_alias_bombs(files, root)
+            check_object_count(cached[0], "kustomize build")
+            return BuildOutput(cached[0], frozenset(files), cached=True, documents=cached[1])
+        _refuse_alias_bombs(files, root, facts)
         text = _run_build(request, directory, document_text, files)
         check_object_count(text, "kustomize build")
     except RenderError as exc:
         raise exc.with_context(subject=request.owner, location=request.origin) from None
-    cache.put(key, text)
-    return BuildOutput(text, frozenset(files), cached=False)
+    documents = parse_documents(text)
+    cache.put(key, text, documents)
+    return BuildOutput(text, frozenset(files), cached=False, documents=documents)
 
 
-def _refuse_alias_bombs(files: Iterable[Path], root: Path) -> None:
+def _refuse_alias_bombs(files: Iterable[Path], root: Path, facts: TreeFacts) -> None:
     """kustomize expands YAML aliases without bound: refuse a file whose aliases expand past
-    yamlio's bound before it runs (the heap limit would stop it too, but after gigabytes)."""
+    yamlio's bound before it runs (the heap limit would stop it too, but after gigabytes).
+    Each file is checked once per run."""
     for path in sorted(files):
-        if path.suffix in (".yaml", ".yml"):
+        if path.suffix in (".yaml", ".yml") and str(path) not in facts.alias_checked:
             try:
-                yamlio.check_alias_expansion(path.read_bytes())
+                yamlio.check_alias_expansion(facts.read(path, repo_relative(path, root)))
+                facts.alias_checked.add(str(path))
             except yamlio.YamlError as exc:
                 raise LimitExceeded(
                     str(exc),
@@ -116,16 +104,23 @@ def _refuse_alias_bombs(files: Iterable[Path], root: Path) -> None:
 
 
 def _run_build(request: BuildRequest, directory: Path, document_text: str, files: Iterable[Path]) -> str:
-    with scratch_dir("fluxform-build-") as tmp:
+    relative = directory.resolve().relative_to(request.root.resolve())
+    shown = "" if relative == Path() else str(relative)
+    with _view(request) as view, view.overlay(directory, document_text) as build_dir:
         try:
-            build_dir = _mirror(request.root, directory, tmp / "root")
-            (build_dir / "kustomization.yaml").write_text(document_text, encoding="utf-8")
-            # kustomize names files below the mirror or, past a symlink, below the artifact
-            # (a private copy): both stand for the repository root
-            return kustomize_build(build_dir, timeout=request.timeout, paths={tmp / "root": "", request.root: ""})
+            return kustomize_build(build_dir, timeout=request.timeout, paths=view.paths(build_dir, shown))
         except RenderError as exc:
             location = _duplicate_key_file(exc.detail, files, request.root.resolve()) or request.origin
             raise exc.with_context(subject=request.owner, location=location) from None
+
+
+@contextlib.contextmanager
+def _view(request: BuildRequest) -> Iterator[SourceView]:
+    if request.view is not None:
+        yield request.view
+        return
+    with SourceView.of(request.root) as view:
+        yield view
 
 
 _DUPLICATE = re.compile(r'line (\d+): mapping key "(.+?)" already defined at line (\d+)')

@@ -29,6 +29,7 @@ from fluxform import yamlio
 from fluxform.decrypt.buildmask import mask_like_flux_build
 from fluxform.errors import Diagnostic, FluxformError, MissingKeys, ObjectNotFound, RenderError, SourceError
 from fluxform.kinds import KindScopes
+from fluxform.kustomize.engine import kustomize_engine
 from fluxform.limits import DEFAULT_BUILD_TIMEOUT, read_limited
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.paths import secure_join
@@ -37,6 +38,7 @@ from fluxform.planner.isolation import Links, ObjectKey, isolate, key_of, not_pl
 from fluxform.planner.kustomization.build import BuildOutput, BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.generate import spec_changes_build
+from fluxform.planner.kustomization.output import split_documents
 from fluxform.planner.kustomization.postbuild import (
     Decryptor,
     PostBuildContext,
@@ -56,6 +58,7 @@ from fluxform.planner.kustomization.roots import (
 )
 from fluxform.planner.kustomization.spec import KUSTOMIZATION_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 from fluxform.planner.kustomization.unbuilt import FluxChild, from_files, from_raw_build, produced_ids
+from fluxform.planner.kustomization.view import SourceView
 from fluxform.planner.model import REMOTE_REASON, Cause, DesiredObject, DesiredState, Owner, OwnerStatus
 from fluxform.planner.ownership import one_owner_per_object
 from fluxform.planner.validation import OwnerValidator, StandingIn
@@ -212,6 +215,12 @@ def _kinds_and_names(data: bytes, flux_only: bool = True) -> tuple[tuple[str, st
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=1024)
+def _yaml_files_in_order(files: frozenset[Path]) -> tuple[Path, ...]:
+    """The YAML files of a build closure, sorted once per closure (not once per object)."""
+    return tuple(sorted(path for path in files if path.suffix in (".yaml", ".yml")))
+
+
 class _Discovery:
     def __init__(self, options: DiscoverOptions, stack: contextlib.ExitStack) -> None:
         self.options = options
@@ -243,6 +252,7 @@ class _Discovery:
         self.would_produce: dict[ObjectKey, ObjectId] = {}
         self.blocked_by: dict[ObjectId, ObjectId] = {}
         self.undecrypted: set[ObjectId] = set()  # built without the keys they need (purpose "build")
+        self.views: dict[Path, SourceView] = {}  # one per source root, shared by its builds
 
     @property
     def building(self) -> bool:
@@ -345,8 +355,14 @@ class _Discovery:
         return self.generated[key]
 
     # -- building ------------------------------------------------------------------------
+    def request(self, owner: ObjectId, origin: SourceLocation | None, root: Path, path: str, spec: Any) -> BuildRequest:
+        """A build of `path` in the source at `root`, in the run's view of that source."""
+        if root not in self.views:
+            self.views[root] = self.stack.enter_context(SourceView.of(root))
+        return BuildRequest(owner, origin, root, path, spec, self.options.build_timeout, self.views[root])
+
     def submit(self, ks: FluxKustomization, root: Path) -> Future[BuildOutput]:
-        request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
+        request = self.request(ks.id, ks.origin, root, ks.path, dict(ks.spec))
         decryptor = self.options.decryptor
         directory = secure_join(root, ks.path)
         progress = self.options.progress
@@ -473,9 +489,7 @@ class _Discovery:
         """The file an object was written in, so errors can name it (kustomize drops it)."""
         exact, unnamespaced = (oid.kind, oid.name, oid.namespace), (oid.kind, oid.name, "")
         fallback: Path | None = None  # written without a namespace (a kustomization sets it)
-        for path in sorted(files):
-            if path.suffix not in (".yaml", ".yml"):
-                continue
+        for path in _yaml_files_in_order(files):
             docs = self._flux_objects_in(path, oid.name, flux_only)
             if exact in docs:
                 fallback = path
@@ -568,7 +582,7 @@ class _Discovery:
         return any(focus.matches(oid) for oid in self.owners)
 
     def _plain_docs(self) -> list[dict[str, Any]]:
-        return list(_docs(self._plain_root[1].text)) if self._plain_root is not None else []
+        return _output_docs(self._plain_root[1]) if self._plain_root is not None else []
 
     def _render_releases(self, repo_root: Path, self_artifact: Artifact, scopes: KindScopes) -> None:
         assert self.options.helm is not None
@@ -650,7 +664,7 @@ class _Discovery:
         error, if any (that owner is then not planned)."""
         chosen = root_from_file(root_file, artifact.origin, rel_start) if root_file is not None else None
         synthetic = synthetic_root(rel_start)
-        request = BuildRequest(synthetic.id, None, artifact.root, rel_start, None, self.options.build_timeout)
+        request = self.request(synthetic.id, None, artifact.root, rel_start, None)
         target = normalise_path(rel_start)
         try:
             output = build_directory(request, self.options.cache)
@@ -663,7 +677,7 @@ class _Discovery:
         if chosen is not None:
             self.self_source = chosen.source_ref
             return chosen, None
-        for doc in _docs(_candidates(output.text, target)):
+        for doc in _output_docs(output, target):
             spec = doc.get("spec") or {}
             if may_build_from_repository(doc) and normalise_path(str(spec.get("path") or "")) == target:
                 ks = FluxKustomization.from_doc(doc, SourceLocation(rel_start or "./"))
@@ -711,7 +725,7 @@ class _Discovery:
             except MissingKeys as exc:  # its generator inputs are encrypted
                 if self.building:  # shown as Flux's CLI shows it: built as is, masked
                     self.undecrypted.add(ks.id)
-                    request = BuildRequest(ks.id, ks.origin, root, ks.path, dict(ks.spec), self.options.build_timeout)
+                    request = self.request(ks.id, ks.origin, root, ks.path, dict(ks.spec))
                     ready.append((ks, build_directory(request, self.options.cache)))
                     continue
                 self._fail(ks, exc, Cause.KEYS, root=root)
@@ -756,13 +770,14 @@ class _Discovery:
     def _finalize(self, ks: FluxKustomization, output: BuildOutput) -> tuple[list[DesiredObject], list[Diagnostic]]:
         """Flux's steps after the build; for `build`, SOPS data no key decrypts is kept
         encrypted (and masked like Flux's CLI masks it) instead of failing."""
+        text, values, documents = output.text, output.secret_values, output.documents
         try:
-            return finalize_kustomization(ks, output.text, self._postbuild_context(ks), output.secret_values)
+            return finalize_kustomization(ks, text, self._postbuild_context(ks), values, documents)
         except MissingKeys:
             if not self.building:
                 raise
             self.undecrypted.add(ks.id)
-            return finalize_kustomization(ks, output.text, self._postbuild_context(ks), output.secret_values)
+            return finalize_kustomization(ks, text, self._postbuild_context(ks), values, documents)
 
     def _postbuild_context(self, ks: FluxKustomization) -> PostBuildContext:
         looked_up = self.lookups.setdefault(ks.id, set())
@@ -940,8 +955,8 @@ def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: De
     """Build from a private tmpfs copy holding decrypted generator inputs; never cached."""
     directory = secure_join(request.root, request.path)
     with decryptor.decrypted_tree(ks, directory, request.root) as (tree, values):
-        output = build_directory(replace(request, root=tree), BuildCache.disabled())
-    return BuildOutput(output.text, frozenset(), cached=False, secret_values=values)
+        output = build_directory(replace(request, root=tree, view=None), BuildCache.disabled())
+    return BuildOutput(output.text, frozenset(), cached=False, secret_values=values, documents=output.documents)
 
 
 def _self_managing_in_files(directory: Path, target: str) -> FluxKustomization | None:
@@ -960,15 +975,19 @@ def _self_managing_in_files(directory: Path, target: str) -> FluxKustomization |
     return None
 
 
-def _candidates(output: str, target: str) -> str:
-    """The documents of kustomize's output that may be a Flux Kustomization whose path is
-    `target`: kustomize writes one `---`-separated document per object with plain scalars,
-    so a document not mentioning the group and the path is not one. Everything, when no
-    document passes (the filter must never be the reason none is found)."""
-    if not target:
-        return output
-    chosen = [d for d in output.split("\n---\n") if KUSTOMIZATION_GROUP in d and target in d]
-    return "\n---\n".join(chosen) if chosen else output
+def _output_docs(output: BuildOutput, target: str | None = None) -> list[dict[str, Any]]:
+    """The mapping documents of a build's output (parsed by the build when it could), or
+    with a `target`, those that may be a Flux Kustomization whose path it is: kustomize
+    writes one document per object with plain scalars, so a document not mentioning the
+    group and the path is not one. Every document, when none passes (the filter must never
+    be the reason none is found)."""
+    texts = split_documents(output.text)
+    chosen = list(range(len(texts)))
+    if target:
+        chosen = [i for i, text in enumerate(texts) if KUSTOMIZATION_GROUP in text and target in text] or chosen
+    if output.documents is None or len(output.documents) != len(texts):
+        return list(_docs("---\n".join(texts[i] for i in chosen)))
+    return [yamlio.clone(output.documents[i]) for i in chosen if isinstance(output.documents[i], dict)]
 
 
 def _docs(text: str) -> Iterator[dict[str, Any]]:
@@ -983,5 +1002,6 @@ def _docs(text: str) -> Iterator[dict[str, Any]]:
 def discover(start: Path, options: DiscoverOptions | None = None) -> DesiredState:
     """Build the fleet reachable from `start` (a directory, or the file of the Kustomization
     owning one). Temp artifacts are removed before returning."""
+    kustomize_engine()  # a bad FLUXFORM_KUSTOMIZE_ENGINE is one error, not every owner's
     with contextlib.ExitStack() as stack:
         return _Discovery(options or DiscoverOptions(), stack).run(start)

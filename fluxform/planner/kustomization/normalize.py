@@ -11,9 +11,10 @@ What it changes, because it changes what reaches the API server:
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from typing import Any
+
+from fluxform import yamlio
 
 __all__ = ["normalize_manifest"]
 
@@ -44,7 +45,7 @@ def _default_protocol(ports: Any) -> None:
 
 
 def normalize_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    obj: dict[str, Any] = copy.deepcopy(dict(manifest))
+    obj: dict[str, Any] = yamlio.clone(dict(manifest))
     key = (str(obj.get("apiVersion")), str(obj.get("kind")))
     pod_path = _POD_SPEC_PATHS.get(key)
     if pod_path is not None:

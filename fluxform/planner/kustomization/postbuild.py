@@ -27,6 +27,7 @@ from fluxform.decrypt.resource import (
 from fluxform.errors import Diagnostic, RenderError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.kustomization.normalize import normalize_manifest
+from fluxform.planner.kustomization.output import Documents, split_documents
 from fluxform.planner.kustomization.spec import FluxKustomization
 from fluxform.planner.kustomization.substitute import (
     collect_variables,
@@ -100,20 +101,6 @@ class VariablesPending(Exception):
         self.kind, self.name = kind, name
 
 
-def split_documents(text: str) -> list[str]:
-    """kustomize separates documents with a bare `---` line."""
-    docs: list[str] = []
-    current: list[str] = []
-    for line in text.splitlines(keepends=True):
-        if line.rstrip("\r\n") == "---":
-            docs.append("".join(current))
-            current = []
-        else:
-            current.append(line)
-    docs.append("".join(current))
-    return [d for d in docs if d.strip()]
-
-
 def _variables(ks: FluxKustomization, lookup: ObjectLookup) -> tuple[dict[str, str], frozenset[str]]:
     """Flux's variables, and the values among them that came from a Secret (a leaf that
     substitution fills with one is masked like a Secret's data, whatever the object's kind)."""
@@ -175,16 +162,21 @@ def _validate(doc: Any, ks: FluxKustomization, index: int) -> dict[str, Any]:
 
 
 def finalize_kustomization(
-    ks: FluxKustomization, output_text: str, ctx: PostBuildContext, secret_values: frozenset[str] = frozenset()
+    ks: FluxKustomization,
+    output_text: str,
+    ctx: PostBuildContext,
+    secret_values: frozenset[str] = frozenset(),
+    documents: Documents = None,
 ) -> tuple[list[DesiredObject], list[Diagnostic]]:
     """Apply Flux's per-resource steps to a build's output. Raises VariablesPending when a
     substituteFrom object is missing so discovery can retry once more of the fleet is built.
-    `secret_values`: what decrypted generator inputs hold; leaves equal to one are sensitive."""
+    `secret_values`: what decrypted generator inputs hold; leaves equal to one are sensitive.
+    `documents`: the output already parsed (output.py), else it is parsed here."""
     diagnostics: list[Diagnostic] = []
     post_build = ks.post_build
     variables, secret_variables = _variables(ks, ctx.lookup) if post_build is not None else ({}, frozenset())
     substitute = post_build is not None and should_substitute(post_build, variables)
-    parsed = _parse(output_text, ks)
+    parsed = _parse(output_text, ks, documents)
     started = time.perf_counter()
     decrypted = _decrypt_all(parsed, ks, ctx, diagnostics)
     ctx.add_time("decrypt", started)
@@ -200,9 +192,13 @@ def finalize_kustomization(
     return objects, diagnostics
 
 
-def _parse(output_text: str, ks: FluxKustomization) -> list[tuple[dict[str, Any], str]]:
+def _parse(output_text: str, ks: FluxKustomization, documents: Documents) -> list[tuple[dict[str, Any], str]]:
+    texts = split_documents(output_text)
+    if documents is not None and len(documents) == len(texts):
+        pairs = enumerate(zip(documents, texts, strict=True))
+        return [(_validate(yamlio.clone(doc), ks, index), text) for index, (doc, text) in pairs]
     parsed = []
-    for index, text in enumerate(split_documents(output_text)):
+    for index, text in enumerate(texts):
         try:
             parsed.append((_validate(yamlio.load(text), ks, index), text))
         except yamlio.YamlError as exc:
@@ -218,9 +214,13 @@ def _substitute(
     ctx: PostBuildContext,
     index: int,
 ) -> dict[str, Any]:
-    """Textual substitution on the resource's YAML, then re-parsed (so types may change)."""
+    """Textual substitution on the resource's YAML, then re-parsed (so types may change);
+    a text substitution left as it was keeps its parsed document."""
     try:
-        return _validate(yamlio.load(substitute_document(text, variables, strict=ctx.strict)), ks, index)
+        substituted = substitute_document(text, variables, strict=ctx.strict)
+        if substituted == text:
+            return doc
+        return _validate(yamlio.load(substituted), ks, index)
     except yamlio.YamlError as exc:
         raise RenderError(
             f"{ObjectId.from_manifest(doc)} is not valid YAML after variable substitution",

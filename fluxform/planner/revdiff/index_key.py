@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from fluxform import __version__
-from fluxform.kustomize.binary import kustomize_tool
+from fluxform.kustomize.engine import kustomize_engine
 from fluxform.planner.releases import ReleaseHook
 from fluxform.planner.workflow import FleetRequest
 
@@ -39,7 +39,7 @@ def render_settings(fleet: FleetRequest, keys_identity: str) -> dict[str, Any]:
         helm_settings = {"hook": f"{type(helm).__module__}.{type(helm).__qualname__}"}
     return {
         "fluxform": __version__,
-        "kustomize": kustomize_tool().version,
+        "kustomize": kustomize_engine().version,
         "strict": opts.strict_substitute,
         "repo_root": str(opts.repo_root or ""),
         "root_kustomization": str(opts.root_kustomization or ""),

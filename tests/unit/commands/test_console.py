@@ -57,8 +57,10 @@ def test_progress_rules(settings: ConsoleSettings, environ: dict[str, str], term
 
 
 def _leaves(command: click.Command, path: str = "fluxform") -> list[tuple[str, click.Command]]:
-    if isinstance(command, click.Group):
-        return [leaf for name, sub in command.commands.items() for leaf in _leaves(sub, f"{path} {name}")]
+    if isinstance(command, click.Group):  # as the CLI loads them (commands/lazy.py)
+        ctx = click.Context(command)
+        subs = {name: command.get_command(ctx, name) for name in command.list_commands(ctx)}
+        return [leaf for name, sub in subs.items() if sub is not None for leaf in _leaves(sub, f"{path} {name}")]
     return [(path, command)]
 
 

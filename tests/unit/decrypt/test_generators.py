@@ -24,7 +24,7 @@ from fluxform.decrypt import (
 )
 from fluxform.decrypt.generators import MAX_ENCRYPTED_FILE_SIZE, plaintext_values
 from fluxform.errors import DecryptError
-from fluxform.kustomize.binary import kustomize_build
+from fluxform.kustomize.engine import kustomize_build
 from tests.support.keys import AgeKey
 from tests.support.sops import SopsCli
 

@@ -28,7 +28,7 @@ from fluxform.decrypt import (
 )
 from fluxform.decrypt.resource import leaves_filled_with
 from fluxform.errors import DecryptError
-from fluxform.kustomize.binary import kustomize_build
+from fluxform.kustomize.engine import kustomize_build
 from fluxform.objects import SourceLocation
 from tests.support.ids import ks
 from tests.support.keys import AgeKey, PgpTestKey

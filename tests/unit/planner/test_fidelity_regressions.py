@@ -12,7 +12,7 @@ import pytest
 
 from fluxform import yamlio
 from fluxform.errors import RenderError
-from fluxform.kustomize.binary import kustomize_build
+from fluxform.kustomize.engine import kustomize_build
 from fluxform.planner.kustomization.build import BuildRequest, build_directory
 from fluxform.planner.kustomization.cache import BuildCache
 from fluxform.planner.kustomization.generate import prepare_kustomization

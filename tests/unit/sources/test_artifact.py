@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from fluxform.decrypt.tmpfs import is_on_tmpfs, private_dir
 from fluxform.errors import SourceError
+from fluxform.sources import artifact as artifact_module
 from fluxform.sources.artifact import IgnoreMatcher, copy_filtered, materialize_artifact
 from tests.support.trees import write_tree
 
@@ -194,3 +196,42 @@ def test_fluxforms_own_directory_is_never_part_of_the_artifact(tmp_path: Path, s
         (tmp_path / "clusters/staging/.fluxform/kubeapi.state.json.lock").write_text('{"id": "x"}')
         with materialize_artifact(tmp_path) as after:
             assert before.digest == after.digest
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_copy_is_in_memory_when_a_tmpfs_is_there(tmp_path: Path) -> None:
+    """Where the view of a source lives (private_dir), the copy lives too: tmpfs when the
+    machine has one, else hard links in the temp dir."""
+    src = write_tree(tmp_path / "src", {"a.yaml": MANIFEST, "apps/b.yaml": MANIFEST})
+    with private_dir(require_tmpfs=False) as probe:
+        memory = is_on_tmpfs(probe)
+    with materialize_artifact(src) as artifact:
+        assert is_on_tmpfs(artifact.root) == memory
+        assert _tree(artifact.root) == _tree(src)
+
+
+def test_a_source_past_the_memory_limit_is_copied_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = write_tree(tmp_path / "src", {"a.yaml": MANIFEST, "apps/b.yaml": MANIFEST * 4})
+    with materialize_artifact(src) as whole:
+        expected = whole.digest
+    monkeypatch.setattr(artifact_module, "MEMORY_COPY_LIMIT", len(MANIFEST) * 2)
+    with materialize_artifact(src) as artifact:
+        assert not is_on_tmpfs(artifact.root)
+        assert artifact.digest == expected and _tree(artifact.root) == _tree(src)
+        assert artifact.root.parent.stat().st_mode & 0o777 == 0o700
+        copy_root = artifact.root
+    assert not copy_root.exists()
+
+
+def test_copy_limit_counts_only_copied_bytes(tmp_path: Path) -> None:
+    src = write_tree(tmp_path / "src", {"a.yaml": MANIFEST, "b.yaml": MANIFEST})
+    linked = copy_filtered(src, tmp_path / "linked", IgnoreMatcher.for_tree(src), copy_limit=1)  # same filesystem
+    assert (tmp_path / "linked" / "a.yaml").stat().st_ino == (src / "a.yaml").stat().st_ino
+    with private_dir(require_tmpfs=False) as elsewhere:
+        if is_on_tmpfs(elsewhere):  # another filesystem: copies, and the limit applies
+            with pytest.raises(artifact_module.CopyTooLarge):
+                copy_filtered(src, elsewhere / "copy", IgnoreMatcher.for_tree(src), copy_limit=len(MANIFEST))
+    assert linked == copy_filtered(src, tmp_path / "again", IgnoreMatcher.for_tree(src))

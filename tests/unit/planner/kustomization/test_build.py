@@ -109,12 +109,12 @@ def test_generated_kustomization_builds_every_yaml(built: Built) -> None:
 
 
 def test_artifact_tree_is_never_modified(built: Built) -> None:
-    """Flux writes its kustomization.yaml into its own copy; ours goes into a private mirror,
+    """Flux writes its kustomization.yaml into its own copy; ours goes into a private overlay,
     so the artifact (shared by parallel builds) keeps every byte and gains no file."""
     assert snapshot(built.root) == built.before
 
 
-def test_private_mirror_is_removed_after_build(built: Built) -> None:
+def test_private_overlay_and_view_are_removed_after_build(built: Built) -> None:
     assert built.temp_left == []
 
 

@@ -1,0 +1,5 @@
+"""`python -m fluxform ...`, the same as the `fluxform` command."""
+
+from fluxform.cli import main
+
+main()
