@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from fluxform.sources.oci.dockerconfig import registry_credentials
 from tests.support.cli import run
+from tests.support.missing import missing_component
 from tests.support.registry import BINARY, Registry, start_registry
 from tests.support.trees import write_tree
 
@@ -62,7 +63,7 @@ def _certificates(root: Path) -> tuple[Path, Path, Path]:
 def tls_registry() -> Iterator[tuple[Registry, Path]]:
     binary = shutil.which(BINARY)
     if binary is None:
-        pytest.skip(f"{BINARY} not installed (apt-get install -y docker-registry)")
+        missing_component(f"{BINARY} not installed (apt-get install -y docker-registry)")
     root = Path(tempfile.mkdtemp(prefix="fluxform-registry-tls-"))
     certs = _certificates(root)
     reg = start_registry(root, binary, tls=certs)

@@ -18,6 +18,7 @@ from fluxform.kustomize import engine as engine_module
 from fluxform.kustomize.binary import BuildFailed, SubprocessEngine, readable_error
 from fluxform.kustomize.engine import ENGINE_VARIABLE, KustomizeEngine, kustomize_engine
 from fluxform.kustomize.inprocess import InProcessEngine
+from tests.support.missing import missing_component
 
 __all__ = ["ENGINES", "ComparingEngine", "inprocess_engine", "use_engine"]
 
@@ -28,7 +29,9 @@ def inprocess_engine() -> InProcessEngine:
     """The in-process engine, or the test is skipped saying why it cannot run here."""
     found = InProcessEngine.find()
     if found is None:
-        pytest.skip("pykustomize is not installed for this platform (pip install --ignore-requires-python pykustomize)")
+        missing_component(
+            "pykustomize is not installed for this platform (pip install --ignore-requires-python pykustomize)"
+        )
     return found
 
 

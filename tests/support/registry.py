@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.missing import missing_component
+
 __all__ = ["Registry", "registry", "running_registry", "start_registry"]
 
 BINARY = "docker-registry"
@@ -88,7 +90,7 @@ def running_registry(prefix: str = "fluxform-registry-") -> Iterator[Registry]:
     binary is absent."""
     binary = shutil.which(BINARY)
     if binary is None:
-        pytest.skip(f"{BINARY} not installed (apt-get install -y docker-registry)")
+        missing_component(f"{BINARY} not installed (apt-get install -y docker-registry)")
     root = Path(tempfile.mkdtemp(prefix=prefix))
     reg = start_registry(root, binary)
     try:
