@@ -18,7 +18,8 @@ one is marked `apply`. Writes are serialised: owners apply concurrently, the sta
     recorder = StateRecorder(backend, state, by=lock.who)
     recorder.pending(owner_id, new_ids, template)
     recorder.settle(owner_id, record)
-    final = recorder.finish(owners)
+    final = recorder.finish(owners, actions=actions)
+    after = recorder.append(restored_owners, operation="apply (rolled back)", actions=steps)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fluxform.state.backend import StateBackend
 from fluxform.state.model import (
     DEFAULT_HISTORY_LIMIT,
     PENDING_DIGEST,
+    ActionRecord,
     OwnerState,
     StateFile,
     StateObject,
@@ -92,20 +94,52 @@ class StateRecorder:
             if record is None or before is None or {o.id for o in record.objects} != {o.id for o in before.objects}:
                 self._write(IN_PROGRESS)
 
-    def finish(self, owners: Mapping[ObjectId, OwnerState], *, operation: str = "apply") -> StateFile:
-        """The last write: every owner's record as the apply left it."""
+    def finish(
+        self,
+        owners: Mapping[ObjectId, OwnerState],
+        *,
+        operation: str = "apply",
+        actions: Sequence[ActionRecord] = (),
+        source_commit: str | None = None,
+    ) -> StateFile:
+        """The last write of the apply: every owner's record as the apply left it, what it
+        did object by object, and the git commit it rendered (None: unknown, kept)."""
         with self._lock:
             self._owners = dict(owners)
-            self._write(operation)
+            self._write(operation, tuple(actions), source_commit)
             return self.current
 
-    def _write(self, operation: str) -> None:
+    def append(
+        self,
+        owners: Mapping[ObjectId, OwnerState],
+        *,
+        operation: str,
+        actions: Sequence[ActionRecord] = (),
+        source_commit: str | None = None,
+    ) -> StateFile:
+        """A further revision after the apply's own (its rollback): the apply's stays in history."""
+        with self._lock:
+            self._owners = dict(owners)
+            self._started = False
+            self._write(operation, tuple(actions), source_commit)
+            return self.current
+
+    def _write(self, operation: str, actions: tuple[ActionRecord, ...] = (), source_commit: str | None = None) -> None:
         if not self._started:
             state = next_revision(
-                self.current, self._owners, operation=operation, by=self.by, history_limit=self.history_limit
+                self.current,
+                self._owners,
+                operation=operation,
+                by=self.by,
+                history_limit=self.history_limit,
+                actions=actions,
             )
             self._started = True
         else:
-            state = replace(self.current, owners=dict(self._owners), operation=operation, written_at=utc_now())
+            state = replace(
+                self.current, owners=dict(self._owners), operation=operation, written_at=utc_now(), actions=actions
+            )
+        if source_commit is not None:
+            state = replace(state, source_commit=source_commit)
         self.current = self.backend.write(state)
         self.writes += 1

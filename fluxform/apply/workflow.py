@@ -28,11 +28,12 @@ from fluxform.apply.options import ApplyOptions, FluxMode
 from fluxform.apply.order import ObjectKey, owner_graph
 from fluxform.apply.owner import OwnerWork, state_record
 from fluxform.apply.preflight import namespaces_created, preflight
-from fluxform.apply.preimages import JournalFile, PreImages
+from fluxform.apply.preimages import JournalFile, PreImages, TouchedRelease, Write
 from fluxform.apply.progress import ApplyObserver
 from fluxform.apply.recorder import StateRecorder
 from fluxform.apply.releases import NO_RELEASE_APPLIER, ReleaseApplier
 from fluxform.apply.report import ApplyFailed, ApplyReport, OwnerOutcome, OwnerReport
+from fluxform.apply.rollback import RollbackReport, restored_owners, roll_back, step_records
 from fluxform.apply.staleness import StalePlan, check_live, check_render, check_state
 from fluxform.cancellation import Cancelled, shielded
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
@@ -40,7 +41,7 @@ from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.mapping import RestMapper
 from fluxform.cluster.ref import ObjectRef
 from fluxform.decrypt.mask import Masker
-from fluxform.errors import ClusterError, PlanError
+from fluxform.errors import ClusterError, FluxformError, PlanError
 from fluxform.helm.journal import JournalFile as HelmJournal
 from fluxform.helm.release import HeldLock
 from fluxform.objects import ObjectId
@@ -55,15 +56,17 @@ from fluxform.planner.planfile import PlanFile, PlanMode, PlannedChange, plan_fi
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.settings import PlanSettings
 from fluxform.planner.workflow import plan_settings
+from fluxform.sources.git import GitRepository
 from fluxform.state.backend import StateBackend, locked
 from fluxform.state.identity import Identity, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockInfo
-from fluxform.state.model import DEFAULT_HISTORY_LIMIT, OwnerState, StateFile, new_state
+from fluxform.state.model import DEFAULT_HISTORY_LIMIT, ActionRecord, OwnerState, StateFile, new_state
 
 __all__ = ["ApplyTarget", "apply_fleet", "apply_saved_plan", "fleet_options_for"]
 
 _LISTED = 5
+_FAILED = (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED)
 
 
 @dataclass(frozen=True)
@@ -315,27 +318,92 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
     recorder = StateRecorder(
         session.target.backend, base, by=session.lock.who, history_limit=session.target.history_limit
     )
+    commit = _source_commit(Path(plan.target))  # before any signal: git is not started after one
     reports, cancelled = Executor(ctx, works, graph, recorder, session.releases, left_out).run()
+    failed = cancelled is not None or any(r.outcome in _FAILED for r in reports)
+    rolled: RollbackReport | None = None
     with shielded():
-        final = _final_state(ctx, recorder, works, reports, cancelled)
+        final = _final_state(ctx, recorder, works, reports, cancelled, commit)
+        if failed and options.rollback:
+            rolled = roll_back(cluster, preimages.items(), session.releases, timeout=options.rollback_timeout)
+            final = _rolled_back_state(recorder, base, final, rolled, cancelled)
         report = ApplyReport(
-            tuple(reports), final.serial, tuple(r.object_id for r in touched_flux), tuple(_warnings(plan))
+            tuple(reports),
+            final.serial,
+            tuple(r.object_id for r in touched_flux),
+            tuple(_warnings(plan)),
+            rollback=rolled,
+            half_applied=tuple(_half_applied(preimages.items())) if failed and not options.rollback else (),
         )
+        settled = not failed or (rolled is not None and rolled.complete)
         if journal is not None:
-            journal.close(done=report.ok and cancelled is None)
-        if session.release_journal is not None and report.ok and cancelled is None:
+            journal.close(done=settled)
+        if session.release_journal is not None and settled:
             session.release_journal.path.unlink(missing_ok=True)
-    if cancelled is not None:
+    if cancelled is not None and rolled is None:
         raise cancelled
-    if not report.ok:
-        failed = next(r for r in reports if r.outcome in (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED))
-        raise ApplyFailed(
-            f"{failed.owner} {failed.outcome}: {failed.reason}",
-            report,
-            preimages.items(),
-            hint=f"the state (serial {final.serial}) lists every object written so far; plan and apply again",
+    if failed:
+        first = next((r for r in reports if r.outcome in _FAILED), None)
+        summary = (
+            f"{first.owner} {first.outcome}: {first.reason}"
+            if first is not None
+            else f"the apply was stopped by {cancelled.signal_name if cancelled else 'a signal'}"
         )
+        raise ApplyFailed(summary, report, preimages.items(), hint=_failure_hint(final, rolled))
     return report
+
+
+def _failure_hint(final: StateFile, rolled: RollbackReport | None) -> str:
+    if rolled is None:
+        return f"the state (serial {final.serial}) lists every object written so far; plan and apply again"
+    if rolled.complete:
+        return f"the cluster is as it was before this apply; the state (serial {final.serial}) records both"
+    return (
+        f"the objects listed as not restored are as the failed apply left them; the state (serial {final.serial}) "
+        "lists them: plan and apply again, or fix them by hand"
+    )
+
+
+def _rolled_back_state(
+    recorder: StateRecorder,
+    base: StateFile,
+    failed: StateFile,
+    rolled: RollbackReport,
+    cancelled: Cancelled | None,
+) -> StateFile:
+    """The rollback's own revision after the failed apply's: the owners as they were, the
+    objects not restored still listed, and each step in the history."""
+    if not rolled.steps:
+        return failed
+    owners = restored_owners(base.owners, failed.owners, rolled)
+    what = "rolled back" if rolled.complete else "rollback incomplete"
+    why = f"stopped by {cancelled.signal_name}" if cancelled is not None else "failed"
+    return recorder.append(
+        owners,
+        operation=f"apply ({why}, {what})",
+        actions=step_records(rolled),
+        source_commit=base.source_commit,
+    )
+
+
+def _half_applied(writes: Sequence[Write]) -> list[str]:
+    """--no-rollback: every write the failed apply left in place, one line each."""
+    lines = []
+    for write in writes:
+        if isinstance(write, TouchedRelease):
+            lines.append(f"{write.owner}: Helm release (revision before: {write.revision_before or 'none'})")
+        else:
+            lines.append(f"{write.id}: {write.action} (by {write.owner})")
+    return lines
+
+
+def _source_commit(target: Path) -> str:
+    """The git commit the fleet was rendered from (`fluxform rollback --to` re-renders it);
+    "" outside a git clone."""
+    try:
+        return GitRepository.containing(target).resolve("HEAD")
+    except FluxformError:
+        return ""
 
 
 def _base_state(session: _Session, plan: PlanFile) -> StateFile:
@@ -490,6 +558,7 @@ def _final_state(
     works: Mapping[ObjectId, OwnerWork],
     reports: Sequence[OwnerReport],
     cancelled: Cancelled | None,
+    source_commit: str,
 ) -> StateFile:
     """Owners untouched by this run get their refreshed records; the others are as the run
     left them (settled, or pending after a failure)."""
@@ -508,7 +577,28 @@ def _final_state(
     current = recorder.current
     if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners):
         return current  # nothing was written and no record changed: no new serial, no plan made stale
-    return recorder.finish(owners, operation=operation)
+    return recorder.finish(owners, operation=operation, actions=_actions(reports), source_commit=source_commit)
+
+
+def _actions(reports: Sequence[OwnerReport]) -> list[ActionRecord]:
+    """What the apply did, object by object (and release by release), for the history."""
+    out = []
+    for report in reports:
+        if report.release is not None and report.release.action != "none":
+            release = report.release
+            out.append(
+                ActionRecord(
+                    report.owner,
+                    report.owner,
+                    f"Helm {release.action}",
+                    f"revision {release.revision_before or 'none'} -> {release.revision_after or 'none'} "
+                    f"({release.status or 'no status'})",
+                )
+            )
+        out += [ActionRecord(report.owner, r.id, str(r.action), r.detail) for r in report.objects]
+        if report.outcome not in (OwnerOutcome.APPLIED, OwnerOutcome.UNCHANGED):
+            out.append(ActionRecord(report.owner, report.owner, str(report.outcome), report.reason))
+    return out
 
 
 def _warnings(plan: PlanFile) -> list[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fluxform.commands.options import cluster_options, fleet_options_with_artifacts
+from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, rollback_options
 from fluxform.errors import FluxformError, StateError
 from fluxform.objects import ObjectId
 from fluxform.planner.options import FleetOptions
@@ -58,6 +58,7 @@ _WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
 @click.option("--partial", is_flag=True, help="Apply what the plan covers when it leaves owners out (listed).")
 @click.option("--force-state", is_flag=True, help="Use a state recorded for another cluster or fleet path (warns).")
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new state).")
+@rollback_options
 @cluster_options
 @fleet_options_with_artifacts
 def apply(
@@ -72,6 +73,8 @@ def apply(
     partial: bool,
     force_state: bool,
     init_state: bool,
+    no_rollback: bool,
+    rollback_timeout: float,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
@@ -80,7 +83,9 @@ def apply(
     A saved plan is applied exactly, after checking it is not stale (state, source and
     cluster unchanged since it was made); PATH is planned against the cluster first and
     applied once you answer `yes` (or with --auto-approve). The state lock is held from
-    start to end; the state is written as owners complete."""
+    start to end; the state is written as owners complete. When an owner fails (or a signal
+    stops the run) everything this apply wrote is put back, newest first, unless
+    --no-rollback."""
     from fluxform.apply.options import ApplyOptions, FluxMode
     from fluxform.apply.report import ApplyFailed
 
@@ -107,6 +112,8 @@ def apply(
         partial=partial,
         flux=FluxMode.SUSPEND if suspend_flux else FluxMode.IGNORE if ignore_flux else FluxMode.REFUSE,
         force_state=force_state,
+        rollback=not no_rollback,
+        rollback_timeout=rollback_timeout,
     )
     from fluxform.commands.console import current
 
@@ -115,7 +122,9 @@ def apply(
     try:
         report = _run(plan_or_path, saved, target, fleet, options, printer, field_manager)
     except ApplyFailed as failed:
-        click.echo(failed.report.summary_line())
+        from fluxform.views.rollback import render_failure
+
+        click.echo(render_failure(failed.report), nl=False)
         raise
     if report is None:
         raise FluxformError("apply cancelled: the answer was not `yes`; nothing was changed")

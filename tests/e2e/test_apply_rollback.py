@@ -1,0 +1,164 @@
+"""Automatic rollback (issue 19, item 2): three Kustomizations in dependsOn order, the third
+fails its health check; everything the apply wrote is put back. kubectl, the independent
+reader, sees the first two owners' objects as they were (`get -o json` before and after),
+the objects the apply created gone, the pruned ones back, the Secret's value restored; the
+state records the failed attempt and the rollback, object by object, without a value."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluxform.state.local import LocalBackend
+from tests.kubeapi import KubeApi
+from tests.support.applyfleet import deployment_text
+from tests.support.cli import Result, run
+from tests.support.kubeclient import kubectl, kubectl_json
+from tests.support.trees import FLUX_SYSTEM_SOURCE, configmap_text, flux_kustomization, write_tree
+
+pytestmark = pytest.mark.usefixtures("shared_build_cache")
+
+LATE = "Kustomization/flux-system/late"
+SECRET_V1, SECRET_V2 = "first-secret-value", "second-secret-value"
+#: what the API server sets on every write: a restore cannot bring back the old values (the
+#: restoring write's own field ownership is recorded, as a real API server does)
+SERVER_SET = ("resourceVersion", "managedFields", "generation")
+#: objects recreated by the rollback (pruned by the apply) are new objects with the old content
+RECREATED = ("uid", "creationTimestamp")
+
+
+def _secret(name: str, value: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: demo\nstringData:\n  token: {value}\n"
+    )
+
+
+def _write_fleet(root: Path, version: int) -> Path:
+    """v1: infra (Namespace, 2 ConfigMaps, a Secret), apps (a Deployment, a ConfigMap), late (a
+    ConfigMap). v2 changes, adds and prunes in infra and apps, and adds a Deployment that never
+    becomes healthy to late."""
+    two = version == 2
+    files = {
+        "clusters/dev/sync.yaml": FLUX_SYSTEM_SOURCE + "---\n" + flux_kustomization("flux-system", "./clusters/dev"),
+        "clusters/dev/infra.yaml": flux_kustomization("infra", "./infra"),
+        "clusters/dev/apps.yaml": flux_kustomization("apps", "./apps", "  dependsOn:\n    - name: infra\n"),
+        "clusters/dev/late.yaml": flux_kustomization(
+            "late", "./late", "  dependsOn:\n    - name: apps\n  wait: true\n  timeout: 1m\n"
+        ),
+        "infra/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
+        "infra/settings.yaml": configmap_text("settings", "demo", color="red" if two else "blue"),
+        "infra/token.yaml": _secret("token", SECRET_V2 if two else SECRET_V1),
+        "infra/extra.yaml": configmap_text("fresh", "demo", made="v2") if two else configmap_text("old", "demo"),
+        "apps/web.yaml": deployment_text("web", "demo").replace("nginx:1.27", "nginx:1.28" if two else "nginx:1.27"),
+        "apps/extra.yaml": _secret("apps-new", "new") if two else configmap_text("app-cfg", "demo", k="v"),
+        "late/cfg.yaml": configmap_text("late-cfg", "demo", k="v"),
+    }
+    if two:
+        files["late/broken.yaml"] = deployment_text("broken", "demo", selector="broken", health="failed")
+    for stale in root.glob("*/*.yaml") if root.exists() else ():
+        stale.unlink()
+    write_tree(root, files)
+    return root / "clusters" / "dev"
+
+
+def _apply(api: KubeApi, cluster: Path, state: Path, *args: str) -> Result:
+    return run(
+        "apply", cluster, "--kubeconfig", api.kubeconfig, "--state", state, "--init-state", "--auto-approve", *args
+    )
+
+
+def _snapshot(api: KubeApi) -> dict[str, dict[str, Any]]:
+    """Every object of namespace demo (and the Namespace) as kubectl reads it, by kind/name."""
+    found: dict[str, dict[str, Any]] = {}
+    for kind in ("configmaps", "secrets", "deployments", "services"):
+        listing = kubectl_json(api, "get", kind, "-n", "demo", "--show-managed-fields")
+        for item in listing["items"]:
+            found[f"{item['kind']}/{item['metadata']['name']}"] = item
+    namespace = kubectl(api, "get", "namespace", "demo", "-o", "json", check=False)
+    if namespace.returncode == 0:
+        found["Namespace/demo"] = json.loads(namespace.stdout)
+    return found
+
+
+def _comparable(obj: dict[str, Any], *aside: str) -> dict[str, Any]:
+    meta = {k: v for k, v in obj["metadata"].items() if k not in (*SERVER_SET, *aside)}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
+
+
+def test_a_failed_third_owner_puts_the_first_two_back_as_they_were(kubeapi: KubeApi, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    cluster = _write_fleet(tmp_path / "repo", 1)
+    assert _apply(kubeapi, cluster, state).code == 0
+    before = _snapshot(kubeapi)
+    recorded_before = LocalBackend(state).read()
+    assert recorded_before is not None
+    _write_fleet(tmp_path / "repo", 2)
+
+    result = _apply(kubeapi, cluster, state)
+
+    assert result.code == 1
+    assert f"{LATE}: failed: " in result.out and "health checks failed early" in result.out
+    assert "Apply failed, rolled back: " in result.out
+    assert "Rollback complete: " in result.out and "not restored" not in result.out
+    after = _snapshot(kubeapi)
+    assert set(after) == set(before)  # created objects gone (fresh, apps-new, broken), pruned ones back
+    for key, was in before.items():
+        aside = RECREATED if key in ("ConfigMap/old", "ConfigMap/app-cfg") else ()
+        assert _comparable(after[key], *aside) == _comparable(was, *aside), key
+    assert base64.b64decode(after["Secret/token"]["data"]["token"]).decode() == SECRET_V1
+    lines = result.out.splitlines()
+    assert "  Deployment/demo/broken: deleted" in lines
+    assert "  ConfigMap/demo/app-cfg: recreated" in lines and "  ConfigMap/demo/old: recreated" in lines
+    assert "  Secret/demo/token: restored" in lines and "  Deployment/demo/web: restored" in lines
+
+    recorded = LocalBackend(state).read()
+    assert recorded is not None
+    assert recorded.operation == "apply (failed, rolled back)"
+    assert {k: [(o.id, o.digest) for o in v.objects] for k, v in recorded.owners.items()} == {
+        k: [(o.id, o.digest) for o in v.objects] for k, v in recorded_before.owners.items()
+    }
+    failed = recorded.history[-1]
+    assert failed.operation == "apply (failed)"
+    assert {(str(a.id), a.action) for a in failed.actions} >= {
+        ("ConfigMap/demo/settings", "configured"),
+        ("Secret/demo/token", "configured"),
+        ("ConfigMap/demo/fresh", "created"),
+        ("ConfigMap/demo/old", "deleted"),
+        ("Deployment/demo/broken", "created"),
+    }
+    assert {(str(a.id), a.action) for a in recorded.actions} >= {
+        ("Secret/demo/token", "restored"),
+        ("ConfigMap/demo/fresh", "deleted"),
+        ("ConfigMap/demo/old", "recreated"),
+    }
+    text = state.read_text()
+    assert SECRET_V1 not in text and SECRET_V2 not in text
+    assert base64.b64encode(SECRET_V1.encode()).decode() not in text
+    assert not (tmp_path / "state.json.journal").exists()  # the rollback settled the run
+
+    plan = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig, "--state", state, "-o", "json")
+    assert plan.code == 0, plan.err  # the v2 plan again: the same changes as before the failed apply
+
+
+def test_no_rollback_leaves_the_apply_half_done_and_says_what(kubeapi: KubeApi, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    cluster = _write_fleet(tmp_path / "repo", 1)
+    assert _apply(kubeapi, cluster, state).code == 0
+    _write_fleet(tmp_path / "repo", 2)
+
+    result = _apply(kubeapi, cluster, state, "--no-rollback")
+
+    assert result.code == 1
+    assert "Half-applied (--no-rollback: left as the failed apply wrote it):" in result.out
+    assert "  ConfigMap/demo/settings: update (by Kustomization/flux-system/infra)" in result.out
+    assert "  ConfigMap/demo/old: delete (by Kustomization/flux-system/infra)" in result.out
+    assert "Rollback" not in result.out
+    after = _snapshot(kubeapi)
+    assert "ConfigMap/old" not in after and "ConfigMap/fresh" in after and "Deployment/broken" in after
+    recorded = LocalBackend(state).read()
+    assert recorded is not None and recorded.operation == "apply (failed)"
+    assert (tmp_path / "state.json.journal").exists()
