@@ -170,9 +170,12 @@ def _undo(
     for _ in range(_ATTEMPTS):
         try:
             action = _put_back(cluster, first.ref, first.pre_image)
-            return RollbackStep(first.owner, first.id, action, irreversible=irreversible)
         except FluxformError as exc:
             error = exc
+            continue
+        if action == "unchanged" and error is not None:  # the failed attempt's write had landed
+            action = "deleted" if first.pre_image is None else "restored"
+        return RollbackStep(first.owner, first.id, action, irreversible=irreversible)
     assert error is not None
     return RollbackStep(first.owner, first.id, "not restored", error.one_line(), irreversible)
 

@@ -31,6 +31,34 @@ SERVER_SET = ("resourceVersion", "managedFields", "generation")
 RECREATED = ("uid", "creationTimestamp")
 
 
+CLAIM = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: demo
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+"""
+JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: demo
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: busybox:1.36
+"""
+
+
 def _secret(name: str, value: str) -> str:
     return (
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: demo\nstringData:\n  token: {value}\n"
@@ -38,9 +66,9 @@ def _secret(name: str, value: str) -> str:
 
 
 def _write_fleet(root: Path, version: int) -> Path:
-    """v1: infra (Namespace, 2 ConfigMaps, a Secret), apps (a Deployment, a ConfigMap), late (a
-    ConfigMap). v2 changes, adds and prunes in infra and apps, and adds a Deployment that never
-    becomes healthy to late."""
+    """v1: infra (Namespace, 2 ConfigMaps, a Secret, a PersistentVolumeClaim), apps (a Deployment,
+    a ConfigMap), late (a ConfigMap). v2 changes, adds and prunes (the claim too) in infra and
+    apps, and adds a Job and a Deployment that never becomes healthy to late."""
     two = version == 2
     files = {
         "clusters/dev/sync.yaml": FLUX_SYSTEM_SOURCE + "---\n" + flux_kustomization("flux-system", "./clusters/dev"),
@@ -59,6 +87,9 @@ def _write_fleet(root: Path, version: int) -> Path:
     }
     if two:
         files["late/broken.yaml"] = deployment_text("broken", "demo", selector="broken", health="failed")
+        files["late/job.yaml"] = JOB
+    else:
+        files["infra/claim.yaml"] = CLAIM
     for stale in root.glob("*/*.yaml") if root.exists() else ():
         stale.unlink()
     write_tree(root, files)
@@ -74,7 +105,7 @@ def _apply(api: KubeApi, cluster: Path, state: Path, *args: str) -> Result:
 def _snapshot(api: KubeApi) -> dict[str, dict[str, Any]]:
     """Every object of namespace demo (and the Namespace) as kubectl reads it, by kind/name."""
     found: dict[str, dict[str, Any]] = {}
-    for kind in ("configmaps", "secrets", "deployments", "services"):
+    for kind in ("configmaps", "secrets", "deployments", "services", "persistentvolumeclaims", "jobs"):
         listing = kubectl_json(api, "get", kind, "-n", "demo", "--show-managed-fields")
         for item in listing["items"]:
             found[f"{item['kind']}/{item['metadata']['name']}"] = item
@@ -101,19 +132,29 @@ def test_a_failed_third_owner_puts_the_first_two_back_as_they_were(kubeapi: Kube
     result = _apply(kubeapi, cluster, state)
 
     assert result.code == 1
+    plan_text = result.out[: result.out.index("Plan: ")]
+    assert "Not reversible (an apply's rollback cannot undo these):" in plan_text  # said before it happens
+    assert (
+        "  ! delete PersistentVolumeClaim/demo/data: deleting a PersistentVolumeClaim releases its volume" in plan_text
+    )
+    assert "  ! create Job/demo/migrate: a Job runs once created" in plan_text
     assert f"{LATE}: failed: " in result.out and "health checks failed early" in result.out
     assert "Apply failed, rolled back: " in result.out
     assert "Rollback complete: " in result.out and "not restored" not in result.out
     after = _snapshot(kubeapi)
     assert set(after) == set(before)  # created objects gone (fresh, apps-new, broken), pruned ones back
     for key, was in before.items():
-        aside = RECREATED if key in ("ConfigMap/old", "ConfigMap/app-cfg") else ()
+        aside = RECREATED if key in ("ConfigMap/old", "ConfigMap/app-cfg", "PersistentVolumeClaim/data") else ()
         assert _comparable(after[key], *aside) == _comparable(was, *aside), key
     assert base64.b64decode(after["Secret/token"]["data"]["token"]).decode() == SECRET_V1
     lines = result.out.splitlines()
     assert "  Deployment/demo/broken: deleted" in lines
     assert "  ConfigMap/demo/app-cfg: recreated" in lines and "  ConfigMap/demo/old: recreated" in lines
     assert "  Secret/demo/token: restored" in lines and "  Deployment/demo/web: restored" in lines
+    report = result.out[result.out.index("Rollback (newest write first):") :]
+    assert "Not reversible (done by the failed apply; no rollback undoes it):" in report
+    assert "  PersistentVolumeClaim/demo/data: deleting a PersistentVolumeClaim releases its volume" in report
+    assert "  Job/demo/migrate: a Job runs once created; a rollback cannot undo what it did" in report
 
     recorded = LocalBackend(state).read()
     assert recorded is not None
