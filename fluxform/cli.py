@@ -29,6 +29,7 @@ from fluxform.commands.examples import install as install_examples
 from fluxform.commands.graph import graph
 from fluxform.commands.inspect import build, get
 from fluxform.commands.plan import plan, show
+from fluxform.commands.rollback import rollback
 from fluxform.commands.state import force_unlock, state_group
 from fluxform.errors import FluxformError, FluxformWarning
 from fluxform.scratch import remove_leftovers
@@ -51,7 +52,7 @@ def version() -> None:
         click.echo(f"{name}: {value}")
 
 
-for command in (plan, show, apply, get, build, charts, diff, graph, state_group, force_unlock, completion):
+for command in (plan, show, apply, rollback, get, build, charts, diff, graph, state_group, force_unlock, completion):
     cli.add_command(command)
 cli.add_command(artifact_group)
 install_console_options(cli)  # last: every command gets --color/--no-color, --progress, -q, -v

@@ -32,3 +32,4 @@ class ApplyOptions:
     poll_max: float = 2.0  # longest pause between two health polls (they start at 0.1 s and double)
     rollback: bool = True  # --no-rollback: leave a failed apply as it stopped (and say what is half-applied)
     rollback_timeout: float = 300.0  # --rollback-timeout SECONDS: the whole rollback, Helm included
+    retry_rolled_back: bool = False  # --retry-rolled-back: apply a source revision `fluxform rollback` rolled back

@@ -35,6 +35,7 @@ from fluxform.state.model import (
     PENDING_DIGEST,
     ActionRecord,
     OwnerState,
+    RolledBack,
     StateFile,
     StateObject,
     next_revision,
@@ -101,12 +102,15 @@ class StateRecorder:
         operation: str = "apply",
         actions: Sequence[ActionRecord] = (),
         source_commit: str | None = None,
+        rolled_back: RolledBack | None = None,
     ) -> StateFile:
         """The last write of the apply: every owner's record as the apply left it, what it
-        did object by object, and the git commit it rendered (None: unknown, kept)."""
+        did object by object, and the git commit it rendered (None: unknown, kept);
+        `rolled_back`: a source revision this write rolls the cluster away from (its serial
+        becomes this write's)."""
         with self._lock:
             self._owners = dict(owners)
-            self._write(operation, tuple(actions), source_commit)
+            self._write(operation, tuple(actions), source_commit, rolled_back)
             return self.current
 
     def append(
@@ -124,7 +128,13 @@ class StateRecorder:
             self._write(operation, tuple(actions), source_commit)
             return self.current
 
-    def _write(self, operation: str, actions: tuple[ActionRecord, ...] = (), source_commit: str | None = None) -> None:
+    def _write(
+        self,
+        operation: str,
+        actions: tuple[ActionRecord, ...] = (),
+        source_commit: str | None = None,
+        rolled_back: RolledBack | None = None,
+    ) -> None:
         if not self._started:
             state = next_revision(
                 self.current,
@@ -141,5 +151,8 @@ class StateRecorder:
             )
         if source_commit is not None:
             state = replace(state, source_commit=source_commit)
+        if rolled_back is not None:
+            entry = replace(rolled_back, serial=self.current.serial + 1)  # the backend bumps the serial by one
+            state = replace(state, rolled_back=(*state.rolled_back, entry))
         self.current = self.backend.write(state)
         self.writes += 1

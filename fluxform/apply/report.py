@@ -102,6 +102,7 @@ class ApplyReport:
     warnings: tuple[str, ...] = field(default=())
     rollback: RollbackReport | None = None  # after a failure: what the automatic rollback did
     half_applied: tuple[str, ...] = ()  # --no-rollback after a failure: each write left in place
+    resume: tuple[str, ...] = ()  # `flux resume ...` for what this run suspended (resuming is the operator's call)
 
     def totals(self) -> Counter[ObjectAction]:
         total: Counter[ObjectAction] = Counter()

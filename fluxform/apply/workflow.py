@@ -30,6 +30,7 @@ from fluxform.apply.owner import OwnerWork, state_record
 from fluxform.apply.preflight import namespaces_created, preflight
 from fluxform.apply.preimages import JournalFile, PreImages, TouchedRelease, Write
 from fluxform.apply.progress import ApplyObserver
+from fluxform.apply.recorded import Restore, check_recorded
 from fluxform.apply.recorder import StateRecorder
 from fluxform.apply.releases import NO_RELEASE_APPLIER, ReleaseApplier
 from fluxform.apply.report import ApplyFailed, ApplyReport, OwnerOutcome, OwnerReport
@@ -41,7 +42,7 @@ from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.mapping import RestMapper
 from fluxform.cluster.ref import ObjectRef
 from fluxform.decrypt.mask import Masker
-from fluxform.errors import ClusterError, FluxformError, PlanError
+from fluxform.errors import ClusterError, Diagnostic, FluxformError, PlanError, StateError
 from fluxform.helm.journal import JournalFile as HelmJournal
 from fluxform.helm.release import HeldLock
 from fluxform.objects import ObjectId
@@ -61,7 +62,8 @@ from fluxform.state.backend import StateBackend, locked
 from fluxform.state.identity import Identity, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockInfo
-from fluxform.state.model import DEFAULT_HISTORY_LIMIT, ActionRecord, OwnerState, StateFile, new_state
+from fluxform.state.model import DEFAULT_HISTORY_LIMIT, ActionRecord, OwnerState, RolledBack, StateFile, new_state
+from fluxform.state.rollbacks import rolled_back_note
 
 __all__ = ["ApplyTarget", "apply_fleet", "apply_saved_plan", "fleet_options_for"]
 
@@ -168,9 +170,12 @@ def apply_fleet(
     confirm: Callable[[PlanFile], bool],
     field_manager: str = "",
     releases: ReleaseApplier | None = None,
+    restore: Restore | None = None,
 ) -> ApplyReport | None:
     """Plan `path` against the cluster, `show` the plan, and apply it once `confirm` says yes
-    (None: not confirmed, nothing written). The lock is held from before the plan."""
+    (None: not confirmed, nothing written). The lock is held from before the plan.
+    `restore`: `fluxform rollback` renders a recorded revision at `path`; every object it
+    recorded must render with its recorded digest, or nothing is planned."""
     with connect(target.cluster) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
@@ -194,13 +199,19 @@ def apply_fleet(
                     )
                     if warning is not None:
                         desired = replace(desired, diagnostics=(*desired.diagnostics, warning))
+                    if restore is not None:
+                        check_recorded(desired, restore, _masking(state))
+                    elif note := rolled_back_note(state, desired.source_revision):
+                        desired = replace(desired, diagnostics=(*desired.diagnostics, Diagnostic(note)))
+                elif restore is not None:
+                    raise StateError("the state is empty: there is nothing recorded to roll back to")
                 masking = secrets.masking(state)
                 planned = plan_live(
                     desired,
                     state,
                     masking,
                     cluster,
-                    target=str(path),
+                    target=restore.shown_as if restore is not None and restore.shown_as else str(path),
                     options=LiveOptions(field_manager=field_manager),
                     discovery=discovery,
                     settings=plan_settings(request, helm),
@@ -214,7 +225,7 @@ def apply_fleet(
                     pass
                 elif not confirm(plan):
                     return None
-                return _execute(session, plan, desired, masking)
+                return _execute(session, plan, desired, masking, restore)
 
 
 def _rendered(
@@ -276,9 +287,12 @@ def _same_cluster(plan: PlanFile, cluster: ClusterClient, plan_path: Path) -> No
 # ----- the apply itself ---------------------------------------------------------------------
 
 
-def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: Masking) -> ApplyReport:
+def _execute(
+    session: _Session, plan: PlanFile, desired: DesiredState, masking: Masking, restore: Restore | None = None
+) -> ApplyReport:
     cluster, options, observer = session.cluster, session.options, session.observer
     check_state(plan, session.state)
+    _check_rolled_back(plan, session.state, options, restore)
     base = _base_state(session, plan)
     desired = with_recorded_dependants(desired, session.state)
     flux_served = runs_flux(session.discovery)
@@ -318,15 +332,18 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
     recorder = StateRecorder(
         session.target.backend, base, by=session.lock.who, history_limit=session.target.history_limit
     )
-    commit = _source_commit(Path(plan.target))  # before any signal: git is not started after one
+    # before any signal: git is not started after one
+    commit = restore.commit if restore is not None else _source_commit(Path(plan.target))
+    verb = f"rollback to serial {restore.serial}" if restore is not None else "apply"
     reports, cancelled = Executor(ctx, works, graph, recorder, session.releases, left_out).run()
     failed = cancelled is not None or any(r.outcome in _FAILED for r in reports)
     rolled: RollbackReport | None = None
     with shielded():
-        final = _final_state(ctx, recorder, works, reports, cancelled, commit)
+        away = restore.away_from if restore is not None and not failed else None
+        final = _final_state(ctx, recorder, works, reports, cancelled, commit, verb, away)
         if failed and options.rollback:
             rolled = roll_back(cluster, preimages.items(), session.releases, timeout=options.rollback_timeout)
-            final = _rolled_back_state(recorder, base, final, rolled, cancelled)
+            final = _rolled_back_state(recorder, base, final, rolled, cancelled, verb)
         report = ApplyReport(
             tuple(reports),
             final.serial,
@@ -334,6 +351,7 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
             tuple(_warnings(plan)),
             rollback=rolled,
             half_applied=tuple(_half_applied(preimages.items())) if failed and not options.rollback else (),
+            resume=tuple(resume_command(touched_flux)),
         )
         settled = not failed or (rolled is not None and rolled.complete)
         if journal is not None:
@@ -364,12 +382,20 @@ def _failure_hint(final: StateFile, rolled: RollbackReport | None) -> str:
     )
 
 
+def _check_rolled_back(plan: PlanFile, state: StateFile | None, options: ApplyOptions, restore: Restore | None) -> None:
+    """A source revision `fluxform rollback` rolled back is applied again only on request."""
+    note = rolled_back_note(state, plan.source.revision)
+    if note and restore is None and not options.retry_rolled_back:
+        raise PlanError(f"refused: {note}", hint="fix the fleet and plan again, or pass --retry-rolled-back")
+
+
 def _rolled_back_state(
     recorder: StateRecorder,
     base: StateFile,
     failed: StateFile,
     rolled: RollbackReport,
     cancelled: Cancelled | None,
+    verb: str,
 ) -> StateFile:
     """The rollback's own revision after the failed apply's: the owners as they were, the
     objects not restored still listed, and each step in the history."""
@@ -380,7 +406,7 @@ def _rolled_back_state(
     why = f"stopped by {cancelled.signal_name}" if cancelled is not None else "failed"
     return recorder.append(
         owners,
-        operation=f"apply ({why}, {what})",
+        operation=f"{verb} ({why}, {what})",
         actions=step_records(rolled),
         source_commit=base.source_commit,
     )
@@ -559,6 +585,8 @@ def _final_state(
     reports: Sequence[OwnerReport],
     cancelled: Cancelled | None,
     source_commit: str,
+    verb: str = "apply",
+    rolled_back: RolledBack | None = None,
 ) -> StateFile:
     """Owners untouched by this run get their refreshed records; the others are as the run
     left them (settled, or pending after a failure)."""
@@ -573,11 +601,13 @@ def _final_state(
         else:
             owners[work.id] = record
     failed = any(o in (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED) for o in outcomes.values())
-    operation = "apply (interrupted)" if cancelled is not None else "apply (failed)" if failed else "apply"
+    operation = f"{verb} (interrupted)" if cancelled is not None else f"{verb} (failed)" if failed else verb
     current = recorder.current
-    if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners):
+    if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners) and rolled_back is None:
         return current  # nothing was written and no record changed: no new serial, no plan made stale
-    return recorder.finish(owners, operation=operation, actions=_actions(reports), source_commit=source_commit)
+    return recorder.finish(
+        owners, operation=operation, actions=_actions(reports), source_commit=source_commit, rolled_back=rolled_back
+    )
 
 
 def _actions(reports: Sequence[OwnerReport]) -> list[ActionRecord]:
