@@ -42,7 +42,7 @@ class Restore:
     def of(cls, state: StateFile, revision: Revision, reason: str) -> Restore:
         current = current_revision(state)
         away = RolledBack(
-            source_revision=_source_of(current.owners),
+            source_revision=_away_from(current.owners, _source_of(revision.owners)),
             source_commit=current.source_commit,
             serial=0,
             at=utc_now(),
@@ -112,6 +112,14 @@ def check_recorded(desired: DesiredState, restore: Restore, mask: Masking) -> No
 
 def _complete(operation: str) -> bool:
     return operation == "apply" or re.fullmatch(r"rollback to serial \d+", operation) is not None
+
+
+def _away_from(owners: Mapping[ObjectId, OwnerState], restored: str) -> str:
+    """The source revision the current owners were applied from, other than the restored one
+    (owners of an apply killed mid-way carry either the one it started from or the one it was
+    applying; several others are joined, and then match no plan)."""
+    newer = sorted({o.source_revision for o in owners.values() if o.source_revision and o.source_revision != restored})
+    return newer[0] if len(newer) == 1 else ",".join(newer)
 
 
 def _source_of(owners: Mapping[ObjectId, OwnerState]) -> str:

@@ -49,9 +49,16 @@ IN_PROGRESS = "apply (in progress)"
 
 class StateRecorder:
     def __init__(
-        self, backend: StateBackend, base: StateFile, *, by: str, history_limit: int = DEFAULT_HISTORY_LIMIT
+        self,
+        backend: StateBackend,
+        base: StateFile,
+        *,
+        by: str,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        source_commit: str = "",
     ) -> None:
         self.backend = backend
+        self.source_commit = source_commit  # the commit being applied: recorded from the first write on
         self.current = base  # the state as last stored
         self.by = by
         self.history_limit = history_limit
@@ -79,7 +86,11 @@ class StateRecorder:
             added = [StateObject(oid, api, PENDING_DIGEST, None) for oid, api in new if oid not in known]
             if not added and old is not None:
                 return
-            self._owners[owner_id] = replace(old if old is not None else template, objects=(*objects, *added))
+            # the source revision being applied: a run killed now leaves a state saying what it was applying
+            record = old if old is not None else template
+            self._owners[owner_id] = replace(
+                record, objects=(*objects, *added), source_revision=template.source_revision
+            )
             self._write(IN_PROGRESS)
 
     def settle(self, owner_id: ObjectId, record: OwnerState | None) -> None:
@@ -149,6 +160,8 @@ class StateRecorder:
             state = replace(
                 self.current, owners=dict(self._owners), operation=operation, written_at=utc_now(), actions=actions
             )
+        if source_commit is None and self.source_commit:
+            source_commit = self.source_commit
         if source_commit is not None:
             state = replace(state, source_commit=source_commit)
         if rolled_back is not None:

@@ -317,7 +317,7 @@ def _execute(
         suspend(cluster, touched_flux)
         for line in resume_command(touched_flux):
             observer.warning(f"suspended for this apply; resume when you are done: {line}")
-    journal = _journal(session.target.backend, observer)
+    journal = _journal(session.target.backend, observer, restoring=restore is not None)
     preimages = PreImages(journal, run_id=session.run_id)
     ctx = RunContext(
         cluster,
@@ -329,11 +329,15 @@ def _execute(
         recipients=session.target.recipients,
         by=session.lock.who,
     )
-    recorder = StateRecorder(
-        session.target.backend, base, by=session.lock.who, history_limit=session.target.history_limit
-    )
     # before any signal: git is not started after one
     commit = restore.commit if restore is not None else _source_commit(Path(plan.target))
+    recorder = StateRecorder(
+        session.target.backend,
+        base,
+        by=session.lock.who,
+        history_limit=session.target.history_limit,
+        source_commit=commit,
+    )
     verb = f"rollback to serial {restore.serial}" if restore is not None else "apply"
     reports, cancelled = Executor(ctx, works, graph, recorder, session.releases, left_out).run()
     failed = cancelled is not None or any(r.outcome in _FAILED for r in reports)
@@ -562,17 +566,21 @@ def _flux_to_suspend(session: _Session, works: Mapping[ObjectId, OwnerWork]) -> 
     )
 
 
-def _journal(backend: StateBackend, observer: ApplyObserver) -> JournalFile | None:
+def _journal(backend: StateBackend, observer: ApplyObserver, *, restoring: bool) -> JournalFile | None:
+    """This run's journal; one an interrupted run (kill -9, a crash) left is reported first:
+    the state it wrote as it went lists every object that run may have written, so this run
+    converges from it, forward to the fleet (apply) or back to a recorded revision (rollback)."""
     if not isinstance(backend, LocalBackend):
         return None
     journal = JournalFile(backend.path.with_name(backend.path.name + ".journal"))
     leftover = journal.leftover()
     if leftover:
         last = leftover[-1]
+        direction = "rolling back to the recorded revision" if restoring else "rolling forward to this fleet"
         observer.warning(
             f"the previous apply (run {last.get('run', '?')}) was interrupted after {len(leftover)} write(s), "
-            f"the last one {last.get('action', '?')} of {last.get('id', '?')}; its state lists every object it may "
-            "have written, and this apply converges from there"
+            f"the last one {last.get('action', '?')} of {last.get('id', '?')}; {direction}: the state lists every "
+            "object it may have written, and this run converges from there"
         )
     journal.start()
     return journal

@@ -84,4 +84,5 @@ def test_sigterm_with_no_rollback_writes_the_state_as_it_stands(kubeapi: KubeApi
 
     assert again.code == 0, again.err
     assert "Warning: the previous apply (run " in again.err and "was interrupted after " in again.err
+    assert "rolling forward to this fleet" in again.err
     assert not (tmp_path / "state.json.journal").exists()
