@@ -23,6 +23,7 @@ from tests.support.trees import FLUX_SYSTEM_SOURCE, configmap_text, flux_kustomi
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
 
 LATE = "Kustomization/flux-system/late"
+INFRA = "Kustomization/flux-system/infra"
 SECRET_V1, SECRET_V2 = "first-secret-value", "second-secret-value"
 #: what the API server sets on every write: a restore cannot bring back the old values (the
 #: restoring write's own field ownership is recorded, as a real API server does)
@@ -180,6 +181,13 @@ def test_a_failed_third_owner_puts_the_first_two_back_as_they_were(kubeapi: Kube
     assert SECRET_V1 not in text and SECRET_V2 not in text
     assert base64.b64encode(SECRET_V1.encode()).decode() not in text
     assert not (tmp_path / "state.json.journal").exists()  # the rollback settled the run
+
+    history = run("state", "history", "--state", state, "-o", "json")
+    items = json.loads(history.out)["items"]
+    assert [i["operation"] for i in items[:3]] == ["apply (failed, rolled back)", "apply (failed)", "apply"]
+    assert {"owner": INFRA, "id": "Secret/demo/token", "action": "restored", "detail": ""} in items[0]["actions"]
+    assert {"owner": INFRA, "id": "Secret/demo/token", "action": "configured", "detail": ""} in items[1]["actions"]
+    assert SECRET_V1 not in history.out and SECRET_V2 not in history.out
 
     plan = run("plan", cluster, "--kubeconfig", kubeapi.kubeconfig, "--state", state, "-o", "json")
     assert plan.code == 0, plan.err  # the v2 plan again: the same changes as before the failed apply
