@@ -39,7 +39,7 @@ from fluxform.cluster.ref import ObjectRef
 from fluxform.cluster.write import Propagation, Written, create, delete, replace
 from fluxform.errors import ClusterError, FluxformError
 from fluxform.objects import ObjectId
-from fluxform.planner.reversible import irreversible_write
+from fluxform.planner.reversible import hooks_run, irreversible_write
 from fluxform.state.model import ActionRecord, OwnerState
 
 __all__ = ["RollbackReport", "RollbackStep", "restorable_content", "restored_owners", "roll_back", "step_records"]
@@ -181,13 +181,14 @@ def _undo(
 
 
 def _undo_release(touched: TouchedRelease, releases: ReleaseApplier | None) -> RollbackStep:
+    hooks = hooks_run(touched.request.rendered.rendered)
     if releases is None:
-        return RollbackStep(touched.owner, touched.owner, "not restored", "no Helm release applier in this run")
+        return RollbackStep(touched.owner, touched.owner, "not restored", "no Helm release applier in this run", hooks)
     try:
         done = releases.undo(touched)
     except FluxformError as exc:
-        return RollbackStep(touched.owner, touched.owner, "not restored", exc.one_line())
-    return RollbackStep(touched.owner, touched.owner, done or "unchanged")
+        return RollbackStep(touched.owner, touched.owner, "not restored", exc.one_line(), hooks)
+    return RollbackStep(touched.owner, touched.owner, done or "unchanged", irreversible=hooks if done else "")
 
 
 def _irreversible(item: tuple[Touched, ...]) -> str:

@@ -403,9 +403,9 @@ def _rolled_back_state(
 ) -> StateFile:
     """The rollback's own revision after the failed apply's: the owners as they were, the
     objects not restored still listed, and each step in the history."""
-    if not rolled.steps:
-        return failed
-    owners = restored_owners(base.owners, failed.owners, rolled)
+    if not rolled.steps and dict(failed.owners) == dict(base.owners):
+        return failed  # nothing written, nothing recorded: no revision to add
+    owners = restored_owners(base.owners, failed.owners, rolled)  # pending records of writes never sent go too
     what = "rolled back" if rolled.complete else "rollback incomplete"
     why = f"stopped by {cancelled.signal_name}" if cancelled is not None else "failed"
     return recorder.append(

@@ -8,13 +8,15 @@ and a rollback report lists them; apply and rollback read the same rule from her
 
     irreversible_change(change.id, change.action)   # "" or why it cannot be undone
     irreversible_write(oid, "delete")               # the same rule for a write apply sent
+    hooks_run(owner.rendered)                       # a HelmRelease's hooks that will run, or ""
 """
 
 from __future__ import annotations
 
+from fluxform.helm.render import HOOK_ANNOTATION, RenderedRelease
 from fluxform.objects import ObjectId
 
-__all__ = ["irreversible_change", "irreversible_write"]
+__all__ = ["hooks_run", "irreversible_change", "irreversible_write"]
 
 _DELETED = {
     ("", "PersistentVolumeClaim"): "deleting a PersistentVolumeClaim releases its volume; a rollback recreates "
@@ -40,3 +42,16 @@ def irreversible_change(oid: ObjectId, action: str) -> str:
 def irreversible_write(oid: ObjectId, action: str) -> str:
     """The same rule for a write an apply sent (`create`, `update`, `recreate`, `delete`)."""
     return irreversible_change(oid, {"recreate": "replace"}.get(action, action))
+
+
+def hooks_run(rendered: RenderedRelease | None) -> str:
+    """The Helm hooks an install or upgrade of this release runs (they are not part of the
+    release: a Helm rollback runs the rollback hooks, it cannot undo what these did), or ""."""
+    if rendered is None or not rendered.hooks_run or not rendered.hooks:
+        return ""
+    names = []
+    for hook in rendered.hooks:
+        meta = hook.get("metadata") or {}
+        events = str((meta.get("annotations") or {}).get(HOOK_ANNOTATION, ""))
+        names.append(f"{hook.get('kind', '?')}/{meta.get('name', '?')} ({events})")
+    return f"its Helm hooks run: {', '.join(names)}; a rollback cannot undo what they did"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fluxform.objects import ObjectId
-from fluxform.planner.reversible import irreversible_change, irreversible_write
+from fluxform.planner.reversible import hooks_run, irreversible_change, irreversible_write
+from tests.kubeapi import KubeApi
+from tests.support.releases import RELEASE, ReleaseBench
 
 PVC = ObjectId("demo", "data", "", "PersistentVolumeClaim")
 NAMESPACE = ObjectId("", "demo", "", "Namespace")
@@ -38,3 +42,32 @@ def test_irreversible_changes(oid: ObjectId, action: str, irreversible: bool) ->
 def test_a_recreated_job_ran_again() -> None:
     assert irreversible_write(JOB, "recreate") == irreversible_change(JOB, "replace") != ""
     assert irreversible_write(PVC, "delete") == irreversible_change(PVC, "delete") != ""
+
+
+HOOK = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-migrate
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: migrate
+          image: busybox:1.36
+"""
+
+
+def test_a_release_whose_hooks_run_is_not_reversible(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path)
+    (bench.fleet / "charts" / RELEASE / "templates" / "hook.yaml").write_text(HOOK)
+
+    note = hooks_run(bench.render(bench.spec()))
+
+    assert (
+        note == "its Helm hooks run: Job/shop-migrate (pre-install,pre-upgrade); a rollback cannot undo what they did"
+    )
+    assert hooks_run(bench.render(bench.spec(install={"disableHooks": True}))) == ""  # Helm skips them
