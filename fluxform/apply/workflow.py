@@ -26,17 +26,16 @@ from fluxform.apply.flux import resume_command, runs_flux, suspend, unsuspended
 from fluxform.apply.helm_releases import HelmReleaseApplier
 from fluxform.apply.options import ApplyOptions, FluxMode
 from fluxform.apply.order import ObjectKey, owner_graph
-from fluxform.apply.owner import OwnerWork, state_record
+from fluxform.apply.outcome import FinishedRun, Journals
+from fluxform.apply.owner import OwnerWork
 from fluxform.apply.preflight import namespaces_created, preflight
-from fluxform.apply.preimages import JournalFile, PreImages, TouchedRelease, Write
+from fluxform.apply.preimages import JournalFile, PreImages
 from fluxform.apply.progress import ApplyObserver
 from fluxform.apply.recorded import Restore, check_recorded
 from fluxform.apply.recorder import StateRecorder
 from fluxform.apply.releases import NO_RELEASE_APPLIER, ReleaseApplier
-from fluxform.apply.report import ApplyFailed, ApplyReport, OwnerOutcome, OwnerReport
-from fluxform.apply.rollback import RollbackReport, restored_owners, roll_back, step_records
+from fluxform.apply.report import ApplyReport, OwnerOutcome
 from fluxform.apply.staleness import StalePlan, check_live, check_render, check_state
-from fluxform.cancellation import Cancelled, shielded
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.mapping import RestMapper
@@ -62,7 +61,7 @@ from fluxform.state.backend import StateBackend, locked
 from fluxform.state.identity import Identity, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockInfo
-from fluxform.state.model import DEFAULT_HISTORY_LIMIT, ActionRecord, OwnerState, RolledBack, StateFile, new_state
+from fluxform.state.model import DEFAULT_HISTORY_LIMIT, StateFile, new_state
 from fluxform.state.rollbacks import rolled_back_note
 
 __all__ = ["ApplyTarget", "apply_fleet", "apply_saved_plan", "fleet_options_for"]
@@ -338,52 +337,10 @@ def _execute(
         history_limit=session.target.history_limit,
         source_commit=commit,
     )
-    verb = f"rollback to serial {restore.serial}" if restore is not None else "apply"
     reports, cancelled = Executor(ctx, works, graph, recorder, session.releases, left_out).run()
-    failed = cancelled is not None or any(r.outcome in _FAILED for r in reports)
-    rolled: RollbackReport | None = None
-    with shielded():
-        away = restore.away_from if restore is not None and not failed else None
-        final = _final_state(ctx, recorder, works, reports, cancelled, commit, verb, away)
-        if failed and options.rollback:
-            rolled = roll_back(cluster, preimages.items(), session.releases, timeout=options.rollback_timeout)
-            final = _rolled_back_state(recorder, base, final, rolled, cancelled, verb)
-        report = ApplyReport(
-            tuple(reports),
-            final.serial,
-            tuple(r.object_id for r in touched_flux),
-            tuple(_warnings(plan)),
-            rollback=rolled,
-            half_applied=tuple(_half_applied(preimages.items())) if failed and not options.rollback else (),
-            resume=tuple(resume_command(touched_flux)),
-        )
-        settled = not failed or (rolled is not None and rolled.complete)
-        if journal is not None:
-            journal.close(done=settled)
-        if session.release_journal is not None and settled:
-            session.release_journal.path.unlink(missing_ok=True)
-    if cancelled is not None and rolled is None:
-        raise cancelled
-    if failed:
-        first = next((r for r in reports if r.outcome in _FAILED), None)
-        summary = (
-            f"{first.owner} {first.outcome}: {first.reason}"
-            if first is not None
-            else f"the apply was stopped by {cancelled.signal_name if cancelled else 'a signal'}"
-        )
-        raise ApplyFailed(summary, report, preimages.items(), hint=_failure_hint(final, rolled))
-    return report
-
-
-def _failure_hint(final: StateFile, rolled: RollbackReport | None) -> str:
-    if rolled is None:
-        return f"the state (serial {final.serial}) lists every object written so far; plan and apply again"
-    if rolled.complete:
-        return f"the cluster is as it was before this apply; the state (serial {final.serial}) records both"
-    return (
-        f"the objects listed as not restored are as the failed apply left them; the state (serial {final.serial}) "
-        "lists them: plan and apply again, or fix them by hand"
-    )
+    run = FinishedRun(ctx, recorder, base, works, reports, cancelled, commit, restore)
+    journals = Journals(journal, session.release_journal.path if session.release_journal is not None else None)
+    return run.conclude(session.releases, journals, touched_flux, _warnings(plan))
 
 
 def _check_rolled_back(plan: PlanFile, state: StateFile | None, options: ApplyOptions, restore: Restore | None) -> None:
@@ -391,40 +348,6 @@ def _check_rolled_back(plan: PlanFile, state: StateFile | None, options: ApplyOp
     note = rolled_back_note(state, plan.source.revision)
     if note and restore is None and not options.retry_rolled_back:
         raise PlanError(f"refused: {note}", hint="fix the fleet and plan again, or pass --retry-rolled-back")
-
-
-def _rolled_back_state(
-    recorder: StateRecorder,
-    base: StateFile,
-    failed: StateFile,
-    rolled: RollbackReport,
-    cancelled: Cancelled | None,
-    verb: str,
-) -> StateFile:
-    """The rollback's own revision after the failed apply's: the owners as they were, the
-    objects not restored still listed, and each step in the history."""
-    if not rolled.steps and dict(failed.owners) == dict(base.owners):
-        return failed  # nothing written, nothing recorded: no revision to add
-    owners = restored_owners(base.owners, failed.owners, rolled)  # pending records of writes never sent go too
-    what = "rolled back" if rolled.complete else "rollback incomplete"
-    why = f"stopped by {cancelled.signal_name}" if cancelled is not None else "failed"
-    return recorder.append(
-        owners,
-        operation=f"{verb} ({why}, {what})",
-        actions=step_records(rolled),
-        source_commit=base.source_commit,
-    )
-
-
-def _half_applied(writes: Sequence[Write]) -> list[str]:
-    """--no-rollback: every write the failed apply left in place, one line each."""
-    lines = []
-    for write in writes:
-        if isinstance(write, TouchedRelease):
-            lines.append(f"{write.owner}: Helm release (revision before: {write.revision_before or 'none'})")
-        else:
-            lines.append(f"{write.id}: {write.action} (by {write.owner})")
-    return lines
 
 
 def _source_commit(target: Path) -> str:
@@ -584,59 +507,6 @@ def _journal(backend: StateBackend, observer: ApplyObserver, *, restoring: bool)
         )
     journal.start()
     return journal
-
-
-def _final_state(
-    ctx: RunContext,
-    recorder: StateRecorder,
-    works: Mapping[ObjectId, OwnerWork],
-    reports: Sequence[OwnerReport],
-    cancelled: Cancelled | None,
-    source_commit: str,
-    verb: str = "apply",
-    rolled_back: RolledBack | None = None,
-) -> StateFile:
-    """Owners untouched by this run get their refreshed records; the others are as the run
-    left them (settled, or pending after a failure)."""
-    outcomes = {r.owner: r.outcome for r in reports}
-    owners: dict[ObjectId, OwnerState] = recorder.owners()
-    for work in works.values():
-        if outcomes.get(work.id) is not OwnerOutcome.UNCHANGED:
-            continue
-        record = state_record(ctx, work, owners.get(work.id))
-        if record is None:
-            owners.pop(work.id, None)
-        else:
-            owners[work.id] = record
-    failed = any(o in (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED) for o in outcomes.values())
-    operation = f"{verb} (interrupted)" if cancelled is not None else f"{verb} (failed)" if failed else verb
-    current = recorder.current
-    if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners) and rolled_back is None:
-        return current  # nothing was written and no record changed: no new serial, no plan made stale
-    return recorder.finish(
-        owners, operation=operation, actions=_actions(reports), source_commit=source_commit, rolled_back=rolled_back
-    )
-
-
-def _actions(reports: Sequence[OwnerReport]) -> list[ActionRecord]:
-    """What the apply did, object by object (and release by release), for the history."""
-    out = []
-    for report in reports:
-        if report.release is not None and report.release.action != "none":
-            release = report.release
-            out.append(
-                ActionRecord(
-                    report.owner,
-                    report.owner,
-                    f"Helm {release.action}",
-                    f"revision {release.revision_before or 'none'} -> {release.revision_after or 'none'} "
-                    f"({release.status or 'no status'})",
-                )
-            )
-        out += [ActionRecord(report.owner, r.id, str(r.action), r.detail) for r in report.objects]
-        if report.outcome not in (OwnerOutcome.APPLIED, OwnerOutcome.UNCHANGED):
-            out.append(ActionRecord(report.owner, report.owner, str(report.outcome), report.reason))
-    return out
 
 
 def _warnings(plan: PlanFile) -> list[str]:

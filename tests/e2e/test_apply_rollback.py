@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fluxform.state.local import LocalBackend
+from fluxform.state.model import PENDING_DIGEST
 from tests.kubeapi import KubeApi
 from tests.support.applyfleet import deployment_text
 from tests.support.cli import Result, run
@@ -211,3 +212,25 @@ def test_no_rollback_leaves_the_apply_half_done_and_says_what(kubeapi: KubeApi, 
     recorded = LocalBackend(state).read()
     assert recorded is not None and recorded.operation == "apply (failed)"
     assert (tmp_path / "state.json.journal").exists()
+
+
+def test_a_failure_before_the_first_write_leaves_the_state_as_it_was(kubeapi: KubeApi, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    cluster = _write_fleet(tmp_path / "repo", 1)
+    assert _apply(kubeapi, cluster, state).code == 0
+    before = LocalBackend(state).read()
+    assert before is not None
+    _write_fleet(tmp_path / "repo", 2)
+    # the pre-image read of infra's first write fails after the client's retries: infra's
+    # pending record (listing what it would create) is written, no object is
+    kubeapi.server.inject_fault(r"/namespaces/demo/configmaps/fresh$", method="GET", status=500, times=8)
+
+    result = _apply(kubeapi, cluster, state)
+
+    assert result.code == 1
+    assert "Rollback complete: nothing to undo" in result.out
+    after = LocalBackend(state).read()
+    assert after is not None and after.operation == "apply (failed, rolled back)"
+    assert after.history[-1].operation == "apply (failed)"
+    assert any(o.digest == PENDING_DIGEST for owner in after.history[-1].owners.values() for o in owner.objects)
+    assert after.owners == before.owners  # the pending records went with the rollback
