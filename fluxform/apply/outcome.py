@@ -8,7 +8,7 @@ and the report returned, or raised with the failure (`ApplyFailed`) or the signa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class FinishedRun:
     cancelled: Cancelled | None
     commit: str  # the git commit applied ("" unknown)
     restore: Restore | None  # `fluxform rollback`: the revision restored
+    scrub: Callable[[str], str] = str  # decrypted values out of the reasons the state keeps
 
     @property
     def failed(self) -> bool:
@@ -124,7 +125,11 @@ class FinishedRun:
         if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners) and rolled_back is None:
             return current  # nothing was written and no record changed: no new serial, no plan made stale
         return recorder.finish(
-            owners, operation=operation, actions=_actions(reports), source_commit=source_commit, rolled_back=rolled_back
+            owners,
+            operation=operation,
+            actions=_actions(reports, self.scrub),
+            source_commit=source_commit,
+            rolled_back=rolled_back,
         )
 
     def _rolled_back_state(self, failed: StateFile, rolled: RollbackReport) -> StateFile:
@@ -139,7 +144,7 @@ class FinishedRun:
         return recorder.append(
             owners,
             operation=f"{verb} ({why}, {what})",
-            actions=step_records(rolled),
+            actions=step_records(rolled, self.scrub),
             source_commit=base.source_commit,
         )
 
@@ -166,8 +171,9 @@ def _half_applied(writes: Sequence[Write]) -> list[str]:
     return lines
 
 
-def _actions(reports: Sequence[OwnerReport]) -> list[ActionRecord]:
-    """What the apply did, object by object (and release by release), for the history."""
+def _actions(reports: Sequence[OwnerReport], scrub: Callable[[str], str]) -> list[ActionRecord]:
+    """What the apply did, object by object (and release by release), for the history (the
+    reasons scrubbed of the fleet's decrypted values: the state is shared)."""
     out = []
     for report in reports:
         if report.release is not None and report.release.action != "none":
@@ -181,7 +187,7 @@ def _actions(reports: Sequence[OwnerReport]) -> list[ActionRecord]:
                     f"({release.status or 'no status'})",
                 )
             )
-        out += [ActionRecord(report.owner, r.id, str(r.action), r.detail) for r in report.objects]
+        out += [ActionRecord(report.owner, r.id, str(r.action), scrub(r.detail)) for r in report.objects]
         if report.outcome not in (OwnerOutcome.APPLIED, OwnerOutcome.UNCHANGED):
-            out.append(ActionRecord(report.owner, report.owner, str(report.outcome), report.reason))
+            out.append(ActionRecord(report.owner, report.owner, str(report.outcome), scrub(report.reason)))
     return out

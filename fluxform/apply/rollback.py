@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dataclass_replace
 from typing import Any
@@ -285,6 +285,7 @@ def restored_owners(
     return owners
 
 
-def step_records(report: RollbackReport) -> tuple[ActionRecord, ...]:
-    """The rollback's steps as the state's history records them (ids and words only)."""
-    return tuple(ActionRecord(s.owner, s.id, s.action, s.reason or s.irreversible) for s in report.steps)
+def step_records(report: RollbackReport, scrub: Callable[[str], str] = str) -> tuple[ActionRecord, ...]:
+    """The rollback's steps as the state's history records them (ids and words only; the
+    reasons scrubbed of the fleet's decrypted values)."""
+    return tuple(ActionRecord(s.owner, s.id, s.action, scrub(s.reason or s.irreversible)) for s in report.steps)

@@ -94,6 +94,7 @@ class _Session:
     state: StateFile | None
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     release_journal: HelmJournal | None = None
+    scrub: Callable[[str], str] = str  # the fleet's decrypted values out of any text kept (FleetSecrets.scrub)
 
 
 def fleet_options_for(settings: PlanSettings, fleet: FleetOptions) -> FleetOptions:
@@ -258,6 +259,7 @@ def _with_helm(session: _Session, scrub: Callable[[str], str]) -> None:
     """HelmReleases through the Helm SDK, unless the caller gave its own applier. Their
     journal lives beside a local state, so the next apply can recover a release this one
     leaves pending (it stays until an apply completes)."""
+    session.scrub = scrub
     if session.releases is not None:
         return
     backend = session.target.backend
@@ -338,7 +340,7 @@ def _execute(
         source_commit=commit,
     )
     reports, cancelled = Executor(ctx, works, graph, recorder, session.releases, left_out).run()
-    run = FinishedRun(ctx, recorder, base, works, reports, cancelled, commit, restore)
+    run = FinishedRun(ctx, recorder, base, works, reports, cancelled, commit, restore, session.scrub)
     journals = Journals(journal, session.release_journal.path if session.release_journal is not None else None)
     return run.conclude(session.releases, journals, touched_flux, _warnings(plan))
 
