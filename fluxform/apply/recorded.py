@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fluxform.errors import PlanError, StateError
 from fluxform.objects import ObjectId
@@ -23,7 +23,7 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking
 from fluxform.state.model import PENDING_DIGEST, OwnerState, Revision, RolledBack, StateFile, canonical_digest, utc_now
 
-__all__ = ["Restore", "check_recorded", "current_revision", "revision_to_restore"]
+__all__ = ["Restore", "check_recorded", "current_revision", "pinned_artifact", "revision_source", "revision_to_restore"]
 
 _LISTED = 3
 
@@ -108,6 +108,25 @@ def check_recorded(desired: DesiredState, restore: Restore, mask: Masking) -> No
             hint="a rollback restores what was applied then; a changed decryption key, chart or substitution "
             "makes the render differ. Plan and apply the commit yourself if that is what you want",
         )
+
+
+def revision_source(revision: Revision) -> str:
+    """The source revision a state revision's owners were applied from."""
+    return _source_of(revision.owners)
+
+
+def pinned_artifact(source_revision: str) -> str | None:
+    """The OCI artifact a source revision names, pinned to its digest (`oci://host/repo@sha256:…`,
+    the tag dropped: it has likely moved on since; `FILE.tar@sha256:…`), or None (a git
+    checkout's content digest)."""
+    reference, sep, digest = source_revision.rpartition("@")
+    if not sep or not reference or not digest.startswith("sha256:"):
+        return None
+    if reference.startswith("oci://"):
+        from fluxform.sources.oci.reference import parse_artifact_ref
+
+        reference = str(replace(parse_artifact_ref(reference), tag=""))
+    return f"{reference}@{digest}"
 
 
 def _complete(operation: str) -> bool:

@@ -3,7 +3,8 @@ plan and executor as `apply` (issue 19, item 3).
 
 1. pick the revision: `--to SERIAL`, or the last complete apply of another source revision;
 2. find the git commit it was applied from in the fleet's clone (an unreachable one is an
-   error naming it) and write that commit's files into a private directory;
+   error naming it) and write that commit's files into a private directory; a revision
+   applied from an OCI artifact is opened again by its digest instead;
 3. apply the fleet path there (apply/workflow.py `apply_fleet`): under the state lock, every
    object the revision recorded must render with its recorded digest (apply/recorded.py),
    then the plan is shown, confirmed, and applied; Flux objects it touches are suspended
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from fluxform.apply.options import ApplyOptions
 from fluxform.apply.progress import ApplyObserver
-from fluxform.apply.recorded import Restore, revision_to_restore
+from fluxform.apply.recorded import Restore, pinned_artifact, revision_source, revision_to_restore
 from fluxform.apply.report import ApplyReport
 from fluxform.apply.workflow import ApplyTarget, apply_fleet
 from fluxform.errors import SourceError, StateError
@@ -53,6 +54,15 @@ def rollback_fleet(
     if state is None:
         raise StateError(f"state {target.backend.location} does not exist: there is nothing to roll back to")
     revision = revision_to_restore(state, serial)
+    artifact = pinned_artifact(revision_source(revision))
+    if artifact is not None:  # applied from an OCI artifact: rendered from it again, by digest
+        restore = replace(
+            Restore.of(state, replace(revision, source_commit=""), reason),
+            shown_as=f"{path} from {artifact} (state serial {revision.serial})",
+        )
+        fleet = replace(fleet, artifact=artifact)
+        report = apply_fleet(path, fleet, target, options, observer, show=show, confirm=confirm, restore=restore)
+        return restore, report
     if not revision.source_commit:
         raise StateError(
             f"state serial {revision.serial} records no git commit (it was applied from outside a git clone, "

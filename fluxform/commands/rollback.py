@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from fluxform.commands.apply import ApplyPrinter, apply_target, confirm_plan, interactive, show_plan
-from fluxform.commands.options import cluster_options, fleet_options, rollback_options
+from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, rollback_options
 from fluxform.errors import FluxformError
 from fluxform.planner.options import FleetOptions
 from fluxform.target import TargetFlags
@@ -46,7 +46,7 @@ __all__ = ["rollback"]
 )
 @rollback_options
 @cluster_options
-@fleet_options
+@fleet_options_with_artifacts
 def rollback(
     path: Path | None,
     serial: int | None,
