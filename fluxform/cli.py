@@ -62,6 +62,12 @@ COMMANDS = {
         "Print the owner graph of the fleet at PATH, or of a plan file saved with `plan --out`.",
     ),
     "plan": LazyCommand("fluxform.commands.plan", "plan", "Show what applying the fleet at PATH would change."),
+    "rollback": LazyCommand(
+        "fluxform.commands.rollback",
+        "rollback",
+        "Restore a revision the state recorded (--to SERIAL; default: the last complete apply of another "
+        "source revision), re-rendered from its git commit and checked digest by digest.",
+    ),
     "show": LazyCommand("fluxform.commands.plan", "show", "Print a saved plan file."),
     "state": LazyCommand(
         "fluxform.commands.state", "state_group", "Inspect and edit the recorded state (never touches the cluster)."

@@ -30,3 +30,6 @@ class ApplyOptions:
     force_state: bool = False  # --force-state: a state of another cluster or fleet path is only a warning
     stage_timeout: float = 60.0  # Flux's apply wait for CRDs/Namespaces/classes (not spec.timeout)
     poll_max: float = 2.0  # longest pause between two health polls (they start at 0.1 s and double)
+    rollback: bool = True  # --no-rollback: leave a failed apply as it stopped (and say what is half-applied)
+    rollback_timeout: float = 300.0  # --rollback-timeout SECONDS: the whole rollback, Helm included
+    retry_rolled_back: bool = False  # --retry-rolled-back: apply a source revision `fluxform rollback` rolled back

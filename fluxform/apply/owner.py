@@ -17,7 +17,13 @@ from typing import Any
 
 from fluxform.apply.context import RunContext, Stopped
 from fluxform.apply.recorder import StateRecorder
-from fluxform.apply.releases import NO_RELEASE_APPLIER, ReleaseApplier, ReleaseOutcome, ReleaseRequest
+from fluxform.apply.releases import (
+    NO_RELEASE_APPLIER,
+    ReleaseApplier,
+    ReleaseOutcome,
+    ReleaseRequest,
+    TouchedRelease,
+)
 from fluxform.apply.report import ObjectAction, ObjectResult, OwnerOutcome, OwnerReport
 from fluxform.apply.stages import Stage, apply_key, staged
 from fluxform.apply.waits import WaitTarget, wait_healthy
@@ -25,6 +31,7 @@ from fluxform.apply.writes import mapping_for, write_object
 from fluxform.cluster.mapping import Unmapped
 from fluxform.cluster.ref import ObjectRef
 from fluxform.errors import ClusterError, FluxformError, PlanError
+from fluxform.helm.release import ReleaseFailed
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.spec import parse_duration
 from fluxform.planner.live.decide import live_key
@@ -236,7 +243,12 @@ class OwnerRun:
             raise ClusterError(f"{work.id.kind} {work.id}: {NO_RELEASE_APPLIER}")
         self.ctx.check()
         request = ReleaseRequest(plan, work.rendered, work.manifest, work.manager, self.ctx.options.timeout)
-        self.release = self.releases.apply_release(request)
+        self.ctx.preimages.record_release(TouchedRelease(request, *self.releases.latest(request)))
+        try:
+            self.release = self.releases.apply_release(request)
+        except ReleaseFailed as failed:
+            self.release = failed.outcome  # where Helm left it, for the report
+            raise
 
     def _prune(self) -> list[tuple[PlannedChange, str]]:
         """Garbage collection (Helm removes what left a release itself); the deletes that

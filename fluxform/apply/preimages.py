@@ -10,7 +10,8 @@ next run to know what an apply killed with -9 was doing, nothing to leak.
 
     touched = PreImages(journal)
     touched.record(Touched(owner, ref, "update", pre_image=live), digest=masked_digest)
-    touched.items()          # in write order
+    touched.record_release(TouchedRelease(request, 3, "deployed"))   # before Helm acts
+    touched.items()          # in write order (objects and releases)
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from fluxform.apply.releases import TouchedRelease
 from fluxform.cluster.ref import ObjectRef
 from fluxform.errors import WriteError
 from fluxform.objects import ObjectId
 from fluxform.state.model import utc_now
 
-__all__ = ["ApplyJournal", "JournalFile", "PreImages", "Touched", "WriteAction"]
+__all__ = ["ApplyJournal", "JournalFile", "PreImages", "Touched", "TouchedRelease", "Write", "WriteAction"]
 
 WriteAction = str  # "create" | "update" | "recreate" | "delete"
 
@@ -46,6 +48,10 @@ class Touched:
     @property
     def id(self) -> ObjectId:
         return self.ref.object_id
+
+
+#: one write of an apply: an object's, or a Helm release's (install/upgrade)
+Write = Touched | TouchedRelease
 
 
 class ApplyJournal(Protocol):
@@ -111,7 +117,7 @@ class PreImages:
     def __init__(self, journal: ApplyJournal | None = None, run_id: str = "") -> None:
         self.journal = journal
         self.run_id = run_id
-        self._items: list[Touched] = []
+        self._items: list[Write] = []
         self._lock = threading.Lock()
 
     def record(self, touched: Touched, *, digest: str) -> None:
@@ -130,9 +136,24 @@ class PreImages:
         with self._lock:
             self._items.append(touched)
 
-    def items(self) -> list[Touched]:
+    def record_release(self, touched: TouchedRelease) -> None:
+        """Note a Helm release about to be installed or upgraded, with the revision it had."""
+        if self.journal is not None:
+            self.journal.record(
+                {
+                    "run": self.run_id,
+                    "owner": touched.owner.inventory_id(),
+                    "id": touched.owner.inventory_id(),
+                    "action": "release",
+                    "revision_before": touched.revision_before,
+                }
+            )
+        with self._lock:
+            self._items.append(touched)
+
+    def items(self) -> list[Write]:
         with self._lock:
             return list(self._items)
 
-    def of_owner(self, owner: ObjectId) -> list[Touched]:
+    def of_owner(self, owner: ObjectId) -> list[Write]:
         return [t for t in self.items() if t.owner == owner]

@@ -18,7 +18,8 @@ one is marked `apply`. Writes are serialised: owners apply concurrently, the sta
     recorder = StateRecorder(backend, state, by=lock.who)
     recorder.pending(owner_id, new_ids, template)
     recorder.settle(owner_id, record)
-    final = recorder.finish(owners)
+    final = recorder.finish(owners, actions=actions)
+    after = recorder.append(restored_owners, operation="apply (rolled back)", actions=steps)
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from fluxform.state.backend import StateBackend
 from fluxform.state.model import (
     DEFAULT_HISTORY_LIMIT,
     PENDING_DIGEST,
+    ActionRecord,
     OwnerState,
+    RolledBack,
     StateFile,
     StateObject,
     next_revision,
@@ -46,9 +49,16 @@ IN_PROGRESS = "apply (in progress)"
 
 class StateRecorder:
     def __init__(
-        self, backend: StateBackend, base: StateFile, *, by: str, history_limit: int = DEFAULT_HISTORY_LIMIT
+        self,
+        backend: StateBackend,
+        base: StateFile,
+        *,
+        by: str,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
+        source_commit: str = "",
     ) -> None:
         self.backend = backend
+        self.source_commit = source_commit  # the commit being applied: recorded from the first write on
         self.current = base  # the state as last stored
         self.by = by
         self.history_limit = history_limit
@@ -76,7 +86,11 @@ class StateRecorder:
             added = [StateObject(oid, api, PENDING_DIGEST, None) for oid, api in new if oid not in known]
             if not added and old is not None:
                 return
-            self._owners[owner_id] = replace(old if old is not None else template, objects=(*objects, *added))
+            # the source revision being applied: a run killed now leaves a state saying what it was applying
+            record = old if old is not None else template
+            self._owners[owner_id] = replace(
+                record, objects=(*objects, *added), source_revision=template.source_revision
+            )
             self._write(IN_PROGRESS)
 
     def settle(self, owner_id: ObjectId, record: OwnerState | None) -> None:
@@ -92,20 +106,66 @@ class StateRecorder:
             if record is None or before is None or {o.id for o in record.objects} != {o.id for o in before.objects}:
                 self._write(IN_PROGRESS)
 
-    def finish(self, owners: Mapping[ObjectId, OwnerState], *, operation: str = "apply") -> StateFile:
-        """The last write: every owner's record as the apply left it."""
+    def finish(
+        self,
+        owners: Mapping[ObjectId, OwnerState],
+        *,
+        operation: str = "apply",
+        actions: Sequence[ActionRecord] = (),
+        source_commit: str | None = None,
+        rolled_back: RolledBack | None = None,
+    ) -> StateFile:
+        """The last write of the apply: every owner's record as the apply left it, what it
+        did object by object, and the git commit it rendered (None: unknown, kept);
+        `rolled_back`: a source revision this write rolls the cluster away from (its serial
+        becomes this write's)."""
         with self._lock:
             self._owners = dict(owners)
-            self._write(operation)
+            self._write(operation, tuple(actions), source_commit, rolled_back)
             return self.current
 
-    def _write(self, operation: str) -> None:
+    def append(
+        self,
+        owners: Mapping[ObjectId, OwnerState],
+        *,
+        operation: str,
+        actions: Sequence[ActionRecord] = (),
+        source_commit: str | None = None,
+    ) -> StateFile:
+        """A further revision after the apply's own (its rollback): the apply's stays in history."""
+        with self._lock:
+            self._owners = dict(owners)
+            self._started = False
+            self._write(operation, tuple(actions), source_commit)
+            return self.current
+
+    def _write(
+        self,
+        operation: str,
+        actions: tuple[ActionRecord, ...] = (),
+        source_commit: str | None = None,
+        rolled_back: RolledBack | None = None,
+    ) -> None:
         if not self._started:
             state = next_revision(
-                self.current, self._owners, operation=operation, by=self.by, history_limit=self.history_limit
+                self.current,
+                self._owners,
+                operation=operation,
+                by=self.by,
+                history_limit=self.history_limit,
+                actions=actions,
             )
             self._started = True
         else:
-            state = replace(self.current, owners=dict(self._owners), operation=operation, written_at=utc_now())
+            state = replace(
+                self.current, owners=dict(self._owners), operation=operation, written_at=utc_now(), actions=actions
+            )
+        if source_commit is None and self.source_commit:
+            source_commit = self.source_commit
+        if source_commit is not None:
+            state = replace(state, source_commit=source_commit)
+        if rolled_back is not None:
+            entry = replace(rolled_back, serial=self.current.serial + 1)  # the backend bumps the serial by one
+            state = replace(state, rolled_back=(*state.rolled_back, entry))
         self.current = self.backend.write(state)
         self.writes += 1

@@ -9,8 +9,9 @@ records what it did. Without one (a library caller), or when it cannot take the 
 owner is refused before anything is written.
 
     applier.refusal(rendered)            # "" when it can be applied
-    outcome = applier.apply_release(ReleaseRequest(owner, rendered, manifest, field_manager))
-    outcome.revision_before, outcome.revision_after
+    before = TouchedRelease(request, *applier.latest(request))   # noted before Helm acts
+    outcome = applier.apply_release(request)
+    applier.undo(before)                 # a failed apply's rollback: "rolled back to revision 3"
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fluxform.helm.release import ReleaseOutcome
+from fluxform.objects import ObjectId
 from fluxform.planner.model import Owner
 from fluxform.planner.planfile import PlanOwner
 
-__all__ = ["NO_RELEASE_APPLIER", "ReleaseApplier", "ReleaseOutcome", "ReleaseRequest"]
+__all__ = ["NO_RELEASE_APPLIER", "ReleaseApplier", "ReleaseOutcome", "ReleaseRequest", "TouchedRelease"]
 
 #: Why a HelmRelease is not applied when no ReleaseApplier is wired in.
 NO_RELEASE_APPLIER = (
@@ -43,6 +45,20 @@ class ReleaseRequest:
     timeout: float | None = None  # --timeout, else the HelmRelease's own
 
 
+@dataclass(frozen=True)
+class TouchedRelease:
+    """A release an apply was about to install or upgrade, as it was just before: what a
+    rollback of that apply returns it to (no values: Helm's storage holds them)."""
+
+    request: ReleaseRequest = field(repr=False)
+    revision_before: int | None  # the latest revision before (None: no release)
+    status_before: str  # its Helm status ("" without one)
+
+    @property
+    def owner(self) -> ObjectId:
+        return self.request.owner.id
+
+
 class ReleaseApplier(Protocol):
     """Installs or upgrades one HelmRelease; raises a FluxformError (naming the HelmRelease)
     when Helm failed, after any remediation the HelmRelease asks for."""
@@ -53,3 +69,14 @@ class ReleaseApplier(Protocol):
         ...
 
     def apply_release(self, request: ReleaseRequest) -> ReleaseOutcome: ...
+
+    def latest(self, request: ReleaseRequest) -> tuple[int | None, str]:
+        """The release's latest revision and its status (None, "": no release), read just
+        before `apply_release`, so a rollback knows where to return."""
+        ...
+
+    def undo(self, touched: TouchedRelease) -> str:
+        """Return the release to `touched.revision_before` (Helm rollback), or uninstall it
+        when it had none; what was done, past tense ("" when nothing needed doing). Raises a
+        FluxformError naming the release when Helm fails."""
+        ...

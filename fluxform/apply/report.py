@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fluxform.apply.preimages import Touched
+from fluxform.apply.preimages import Write
 from fluxform.apply.releases import ReleaseOutcome
+from fluxform.apply.rollback import RollbackReport
 from fluxform.errors import FluxformError
 from fluxform.objects import ObjectId
 
@@ -99,6 +100,9 @@ class ApplyReport:
     state_serial: int = 0  # the serial of the last state written (0: none written)
     suspended: tuple[ObjectId, ...] = ()  # Flux objects this apply suspended (--suspend)
     warnings: tuple[str, ...] = field(default=())
+    rollback: RollbackReport | None = None  # after a failure: what the automatic rollback did
+    half_applied: tuple[str, ...] = ()  # --no-rollback after a failure: each write left in place
+    resume: tuple[str, ...] = ()  # `flux resume ...` for what this run suspended (resuming is the operator's call)
 
     def totals(self) -> Counter[ObjectAction]:
         total: Counter[ObjectAction] = Counter()
@@ -122,6 +126,8 @@ class ApplyReport:
         )
         owners = _owner_counts(self.owners)
         head = "Apply complete" if self.ok else "Apply failed"
+        if not self.ok and self.rollback is not None:
+            head += ", rolled back" if self.rollback.complete else ", rollback incomplete"
         return f"{head}: {objects}; {owners}."
 
 
@@ -139,7 +145,7 @@ class ApplyFailed(FluxformError):
     """An apply that stopped on an error; `report` says what was done before it, `touched`
     holds every write sent with its pre-image (in memory only: rollback restores from it)."""
 
-    def __init__(self, summary: str, report: ApplyReport, touched: Sequence[Touched] = (), *, hint: str = "") -> None:
+    def __init__(self, summary: str, report: ApplyReport, touched: Sequence[Write] = (), *, hint: str = "") -> None:
         super().__init__(summary, hint=hint)
         self.report = report
         self.touched = tuple(touched)

@@ -26,21 +26,22 @@ from fluxform.apply.flux import resume_command, runs_flux, suspend, unsuspended
 from fluxform.apply.helm_releases import HelmReleaseApplier
 from fluxform.apply.options import ApplyOptions, FluxMode
 from fluxform.apply.order import ObjectKey, owner_graph
-from fluxform.apply.owner import OwnerWork, state_record
+from fluxform.apply.outcome import FinishedRun, Journals
+from fluxform.apply.owner import OwnerWork
 from fluxform.apply.preflight import namespaces_created, preflight
 from fluxform.apply.preimages import JournalFile, PreImages
 from fluxform.apply.progress import ApplyObserver
+from fluxform.apply.recorded import Restore, check_recorded
 from fluxform.apply.recorder import StateRecorder
 from fluxform.apply.releases import NO_RELEASE_APPLIER, ReleaseApplier
-from fluxform.apply.report import ApplyFailed, ApplyReport, OwnerOutcome, OwnerReport
+from fluxform.apply.report import ApplyReport, OwnerOutcome
 from fluxform.apply.staleness import StalePlan, check_live, check_render, check_state
-from fluxform.cancellation import Cancelled, shielded
 from fluxform.cluster.client import ClusterClient, ClusterOptions, connect
 from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.mapping import RestMapper
 from fluxform.cluster.ref import ObjectRef
 from fluxform.decrypt.mask import Masker
-from fluxform.errors import ClusterError, PlanError
+from fluxform.errors import ClusterError, Diagnostic, FluxformError, PlanError, StateError
 from fluxform.helm.journal import JournalFile as HelmJournal
 from fluxform.helm.release import HeldLock
 from fluxform.objects import ObjectId
@@ -55,15 +56,18 @@ from fluxform.planner.planfile import PlanFile, PlanMode, PlannedChange, plan_fi
 from fluxform.planner.secrets import FleetSecrets
 from fluxform.planner.settings import PlanSettings
 from fluxform.planner.workflow import plan_settings
+from fluxform.sources.git import GitRepository
 from fluxform.state.backend import StateBackend, locked
 from fluxform.state.identity import Identity, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.lock import LockInfo
-from fluxform.state.model import DEFAULT_HISTORY_LIMIT, OwnerState, StateFile, new_state
+from fluxform.state.model import DEFAULT_HISTORY_LIMIT, StateFile, new_state
+from fluxform.state.rollbacks import rolled_back_note
 
 __all__ = ["ApplyTarget", "apply_fleet", "apply_saved_plan", "fleet_options_for"]
 
 _LISTED = 5
+_FAILED = (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class _Session:
     state: StateFile | None
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     release_journal: HelmJournal | None = None
+    scrub: Callable[[str], str] = str  # the fleet's decrypted values out of any text kept (FleetSecrets.scrub)
 
 
 def fleet_options_for(settings: PlanSettings, fleet: FleetOptions) -> FleetOptions:
@@ -165,9 +170,12 @@ def apply_fleet(
     confirm: Callable[[PlanFile], bool],
     field_manager: str = "",
     releases: ReleaseApplier | None = None,
+    restore: Restore | None = None,
 ) -> ApplyReport | None:
     """Plan `path` against the cluster, `show` the plan, and apply it once `confirm` says yes
-    (None: not confirmed, nothing written). The lock is held from before the plan."""
+    (None: not confirmed, nothing written). The lock is held from before the plan.
+    `restore`: `fluxform rollback` renders a recorded revision at `path`; every object it
+    recorded must render with its recorded digest, or nothing is planned."""
     with connect(target.cluster) as cluster:
         discovery = Discovery(cluster)
         discovery.serves_group("")
@@ -191,13 +199,19 @@ def apply_fleet(
                     )
                     if warning is not None:
                         desired = replace(desired, diagnostics=(*desired.diagnostics, warning))
+                    if restore is not None:
+                        check_recorded(desired, restore, _masking(state))
+                    elif note := rolled_back_note(state, desired.source_revision):
+                        desired = replace(desired, diagnostics=(*desired.diagnostics, Diagnostic(note)))
+                elif restore is not None:
+                    raise StateError("the state is empty: there is nothing recorded to roll back to")
                 masking = secrets.masking(state)
                 planned = plan_live(
                     desired,
                     state,
                     masking,
                     cluster,
-                    target=str(path),
+                    target=restore.shown_as if restore is not None and restore.shown_as else str(path),
                     options=LiveOptions(field_manager=field_manager),
                     discovery=discovery,
                     settings=plan_settings(request, helm),
@@ -211,7 +225,7 @@ def apply_fleet(
                     pass
                 elif not confirm(plan):
                     return None
-                return _execute(session, plan, desired, masking)
+                return _execute(session, plan, desired, masking, restore)
 
 
 def _rendered(
@@ -245,6 +259,7 @@ def _with_helm(session: _Session, scrub: Callable[[str], str]) -> None:
     """HelmReleases through the Helm SDK, unless the caller gave its own applier. Their
     journal lives beside a local state, so the next apply can recover a release this one
     leaves pending (it stays until an apply completes)."""
+    session.scrub = scrub
     if session.releases is not None:
         return
     backend = session.target.backend
@@ -273,9 +288,12 @@ def _same_cluster(plan: PlanFile, cluster: ClusterClient, plan_path: Path) -> No
 # ----- the apply itself ---------------------------------------------------------------------
 
 
-def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: Masking) -> ApplyReport:
+def _execute(
+    session: _Session, plan: PlanFile, desired: DesiredState, masking: Masking, restore: Restore | None = None
+) -> ApplyReport:
     cluster, options, observer = session.cluster, session.options, session.observer
     check_state(plan, session.state)
+    _check_rolled_back(plan, session.state, options, restore)
     base = _base_state(session, plan)
     desired = with_recorded_dependants(desired, session.state)
     flux_served = runs_flux(session.discovery)
@@ -300,7 +318,7 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
         suspend(cluster, touched_flux)
         for line in resume_command(touched_flux):
             observer.warning(f"suspended for this apply; resume when you are done: {line}")
-    journal = _journal(session.target.backend, observer)
+    journal = _journal(session.target.backend, observer, restoring=restore is not None)
     preimages = PreImages(journal, run_id=session.run_id)
     ctx = RunContext(
         cluster,
@@ -312,30 +330,35 @@ def _execute(session: _Session, plan: PlanFile, desired: DesiredState, masking: 
         recipients=session.target.recipients,
         by=session.lock.who,
     )
+    # before any signal: git is not started after one
+    commit = restore.commit if restore is not None else _source_commit(Path(plan.target))
     recorder = StateRecorder(
-        session.target.backend, base, by=session.lock.who, history_limit=session.target.history_limit
+        session.target.backend,
+        base,
+        by=session.lock.who,
+        history_limit=session.target.history_limit,
+        source_commit=commit,
     )
     reports, cancelled = Executor(ctx, works, graph, recorder, session.releases, left_out).run()
-    with shielded():
-        final = _final_state(ctx, recorder, works, reports, cancelled)
-        report = ApplyReport(
-            tuple(reports), final.serial, tuple(r.object_id for r in touched_flux), tuple(_warnings(plan))
-        )
-        if journal is not None:
-            journal.close(done=report.ok and cancelled is None)
-        if session.release_journal is not None and report.ok and cancelled is None:
-            session.release_journal.path.unlink(missing_ok=True)
-    if cancelled is not None:
-        raise cancelled
-    if not report.ok:
-        failed = next(r for r in reports if r.outcome in (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED))
-        raise ApplyFailed(
-            f"{failed.owner} {failed.outcome}: {failed.reason}",
-            report,
-            preimages.items(),
-            hint=f"the state (serial {final.serial}) lists every object written so far; plan and apply again",
-        )
-    return report
+    run = FinishedRun(ctx, recorder, base, works, reports, cancelled, commit, restore, session.scrub)
+    journals = Journals(journal, session.release_journal.path if session.release_journal is not None else None)
+    return run.conclude(session.releases, journals, touched_flux, _warnings(plan))
+
+
+def _check_rolled_back(plan: PlanFile, state: StateFile | None, options: ApplyOptions, restore: Restore | None) -> None:
+    """A source revision `fluxform rollback` rolled back is applied again only on request."""
+    note = rolled_back_note(state, plan.source.revision)
+    if note and restore is None and not options.retry_rolled_back:
+        raise PlanError(f"refused: {note}", hint="fix the fleet and plan again, or pass --retry-rolled-back")
+
+
+def _source_commit(target: Path) -> str:
+    """The git commit the fleet was rendered from (`fluxform rollback --to` re-renders it);
+    "" outside a git clone."""
+    try:
+        return GitRepository.containing(target).resolve("HEAD")
+    except FluxformError:
+        return ""
 
 
 def _base_state(session: _Session, plan: PlanFile) -> StateFile:
@@ -468,47 +491,24 @@ def _flux_to_suspend(session: _Session, works: Mapping[ObjectId, OwnerWork]) -> 
     )
 
 
-def _journal(backend: StateBackend, observer: ApplyObserver) -> JournalFile | None:
+def _journal(backend: StateBackend, observer: ApplyObserver, *, restoring: bool) -> JournalFile | None:
+    """This run's journal; one an interrupted run (kill -9, a crash) left is reported first:
+    the state it wrote as it went lists every object that run may have written, so this run
+    converges from it, forward to the fleet (apply) or back to a recorded revision (rollback)."""
     if not isinstance(backend, LocalBackend):
         return None
     journal = JournalFile(backend.path.with_name(backend.path.name + ".journal"))
     leftover = journal.leftover()
     if leftover:
         last = leftover[-1]
+        direction = "rolling back to the recorded revision" if restoring else "rolling forward to this fleet"
         observer.warning(
             f"the previous apply (run {last.get('run', '?')}) was interrupted after {len(leftover)} write(s), "
-            f"the last one {last.get('action', '?')} of {last.get('id', '?')}; its state lists every object it may "
-            "have written, and this apply converges from there"
+            f"the last one {last.get('action', '?')} of {last.get('id', '?')}; {direction}: the state lists every "
+            "object it may have written, and this run converges from there"
         )
     journal.start()
     return journal
-
-
-def _final_state(
-    ctx: RunContext,
-    recorder: StateRecorder,
-    works: Mapping[ObjectId, OwnerWork],
-    reports: Sequence[OwnerReport],
-    cancelled: Cancelled | None,
-) -> StateFile:
-    """Owners untouched by this run get their refreshed records; the others are as the run
-    left them (settled, or pending after a failure)."""
-    outcomes = {r.owner: r.outcome for r in reports}
-    owners: dict[ObjectId, OwnerState] = recorder.owners()
-    for work in works.values():
-        if outcomes.get(work.id) is not OwnerOutcome.UNCHANGED:
-            continue
-        record = state_record(ctx, work, owners.get(work.id))
-        if record is None:
-            owners.pop(work.id, None)
-        else:
-            owners[work.id] = record
-    failed = any(o in (OwnerOutcome.FAILED, OwnerOutcome.INTERRUPTED) for o in outcomes.values())
-    operation = "apply (interrupted)" if cancelled is not None else "apply (failed)" if failed else "apply"
-    current = recorder.current
-    if recorder.writes == 0 and current.serial > 0 and owners == dict(current.owners):
-        return current  # nothing was written and no record changed: no new serial, no plan made stale
-    return recorder.finish(owners, operation=operation)
 
 
 def _warnings(plan: PlanFile) -> list[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fluxform.commands.options import cluster_options, fleet_options_with_artifacts
+from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, rollback_options
 from fluxform.errors import FluxformError, StateError
 from fluxform.objects import ObjectId
 from fluxform.planner.options import FleetOptions
@@ -30,9 +30,10 @@ if TYPE_CHECKING:
     from fluxform.apply.options import ApplyOptions
     from fluxform.apply.report import ApplyReport, ObjectResult, OwnerReport
     from fluxform.apply.stages import Stage
+    from fluxform.apply.workflow import ApplyTarget
     from fluxform.planner.planfile import PlanFile
 
-__all__ = ["apply"]
+__all__ = ["ApplyPrinter", "apply", "apply_target", "confirm_plan", "interactive", "show_plan"]
 
 _WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
 
@@ -58,6 +59,10 @@ _WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
 @click.option("--partial", is_flag=True, help="Apply what the plan covers when it leaves owners out (listed).")
 @click.option("--force-state", is_flag=True, help="Use a state recorded for another cluster or fleet path (warns).")
 @click.option("--init-state", is_flag=True, help="Accept a --state file that does not exist yet (a new state).")
+@click.option(
+    "--retry-rolled-back", is_flag=True, help="Apply a source revision `fluxform rollback` rolled back (it says so)."
+)
+@rollback_options
 @cluster_options
 @fleet_options_with_artifacts
 def apply(
@@ -72,6 +77,9 @@ def apply(
     partial: bool,
     force_state: bool,
     init_state: bool,
+    retry_rolled_back: bool,
+    no_rollback: bool,
+    rollback_timeout: float,
     target: TargetFlags,
     fleet: FleetOptions,
 ) -> None:
@@ -80,7 +88,9 @@ def apply(
     A saved plan is applied exactly, after checking it is not stale (state, source and
     cluster unchanged since it was made); PATH is planned against the cluster first and
     applied once you answer `yes` (or with --auto-approve). The state lock is held from
-    start to end; the state is written as owners complete."""
+    start to end; the state is written as owners complete. When an owner fails (or a signal
+    stops the run) everything this apply wrote is put back, newest first, unless
+    --no-rollback."""
     from fluxform.apply.options import ApplyOptions, FluxMode
     from fluxform.apply.report import ApplyFailed
 
@@ -89,7 +99,7 @@ def apply(
     if plan_or_path is None and fleet.artifact:
         plan_or_path = Path(".")  # --source REF alone: the artifact's root is the cluster path
     saved = plan_or_path is not None and _is_plan_file(plan_or_path)
-    if not saved and not auto_approve and not _interactive():
+    if not saved and not auto_approve and not interactive():
         raise FluxformError(
             "apply asks for confirmation, and stdin is not a terminal",
             hint="review the plan and pass --auto-approve, or apply a saved plan file",
@@ -107,15 +117,20 @@ def apply(
         partial=partial,
         flux=FluxMode.SUSPEND if suspend_flux else FluxMode.IGNORE if ignore_flux else FluxMode.REFUSE,
         force_state=force_state,
+        rollback=not no_rollback,
+        rollback_timeout=rollback_timeout,
+        retry_rolled_back=retry_rolled_back,
     )
     from fluxform.commands.console import current
 
     settings = current()
-    printer = _Printer(quiet=settings.quiet or settings.progress is False)
+    printer = ApplyPrinter(quiet=settings.quiet or settings.progress is False)
     try:
         report = _run(plan_or_path, saved, target, fleet, options, printer, field_manager)
     except ApplyFailed as failed:
-        click.echo(failed.report.summary_line())
+        from fluxform.views.rollback import render_failure
+
+        click.echo(render_failure(failed.report), nl=False)
         raise
     if report is None:
         raise FluxformError("apply cancelled: the answer was not `yes`; nothing was changed")
@@ -128,17 +143,38 @@ def _run(
     flags: TargetFlags,
     fleet: FleetOptions,
     options: ApplyOptions,
-    printer: _Printer,
+    printer: ApplyPrinter,
     field_manager: str,
 ) -> ApplyReport | None:
-    from fluxform.apply.workflow import ApplyTarget, apply_fleet, apply_saved_plan
+    from fluxform.apply.workflow import apply_fleet, apply_saved_plan
 
-    if not flags.wants_cluster:
-        flags = replace(flags, live=True)  # apply always talks to a cluster: the default kubeconfig's
     # a saved plan resolves config and default state from the fleet path it was made from,
     # as `plan PATH --out` did
     start = _planned_path(plan_or_path) if saved and plan_or_path is not None else plan_or_path
-    resolved = resolve_target(flags, path=start, needs_path=not saved, live=True, default_state=True)
+    target, fleet_path = apply_target(flags, start, needs_path=not saved)
+    if saved:
+        assert plan_or_path is not None
+        return apply_saved_plan(plan_or_path, fleet, target, options, printer)
+    assert fleet_path is not None
+    return apply_fleet(
+        fleet_path,
+        fleet,
+        target,
+        options,
+        printer,
+        show=show_plan,
+        confirm=confirm_plan,
+        field_manager=field_manager,
+    )
+
+
+def apply_target(flags: TargetFlags, path: Path | None, *, needs_path: bool) -> tuple[ApplyTarget, Path | None]:
+    """The cluster and state an apply (or rollback) writes to, and the fleet path."""
+    from fluxform.apply.workflow import ApplyTarget
+
+    if not flags.wants_cluster:
+        flags = replace(flags, live=True)  # apply always talks to a cluster: the default kubeconfig's
+    resolved = resolve_target(flags, path=path, needs_path=needs_path, live=True, default_state=True)
     if resolved.cluster is None or resolved.state is None:
         raise UsageProblem("apply needs a cluster and a state: pass --kubeconfig/--context or --state")
     settings = resolved.config.state
@@ -150,20 +186,7 @@ def _run(
         history_limit=settings.history_limit,
         lock_timeout=settings.lock_timeout,
     )
-    if saved:
-        assert plan_or_path is not None
-        return apply_saved_plan(plan_or_path, fleet, target, options, printer)
-    assert resolved.fleet_path is not None
-    return apply_fleet(
-        resolved.fleet_path,
-        fleet,
-        target,
-        options,
-        printer,
-        show=_show,
-        confirm=_confirm,
-        field_manager=field_manager,
-    )
+    return target, resolved.fleet_path
 
 
 def _planned_path(plan_file: Path) -> Path | None:
@@ -174,7 +197,7 @@ def _planned_path(plan_file: Path) -> Path | None:
     return target if target.exists() else None
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
     """Whether someone can answer the prompt."""
     return sys.stdin.isatty()
 
@@ -191,7 +214,7 @@ def _is_plan_file(path: Path) -> bool:
     return head.startswith(b"{")
 
 
-def _show(plan: PlanFile) -> None:
+def show_plan(plan: PlanFile) -> None:
     from fluxform.commands.console import stdout_colour
     from fluxform.views.plan import render_text
 
@@ -199,7 +222,7 @@ def _show(plan: PlanFile) -> None:
     click.echo(render_text(plan, colour=colour), nl=False, color=colour)
 
 
-def _confirm(plan: PlanFile) -> bool:
+def confirm_plan(plan: PlanFile) -> bool:
     if not plan.has_changes():
         return True
     click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted to approve.")
@@ -207,7 +230,7 @@ def _confirm(plan: PlanFile) -> bool:
     return answer.strip() == "yes"
 
 
-class _Printer:
+class ApplyPrinter:
     """The ApplyObserver of the CLI: progress on stderr (unless --quiet / --no-progress),
     one line per owner on stdout, warnings always."""
 

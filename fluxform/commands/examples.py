@@ -19,6 +19,7 @@ EXAMPLES: dict[str, str] = {
     "plan": f"fluxform plan {F} --keys-dir keys --out plan.json --detailed-exitcode",
     "show": "fluxform show plan.json -o markdown",
     "apply": "fluxform apply plan.json --keys-dir keys",
+    "rollback": f'fluxform rollback {F} --to 12 --reason "bad release" --keys-dir keys',
     "get": f"fluxform get ks {F} -o wide",
     "get ks": f"fluxform get ks {F} -o wide",
     "get hr": f"fluxform get hr {F} -o json",

@@ -32,6 +32,7 @@ __all__ = [
     "fleet_options_with_artifacts",
     "output_option",
     "partial_option",
+    "rollback_options",
     "state_options",
 ]
 
@@ -398,3 +399,25 @@ def partial_option(func: Command) -> Command:
         help="Plan what renders when some owners cannot be planned (they are listed, with why); without it "
         "that is an error. With --detailed-exitcode the exit is then 2, never 0.",
     )(func)
+
+
+def rollback_options(func: Command) -> Command:
+    """--no-rollback and --rollback-timeout (apply and rollback: what happens after a failure)."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--no-rollback",
+                is_flag=True,
+                help="After a failure, leave what was applied in place (and list it) instead of putting it back.",
+            ),
+            click.option(
+                "--rollback-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=300.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="Time the automatic rollback of a failed apply may take (Helm rollbacks included).",
+            ),
+        ],
+    )

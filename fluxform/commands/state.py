@@ -219,6 +219,8 @@ def history(output: str, target: TargetFlags) -> None:
     current = (state.serial, state.written_at, state.written_by, state.operation, state.owners)
     revisions = [current, *((r.serial, r.written_at, r.written_by, r.operation, r.owners) for r in state.history)]
     if output != "text":
+        provenance = {r.serial: (r.source_commit, r.actions) for r in state.history}
+        provenance[state.serial] = (state.source_commit, state.actions)
         items = [
             {
                 "serial": serial,
@@ -228,6 +230,11 @@ def history(output: str, target: TargetFlags) -> None:
                 "operation": op,
                 "owners": len(owners),
                 "objects": sum(len(o.objects) for o in owners.values()),
+                "source_commit": provenance[serial][0],
+                "actions": [
+                    {"owner": str(a.owner), "id": str(a.id), "action": a.action, "detail": a.detail}
+                    for a in provenance[serial][1]
+                ],
             }
             for serial, at, by, op, owners in sorted(revisions, key=lambda r: -r[0])
         ]

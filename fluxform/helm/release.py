@@ -400,6 +400,8 @@ class ReleaseApplier:
                     stdin=request.to_json(),
                     timeout=budget,
                     check=False,
+                    # putting a release back may run while a signal stops the apply (its rollback)
+                    cleanup=request.operation in ("rollback", "uninstall"),
                 )
             except ToolError as exc:
                 raise ClusterError(

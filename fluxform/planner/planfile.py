@@ -40,6 +40,7 @@ from fluxform.objects import ObjectId, SourceLocation
 from fluxform.planner.fields import changed_fields
 from fluxform.planner.model import Owner, OwnerSpec, OwnerStatus
 from fluxform.planner.plan import Action, Change, Plan, count_actions, unified_diff
+from fluxform.planner.reversible import hooks_run
 from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.private_file import write_private
 from fluxform.state.model import canonical_digest
@@ -260,8 +261,23 @@ def plan_file_from(plan: Plan) -> PlanFile:
         not_planned=tuple(
             _not_planned(o) for o in plan.owners if o.status not in (OwnerStatus.BUILT, OwnerStatus.SUSPENDED)
         ),
-        diagnostics=tuple(PlanDiagnostic(d.one_line(), d.subject) for d in plan.diagnostics),
+        diagnostics=(
+            *(PlanDiagnostic(d.one_line(), d.subject) for d in plan.diagnostics),
+            *_hook_warnings(plan),
+        ),
     )
+
+
+def _hook_warnings(plan: Plan) -> list[PlanDiagnostic]:
+    """HelmReleases this plan installs or upgrades whose chart hooks will run: said before
+    apply, as no rollback undoes them."""
+    changed = {c.owner for c in plan.changes if c.action is not Action.NOOP}
+    out = []
+    for owner in plan.owners:
+        note = hooks_run(owner.rendered) if owner.id in changed else ""
+        if note:
+            out.append(PlanDiagnostic(f"not reversible: {owner.id}: {note}", owner.id))
+    return out
 
 
 # ----- writing ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fluxform.errors import Diagnostic
 from fluxform.planner.kustomization.discover import DiscoverOptions, discover
 from fluxform.planner.model import Cause, DesiredState
 from fluxform.planner.options import Policy
@@ -26,6 +27,7 @@ from fluxform.state.backend import StateBackend
 from fluxform.state.identity import Identity, StateCheck, check_state_identity
 from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
+from fluxform.state.rollbacks import rolled_back_note
 
 if TYPE_CHECKING:
     from fluxform.planner.artifacts import OpenedArtifacts
@@ -72,7 +74,11 @@ def checked_state_identity(
     current = replace(current, fleet_path=str(desired.settings.get("fleet_path", "")))
     location = f"file {source}" if isinstance(source, Path) else (source.location if source else "")
     warning = check_state_identity(state, current, location=location, force=force)
-    return desired if warning is None else replace(desired, diagnostics=(*desired.diagnostics, warning))
+    warnings = [warning] if warning is not None else []
+    rolled_back = rolled_back_note(state, desired.source_revision)
+    if rolled_back:
+        warnings.append(Diagnostic(rolled_back))
+    return replace(desired, diagnostics=(*desired.diagnostics, *warnings)) if warnings else desired
 
 
 def load_state(source: Path | StateBackend | None) -> StateFile | None:

@@ -40,8 +40,10 @@ from fluxform.errors import StateError
 from fluxform.objects import ObjectId, SourceLocation
 from fluxform.state.model import (
     FORMAT_VERSION,
+    ActionRecord,
     OwnerState,
     Revision,
+    RolledBack,
     StateFile,
     StateObject,
     canonical_json,
@@ -115,6 +117,29 @@ class _Encoder:
         return key
 
 
+def _provenance(source_commit: str, actions: tuple[ActionRecord, ...]) -> dict[str, Any]:
+    """Written only when known, so a state without them keeps its bytes."""
+    out: dict[str, Any] = {}
+    if source_commit:
+        out["sourceCommit"] = source_commit
+    if actions:
+        out["actions"] = [
+            {"owner": a.owner.inventory_id(), "id": a.id.inventory_id(), "action": a.action, "detail": a.detail}
+            for a in actions
+        ]
+    return out
+
+
+def _rolled_back(item: RolledBack) -> dict[str, Any]:
+    return {
+        "sourceRevision": item.source_revision,
+        "sourceCommit": item.source_commit,
+        "serial": item.serial,
+        "at": item.at,
+        "reason": item.reason,
+    }
+
+
 def _table(texts: dict[str, str]) -> str:
     return "{" + ",".join(f"{canonical_json(key)}:{texts[key]}" for key in sorted(texts)) + "}"
 
@@ -146,11 +171,15 @@ def encode_state(state: StateFile) -> str:
                     "writtenBy": rev.written_by,
                     "operation": rev.operation,
                     "owners": enc.owners(rev.owners),
+                    **_provenance(rev.source_commit, rev.actions),
                 }
                 for rev in state.history
             ],
         ),
     ]
+    fields += list(_provenance(state.source_commit, state.actions).items())
+    if state.rolled_back:
+        fields.append(("rolledBack", [_rolled_back(r) for r in state.rolled_back]))
     parts = [f"{canonical_json(name)}:{canonical_json(value)}" for name, value in fields]
     parts.append(f'"ownerRecords":{_table(enc.owner_texts)}')
     parts.append(f'"manifests":{_table(enc.manifest_texts)}')
@@ -256,6 +285,11 @@ def _decode(text: str | bytes, origin: str) -> StateFile:
         written_at=root.get("writtenAt", str, default=""),
         written_by=root.get("writtenBy", str, default=""),
         operation=root.get("operation", str, default=""),
+        source_commit=root.get("sourceCommit", str, default=""),
+        actions=dec.actions(root.get("actions", list, default=[]), "actions"),
+        rolled_back=tuple(
+            dec.rolled_back(item, f"rolledBack[{i}]") for i, item in enumerate(root.get("rolledBack", list, default=[]))
+        ),
     )
 
 
@@ -314,6 +348,32 @@ class _Decoder:
             written_by=node.get("writtenBy", str),
             operation=node.get("operation", str),
             owners=self.owners(node.get("owners", dict), f"{path}.owners"),
+            source_commit=node.get("sourceCommit", str, default=""),
+            actions=self.actions(node.get("actions", list, default=[]), f"{path}.actions"),
+        )
+
+    def actions(self, items: list[Any], path: str) -> tuple[ActionRecord, ...]:
+        out = []
+        for i, item in enumerate(items):
+            node = _Node(item, f"{path}[{i}]", self.origin)
+            out.append(
+                ActionRecord(
+                    owner=_object_id(node.get("owner", str), self.origin, f"{node.path}.owner"),
+                    id=_object_id(node.get("id", str), self.origin, f"{node.path}.id"),
+                    action=node.get("action", str),
+                    detail=node.get("detail", str, default=""),
+                )
+            )
+        return tuple(out)
+
+    def rolled_back(self, item: Any, path: str) -> RolledBack:
+        node = _Node(item, path, self.origin)
+        return RolledBack(
+            source_revision=node.get("sourceRevision", str),
+            source_commit=node.get("sourceCommit", str, default=""),
+            serial=node.get("serial", int),
+            at=node.get("at", str),
+            reason=node.get("reason", str),
         )
 
     def owners(self, refs: dict[str, Any], path: str) -> dict[ObjectId, OwnerState]:

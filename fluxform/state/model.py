@@ -33,8 +33,10 @@ __all__ = [
     "DEFAULT_HISTORY_LIMIT",
     "FORMAT_VERSION",
     "PENDING_DIGEST",
+    "ActionRecord",
     "OwnerState",
     "Revision",
+    "RolledBack",
     "StateFile",
     "StateObject",
     "canonical_digest",
@@ -96,6 +98,29 @@ class OwnerState:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """What one operation did to one object, for the history (ids and words, never a value):
+    an apply's `created`/`configured`/`deleted`..., a rollback's `restored`/`not restored`."""
+
+    owner: ObjectId
+    id: ObjectId
+    action: str
+    detail: str = ""  # why (a rollback's reason an object could not be restored), for people
+
+
+@dataclass(frozen=True, slots=True)
+class RolledBack:
+    """A source revision `fluxform rollback` rolled the cluster away from: planning it again
+    says so, applying it again needs --retry-rolled-back."""
+
+    source_revision: str  # the artifact digest its plans record
+    source_commit: str  # the git commit it was applied from ("" unknown)
+    serial: int  # the state serial the rollback wrote
+    at: str  # RFC 3339 UTC
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Revision:
     """An earlier state, kept so a rollback can re-apply what it recorded."""
 
@@ -104,6 +129,8 @@ class Revision:
     written_by: str
     operation: str  # "apply", "rollback", "state rm", "state push", ...
     owners: Mapping[ObjectId, OwnerState]
+    source_commit: str = ""  # the git commit the cluster's content was applied from ("" unknown)
+    actions: tuple[ActionRecord, ...] = ()  # what the operation did, object by object
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +150,9 @@ class StateFile:
     written_at: str = ""
     written_by: str = ""
     operation: str = ""
+    source_commit: str = ""  # the git commit the last apply (or rollback) rendered ("" unknown)
+    actions: tuple[ActionRecord, ...] = ()  # what the operation that wrote it did, object by object
+    rolled_back: tuple[RolledBack, ...] = ()  # source revisions rolled back from (kept, not history)
     _index: dict[ObjectId, tuple[OwnerState, StateObject]] | None = field(
         default=None, init=False, compare=False, repr=False
     )
@@ -180,6 +210,7 @@ def next_revision(
     by: str,
     at: str | None = None,
     history_limit: int = DEFAULT_HISTORY_LIMIT,
+    actions: tuple[ActionRecord, ...] = (),
 ) -> StateFile:
     """The state after an operation: the current owners become the newest history entry.
 
@@ -188,7 +219,15 @@ def next_revision(
     """
     history = state.history
     if state.serial > 0:
-        previous = Revision(state.serial, state.written_at, state.written_by, state.operation, state.owners)
+        previous = Revision(
+            state.serial,
+            state.written_at,
+            state.written_by,
+            state.operation,
+            state.owners,
+            state.source_commit,
+            state.actions,
+        )
         history = (*history, previous)
     history = history[-history_limit:] if history_limit > 0 else ()
     return replace(
@@ -199,6 +238,7 @@ def next_revision(
         written_by=by,
         operation=operation,
         fluxform_version=__version__,
+        actions=actions,
     )
 
 

@@ -18,12 +18,14 @@ from fluxform.objects import ObjectId
 from fluxform.planner.model import OwnerStatus
 from fluxform.planner.plan import CONTAINER_KINDS
 from fluxform.planner.planfile import NotPlanned, PlanFile, PlannedChange, PlanOwner, plan_file_json
+from fluxform.planner.reversible import irreversible_change
 from fluxform.views.changes import Group, across_owners, alike, cut_diff, edit_text, largest_owners
 from fluxform.views.graph import collapse, graph_of_plan, render_mermaid
 
 __all__ = [
     "ACROSS_TITLE",
     "DESTROYS_TITLE",
+    "IRREVERSIBLE_TITLE",
     "SYMBOLS",
     "across_lines",
     "address",
@@ -32,6 +34,7 @@ __all__ = [
     "destroyed_containers",
     "entries_lines",
     "group_lines",
+    "irreversible_changes",
     "markdown_across",
     "markdown_entries",
     "owner_counts",
@@ -126,6 +129,16 @@ DESTROYS_TITLE = (
 )
 
 
+#: the title above changes no rollback can undo (planner/reversible.py)
+IRREVERSIBLE_TITLE = "Not reversible (an apply's rollback cannot undo these)"
+
+
+def irreversible_changes(plan: PlanFile) -> list[tuple[PlannedChange, str]]:
+    """Changes no rollback undoes (a deleted claim's volume, a Job that ran...), with why."""
+    found = [(c, irreversible_change(c.id, str(c.action))) for c in plan.changes]
+    return [(c, why) for c, why in found if why]
+
+
 def destroyed_containers(plan: PlanFile) -> list[PlannedChange]:
     """Namespaces and CRDs the plan deletes: each takes its contents with it."""
     return [c for c in plan.changes if c.action == "delete" and (c.id.group, c.id.kind) in CONTAINER_KINDS]
@@ -173,6 +186,10 @@ def render_text(plan: PlanFile, *, colour: bool = False) -> str:
     if destroys:
         lines += ["", DESTROYS_TITLE + ":"]
         lines += [f"  - {c.id}  ({c.owner})" for c in destroys]
+    irreversible = irreversible_changes(plan)
+    if irreversible:
+        lines += ["", IRREVERSIBLE_TITLE + ":"]
+        lines += [f"  ! {c.action} {c.id}: {why}" for c, why in irreversible]
     if plan.drift:
         lines += ["", "Objects changed outside of fluxform since the last apply:"]
         for change in plan.drift:
@@ -333,6 +350,11 @@ def render_markdown(plan: PlanFile) -> str:
     if destroys:
         lines += [f"**{DESTROYS_TITLE}:**", ""]
         lines += [f"- `{c.id}` (`{c.owner}`)" for c in destroys]
+        lines += [""]
+    irreversible = irreversible_changes(plan)
+    if irreversible:
+        lines += [f"**{IRREVERSIBLE_TITLE}:**", ""]
+        lines += [f"- {c.action} `{c.id}`: {why}" for c, why in irreversible]
         lines += [""]
     lines += _markdown_table(plan)
     lines += _markdown_changes(plan)

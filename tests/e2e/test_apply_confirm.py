@@ -38,7 +38,7 @@ def test_no_terminal_and_no_auto_approve_refuses(kubeapi: KubeApi, tmp_path: Pat
 def test_only_yes_applies(
     kubeapi: KubeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, applied: bool
 ) -> None:
-    monkeypatch.setattr("fluxform.commands.apply._interactive", lambda: True)
+    monkeypatch.setattr("fluxform.commands.apply.interactive", lambda: True)
     fleet = write_apply_fleet(tmp_path / "repo")
 
     result = invoke(apply, *_args(kubeapi, fleet, tmp_path / "state.json"), input=answer)

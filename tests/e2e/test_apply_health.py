@@ -1,6 +1,7 @@
 """Health checks (spec.wait) with kstatus rules: a rollout that fails is reported at once
 (Flux's fail-fast on a Stalled/Failed object), one that never finishes at the timeout, each
-naming the object and the reason; the owner's state stays pending and nothing is pruned."""
+naming the object and the reason; with --no-rollback the owner's state stays pending and
+nothing is pruned (the automatic rollback is tests/e2e/test_apply_rollback.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_a_failed_rollout_fails_fast_naming_the_object_and_reason(kubeapi: KubeA
     state = tmp_path / "state.json"
     started = time.monotonic()
 
-    result = apply_cli(kubeapi, _fleet(tmp_path, "failed"), state)
+    result = apply_cli(kubeapi, _fleet(tmp_path, "failed"), state, "--no-rollback")
 
     assert time.monotonic() - started < 60  # spec.timeout is 1m; fail-fast does not wait for it
     assert result.code == 1

@@ -9,11 +9,7 @@ processes, forked from a server that imported fluxform once (tests/support/forks
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -21,9 +17,9 @@ import pytest
 from fluxform.objects import ObjectId
 from fluxform.state.local import LocalBackend
 from tests.kubeapi import KubeApi
-from tests.kubeapi.controls import RequestRecord
 from tests.support.cli import run
 from tests.support.forkserver import CliForkServer
+from tests.support.killing import kill_after_writes
 from tests.support.trees import FLUX_SYSTEM_SOURCE, configmap_text, flux_kustomization, write_tree
 
 pytestmark = pytest.mark.usefixtures("shared_build_cache")
@@ -53,34 +49,6 @@ def _write_fleet(root: Path, version: int) -> Path:
         stale.unlink()
     write_tree(root, files)
     return root / "clusters" / "dev"
-
-
-def _is_write(record: RequestRecord) -> bool:
-    return record.method in ("PATCH", "DELETE") and "dryRun" not in record.query
-
-
-def _kill_after(api: KubeApi, server: CliForkServer, argv: list[str], writes: int) -> bool:
-    """Start the apply; SIGKILL it once `writes` writes reached the cluster. False when it
-    finished first."""
-    api.server.clear_requests()
-    pid = server.start(argv)
-    deadline = time.monotonic() + 120
-    seen, counted = 0, 0
-    try:
-        while server.running(pid) and time.monotonic() < deadline:
-            log = api.server.requests  # counted incrementally: a busy poll must not starve the emulator
-            counted += sum(1 for record in log[seen:] if _is_write(record))
-            seen = len(log)
-            if counted >= writes:
-                os.kill(pid, signal.SIGKILL)
-                return True
-            time.sleep(0.005)
-        return False
-    finally:
-        while server.running(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            time.sleep(0.01)
 
 
 def _fleet_objects(api: KubeApi) -> set[ObjectId]:
@@ -118,7 +86,7 @@ def _trial(kubeapi: KubeApi, server: CliForkServer, tmp_path: Path, trial: int, 
         _write_fleet(base / "repo", 2)
     argv = ["apply", str(cluster), *common, "--init-state", "--auto-approve"]
 
-    killed = _kill_after(kubeapi, server, argv, writes)
+    killed = kill_after_writes(kubeapi, server, argv, writes)
 
     in_cluster = _fleet_objects(kubeapi)
     recorded = LocalBackend(state).read()

@@ -11,7 +11,14 @@ import pytest
 from fluxform.errors import StateError
 from fluxform.objects import ObjectId
 from fluxform.state.codec import read_header
-from fluxform.state.model import StateObject, state_from_json, state_to_json
+from fluxform.state.model import (
+    ActionRecord,
+    RolledBack,
+    StateObject,
+    next_revision,
+    state_from_json,
+    state_to_json,
+)
 from tests.support.states import fleet_state, masked_secret, owner, small_state
 
 
@@ -116,3 +123,33 @@ def test_header_is_readable_from_the_first_bytes() -> None:
     text = state_to_json(state).encode()
     assert read_header(text[:300]) == ('odd "lineage" \\ name', 42)
     assert read_header(json.dumps(json.loads(text), indent=2).encode()) is None  # fall back to parsing
+
+
+def test_history_actions_source_commit_and_rolled_back_round_trip() -> None:
+    base = small_state()
+    apps = ObjectId("flux-system", "apps", "kustomize.toolkit.fluxcd.io", "Kustomization")
+    cm = ObjectId("demo", "settings", "", "ConfigMap")
+    applied = replace(
+        base,
+        serial=3,
+        source_commit="a" * 40,
+        actions=(ActionRecord(apps, cm, "configured"),),
+        rolled_back=(RolledBack("sha256:" + "b" * 64, "c" * 40, 2, "2026-12-06T00:00:00Z", "bad release"),),
+    )
+    later = next_revision(applied, applied.owners, operation="apply (failed, rolled back)", by="me", actions=())
+    later = replace(later, serial=4, actions=(ActionRecord(apps, cm, "not restored", "409 conflict"),))
+
+    again = state_from_json(state_to_json(later), "mem")
+
+    assert again == later
+    assert again.history[-1].actions == (ActionRecord(apps, cm, "configured"),)
+    assert again.history[-1].source_commit == "a" * 40 and again.source_commit == "a" * 40
+    assert again.rolled_back[0].reason == "bad release"
+
+
+def test_a_state_without_actions_keeps_its_bytes() -> None:
+    """The new fields are written only when set: states written before them read and write
+    back byte-identically."""
+    text = state_to_json(small_state())
+    assert "actions" not in text and "sourceCommit" not in text and "rolledBack" not in text
+    assert state_to_json(state_from_json(text, "mem")) == text
