@@ -50,8 +50,27 @@ def _open(flags: TargetFlags) -> _Target:
 def _read(target: _Target) -> StateFile:
     state = target.backend.read()
     if state is None:
-        raise StateError(f"no state at {target.backend.location}", hint="nothing was applied with this state yet")
+        raise StateError(f"no state at {target.backend.location}", hint=_where_states_are(target.backend))
     return state
+
+
+def _where_states_are(backend: StateBackend) -> str:
+    """`plan PATH` and `apply PATH` keep the default local state beside PATH, while the
+    `state` commands look in the working directory: name the files of that name below it."""
+    from fluxform.state.local import LocalBackend
+
+    if isinstance(backend, LocalBackend):
+        cwd = Path.cwd()
+        found = sorted(
+            p
+            for depth in range(1, 5)
+            for p in cwd.glob("/".join(["*"] * depth + [backend.path.parent.name, backend.path.name]))
+            if p.is_file()
+        )
+        if found:
+            names = ", ".join(str(p.relative_to(cwd)) for p in found[:3])
+            return f"plan and apply keep it beside the fleet path: found {names}; run there or pass --state FILE"
+    return "nothing was applied with this state yet"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -50,3 +50,22 @@ def test_state_commands_take_the_in_cluster_flag_to_the_backend(
     # not a pod: no service account token, which is the error that proves the flag was used
     assert result.code == 1
     assert result.err.startswith("Error: cannot load the in-cluster configuration")
+
+
+def test_state_commands_name_the_default_state_plan_left_beside_the_fleet_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan PATH` keeps the default local state under PATH/.fluxform/, the `state` commands
+    look in the working directory: when that has none, the error names the ones below it."""
+    beside = tmp_path / "fleet" / "clusters" / "dev" / ".fluxform"
+    beside.mkdir(parents=True)
+    (beside / "kubeapi.state.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+
+    result = run("state", "history", "--context", "kubeapi")
+
+    assert result.code == 1
+    assert result.err == (
+        f"Error: no state at file {tmp_path}/.fluxform/kubeapi.state.json (hint: plan and apply keep it beside "
+        "the fleet path: found fleet/clusters/dev/.fluxform/kubeapi.state.json; run there or pass --state FILE)\n"
+    )
