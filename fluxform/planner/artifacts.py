@@ -27,7 +27,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,6 @@ __all__ = [
     "OpenedArtifacts",
     "PinnedArtifact",
     "TagMoved",
-    "materialize_revision",
     "opened_artifacts",
     "owner_source_revision",
     "pinned_reference",
@@ -371,42 +370,3 @@ def opened_artifacts(fleet: FleetOptions, *, check_pins: bool = False) -> Iterat
         opened = OpenedArtifacts(fleet, stack, check_pins=check_pins)
         opened.open_fleet()
         yield opened
-
-
-@dataclass(frozen=True)
-class RecordedSource:
-    """What rollback needs to render a recorded revision again (the seam for `rollback --to`)."""
-
-    revision: str  # a state's OwnerState.source_revision (or a plan's source.revision)
-    fleet: FleetOptions = field(default_factory=FleetOptions)  # access flags and keys
-
-
-@contextlib.contextmanager
-def materialize_revision(recorded: RecordedSource, repository: Path | None = None) -> Iterator[Path]:
-    """The tree a recorded source revision names, unpacked and verified: a pinned OCI
-    reference (`oci://…@sha256:…`, `FILE.tar@sha256:…`) is opened at that digest; a git
-    revision (`<branch>@sha1:<commit>`, `sha1:<commit>`) is extracted from `repository`'s
-    object store. Anything else (a directory's content digest) cannot be re-made: SourceError."""
-    reference, digest = _split_pinned(recorded.revision)
-    if digest:
-        if reference.startswith("oci://"):  # the digest alone: the tag has likely moved on since
-            from fluxform.sources.oci.reference import parse_artifact_ref
-
-            reference = str(replace(parse_artifact_ref(reference), tag=""))
-        with opened_artifacts(replace(recorded.fleet, artifact=f"{reference}@{digest}")) as opened:
-            assert opened.fleet is not None
-            yield opened.fleet.root
-        return
-    commit = recorded.revision.rpartition("sha1:")[2] if "sha1:" in recorded.revision else ""
-    if commit and repository is not None:
-        from fluxform.scratch import scratch_dir
-        from fluxform.sources.git import GitRepository
-
-        with scratch_dir("fluxform-revision-") as tmp:
-            GitRepository.containing(repository).extract(commit, tmp / "tree")
-            yield tmp / "tree"
-        return
-    raise SourceError(
-        f"source revision {reference!r} cannot be materialised again",
-        hint="only pinned OCI artifacts and git commits can be; plan from the fleet directory instead",
-    )

@@ -4,20 +4,14 @@ against a real registry in tests/e2e/test_artifact_plan_apply.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from fluxform.errors import SourceError
 from fluxform.planner.artifacts import (
-    RecordedSource,
     TagMoved,
-    materialize_revision,
     owner_source_revision,
     pinned_reference,
 )
 from fluxform.planner.settings import PlanSettings, SourceMapping
-from tests.support.gitrepo import TestRepo
 
 DIGEST = "sha256:" + "1" * 64
 OTHER = "sha256:" + "2" * 64
@@ -62,22 +56,3 @@ def test_pinned_reference_and_tag_moved_message() -> None:
     assert pinned_reference(FLEET, DIGEST) == FLEET
     moved = TagMoved("oci://reg:5000/fleet:v1", DIGEST, OTHER)
     assert moved.summary == f"oci://reg:5000/fleet:v1 now points at {OTHER}, the plan was made from {DIGEST}"
-
-
-def test_materialize_revision_of_a_git_commit(tmp_path: Path) -> None:
-    repo = TestRepo.create(tmp_path / "repo")
-    repo.write("apps/app.yaml", "kind: ConfigMap\n")
-    first = repo.commit("first")
-    repo.write("apps/app.yaml", "kind: Secret\n")
-    repo.commit("second")
-    with materialize_revision(RecordedSource(f"main@sha1:{first}"), repo.path) as tree:
-        assert (tree / "apps" / "app.yaml").read_text() == "kind: ConfigMap\n"
-    assert not tree.exists()  # private, removed on exit
-
-
-def test_materialize_revision_refuses_what_cannot_be_made_again() -> None:
-    with (
-        pytest.raises(SourceError, match="cannot be materialised again"),
-        materialize_revision(RecordedSource("sha256:" + "3" * 64)),
-    ):
-        pass
