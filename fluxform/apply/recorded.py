@@ -23,7 +23,7 @@ from fluxform.planner.model import DesiredState
 from fluxform.planner.plan import Masking
 from fluxform.state.model import PENDING_DIGEST, OwnerState, Revision, RolledBack, StateFile, canonical_digest, utc_now
 
-__all__ = ["Restore", "check_recorded", "current_revision", "pinned_artifact", "revision_source", "revision_to_restore"]
+__all__ = ["Restore", "check_recorded", "pinned_artifact", "revision_source", "revision_to_restore"]
 
 _LISTED = 3
 
@@ -40,7 +40,7 @@ class Restore:
 
     @classmethod
     def of(cls, state: StateFile, revision: Revision, reason: str) -> Restore:
-        current = current_revision(state)
+        current = state.as_revision()
         away = RolledBack(
             source_revision=_away_from(current.owners, _source_of(revision.owners)),
             source_commit=current.source_commit,
@@ -49,18 +49,6 @@ class Restore:
             reason=reason or f"rolled back to serial {revision.serial}",
         )
         return cls(revision.serial, revision.source_commit, revision.owners, away)
-
-
-def current_revision(state: StateFile) -> Revision:
-    return Revision(
-        state.serial,
-        state.written_at,
-        state.written_by,
-        state.operation,
-        state.owners,
-        state.source_commit,
-        state.actions,
-    )
 
 
 def revision_to_restore(state: StateFile, serial: int | None) -> Revision:

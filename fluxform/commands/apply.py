@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, rollback_options
+from fluxform.commands.options import apply_run_options, cluster_options, fleet_options_with_artifacts, rollback_options
 from fluxform.errors import FluxformError, StateError
 from fluxform.objects import ObjectId
 from fluxform.planner.options import FleetOptions
@@ -40,14 +40,7 @@ _WAIT_EVERY = 5.0  # seconds between two "waiting" lines of one owner
 
 @click.command()
 @click.argument("plan_or_path", metavar="[PLAN_FILE | PATH]", type=click.Path(path_type=Path), required=False)
-@click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when stdin is not a terminal).")
-@click.option("--parallelism", type=click.IntRange(min=1), default=4, show_default=True, help="Owners applied at once.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Health check timeout for every owner (default: each owner's spec.timeout, as Flux).",
-)
+@apply_run_options
 @click.option("--field-manager", default="", help="Server-side apply field manager (PATH only; default: as Flux).")
 @click.option(
     "--allow-destroy-namespaces",

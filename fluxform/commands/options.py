@@ -27,6 +27,7 @@ from fluxform.planner.options import ArtifactAccess, FleetOptions, Policy
 from fluxform.target import TargetFlags, UsageProblem
 
 __all__ = [
+    "apply_run_options",
     "cluster_options",
     "fleet_options",
     "fleet_options_with_artifacts",
@@ -399,6 +400,31 @@ def partial_option(func: Command) -> Command:
         help="Plan what renders when some owners cannot be planned (they are listed, with why); without it "
         "that is an error. With --detailed-exitcode the exit is then 2, never 0.",
     )(func)
+
+
+def apply_run_options(func: Command) -> Command:
+    """--auto-approve, --parallelism and --timeout (apply and rollback: how the executor runs)."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--auto-approve", is_flag=True, help="Apply without asking (needed when stdin is not a terminal)."
+            ),
+            click.option(
+                "--parallelism",
+                type=click.IntRange(min=1),
+                default=4,
+                show_default=True,
+                help="Owners applied at once.",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                metavar="SECONDS",
+                help="Health check timeout for every owner (default: each owner's spec.timeout, as Flux).",
+            ),
+        ],
+    )
 
 
 def rollback_options(func: Command) -> Command:

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from fluxform.commands.apply import ApplyPrinter, apply_target, confirm_plan, interactive, show_plan
-from fluxform.commands.options import cluster_options, fleet_options_with_artifacts, rollback_options
+from fluxform.commands.options import apply_run_options, cluster_options, fleet_options_with_artifacts, rollback_options
 from fluxform.errors import FluxformError
 from fluxform.planner.options import FleetOptions
 from fluxform.target import TargetFlags
@@ -29,14 +29,7 @@ __all__ = ["rollback"]
 @click.argument("path", metavar="[PATH]", type=click.Path(path_type=Path), required=False)
 @click.option("--to", "serial", type=click.IntRange(min=1), help="State serial to restore (default: see above).")
 @click.option("--reason", default="", help="Why, recorded in the state beside the rolled-back revision.")
-@click.option("--auto-approve", is_flag=True, help="Apply without asking (needed when stdin is not a terminal).")
-@click.option("--parallelism", type=click.IntRange(min=1), default=4, show_default=True, help="Owners applied at once.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Health check timeout for every owner (default: each owner's spec.timeout, as Flux).",
-)
+@apply_run_options
 @click.option("--ignore-flux", is_flag=True, help="Do not suspend the Flux objects it touches (warns).")
 @click.option("--partial", is_flag=True, help="Restore what renders when some owners cannot be (listed).")
 @click.option(

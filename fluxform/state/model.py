@@ -169,6 +169,18 @@ class StateFile:
     def sorted_owners(self) -> list[OwnerState]:
         return [self.owners[key] for key in sorted(self.owners)]
 
+    def as_revision(self) -> Revision:
+        """This state as the revision history keeps of it once a newer state is written."""
+        return Revision(
+            self.serial,
+            self.written_at,
+            self.written_by,
+            self.operation,
+            self.owners,
+            self.source_commit,
+            self.actions,
+        )
+
     def mask_key_bytes(self) -> bytes:
         return base64.b64decode(self.mask_key)
 
@@ -219,16 +231,7 @@ def next_revision(
     """
     history = state.history
     if state.serial > 0:
-        previous = Revision(
-            state.serial,
-            state.written_at,
-            state.written_by,
-            state.operation,
-            state.owners,
-            state.source_commit,
-            state.actions,
-        )
-        history = (*history, previous)
+        history = (*history, state.as_revision())
     history = history[-history_limit:] if history_limit > 0 else ()
     return replace(
         state,
