@@ -7,7 +7,7 @@ a release an interrupted apply left `pending-*` is recovered by the next one, un
 lock (helm/journal.py). The journal is removed once an apply completes.
 
     releases = HelmReleaseApplier(cluster, options, run_id=run, journal=JournalFile(path), lock=held)
-    releases.refusal(owner)          # "" or why it cannot be applied (e.g. its storage namespace)
+    releases.refusal(owner)          # "" or why it cannot be applied (e.g. no render)
     releases.apply_release(request)  # helm.release.ReleaseOutcome
 """
 
@@ -20,7 +20,7 @@ from fluxform.cluster.client import ClusterClient
 from fluxform.cluster.options import ClusterOptions
 from fluxform.errors import PlanError
 from fluxform.helm.journal import ReleaseJournal
-from fluxform.helm.release import HeldLock, ReleaseApplier, ReleaseOutcome, release_ref
+from fluxform.helm.release import HeldLock, ReleaseApplier, ReleaseOutcome
 from fluxform.planner.model import Owner
 
 __all__ = ["HelmReleaseApplier"]
@@ -44,13 +44,6 @@ class HelmReleaseApplier:
     def refusal(self, rendered: Owner) -> str:
         if rendered.rendered is None or rendered.rendered.spec is None:
             return "not applied: its render is not available (it was not rendered by this run)"
-        ref = release_ref(rendered.rendered.spec)
-        if ref.storage_namespace != ref.namespace:
-            return (
-                f"not applied: helm-controller stores Helm release {ref} in namespace {ref.storage_namespace}, "
-                f"and the Helm SDK fluxform uses stores a release in its release namespace only "
-                f"(set spec.storageNamespace: {ref.namespace}, as Flux then stores it too)"
-            )
         return ""
 
     def apply_release(self, request: ReleaseRequest) -> ReleaseOutcome:

@@ -14,11 +14,13 @@ What a call does, in helm-controller's order:
    install or upgrade with helm-controller's options, its post-renderers run as a Helm
    post-renderer, remediation and retries (helm/remediation.py).
 
-Storage namespace: the Helm SDK keeps a release's records in its release namespace (an
-action re-targets the SDK's whole configuration to the release namespace). A HelmRelease
-whose storage namespace differs (`spec.storageNamespace`, or `spec.targetNamespace` without
-`spec.storageNamespace`, since Flux stores in the HelmRelease's namespace) is refused with
-one line: fluxform cannot store the release where helm-controller would look for it.
+Storage namespace: helm-controller stores a release in its storage namespace
+(`spec.storageNamespace`, by default the HelmRelease's namespace, so any HelmRelease with a
+`spec.targetNamespace` elsewhere), which the Helm SDK cannot do by itself (it keeps a
+release's records in its release namespace). Then the worker's Helm talks to the cluster
+through a loopback proxy that serves this release's storage from the storage namespace
+(helm/storage_proxy.py), so the records land where helm-controller and `helm -n <storage
+namespace>` read them.
 
     applier = ReleaseApplier(cluster, options, field_manager="helm-controller", run_id=run)
     outcome = applier.apply(owner.rendered)       # ReleaseFailed (typed) when Helm failed
@@ -27,11 +29,13 @@ one line: fluxform cannot store the release where helm-controller would look for
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,7 @@ from fluxform.helm.render import RenderedRelease
 from fluxform.helm.sdk import helm_home_environment, parse_yaml_document
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.helm.storage import StoredRelease, mark_failed, read_history
+from fluxform.helm.storage_proxy import PROXY_CONTEXT, StorageProxy
 from fluxform.helm.worker import PYTHON_ENV
 from fluxform.helm.worker_protocol import Step, WorkerRequest, WorkerResult, chart_to_wire
 from fluxform.objects import ObjectId
@@ -178,7 +183,7 @@ class ReleaseApplier:
         if spec is None:
             where = f"{rendered.namespace}/{rendered.release_name}"
             raise RenderError(f"the render of release {where} does not carry its HelmRelease", subject=rendered.owner)
-        ref = self._supported(spec)
+        ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         if latest is not None and _in_sync(latest, rendered, ref):
@@ -206,13 +211,13 @@ class ReleaseApplier:
             **self._connection(),
         )
         policy = spec.policy if timeout is None else with_timeout(spec.policy, timeout)
-        result = self._run_worker(request, _apply_budget(policy, self.unbounded_attempts))
+        result = self._run_worker(ref, request, _apply_budget(policy, self.unbounded_attempts))
         return self._finished(spec, ref, operation, result, recovered)
 
     def rollback(self, spec: HelmReleaseSpec, revision: int) -> ReleaseOutcome:
         """`helm rollback` to `revision` with the HelmRelease's rollback options (the executor's
         rollback of a failed apply: back to the revision the release had before it)."""
-        ref = self._supported(spec)
+        ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         self._record(spec, ref, "rollback", latest)
@@ -225,13 +230,13 @@ class ReleaseApplier:
             apply_methods=_apply_methods(history),
             **self._connection(),
         )
-        result = self._run_worker(request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+        result = self._run_worker(ref, request, spec.policy.rollback.timeout + _WORKER_MARGIN)
         return self._finished(spec, ref, "rollback", result, recovered)
 
     def uninstall(self, spec: HelmReleaseSpec) -> ReleaseOutcome:
         """`helm uninstall` with the HelmRelease's uninstall options (the executor's rollback of
         a release this apply installed)."""
-        ref = self._supported(spec)
+        ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         if latest is None:
@@ -244,7 +249,7 @@ class ReleaseApplier:
             helm_release=_manifest_of(spec),
             **self._connection(),
         )
-        result = self._run_worker(request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
         return self._finished(spec, ref, "uninstall", result, recovered)
 
     # ----- pending releases ---------------------------------------------------------------
@@ -282,7 +287,7 @@ class ReleaseApplier:
         target = _last_good([h for h in history if h.version <= (record.revision_before or 0)])
         if target is None:
             request = WorkerRequest("uninstall", ref.name, ref.namespace, _manifest_of(spec), **self._connection())
-            result = self._run_worker(request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+            result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
         else:
             request = WorkerRequest(
                 "rollback",
@@ -293,7 +298,7 @@ class ReleaseApplier:
                 apply_methods=_apply_methods(history),
                 **self._connection(),
             )
-            result = self._run_worker(request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+            result = self._run_worker(ref, request, spec.policy.rollback.timeout + _WORKER_MARGIN)
         steps += result.steps
         if result.error:
             outcome = self._outcome(spec, ref, "rollback", latest, None, steps=tuple(steps), result=result)
@@ -307,19 +312,6 @@ class ReleaseApplier:
         )
 
     # ----- helpers ------------------------------------------------------------------------
-
-    def _supported(self, spec: HelmReleaseSpec) -> ReleaseRef:
-        ref = release_ref(spec)
-        if ref.storage_namespace != ref.namespace:
-            raise ClusterError(
-                f"Helm release {ref} is stored in namespace {ref.storage_namespace} by helm-controller, "
-                f"and the Helm SDK fluxform uses can only store it in its release namespace {ref.namespace}",
-                subject=spec.id,
-                location=spec.origin,
-                hint=f"set spec.storageNamespace: {ref.namespace} (Flux then stores it there too), "
-                "or leave this HelmRelease to helm-controller",
-            )
-        return ref
 
     def _record(self, spec: HelmReleaseSpec, ref: ReleaseRef, operation: str, latest: StoredRelease | None) -> None:
         if self.journal is None:
@@ -383,13 +375,17 @@ class ReleaseApplier:
                 )
             time.sleep(0.2)
 
-    def _run_worker(self, request: WorkerRequest, budget: float) -> WorkerResult:
+    def _run_worker(self, ref: ReleaseRef, request: WorkerRequest, budget: float) -> WorkerResult:
         """The Helm worker as `<python dir>/<field manager>`: Helm's SSA field manager is the
-        basename of argv[0]. Its input (values included) goes over stdin only."""
+        basename of argv[0]. Its input (values included) goes over stdin only. A release stored
+        outside its release namespace is reached through the storage proxy."""
         program = str(Path(sys.executable).parent / self.field_manager)
-        with scratch_dir("fluxform-helm-worker-") as home:
+        with scratch_dir("fluxform-helm-worker-") as home, self._storage_proxy(ref) as proxy:
             env = {**helm_home_environment(home), PYTHON_ENV: sys.executable}
-            if request.kubeconfig is None and self.options.in_cluster:
+            if proxy is not None:
+                kubeconfig = proxy.write_kubeconfig(home / "kubeconfig")
+                request = dataclasses.replace(request, kubeconfig=str(kubeconfig), context=PROXY_CONTEXT)
+            elif request.kubeconfig is None and self.options.in_cluster:
                 env.update(KUBECONFIG="", HOME=str(home))  # nothing but the pod's service account
             try:
                 ran = run_tool(
@@ -416,6 +412,16 @@ class ReleaseApplier:
                 f"(exit {ran.exit_code})",
                 detail=self.scrub(tail),
             ) from None
+
+    @contextmanager
+    def _storage_proxy(self, ref: ReleaseRef) -> Iterator[StorageProxy | None]:
+        if ref.storage_namespace == ref.namespace:
+            yield None
+            return
+        with StorageProxy(
+            self.cluster, release=ref.name, namespace=ref.namespace, storage_namespace=ref.storage_namespace
+        ) as proxy:
+            yield proxy
 
     def _finished(
         self, spec: HelmReleaseSpec, ref: ReleaseRef, action: str, result: WorkerResult, recovered: str

@@ -66,8 +66,7 @@ class ReleaseProgram:
             return self._result(before, f"release is {before['status']} at revision {before['revision']}", "locked")
         if before is None or before["status"] == "uninstalled":
             return self._install_loop(before)
-        rollback_to = _last_good(history)
-        return self._upgrade_loop(before, rollback_to)
+        return self._upgrade_loop(before)
 
     def rollback(self) -> WorkerResult:
         history = self.helm.history(self.name)
@@ -100,7 +99,7 @@ class ReleaseProgram:
             if remedy.failed or exhausted:
                 return self._result(before, step.error, step.error_kind)
 
-    def _upgrade_loop(self, before: Mapping[str, Any], rollback_to: int | None) -> WorkerResult:
+    def _upgrade_loop(self, before: Mapping[str, Any]) -> WorkerResult:
         upgrade = self.policy.upgrade
         failures = 0
         installing = False
@@ -117,10 +116,10 @@ class ReleaseProgram:
             if upgrade.remediation.strategy == "uninstall" or installing:
                 remedy = self._uninstall()
                 installing = True
-            elif rollback_to is None:
+            elif (rollback_to := _last_good(self.helm.history(self.name))) is None:
                 message = f"{step.error}; no previous successful revision to roll back to"
                 return self._result(before, message, "missing-rollback-target")
-            else:
+            else:  # the latest good revision now: an earlier rollback's, the first may be pruned (maxHistory)
                 remedy = self._rollback(rollback_to)
             if remedy.failed or exhausted:
                 return self._result(before, step.error, step.error_kind)

@@ -23,8 +23,9 @@ from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, Releas
 from tests.support.trees import flux_kustomization, helm_release, write_tree
 
 
-def _fleet(root: Path, values: str = "replicas: 1") -> Path:
-    release = helm_release(RELEASE, "./charts/shop", f"  timeout: 20s\n  values:\n    {values}\n", namespace=NAMESPACE)
+def _fleet(root: Path, values: str = "replicas: 1", extra: str = "") -> Path:
+    spec = f"  timeout: 20s\n{extra}  values:\n    {values}\n"
+    release = helm_release(RELEASE, "./charts/shop", spec, namespace=NAMESPACE)
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
     return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
 
@@ -137,3 +138,44 @@ def test_the_owner_a_plan_rendered_is_what_apply_installs(kubeapi: KubeApi, benc
     result = plan(kubeapi, cluster, keys_dir=None)
     assert {action for action, _ in _release_changes(result).values()} == {"no-op"}
     assert result.drift == () and _warnings(result) == []
+
+
+def test_a_release_stored_outside_its_release_namespace_is_read_from_its_storage(
+    kubeapi: KubeApi, bench: ReleaseBench
+) -> None:
+    """targetNamespace apps without storageNamespace: Helm's records in team (the HelmRelease's
+    namespace), the objects in apps; the plan finds the release there and measures from it."""
+    bench.create_namespace("apps")
+    cluster = _fleet(bench.fleet, "replicas: 2", extra="  targetNamespace: apps\n")
+    with rendered_fleet(cluster, request(keys_dir=None)) as (desired, _):
+        owner = owner_of(desired, ObjectId(NAMESPACE, RELEASE, "helm.toolkit.fluxcd.io", "HelmRelease"))
+        assert owner.rendered is not None
+        with bench.applier() as applier:
+            outcome = applier.apply(owner.rendered)
+    assert (str(outcome.release), outcome.release.storage_namespace, outcome.status) == (
+        "apps/apps-shop",
+        NAMESPACE,
+        "deployed",
+    )
+    assert (
+        bench.storage_secrets(NAMESPACE) == ["sh.helm.release.v1.apps-shop.v1"] and bench.storage_secrets("apps") == []
+    )
+    kubeapi.server.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "apps-shop-settings", "namespace": "apps"},
+         "data": {"greeting": "edited"}},
+        manager="kubectl-edit",
+        force=True,
+    )  # fmt: skip
+    kubeapi.server.clear_requests()
+    result = plan(kubeapi, cluster, keys_dir=None)
+    assert _release_changes(result) == {
+        "CustomResourceDefinition/widgets.example.com": ("no-op", ""),
+        "Deployment/apps/apps-shop-web": ("no-op", ""),
+        "ConfigMap/apps/apps-shop-settings": ("update", "reverts changes made outside of fluxform"),
+        "Widget/apps/apps-shop-widget": ("no-op", ""),
+    }  # measured from the deployed release read from team: not "adopted", no state file
+    [drift] = result.drift
+    assert (str(drift.id), drift.reason) == ("ConfigMap/apps/apps-shop-settings", "changed outside of fluxform")
+    assert _warnings(result) == []
+    storage_reads = {r.path for r in kubeapi.server.requests if r.path.endswith("/secrets")}
+    assert storage_reads == {f"/api/v1/namespaces/{NAMESPACE}/secrets"}

@@ -109,15 +109,6 @@ def _view(owner: Owner, history: list[StoredRelease], masking: Masking, mapper: 
     latest = history[-1] if history else None
     deployed = next((h for h in reversed(history) if h.status == "deployed" and h.readable), None)
     notes = list(_status_notes(owner, latest))
-    if release.storage_namespace != release.namespace:
-        notes.append(
-            _warning(
-                owner,
-                f"Helm release {release.namespace}/{release.name} is stored in namespace "
-                f"{release.storage_namespace}: fluxform apply refuses it (the Helm SDK stores a release in its "
-                "release namespace); set spec.storageNamespace to the release namespace",
-            )
-        )
     records: dict[ObjectId, tuple[OwnerState, StateObject]] = {}
     if deployed is not None:
         try:
