@@ -50,7 +50,7 @@ class HelmReleaseApplier:
         rendered = request.rendered.rendered
         if rendered is None:
             raise PlanError("the re-rendered HelmRelease carries no render", subject=request.owner.id)
-        return self._applier(request.field_manager).apply(rendered, timeout=request.timeout)
+        return self._applier(request.field_manager).apply(rendered, timeout=request.timeout, previous=request.previous)
 
     def _applier(self, field_manager: str) -> ReleaseApplier:
         if field_manager not in self._appliers:

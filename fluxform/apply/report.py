@@ -90,7 +90,8 @@ class OwnerReport:
 def _release_text(release: ReleaseOutcome) -> str:
     before = f"revision {release.revision_before}" if release.revision_before is not None else "no release"
     after = f"revision {release.revision_after}" if release.revision_after is not None else "none"
-    return f"Helm {release.action} ({before} -> {after}, {release.status or 'no status'})"
+    text = f"Helm {release.action} ({before} -> {after}, {release.status or 'no status'})"
+    return f"{text} after uninstalling the old release: {release.replaced}" if release.replaced else text
 
 
 @dataclass(frozen=True)

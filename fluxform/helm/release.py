@@ -49,6 +49,7 @@ from fluxform.errors import ClusterError, FluxformError, RenderError, ToolError
 from fluxform.helm.journal import ReleaseJournal, ReleaseRecord, proving_record
 from fluxform.helm.names import release_name_for, release_namespace_for
 from fluxform.helm.policy import ReleasePolicy, with_timeout
+from fluxform.helm.postrender import HELM_RELEASE_NAME, HELM_RELEASE_NAMESPACE, origin_labels
 from fluxform.helm.render import RenderedRelease
 from fluxform.helm.sdk import helm_home_environment, parse_yaml_document
 from fluxform.helm.spec import HelmReleaseSpec
@@ -69,6 +70,7 @@ __all__ = [
     "ReleaseLocked",
     "ReleaseOutcome",
     "ReleaseRef",
+    "recorded_release",
     "release_ref",
 ]
 
@@ -110,6 +112,7 @@ class ReleaseOutcome:
     field_manager: str
     steps: tuple[Step, ...] = ()  # each Helm action run, remediation included
     recovered: str = ""  # a pending release this call unlocked first, e.g. "pending-upgrade at 4"
+    replaced: str = ""  # why an old release was uninstalled first, e.g. "chart name changed from a to b"
 
     @property
     def remediated(self) -> bool:
@@ -175,19 +178,29 @@ class ReleaseApplier:
 
     # ----- actions ------------------------------------------------------------------------
 
-    def apply(self, rendered: RenderedRelease, *, timeout: float | None = None) -> ReleaseOutcome:
+    def apply(
+        self, rendered: RenderedRelease, *, timeout: float | None = None, previous: tuple[str, str] | None = None
+    ) -> ReleaseOutcome:
         """Install or upgrade `rendered` (what the plan rendered, re-rendered by the caller:
         a built HelmRelease owner's `Owner.rendered`). `timeout`: seconds over every Helm
-        action's own timeout (`--timeout`)."""
+        action's own timeout (`--timeout`). `previous`: the release name and namespace the
+        last apply gave this HelmRelease (`recorded_release` of its state record), so a changed
+        release name, release namespace or storage namespace uninstalls the old release first,
+        as helm-controller does."""
         spec = rendered.spec
         if spec is None:
             where = f"{rendered.namespace}/{rendered.release_name}"
             raise RenderError(f"the render of release {where} does not carry its HelmRelease", subject=rendered.owner)
         ref = release_ref(spec)
+        replaced, steps = self._retire_moved(spec, ref, previous)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         if latest is not None and _in_sync(latest, rendered, ref):
             return self._outcome(spec, ref, "none", latest, latest, recovered=recovered)
+        if (change := _chart_name_change(latest, rendered, spec)) and latest is not None:
+            replaced, steps = change, steps + self._uninstall_for_replace(spec, ref, latest, change)
+            history = self.history(ref)
+            latest = history[-1] if history else None
         operation = "install" if latest is None or latest.status == "uninstalled" else "upgrade"
         self._record(spec, ref, operation, latest)
         policy = spec.policy
@@ -197,7 +210,8 @@ class ReleaseApplier:
                 if operation == "install"
                 else _ssa(policy.upgrade.server_side_apply, latest)
             )
-            self._apply_crds(spec, rendered.crds, rendered.crd_policy, ssa)
+            crd_policy = policy.install.crds if operation == "install" and replaced else rendered.crd_policy
+            self._apply_crds(spec, rendered.crds, crd_policy, ssa)
         request = WorkerRequest(
             operation="apply",
             release=ref.name,
@@ -212,7 +226,62 @@ class ReleaseApplier:
         )
         policy = spec.policy if timeout is None else with_timeout(spec.policy, timeout)
         result = self._run_worker(ref, request, _apply_budget(policy, self.unbounded_attempts))
-        return self._finished(spec, ref, operation, result, recovered)
+        if steps:
+            result = dataclasses.replace(result, steps=(*steps, *result.steps))
+        return self._finished(spec, ref, operation, result, recovered, replaced=replaced)
+
+    # ----- release identity ---------------------------------------------------------------
+
+    def _retire_moved(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, previous: tuple[str, str] | None
+    ) -> tuple[str, tuple[Step, ...]]:
+        """helm-controller's ReleaseTargetChanged: the release the last apply made under
+        another name, release namespace or storage namespace is uninstalled before the new one
+        is installed (else the install would fail on objects that already exist)."""
+        old = self._moved_release(spec, ref, previous)
+        if old is None:
+            return "", ()
+        moved, latest = old
+        reason = _target_change(moved, ref)
+        return reason, self._uninstall_for_replace(spec, moved, latest, reason)
+
+    def _moved_release(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, previous: tuple[str, str] | None
+    ) -> tuple[ReleaseRef, StoredRelease] | None:
+        """The release this HelmRelease had before (`previous`: its name and release namespace,
+        as the state recorded them), when it is not `ref`. Its storage namespace is not
+        recorded: it is looked for where Flux would have put it (this storage namespace, the
+        HelmRelease's namespace, its release namespace), and taken only when its manifest
+        carries this HelmRelease's origin labels."""
+        if previous is None:
+            return None
+        name, namespace = previous
+        for storage in dict.fromkeys((ref.storage_namespace, spec.namespace, namespace)):
+            candidate = ReleaseRef(name, namespace, storage)
+            history = self.history(candidate)
+            latest = history[-1] if history else None
+            if latest is None or latest.status == "uninstalled" or latest.namespace not in ("", namespace):
+                continue
+            if candidate == ref:
+                return None
+            if _made_by(latest, spec):
+                return candidate, latest
+        return None
+
+    def _uninstall_for_replace(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, latest: StoredRelease, reason: str
+    ) -> tuple[Step, ...]:
+        self._record(spec, ref, "uninstall", latest)
+        request = WorkerRequest("uninstall", ref.name, ref.namespace, _manifest_of(spec), **self._connection())
+        result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        if result.error:
+            outcome = self._outcome(spec, ref, "uninstall", latest, None, steps=result.steps, result=result)
+            raise ReleaseFailed(
+                f"Helm release {ref} must be replaced ({reason}), and uninstalling it failed",
+                outcome,
+                detail=self.scrub(result.error),
+            )
+        return result.steps
 
     def rollback(self, spec: HelmReleaseSpec, revision: int) -> ReleaseOutcome:
         """`helm rollback` to `revision` with the HelmRelease's rollback options (the executor's
@@ -424,7 +493,14 @@ class ReleaseApplier:
             yield proxy
 
     def _finished(
-        self, spec: HelmReleaseSpec, ref: ReleaseRef, action: str, result: WorkerResult, recovered: str
+        self,
+        spec: HelmReleaseSpec,
+        ref: ReleaseRef,
+        action: str,
+        result: WorkerResult,
+        recovered: str,
+        *,
+        replaced: str = "",
     ) -> ReleaseOutcome:
         outcome = ReleaseOutcome(
             owner=spec.id,
@@ -436,6 +512,7 @@ class ReleaseApplier:
             field_manager=self.field_manager,
             steps=result.steps,
             recovered=recovered,
+            replaced=replaced,
         )
         if result.error:
             detail = "; ".join((result.error, *(f"post-renderer: {f}" for f in result.post_render_failures)))
@@ -478,6 +555,47 @@ class ReleaseApplier:
             steps=steps,
             recovered=recovered,
         )
+
+
+def _chart_name_change(latest: StoredRelease | None, rendered: RenderedRelease, spec: HelmReleaseSpec) -> str:
+    """helm-controller's TargetChartName: with `upgrade.chartNameChangeStrategy: Reinstall`
+    (the default) a release of another chart is uninstalled, then installed anew."""
+    if latest is None or latest.status == "uninstalled" or not latest.chart_name:
+        return ""
+    if latest.chart_name == rendered.chart.name or spec.policy.upgrade.chart_name_change != "Reinstall":
+        return ""
+    return f"chart name changed from {latest.chart_name} to {rendered.chart.name}"
+
+
+def _made_by(release: StoredRelease, spec: HelmReleaseSpec) -> bool:
+    """Whether a stored release's objects carry this HelmRelease's origin labels."""
+    for doc in _DOC_SEPARATOR.split(release.manifest):
+        if not doc.strip():
+            continue
+        labels = (parse_yaml_document(doc).get("metadata") or {}).get("labels") or {}
+        if all(labels.get(key) == value for key, value in origin_labels(spec).items()):
+            return True
+    return False
+
+
+def recorded_release(manifests: Sequence[Mapping[str, Any] | None]) -> tuple[str, str] | None:
+    """The release name and namespace Helm's ownership annotations name on the objects a
+    HelmRelease's last apply recorded (the state keeps its objects as Helm sent them)."""
+    for manifest in manifests:
+        annotations = ((manifest or {}).get("metadata") or {}).get("annotations") or {}
+        name, namespace = annotations.get(HELM_RELEASE_NAME), annotations.get(HELM_RELEASE_NAMESPACE)
+        if isinstance(name, str) and isinstance(namespace, str) and name and namespace:
+            return name, namespace
+    return None
+
+
+def _target_change(old: ReleaseRef, new: ReleaseRef) -> str:
+    """The reason helm-controller logs, in its order of checks."""
+    if old.storage_namespace != new.storage_namespace:
+        return f"storage namespace changed from {old.storage_namespace} to {new.storage_namespace}"
+    if old.namespace != new.namespace:
+        return f"release namespace changed from {old.namespace} to {new.namespace}"
+    return f"release name changed from {old.name} to {new.name}"
 
 
 def _manifest_of(spec: HelmReleaseSpec) -> dict[str, Any]:

@@ -18,14 +18,15 @@ from fluxform.planner.plan import Action, Plan
 from fluxform.planner.workflow import rendered_fleet
 from tests.e2e.live_cluster import plan, request
 from tests.kubeapi import KubeApi
+from tests.support.charts_http import write_chart
 from tests.support.desired import owner_of
-from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
+from tests.support.releases import DEFAULT_VALUES, DEPLOYMENT, HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
 from tests.support.trees import flux_kustomization, helm_release, write_tree
 
 
-def _fleet(root: Path, values: str = "replicas: 1", extra: str = "") -> Path:
+def _fleet(root: Path, values: str = "replicas: 1", extra: str = "", chart: str = "./charts/shop") -> Path:
     spec = f"  timeout: 20s\n{extra}  values:\n    {values}\n"
-    release = helm_release(RELEASE, "./charts/shop", spec, namespace=NAMESPACE)
+    release = helm_release(RELEASE, chart, spec, namespace=NAMESPACE)
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
     return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
 
@@ -179,3 +180,21 @@ def test_a_release_stored_outside_its_release_namespace_is_read_from_its_storage
     assert _warnings(result) == []
     storage_reads = {r.path for r in kubeapi.server.requests if r.path.endswith("/secrets")}
     assert storage_reads == {f"/api/v1/namespaces/{NAMESPACE}/secrets"}
+
+
+def test_a_chart_name_change_is_planned_as_a_replace(kubeapi: KubeApi, bench: ReleaseBench) -> None:
+    """upgrade.chartNameChangeStrategy: Reinstall (the default): apply uninstalls the release and
+    installs the new chart's; each object still rendered is planned as a replace."""
+    bench.apply({"replicas": 1})
+    write_chart(
+        bench.fleet / "charts", "store", "1.0.0", templates={"deployment.yaml": DEPLOYMENT}, values=DEFAULT_VALUES
+    )
+    result = plan(kubeapi, _fleet(bench.fleet, chart="./charts/store"), keys_dir=None)
+    changes = _release_changes(result)
+    reason = "chart name changed from shop to store: apply reinstalls the release"
+    assert changes["Deployment/team/shop-web"] == ("replace", reason)
+    assert changes["ConfigMap/team/shop-settings"] == ("delete", "no longer rendered by HelmRelease/team/shop")
+    in_place = _fleet(
+        bench.fleet, chart="./charts/store", extra="  upgrade:\n    chartNameChangeStrategy: InPlaceUpdate\n"
+    )
+    assert _release_changes(plan(kubeapi, in_place, keys_dir=None))["Deployment/team/shop-web"] == ("no-op", "")

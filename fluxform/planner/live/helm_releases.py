@@ -46,6 +46,9 @@ class ReleaseView:
     #: the deployed manifest's objects as recorded inventory (masked), keyed by id
     records: Mapping[ObjectId, tuple[OwnerState, StateObject]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: why apply will uninstall the release and install it anew ("" when it upgrades): its
+    #: objects are planned as replaced
+    replace: str = ""
 
 
 class InstalledReleases:
@@ -116,7 +119,20 @@ def _view(owner: Owner, history: list[StoredRelease], masking: Masking, mapper: 
         except RenderError as exc:
             unreadable = f"the deployed manifest of revision {deployed.version} cannot be read: {exc.summary}"
             notes.append(_warning(owner, unreadable))
-    return ReleaseView(owner.id, latest, deployed, records, tuple(notes))
+    return ReleaseView(owner.id, latest, deployed, records, tuple(notes), _reinstall_reason(owner, latest))
+
+
+def _reinstall_reason(owner: Owner, latest: StoredRelease | None) -> str:
+    """helm-controller's chart name change (upgrade.chartNameChangeStrategy: Reinstall, the
+    default): the release is uninstalled, then installed anew (helm/release.py)."""
+    rendered = owner.rendered
+    if latest is None or latest.status == "uninstalled" or rendered is None or rendered.spec is None:
+        return ""
+    if not latest.chart_name or latest.chart_name == rendered.chart.name:
+        return ""
+    if rendered.spec.policy.upgrade.chart_name_change != "Reinstall":
+        return ""
+    return f"chart name changed from {latest.chart_name} to {rendered.chart.name}: apply reinstalls the release"
 
 
 def _status_notes(owner: Owner, latest: StoredRelease | None) -> Iterable[Diagnostic]:

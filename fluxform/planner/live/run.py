@@ -33,7 +33,7 @@ from fluxform.planner.live.decide import (
 from fluxform.planner.live.helm_releases import ReleaseView
 from fluxform.planner.live.policy import FLUX_GROUPS, FLUX_MARKER, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
-from fluxform.planner.plan import Change, Masking, Plan
+from fluxform.planner.plan import Action, Change, Masking, Plan
 from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.state.model import StateFile
@@ -69,6 +69,7 @@ class LiveRun:
         self.mapper, self.managers, self.options = mapper, managers, options
         self.recorded = dict(state.objects()) if state is not None else {}
         self.diagnostics: list[Diagnostic] = []
+        self.reinstalled = {oid: view.replace for oid, view in (releases or {}).items() if view.replace}
         for view in (releases or {}).values():
             # a HelmRelease's objects are what its deployed release holds (Helm deletes what
             # left it, and drift is measured from it), whatever the state recorded
@@ -97,7 +98,7 @@ class LiveRun:
             state_serial=self.state.serial if self.state is not None else 0,
             mode="live",
             owners=self.desired.owners,
-            changes=tuple(d.change for d in decisions) + tuple(reversed(removals)),
+            changes=tuple(self._reinstalled(d.change) for d in decisions) + tuple(reversed(removals)),
             drift=tuple(d.drift for d in decisions if d.drift is not None),
             diagnostics=(*self.desired.diagnostics, *_unique(self.diagnostics)),
             settings=replace(settings, field_manager=self.options.field_manager).with_render_facts(
@@ -105,6 +106,14 @@ class LiveRun:
             ),
             live=self._live_target(),
         )
+
+    def _reinstalled(self, change: Change) -> Change:
+        """A release apply uninstalls and installs anew: each of its objects still there is
+        deleted and created again (a replace)."""
+        reason = self.reinstalled.get(change.owner)
+        if not reason or change.action not in (Action.UPDATE, Action.NOOP):
+            return change
+        return replace(change, action=Action.REPLACE, reason=reason)
 
     # ----- mapping ------------------------------------------------------------------------
 

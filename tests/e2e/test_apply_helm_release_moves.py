@@ -1,0 +1,42 @@
+"""A HelmRelease given a targetNamespace between two applies through the CLI: the state names
+the release the first apply made (team/shop), so the second uninstalls it before installing
+apps/apps-shop, as helm-controller does when the release target changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.kubeapi import KubeApi
+from tests.support.cli import run
+from tests.support.releases import NAMESPACE, RELEASE, ReleaseBench
+from tests.support.trees import flux_kustomization, helm_release, write_tree
+
+
+def _fleet(root: Path, extra: str = "") -> Path:
+    release = helm_release(RELEASE, "./charts/shop", f"  timeout: 20s\n{extra}", namespace=NAMESPACE)
+    sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
+    return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
+
+
+def test_a_changed_target_namespace_uninstalls_the_release_the_state_recorded(kubeapi: KubeApi, tmp_path: Path) -> None:
+    bench = ReleaseBench(kubeapi, tmp_path, field_manager="fluxform")
+    bench.create_namespace("apps")
+    common = ["--kubeconfig", str(kubeapi.kubeconfig), "--state", str(tmp_path / "state.json"), "--auto-approve"]
+    owner = f"HelmRelease/{NAMESPACE}/{RELEASE}"
+
+    first = run("apply", _fleet(bench.fleet), *common, "--init-state")
+    assert first.code == 0, first.err
+    assert f"{owner}: applied: Helm install (no release -> revision 1, deployed)" in first.out
+
+    moved = run("apply", _fleet(bench.fleet, "  targetNamespace: apps\n"), *common)
+    assert moved.code == 0, moved.err
+    assert (
+        f"{owner}: applied: Helm install (no release -> revision 1, deployed) after uninstalling the old release: "
+        "release namespace changed from team to apps"
+    ) in moved.out
+    assert bench.history() == [] and kubeapi.server.get(("apps", "Deployment", NAMESPACE, "shop-web")) is None
+    assert bench.history("apps-shop", NAMESPACE) == [(1, "deployed")]
+    assert kubeapi.server.get(("apps", "Deployment", "apps", "apps-shop-web")) is not None
+
+    again = run("plan", _fleet(bench.fleet, "  targetNamespace: apps\n"), *common[:4], "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err  # no changes: the state now records apps/apps-shop
