@@ -1,19 +1,21 @@
-"""A HelmRelease given a targetNamespace between two applies through the CLI: the state names
+"""HelmReleases applied twice through the CLI. Given a targetNamespace in between: the state names
 the release the first apply made (team/shop), so the second uninstalls it before installing
-apps/apps-shop, as helm-controller does when the release target changes."""
+apps/apps-shop, as helm-controller does when the release target changes. And the release
+journal beside the state: kept after a failed apply, removed by one that completes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.kubeapi import KubeApi
+from fluxform.helm.journal import JournalFile
+from tests.kubeapi import HEALTH_ANNOTATION, KubeApi
 from tests.support.cli import run
 from tests.support.releases import NAMESPACE, RELEASE, ReleaseBench
 from tests.support.trees import flux_kustomization, helm_release, write_tree
 
 
-def _fleet(root: Path, extra: str = "") -> Path:
-    release = helm_release(RELEASE, "./charts/shop", f"  timeout: 20s\n{extra}", namespace=NAMESPACE)
+def _fleet(root: Path, extra: str = "", timeout: str = "20s") -> Path:
+    release = helm_release(RELEASE, "./charts/shop", f"  timeout: {timeout}\n{extra}", namespace=NAMESPACE)
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
     return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
 
@@ -40,3 +42,26 @@ def test_a_changed_target_namespace_uninstalls_the_release_the_state_recorded(ku
 
     again = run("plan", _fleet(bench.fleet, "  targetNamespace: apps\n"), *common[:4], "--detailed-exitcode")
     assert again.code == 0, again.out + again.err  # no changes: the state now records apps/apps-shop
+
+
+def test_the_release_journal_lives_until_an_apply_completes(kubeapi: KubeApi, tmp_path: Path) -> None:
+    """Its records (no values) stay after a failed apply, for the next one to recover a pending
+    release, and go once an apply completes: an old record must never vouch for a pending
+    release someone else leaves later."""
+    bench = ReleaseBench(kubeapi, tmp_path, field_manager="fluxform")
+    state = tmp_path / "state.json"
+    journal = tmp_path / "state.json.releases"
+    common = ["--kubeconfig", str(kubeapi.kubeconfig), "--state", str(state), "--auto-approve"]
+    failing = f"  values:\n    podAnnotations:\n      {HEALTH_ANNOTATION}: failed\n"
+
+    failed = run("apply", _fleet(bench.fleet, failing, timeout="3s"), *common, "--init-state")
+    assert failed.code == 1 and "Helm install of release team/shop failed" in failed.out + failed.err
+    records = JournalFile(journal).entries()
+    assert [(r.release, r.namespace, r.operation, r.revision_before) for r in records] == [
+        (RELEASE, NAMESPACE, "install", None)
+    ]
+
+    healed = run("apply", _fleet(bench.fleet), *common)
+    assert healed.code == 0, healed.err
+    assert "Helm upgrade (revision 1 -> revision 2, deployed)" in healed.out
+    assert not journal.exists()
