@@ -75,7 +75,7 @@ class OwnerReport:
         """One line for stdout: `Kustomization/flux-system/apps: applied: 1 created, ... (1.2s)`."""
         counts = self.counts()
         parts = [f"{counts[a]} {a}" for a in _SHOWN if counts[a]]
-        if self.release is not None and self.release.action != "none":
+        if self.release is not None and (self.release.action != "none" or self.release.drift):
             parts.insert(0, _release_text(self.release))
         text = f"{self.owner}: {self.outcome}"
         if parts:
@@ -91,7 +91,12 @@ def _release_text(release: ReleaseOutcome) -> str:
     before = f"revision {release.revision_before}" if release.revision_before is not None else "no release"
     after = f"revision {release.revision_after}" if release.revision_after is not None else "none"
     text = f"Helm {release.action} ({before} -> {after}, {release.status or 'no status'})"
-    return f"{text} after uninstalling the old release: {release.replaced}" if release.replaced else text
+    if release.replaced:
+        text += f" after uninstalling the old release: {release.replaced}"
+    if release.drift:
+        done = "corrected" if release.action == "correct-drift" else "detected, not corrected (driftDetection: warn)"
+        text += f"; drift {done}: {', '.join(release.drift)}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from fluxform.cluster.client import ClusterClient
+from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.errors import Refusal
-from fluxform.cluster.mapping import KindMapping
+from fluxform.cluster.mapping import KindMapping, RestMapper
 from fluxform.cluster.options import ClusterOptions
 from fluxform.cluster.write import apply, create, replace
 from fluxform.errors import ClusterError, FluxformError, RenderError, ToolError
+from fluxform.helm.drift import correct_drift, detect_drift
 from fluxform.helm.journal import ReleaseJournal, ReleaseRecord, proving_record
 from fluxform.helm.names import release_name_for, release_namespace_for
 from fluxform.helm.policy import ReleasePolicy, with_timeout
@@ -105,7 +107,7 @@ class ReleaseOutcome:
 
     owner: ObjectId
     release: ReleaseRef
-    action: str  # install | upgrade | rollback | uninstall | none (already in sync)
+    action: str  # install | upgrade | rollback | uninstall | correct-drift | none (already in sync)
     revision_before: int | None  # latest revision before (None: no release)
     revision_after: int | None  # latest revision after (None: no release left)
     status: str  # Helm status of revision_after ("" when none)
@@ -113,6 +115,7 @@ class ReleaseOutcome:
     steps: tuple[Step, ...] = ()  # each Helm action run, remediation included
     recovered: str = ""  # a pending release this call unlocked first, e.g. "pending-upgrade at 4"
     replaced: str = ""  # why an old release was uninstalled first, e.g. "chart name changed from a to b"
+    drift: tuple[str, ...] = ()  # drifted objects found (corrected when action is correct-drift)
 
     @property
     def remediated(self) -> bool:
@@ -196,7 +199,7 @@ class ReleaseApplier:
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         if latest is not None and _in_sync(latest, rendered, ref):
-            return self._outcome(spec, ref, "none", latest, latest, recovered=recovered)
+            return self._drift_checked(spec, ref, latest, recovered)
         if (change := _chart_name_change(latest, rendered, spec)) and latest is not None:
             replaced, steps = change, steps + self._uninstall_for_replace(spec, ref, latest, change)
             history = self.history(ref)
@@ -229,6 +232,37 @@ class ReleaseApplier:
         if steps:
             result = dataclasses.replace(result, steps=(*steps, *result.steps))
         return self._finished(spec, ref, operation, result, recovered, replaced=replaced)
+
+    # ----- drift --------------------------------------------------------------------------
+
+    def _drift_checked(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, latest: StoredRelease, recovered: str
+    ) -> ReleaseOutcome:
+        """An in-sync release, checked for drift per spec.driftDetection (helm/drift.py): `warn`
+        reports it, `enabled` corrects it (no new revision), `disabled` does neither."""
+        mode = spec.policy.drift.mode
+        if mode == "disabled":
+            return self._outcome(spec, ref, "none", latest, latest, recovered=recovered)
+        mapper = RestMapper(Discovery(self.cluster))
+        drifts = detect_drift(
+            self.cluster, mapper, latest.manifest, ref.name, ref.namespace, spec.policy.drift, self.field_manager
+        )
+        found = tuple(str(d) for d in drifts)
+        if not drifts or mode == "warn":
+            return dataclasses.replace(
+                self._outcome(spec, ref, "none", latest, latest, recovered=recovered), drift=found
+            )
+        try:
+            correct_drift(self.cluster, drifts, field_manager=self.field_manager)
+        except ClusterError as exc:
+            outcome = self._outcome(spec, ref, "correct-drift", latest, latest, recovered=recovered)
+            raise ReleaseFailed(
+                f"correcting the drift of Helm release {ref} failed",
+                dataclasses.replace(outcome, drift=found),
+                detail=self.scrub(exc.one_line()),
+            ) from None
+        outcome = self._outcome(spec, ref, "correct-drift", latest, latest, recovered=recovered)
+        return dataclasses.replace(outcome, drift=found)
 
     # ----- release identity ---------------------------------------------------------------
 

@@ -65,3 +65,32 @@ def test_the_release_journal_lives_until_an_apply_completes(kubeapi: KubeApi, tm
     assert healed.code == 0, healed.err
     assert "Helm upgrade (revision 1 -> revision 2, deployed)" in healed.out
     assert not journal.exists()
+
+
+def test_drift_of_an_in_sync_release_is_corrected_by_apply(kubeapi: KubeApi, tmp_path: Path) -> None:
+    """spec.driftDetection.mode: enabled: the plan says apply corrects it; apply does, with no
+    new Helm revision; the next plan has nothing left to do."""
+    bench = ReleaseBench(kubeapi, tmp_path, field_manager="fluxform")
+    common = ["--kubeconfig", str(kubeapi.kubeconfig), "--state", str(tmp_path / "state.json"), "--auto-approve"]
+    fleet = _fleet(bench.fleet, "  driftDetection:\n    mode: enabled\n")
+    assert run("apply", fleet, *common, "--init-state").code == 0
+    kubeapi.server.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{RELEASE}-settings", "namespace": NAMESPACE},
+         "data": {"greeting": "edited"}},
+        manager="kubectl-edit",
+        force=True,
+    )  # fmt: skip
+
+    corrected = run("apply", fleet, *common)
+
+    assert corrected.code == 0, corrected.err
+    assert "corrects this drift without a new Helm revision" in corrected.out  # the plan it showed
+    assert (
+        f"HelmRelease/{NAMESPACE}/{RELEASE}: applied: Helm correct-drift (revision 1 -> revision 1, deployed); "
+        f"drift corrected: ConfigMap/{NAMESPACE}/{RELEASE}-settings (/data/greeting)"
+    ) in corrected.out
+    settings = kubeapi.server.get(("", "ConfigMap", NAMESPACE, f"{RELEASE}-settings"))
+    assert settings is not None and settings["data"]["greeting"] == "hello"
+    assert bench.history() == [(1, "deployed")]
+    again = run("plan", fleet, *common[:4], "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err

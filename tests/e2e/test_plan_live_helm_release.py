@@ -23,6 +23,10 @@ from tests.support.desired import owner_of
 from tests.support.releases import DEFAULT_VALUES, DEPLOYMENT, HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
 from tests.support.trees import flux_kustomization, helm_release, write_tree
 
+LEFT_ALONE = "apply leaves it (spec.driftDetection is disabled, helm-controller's default)"
+WARNED = "apply reports it, not corrected (spec.driftDetection.mode: warn)"
+CORRECTED = "apply corrects this drift without a new Helm revision (spec.driftDetection.mode: enabled)"
+
 
 def _fleet(root: Path, values: str = "replicas: 1", extra: str = "", chart: str = "./charts/shop") -> Path:
     spec = f"  timeout: 20s\n{extra}  values:\n    {values}\n"
@@ -172,7 +176,7 @@ def test_a_release_stored_outside_its_release_namespace_is_read_from_its_storage
     assert _release_changes(result) == {
         "CustomResourceDefinition/widgets.example.com": ("no-op", ""),
         "Deployment/apps/apps-shop-web": ("no-op", ""),
-        "ConfigMap/apps/apps-shop-settings": ("update", "reverts changes made outside of fluxform"),
+        "ConfigMap/apps/apps-shop-settings": ("no-op", f"changed outside of fluxform: {LEFT_ALONE}"),
         "Widget/apps/apps-shop-widget": ("no-op", ""),
     }  # measured from the deployed release read from team: not "adopted", no state file
     [drift] = result.drift
@@ -198,3 +202,28 @@ def test_a_chart_name_change_is_planned_as_a_replace(kubeapi: KubeApi, bench: Re
         bench.fleet, chart="./charts/store", extra="  upgrade:\n    chartNameChangeStrategy: InPlaceUpdate\n"
     )
     assert _release_changes(plan(kubeapi, in_place, keys_dir=None))["Deployment/team/shop-web"] == ("no-op", "")
+
+
+@pytest.mark.parametrize(
+    ("mode", "action", "reason"),
+    [
+        ("", "no-op", f"changed outside of fluxform: {LEFT_ALONE}"),
+        ("warn", "no-op", "changed outside of fluxform: " + WARNED),
+        ("enabled", "update", CORRECTED),
+    ],
+)  # fmt: skip
+def test_drift_of_an_in_sync_release_says_what_apply_does_with_it(
+    kubeapi: KubeApi, bench: ReleaseBench, mode: str, action: str, reason: str
+) -> None:
+    bench.apply({"replicas": 1})
+    kubeapi.server.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{RELEASE}-settings", "namespace": NAMESPACE},
+         "data": {"greeting": "edited"}},
+        manager="kubectl-edit",
+        force=True,
+    )  # fmt: skip
+    extra = f"  driftDetection:\n    mode: {mode}\n" if mode else ""
+    result = plan(kubeapi, _fleet(bench.fleet, extra=extra), keys_dir=None)
+    assert _release_changes(result)["ConfigMap/team/shop-settings"] == (action, reason)
+    [drift] = result.drift  # listed whatever apply does with it
+    assert str(drift.id) == "ConfigMap/team/shop-settings"

@@ -49,6 +49,8 @@ class ReleaseView:
     #: why apply will uninstall the release and install it anew ("" when it upgrades): its
     #: objects are planned as replaced
     replace: str = ""
+    #: spec.driftDetection.mode ("" when unknown): what apply does with drift of an in-sync release
+    drift_mode: str = ""
 
 
 class InstalledReleases:
@@ -119,7 +121,12 @@ def _view(owner: Owner, history: list[StoredRelease], masking: Masking, mapper: 
         except RenderError as exc:
             unreadable = f"the deployed manifest of revision {deployed.version} cannot be read: {exc.summary}"
             notes.append(_warning(owner, unreadable))
-    return ReleaseView(owner.id, latest, deployed, records, tuple(notes), _reinstall_reason(owner, latest))
+    reinstall = _reinstall_reason(owner, latest)
+    spec = owner.rendered.spec if owner.rendered is not None else None
+    # drift is evaluated on a deployed release only (a failed or pending one is acted on first)
+    in_sync = latest is not None and latest.status == "deployed" and not reinstall
+    mode = spec.policy.drift.mode if spec is not None and in_sync else ""
+    return ReleaseView(owner.id, latest, deployed, records, tuple(notes), reinstall, mode)
 
 
 def _reinstall_reason(owner: Owner, latest: StoredRelease | None) -> str:
