@@ -93,6 +93,9 @@ def _release_text(release: ReleaseOutcome) -> str:
     text = f"Helm {release.action} ({before} -> {after}, {release.status or 'no status'})"
     if release.replaced:
         text += f" after uninstalling the old release: {release.replaced}"
+    tests = [s for s in release.steps if s.action == "test"]
+    if tests:
+        text += "; Helm tests failed (ignored)" if tests[-1].failed else "; Helm tests passed"
     if release.drift:
         done = "corrected" if release.action == "correct-drift" else "detected, not corrected (driftDetection: warn)"
         text += f"; drift {done}: {', '.join(release.drift)}"

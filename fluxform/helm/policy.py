@@ -56,6 +56,7 @@ class Remediation:
     retries: int = 0  # further attempts after the first failure; negative: unbounded
     remediate_last_failure: bool = False  # remediate when no retries remain too
     strategy: str = "rollback"  # rollback | uninstall (an install is always remediated by uninstall)
+    ignore_test_failures: bool | None = None  # remediation.ignoreTestFailures; None: spec.test.ignoreFailures
 
     def exhausted(self, failures: int) -> bool:
         """helm-controller RetriesExhausted: no attempt left after `failures` failures."""
@@ -261,6 +262,13 @@ def _drift(reader: FieldReader, drift: Mapping[str, Any]) -> DriftPolicy:
     return DriftPolicy(mode=mode, ignore=tuple(rules))
 
 
+def _optional_boolean(reader: FieldReader, parent: Mapping[str, Any], key: str) -> bool | None:
+    value = parent.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise reader.error(f"{key} must be true or false", f"got {value!r}")
+    return value
+
+
 def _list(reader: FieldReader, parent: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
     value = parent.get(key)
     if value is None:
@@ -296,6 +304,7 @@ def _install(
             retries=_integer(reader, remediation, "retries", 0),
             remediate_last_failure=reader.boolean(remediation, "remediateLastFailure"),
             strategy="uninstall",
+            ignore_test_failures=_optional_boolean(reader, remediation, "ignoreTestFailures"),
         ),
     )
 
@@ -327,6 +336,7 @@ def _upgrade(reader: FieldReader, upgrade: Mapping[str, Any], timeout: float, de
             # UpgradeRemediation.MustRemediateLastFailure: defaults to retries > 0
             remediate_last_failure=retries > 0 if last is None else last,
             strategy=reader.choice(remediation, "strategy", ("rollback", "uninstall"), "rollback"),
+            ignore_test_failures=_optional_boolean(reader, remediation, "ignoreTestFailures"),
         ),
         chart_name_change=reader.choice(
             upgrade, "chartNameChangeStrategy", ("Reinstall", "InPlaceUpdate"), "Reinstall"

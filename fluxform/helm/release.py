@@ -661,7 +661,7 @@ def _apply_budget(policy: ReleasePolicy, unbounded: int) -> float:
     """How long the worker may take: every attempt and remediation at their own timeouts."""
     retries = max(policy.install.remediation.retries, policy.upgrade.remediation.retries)
     attempts = unbounded if retries < 0 else retries + 1
-    longest = max(policy.install.timeout, policy.upgrade.timeout)
+    longest = max(policy.install.timeout, policy.upgrade.timeout) + (policy.test.timeout if policy.test.enabled else 0)
     remedy = max(policy.rollback.timeout, policy.uninstall.timeout)
     return attempts * (longest + remedy) + _WORKER_MARGIN
 
