@@ -34,6 +34,7 @@ import hmac
 import json
 import re
 import secrets
+import socket
 import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,7 +95,7 @@ class StorageProxy:
         with self._open_lock:
             answers = list(self._open)
         for answer in answers:  # watches still streaming to a worker that is gone
-            _close(answer)
+            _hang_up(answer)
         self._server.server_close()
         self._thread.join()
 
@@ -229,6 +230,15 @@ def _status(request: BaseHTTPRequestHandler, code: int, reason: str, message: st
     request.send_header("Content-Length", str(len(body)))
     request.end_headers()
     request.wfile.write(body)
+
+
+def _hang_up(answer: Any) -> None:
+    """Ends an answer another thread is blocked reading: its socket shut down, so the read
+    returns (closing the answer itself would wait for that read: it holds the buffer's lock)."""
+    sock = getattr(getattr(answer, "connection", None), "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _close(answer: Any) -> None:

@@ -5,8 +5,10 @@ real Helm SDK; Helm's own client reading the storage namespace is the independen
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +145,16 @@ def test_the_name_of_a_protobuf_secret_is_read_as_helm_sends_it() -> None:
     unknown = field(1, field(1, b"v1") + field(2, b"Secret")) + field(2, field(1, meta) + field(3, b"helm.sh/x"))
     assert _protobuf_secret_name(b"k8s\x00" + unknown) == "sh.helm.release.v1.apps-shop.v2"
     assert _protobuf_secret_name(b"{}") == "" and _protobuf_secret_name(b"k8s\x00\xff") == ""
+
+
+def test_the_proxy_stops_at_once_while_a_watch_streams(kubeapi_factory: Callable[..., KubeApi]) -> None:
+    """A watch the worker left open (Helm's wait hangs up when done) must not hold the proxy
+    until the cluster ends it: the apply would wait the watch's timeout for every action."""
+    kubeapi = kubeapi_factory(watch_timeout=120)
+    with connect(ClusterOptions(kubeconfig=kubeapi.kubeconfig)) as cluster:
+        proxy = StorageProxy(cluster, release=NAME, namespace=TARGET, storage_namespace=HR_NAMESPACE)
+        with proxy:
+            watch = urllib.request.urlopen(f"{proxy.url}/api/v1/namespaces/default/configmaps?watch=true", timeout=30)
+            started = time.monotonic()
+        assert time.monotonic() - started < 5
+        watch.close()
