@@ -7,7 +7,10 @@ Per round, on one release (chart with a CRD, a custom resource, a Deployment, a 
   default field manager), the cheapest way the SDK can upgrade;
 * fluxform: an upgrade through ReleaseApplier (Helm worker process with the field manager as
   its argv[0], post-renderer plugin relaying to fluxform's chain, storage read, journal-free);
+* proxied: the same upgrade of a release stored outside its release namespace (HelmRelease in
+  flux-system, targetNamespace apps): every Helm request through the storage proxy;
 * in sync: ReleaseApplier.apply of an unchanged release (storage read only, no worker);
+* drift check: the same with spec.driftDetection.mode warn (a dry-run apply per object);
 * detach: archiving the chart directory so the render outlives its source (planner hook).
 Prints medians and ratios against the baseline measured in the same run. Never asserts.
 """
@@ -63,6 +66,17 @@ def _run(bench: ReleaseBench, rounds: int) -> None:
         outcome = bench.apply({"replicas": i + 2})
         in_sync.append(time.perf_counter() - start)
         assert outcome.action == "none"
+    proxied, drift = [], []
+    stored_elsewhere = ReleaseBench(bench.kubeapi, bench.fleet.parent, namespace="flux-system")
+    stored_elsewhere.create_namespace("apps")
+    for i in range(rounds):
+        start = time.perf_counter()
+        stored_elsewhere.apply({"replicas": i + 2}, targetNamespace="apps")
+        proxied.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        outcome = bench.apply({"replicas": rounds + 1}, driftDetection={"mode": "warn"})
+        drift.append(time.perf_counter() - start)
+        assert outcome.action == "none" and outcome.drift == ()
     rendered = bench.render(bench.spec({"replicas": 1}))
     for _ in range(rounds):
         start = time.perf_counter()
@@ -71,7 +85,8 @@ def _run(bench: ReleaseBench, rounds: int) -> None:
     base = statistics.median(baseline)
     print(f"rounds: {rounds}")
     for name, times in (("SDK upgrade in process (baseline)", baseline), ("ReleaseApplier upgrade", fluxform),
-                        ("ReleaseApplier, release in sync", in_sync), ("chart detach (archive)", detach)):  # fmt: skip
+                        ("upgrade through the storage proxy", proxied), ("ReleaseApplier, release in sync", in_sync),
+                        ("in sync, drift check (warn)", drift), ("chart detach (archive)", detach)):  # fmt: skip
         median = statistics.median(times)
         print(f"{name:<36} median {median * 1000:8.1f} ms   x{median / base:5.2f} of baseline")
 

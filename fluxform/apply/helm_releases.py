@@ -7,7 +7,7 @@ a release an interrupted apply left `pending-*` is recovered by the next one, un
 lock (helm/journal.py). The journal is removed once an apply completes.
 
     releases = HelmReleaseApplier(cluster, options, run_id=run, journal=JournalFile(path), lock=held)
-    releases.refusal(owner)          # "" or why it cannot be applied (e.g. its storage namespace)
+    releases.refusal(owner)          # "" or why it cannot be applied (e.g. no render)
     releases.latest(request)         # (4, "deployed"): noted before Helm acts
     releases.apply_release(request)  # helm.release.ReleaseOutcome
     releases.undo(touched)           # a failed apply's rollback: Helm rollback, or uninstall
@@ -48,20 +48,13 @@ class HelmReleaseApplier:
     def refusal(self, rendered: Owner) -> str:
         if rendered.rendered is None or rendered.rendered.spec is None:
             return "not applied: its render is not available (it was not rendered by this run)"
-        ref = release_ref(rendered.rendered.spec)
-        if ref.storage_namespace != ref.namespace:
-            return (
-                f"not applied: helm-controller stores Helm release {ref} in namespace {ref.storage_namespace}, "
-                f"and the Helm SDK fluxform uses stores a release in its release namespace only "
-                f"(set spec.storageNamespace: {ref.namespace}, as Flux then stores it too)"
-            )
         return ""
 
     def apply_release(self, request: ReleaseRequest) -> ReleaseOutcome:
         rendered = request.rendered.rendered
         if rendered is None:
             raise PlanError("the re-rendered HelmRelease carries no render", subject=request.owner.id)
-        return self._applier(request.field_manager).apply(rendered, timeout=request.timeout)
+        return self._applier(request.field_manager).apply(rendered, timeout=request.timeout, previous=request.previous)
 
     def latest(self, request: ReleaseRequest) -> tuple[int | None, str]:
         spec = _spec(request)

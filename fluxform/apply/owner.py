@@ -31,7 +31,7 @@ from fluxform.apply.writes import mapping_for, write_object
 from fluxform.cluster.mapping import Unmapped
 from fluxform.cluster.ref import ObjectRef
 from fluxform.errors import ClusterError, FluxformError, PlanError
-from fluxform.helm.release import ReleaseFailed
+from fluxform.helm.release import ReleaseFailed, recorded_release
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.spec import parse_duration
 from fluxform.planner.live.decide import live_key
@@ -242,7 +242,11 @@ class OwnerRun:
         if self.releases is None or work.rendered is None:
             raise ClusterError(f"{work.id.kind} {work.id}: {NO_RELEASE_APPLIER}")
         self.ctx.check()
-        request = ReleaseRequest(plan, work.rendered, work.manifest, work.manager, self.ctx.options.timeout)
+        recorded = self.recorder.owner(work.id)  # its old objects first: pending ones carry no manifest
+        previous = recorded_release([o.manifest for o in recorded.objects]) if recorded is not None else None
+        request = ReleaseRequest(
+            plan, work.rendered, work.manifest, work.manager, self.ctx.options.timeout, previous=previous
+        )
         self.ctx.preimages.record_release(TouchedRelease(request, *self.releases.latest(request)))
         try:
             self.release = self.releases.apply_release(request)

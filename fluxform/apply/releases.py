@@ -43,6 +43,7 @@ class ReleaseRequest:
     manifest: Mapping[str, Any] | None = field(repr=False)  # the HelmRelease object as rendered (None: unknown)
     field_manager: str  # helm-controller's when the cluster runs Flux, else fluxform (or --field-manager)
     timeout: float | None = None  # --timeout, else the HelmRelease's own
+    previous: tuple[str, str] | None = None  # release name and namespace its last apply recorded (state)
 
 
 @dataclass(frozen=True)

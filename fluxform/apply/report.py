@@ -76,7 +76,7 @@ class OwnerReport:
         """One line for stdout: `Kustomization/flux-system/apps: applied: 1 created, ... (1.2s)`."""
         counts = self.counts()
         parts = [f"{counts[a]} {a}" for a in _SHOWN if counts[a]]
-        if self.release is not None and self.release.action != "none":
+        if self.release is not None and (self.release.action != "none" or self.release.drift):
             parts.insert(0, _release_text(self.release))
         text = f"{self.owner}: {self.outcome}"
         if parts:
@@ -91,7 +91,16 @@ class OwnerReport:
 def _release_text(release: ReleaseOutcome) -> str:
     before = f"revision {release.revision_before}" if release.revision_before is not None else "no release"
     after = f"revision {release.revision_after}" if release.revision_after is not None else "none"
-    return f"Helm {release.action} ({before} -> {after}, {release.status or 'no status'})"
+    text = f"Helm {release.action} ({before} -> {after}, {release.status or 'no status'})"
+    if release.replaced:
+        text += f" after uninstalling the old release: {release.replaced}"
+    tests = [s for s in release.steps if s.action == "test"]
+    if tests:
+        text += "; Helm tests failed (ignored)" if tests[-1].failed else "; Helm tests passed"
+    if release.drift:
+        done = "corrected" if release.action == "correct-drift" else "detected, not corrected (driftDetection: warn)"
+        text += f"; drift {done}: {', '.join(release.drift)}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,39 @@ class ClusterClient:
             raise credentials_rejected(server=self.server, context=self.context)
         return Stream(int(response.status), response)
 
-    def _open(self, method: str, url: str, headers: dict[str, str], body: bytes | None, read_timeout: float) -> Any:
+    def relay(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]],
+        body: bytes | None,
+        headers: dict[str, str],
+        read_timeout: float | None,
+    ) -> Any:
+        """One request sent as another client made it (a proxy's: helm/storage_proxy.py):
+        this client's credentials and TLS, the caller's Accept, Content-Type and User-Agent,
+        never repeated (the client behind the proxy decides that), the answer left unread
+        (a urllib3 response to stream; `release_conn()` it). Transport failures raise
+        Unreachable."""
+        with self._lock:
+            self._count += 1
+        try:
+            _, url, sent, _, _ = self.api.param_serialize(
+                method, path, query_params=list(query), header_params={}, auth_settings=["BearerToken"]
+            )
+            sent.update(headers)
+            return self._open(method, url, sent, body, read_timeout)
+        except _TRANSPORT_ERRORS as exc:
+            raise self._transport(exc, f"{method} {path}") from exc
+        except ConfigException as exc:
+            raise ClusterError(
+                f"cannot get credentials for context {self.context}", detail=str(exc), hint="log in again"
+            ) from exc
+
+    def _open(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, read_timeout: float | None
+    ) -> Any:
         """One HTTP exchange on the kubernetes client's pool; the answer is read by the caller."""
         timeout = urllib3.Timeout(connect=self.options.connect_timeout, read=read_timeout)
         pool = self.api.rest_client.pool_manager

@@ -24,10 +24,13 @@ from fluxform.errors import RenderError
 __all__ = [
     "DEFAULT_MAX_HISTORY",
     "DEFAULT_TIMEOUT",
+    "DriftIgnoreRule",
+    "DriftPolicy",
     "InstallPolicy",
     "ReleasePolicy",
     "Remediation",
     "RollbackPolicy",
+    "TestPolicy",
     "UninstallPolicy",
     "UpgradePolicy",
     "read_policy",
@@ -53,6 +56,7 @@ class Remediation:
     retries: int = 0  # further attempts after the first failure; negative: unbounded
     remediate_last_failure: bool = False  # remediate when no retries remain too
     strategy: str = "rollback"  # rollback | uninstall (an install is always remediated by uninstall)
+    ignore_test_failures: bool | None = None  # remediation.ignoreTestFailures; None: spec.test.ignoreFailures
 
     def exhausted(self, failures: int) -> bool:
         """helm-controller RetriesExhausted: no attempt left after `failures` failures."""
@@ -118,13 +122,49 @@ class UninstallPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftIgnoreRule:
+    """spec.driftDetection.ignore[]: JSON pointers left out of drift detection (and of its
+    correction), on every release object or those `target` selects."""
+
+    paths: tuple[str, ...]
+    target: Mapping[str, str] | None = None  # group, version, kind, name, namespace (regexes), label/annotationSelector
+
+
+@dataclass(frozen=True, slots=True)
+class DriftPolicy:
+    """spec.driftDetection: `enabled` detects and corrects, `warn` detects and reports,
+    `disabled` (the default) does neither (helm-controller DriftDetection.GetMode)."""
+
+    mode: str = "disabled"
+    ignore: tuple[DriftIgnoreRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TestPolicy:
+    """spec.test: Helm's test hooks run after a successful install or upgrade."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    enabled: bool = False
+    timeout: float = DEFAULT_TIMEOUT  # spec.test.timeout, else spec.timeout
+    ignore_failures: bool = False  # spec.test.ignoreFailures
+    include: tuple[str, ...] = ()  # filters without exclude: only these tests run
+    exclude: tuple[str, ...] = ()  # filters with exclude: true
+
+
+@dataclass(frozen=True, slots=True)
 class ReleasePolicy:
     install: InstallPolicy = field(default_factory=InstallPolicy)
     upgrade: UpgradePolicy = field(default_factory=UpgradePolicy)
     rollback: RollbackPolicy = field(default_factory=RollbackPolicy)
     uninstall: UninstallPolicy = field(default_factory=UninstallPolicy)
     max_history: int = DEFAULT_MAX_HISTORY  # revisions Helm keeps after upgrade and rollback; 0: all
-    test_enabled: bool = False  # spec.test.enable (fluxform does not run Helm tests)
+    test: TestPolicy = field(default_factory=TestPolicy)
+    drift: DriftPolicy = field(default_factory=DriftPolicy)
+
+    @property
+    def test_enabled(self) -> bool:
+        return self.test.enabled
 
 
 def with_timeout(policy: ReleasePolicy, seconds: float) -> ReleasePolicy:
@@ -135,6 +175,7 @@ def with_timeout(policy: ReleasePolicy, seconds: float) -> ReleasePolicy:
         upgrade=dataclasses.replace(policy.upgrade, timeout=seconds),
         rollback=dataclasses.replace(policy.rollback, timeout=seconds),
         uninstall=dataclasses.replace(policy.uninstall, timeout=seconds),
+        test=dataclasses.replace(policy.test, timeout=seconds),
     )
 
 
@@ -183,8 +224,58 @@ def read_policy(reader: FieldReader, spec: Mapping[str, Any]) -> ReleasePolicy:
             ),
         ),
         max_history=_integer(reader, spec, "maxHistory", DEFAULT_MAX_HISTORY),
-        test_enabled=reader.boolean(reader.mapping(spec, "test"), "enable"),
+        test=_test(reader, reader.mapping(spec, "test"), timeout),
+        drift=_drift(reader, reader.mapping(spec, "driftDetection")),
     )
+
+
+def _test(reader: FieldReader, test: Mapping[str, Any], timeout: float) -> TestPolicy:
+    include: list[str] = []
+    exclude: list[str] = []
+    for item in _list(reader, test, "filters", "test.filters"):
+        name = reader.string(item, "name")
+        if not name:
+            raise reader.error("test.filters[].name is required")
+        (exclude if reader.boolean(item, "exclude") else include).append(name)
+    return TestPolicy(
+        enabled=reader.boolean(test, "enable"),
+        timeout=_duration(reader, test, "timeout", timeout),
+        ignore_failures=reader.boolean(test, "ignoreFailures"),
+        include=tuple(include),
+        exclude=tuple(exclude),
+    )
+
+
+def _drift(reader: FieldReader, drift: Mapping[str, Any]) -> DriftPolicy:
+    rules = []
+    for item in _list(reader, drift, "ignore", "driftDetection.ignore"):
+        paths = item.get("paths")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise reader.error("driftDetection.ignore[].paths must be a list of JSON pointers", f"got {paths!r}")
+        target = item.get("target")
+        if target is not None and not (
+            isinstance(target, Mapping) and all(isinstance(v, str) for v in target.values())
+        ):
+            raise reader.error("driftDetection.ignore[].target must map selector fields to strings")
+        rules.append(DriftIgnoreRule(tuple(paths), dict(target) if target is not None else None))
+    mode = reader.choice(drift, "mode", ("enabled", "warn", "disabled"), "disabled")
+    return DriftPolicy(mode=mode, ignore=tuple(rules))
+
+
+def _optional_boolean(reader: FieldReader, parent: Mapping[str, Any], key: str) -> bool | None:
+    value = parent.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise reader.error(f"{key} must be true or false", f"got {value!r}")
+    return value
+
+
+def _list(reader: FieldReader, parent: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise reader.error(f"{where} must be a list of mappings")
+    return value
 
 
 def _install(
@@ -213,6 +304,7 @@ def _install(
             retries=_integer(reader, remediation, "retries", 0),
             remediate_last_failure=reader.boolean(remediation, "remediateLastFailure"),
             strategy="uninstall",
+            ignore_test_failures=_optional_boolean(reader, remediation, "ignoreTestFailures"),
         ),
     )
 
@@ -244,6 +336,7 @@ def _upgrade(reader: FieldReader, upgrade: Mapping[str, Any], timeout: float, de
             # UpgradeRemediation.MustRemediateLastFailure: defaults to retries > 0
             remediate_last_failure=retries > 0 if last is None else last,
             strategy=reader.choice(remediation, "strategy", ("rollback", "uninstall"), "rollback"),
+            ignore_test_failures=_optional_boolean(reader, remediation, "ignoreTestFailures"),
         ),
         chart_name_change=reader.choice(
             upgrade, "chartNameChangeStrategy", ("Reinstall", "InPlaceUpdate"), "Reinstall"

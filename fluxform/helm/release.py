@@ -14,11 +14,13 @@ What a call does, in helm-controller's order:
    install or upgrade with helm-controller's options, its post-renderers run as a Helm
    post-renderer, remediation and retries (helm/remediation.py).
 
-Storage namespace: the Helm SDK keeps a release's records in its release namespace (an
-action re-targets the SDK's whole configuration to the release namespace). A HelmRelease
-whose storage namespace differs (`spec.storageNamespace`, or `spec.targetNamespace` without
-`spec.storageNamespace`, since Flux stores in the HelmRelease's namespace) is refused with
-one line: fluxform cannot store the release where helm-controller would look for it.
+Storage namespace: helm-controller stores a release in its storage namespace
+(`spec.storageNamespace`, by default the HelmRelease's namespace, so any HelmRelease with a
+`spec.targetNamespace` elsewhere), which the Helm SDK cannot do by itself (it keeps a
+release's records in its release namespace). Then the worker's Helm talks to the cluster
+through a loopback proxy that serves this release's storage from the storage namespace
+(helm/storage_proxy.py), so the records land where helm-controller and `helm -n <storage
+namespace>` read them.
 
     applier = ReleaseApplier(cluster, options, field_manager="helm-controller", run_id=run)
     outcome = applier.apply(owner.rendered)       # ReleaseFailed (typed) when Helm failed
@@ -27,28 +29,34 @@ one line: fluxform cannot store the release where helm-controller would look for
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fluxform.cluster.client import ClusterClient
+from fluxform.cluster.discovery import Discovery
 from fluxform.cluster.errors import Refusal
-from fluxform.cluster.mapping import KindMapping
+from fluxform.cluster.mapping import KindMapping, RestMapper
 from fluxform.cluster.options import ClusterOptions
 from fluxform.cluster.write import apply, create, replace
 from fluxform.errors import ClusterError, FluxformError, RenderError, ToolError
+from fluxform.helm.drift import correct_drift, detect_drift
 from fluxform.helm.journal import ReleaseJournal, ReleaseRecord, proving_record
 from fluxform.helm.names import release_name_for, release_namespace_for
 from fluxform.helm.policy import ReleasePolicy, with_timeout
+from fluxform.helm.postrender import HELM_RELEASE_NAME, HELM_RELEASE_NAMESPACE, origin_labels
 from fluxform.helm.render import RenderedRelease
 from fluxform.helm.sdk import helm_home_environment, parse_yaml_document
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.helm.storage import StoredRelease, mark_failed, read_history
+from fluxform.helm.storage_proxy import PROXY_CONTEXT, StorageProxy
 from fluxform.helm.worker import PYTHON_ENV
 from fluxform.helm.worker_protocol import Step, WorkerRequest, WorkerResult, chart_to_wire
 from fluxform.objects import ObjectId
@@ -64,6 +72,7 @@ __all__ = [
     "ReleaseLocked",
     "ReleaseOutcome",
     "ReleaseRef",
+    "recorded_release",
     "release_ref",
 ]
 
@@ -98,13 +107,15 @@ class ReleaseOutcome:
 
     owner: ObjectId
     release: ReleaseRef
-    action: str  # install | upgrade | rollback | uninstall | none (already in sync)
+    action: str  # install | upgrade | rollback | uninstall | correct-drift | none (already in sync)
     revision_before: int | None  # latest revision before (None: no release)
     revision_after: int | None  # latest revision after (None: no release left)
     status: str  # Helm status of revision_after ("" when none)
     field_manager: str
     steps: tuple[Step, ...] = ()  # each Helm action run, remediation included
     recovered: str = ""  # a pending release this call unlocked first, e.g. "pending-upgrade at 4"
+    replaced: str = ""  # why an old release was uninstalled first, e.g. "chart name changed from a to b"
+    drift: tuple[str, ...] = ()  # drifted objects found (corrected when action is correct-drift)
 
     @property
     def remediated(self) -> bool:
@@ -170,19 +181,29 @@ class ReleaseApplier:
 
     # ----- actions ------------------------------------------------------------------------
 
-    def apply(self, rendered: RenderedRelease, *, timeout: float | None = None) -> ReleaseOutcome:
+    def apply(
+        self, rendered: RenderedRelease, *, timeout: float | None = None, previous: tuple[str, str] | None = None
+    ) -> ReleaseOutcome:
         """Install or upgrade `rendered` (what the plan rendered, re-rendered by the caller:
         a built HelmRelease owner's `Owner.rendered`). `timeout`: seconds over every Helm
-        action's own timeout (`--timeout`)."""
+        action's own timeout (`--timeout`). `previous`: the release name and namespace the
+        last apply gave this HelmRelease (`recorded_release` of its state record), so a changed
+        release name, release namespace or storage namespace uninstalls the old release first,
+        as helm-controller does."""
         spec = rendered.spec
         if spec is None:
             where = f"{rendered.namespace}/{rendered.release_name}"
             raise RenderError(f"the render of release {where} does not carry its HelmRelease", subject=rendered.owner)
-        ref = self._supported(spec)
+        ref = release_ref(spec)
+        replaced, steps = self._retire_moved(spec, ref, previous)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         if latest is not None and _in_sync(latest, rendered, ref):
-            return self._outcome(spec, ref, "none", latest, latest, recovered=recovered)
+            return self._drift_checked(spec, ref, latest, recovered)
+        if (change := _chart_name_change(latest, rendered, spec)) and latest is not None:
+            replaced, steps = change, steps + self._uninstall_for_replace(spec, ref, latest, change)
+            history = self.history(ref)
+            latest = history[-1] if history else None
         operation = "install" if latest is None or latest.status == "uninstalled" else "upgrade"
         self._record(spec, ref, operation, latest)
         policy = spec.policy
@@ -192,7 +213,8 @@ class ReleaseApplier:
                 if operation == "install"
                 else _ssa(policy.upgrade.server_side_apply, latest)
             )
-            self._apply_crds(spec, rendered.crds, rendered.crd_policy, ssa)
+            crd_policy = policy.install.crds if operation == "install" and replaced else rendered.crd_policy
+            self._apply_crds(spec, rendered.crds, crd_policy, ssa)
         request = WorkerRequest(
             operation="apply",
             release=ref.name,
@@ -206,13 +228,99 @@ class ReleaseApplier:
             **self._connection(),
         )
         policy = spec.policy if timeout is None else with_timeout(spec.policy, timeout)
-        result = self._run_worker(request, _apply_budget(policy, self.unbounded_attempts))
-        return self._finished(spec, ref, operation, result, recovered)
+        result = self._run_worker(ref, request, _apply_budget(policy, self.unbounded_attempts))
+        if steps:
+            result = dataclasses.replace(result, steps=(*steps, *result.steps))
+        return self._finished(spec, ref, operation, result, recovered, replaced=replaced)
+
+    # ----- drift --------------------------------------------------------------------------
+
+    def _drift_checked(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, latest: StoredRelease, recovered: str
+    ) -> ReleaseOutcome:
+        """An in-sync release, checked for drift per spec.driftDetection (helm/drift.py): `warn`
+        reports it, `enabled` corrects it (no new revision), `disabled` does neither."""
+        mode = spec.policy.drift.mode
+        if mode == "disabled":
+            return self._outcome(spec, ref, "none", latest, latest, recovered=recovered)
+        mapper = RestMapper(Discovery(self.cluster))
+        drifts = detect_drift(
+            self.cluster, mapper, latest.manifest, ref.name, ref.namespace, spec.policy.drift, self.field_manager
+        )
+        found = tuple(str(d) for d in drifts)
+        if not drifts or mode == "warn":
+            return dataclasses.replace(
+                self._outcome(spec, ref, "none", latest, latest, recovered=recovered), drift=found
+            )
+        try:
+            correct_drift(self.cluster, drifts, field_manager=self.field_manager)
+        except ClusterError as exc:
+            outcome = self._outcome(spec, ref, "correct-drift", latest, latest, recovered=recovered)
+            raise ReleaseFailed(
+                f"correcting the drift of Helm release {ref} failed",
+                dataclasses.replace(outcome, drift=found),
+                detail=self.scrub(exc.one_line()),
+            ) from None
+        outcome = self._outcome(spec, ref, "correct-drift", latest, latest, recovered=recovered)
+        return dataclasses.replace(outcome, drift=found)
+
+    # ----- release identity ---------------------------------------------------------------
+
+    def _retire_moved(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, previous: tuple[str, str] | None
+    ) -> tuple[str, tuple[Step, ...]]:
+        """helm-controller's ReleaseTargetChanged: the release the last apply made under
+        another name, release namespace or storage namespace is uninstalled before the new one
+        is installed (else the install would fail on objects that already exist)."""
+        old = self._moved_release(spec, ref, previous)
+        if old is None:
+            return "", ()
+        moved, latest = old
+        reason = _target_change(moved, ref)
+        return reason, self._uninstall_for_replace(spec, moved, latest, reason)
+
+    def _moved_release(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, previous: tuple[str, str] | None
+    ) -> tuple[ReleaseRef, StoredRelease] | None:
+        """The release this HelmRelease had before (`previous`: its name and release namespace,
+        as the state recorded them), when it is not `ref`. Its storage namespace is not
+        recorded: it is looked for where Flux would have put it (this storage namespace, the
+        HelmRelease's namespace, its release namespace), and taken only when its manifest
+        carries this HelmRelease's origin labels."""
+        if previous is None:
+            return None
+        name, namespace = previous
+        for storage in dict.fromkeys((ref.storage_namespace, spec.namespace, namespace)):
+            candidate = ReleaseRef(name, namespace, storage)
+            history = self.history(candidate)
+            latest = history[-1] if history else None
+            if latest is None or latest.status == "uninstalled" or latest.namespace not in ("", namespace):
+                continue
+            if candidate == ref:
+                return None
+            if _made_by(latest, spec):
+                return candidate, latest
+        return None
+
+    def _uninstall_for_replace(
+        self, spec: HelmReleaseSpec, ref: ReleaseRef, latest: StoredRelease, reason: str
+    ) -> tuple[Step, ...]:
+        self._record(spec, ref, "uninstall", latest)
+        request = WorkerRequest("uninstall", ref.name, ref.namespace, _manifest_of(spec), **self._connection())
+        result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        if result.error:
+            outcome = self._outcome(spec, ref, "uninstall", latest, None, steps=result.steps, result=result)
+            raise ReleaseFailed(
+                f"Helm release {ref} must be replaced ({reason}), and uninstalling it failed",
+                outcome,
+                detail=self.scrub(result.error),
+            )
+        return result.steps
 
     def rollback(self, spec: HelmReleaseSpec, revision: int) -> ReleaseOutcome:
         """`helm rollback` to `revision` with the HelmRelease's rollback options (the executor's
         rollback of a failed apply: back to the revision the release had before it)."""
-        ref = self._supported(spec)
+        ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         self._record(spec, ref, "rollback", latest)
@@ -225,13 +333,13 @@ class ReleaseApplier:
             apply_methods=_apply_methods(history),
             **self._connection(),
         )
-        result = self._run_worker(request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+        result = self._run_worker(ref, request, spec.policy.rollback.timeout + _WORKER_MARGIN)
         return self._finished(spec, ref, "rollback", result, recovered)
 
     def uninstall(self, spec: HelmReleaseSpec) -> ReleaseOutcome:
         """`helm uninstall` with the HelmRelease's uninstall options (the executor's rollback of
         a release this apply installed)."""
-        ref = self._supported(spec)
+        ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
         if latest is None:
@@ -244,7 +352,7 @@ class ReleaseApplier:
             helm_release=_manifest_of(spec),
             **self._connection(),
         )
-        result = self._run_worker(request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
         return self._finished(spec, ref, "uninstall", result, recovered)
 
     # ----- pending releases ---------------------------------------------------------------
@@ -282,7 +390,7 @@ class ReleaseApplier:
         target = _last_good([h for h in history if h.version <= (record.revision_before or 0)])
         if target is None:
             request = WorkerRequest("uninstall", ref.name, ref.namespace, _manifest_of(spec), **self._connection())
-            result = self._run_worker(request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+            result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
         else:
             request = WorkerRequest(
                 "rollback",
@@ -293,7 +401,7 @@ class ReleaseApplier:
                 apply_methods=_apply_methods(history),
                 **self._connection(),
             )
-            result = self._run_worker(request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+            result = self._run_worker(ref, request, spec.policy.rollback.timeout + _WORKER_MARGIN)
         steps += result.steps
         if result.error:
             outcome = self._outcome(spec, ref, "rollback", latest, None, steps=tuple(steps), result=result)
@@ -307,19 +415,6 @@ class ReleaseApplier:
         )
 
     # ----- helpers ------------------------------------------------------------------------
-
-    def _supported(self, spec: HelmReleaseSpec) -> ReleaseRef:
-        ref = release_ref(spec)
-        if ref.storage_namespace != ref.namespace:
-            raise ClusterError(
-                f"Helm release {ref} is stored in namespace {ref.storage_namespace} by helm-controller, "
-                f"and the Helm SDK fluxform uses can only store it in its release namespace {ref.namespace}",
-                subject=spec.id,
-                location=spec.origin,
-                hint=f"set spec.storageNamespace: {ref.namespace} (Flux then stores it there too), "
-                "or leave this HelmRelease to helm-controller",
-            )
-        return ref
 
     def _record(self, spec: HelmReleaseSpec, ref: ReleaseRef, operation: str, latest: StoredRelease | None) -> None:
         if self.journal is None:
@@ -383,13 +478,17 @@ class ReleaseApplier:
                 )
             time.sleep(0.2)
 
-    def _run_worker(self, request: WorkerRequest, budget: float) -> WorkerResult:
+    def _run_worker(self, ref: ReleaseRef, request: WorkerRequest, budget: float) -> WorkerResult:
         """The Helm worker as `<python dir>/<field manager>`: Helm's SSA field manager is the
-        basename of argv[0]. Its input (values included) goes over stdin only."""
+        basename of argv[0]. Its input (values included) goes over stdin only. A release stored
+        outside its release namespace is reached through the storage proxy."""
         program = str(Path(sys.executable).parent / self.field_manager)
-        with scratch_dir("fluxform-helm-worker-") as home:
+        with scratch_dir("fluxform-helm-worker-") as home, self._storage_proxy(ref) as proxy:
             env = {**helm_home_environment(home), PYTHON_ENV: sys.executable}
-            if request.kubeconfig is None and self.options.in_cluster:
+            if proxy is not None:
+                kubeconfig = proxy.write_kubeconfig(home / "kubeconfig")
+                request = dataclasses.replace(request, kubeconfig=str(kubeconfig), context=PROXY_CONTEXT)
+            elif request.kubeconfig is None and self.options.in_cluster:
                 env.update(KUBECONFIG="", HOME=str(home))  # nothing but the pod's service account
             try:
                 ran = run_tool(
@@ -419,8 +518,25 @@ class ReleaseApplier:
                 detail=self.scrub(tail),
             ) from None
 
+    @contextmanager
+    def _storage_proxy(self, ref: ReleaseRef) -> Iterator[StorageProxy | None]:
+        if ref.storage_namespace == ref.namespace:
+            yield None
+            return
+        with StorageProxy(
+            self.cluster, release=ref.name, namespace=ref.namespace, storage_namespace=ref.storage_namespace
+        ) as proxy:
+            yield proxy
+
     def _finished(
-        self, spec: HelmReleaseSpec, ref: ReleaseRef, action: str, result: WorkerResult, recovered: str
+        self,
+        spec: HelmReleaseSpec,
+        ref: ReleaseRef,
+        action: str,
+        result: WorkerResult,
+        recovered: str,
+        *,
+        replaced: str = "",
     ) -> ReleaseOutcome:
         outcome = ReleaseOutcome(
             owner=spec.id,
@@ -432,6 +548,7 @@ class ReleaseApplier:
             field_manager=self.field_manager,
             steps=result.steps,
             recovered=recovered,
+            replaced=replaced,
         )
         if result.error:
             detail = "; ".join((result.error, *(f"post-renderer: {f}" for f in result.post_render_failures)))
@@ -476,6 +593,47 @@ class ReleaseApplier:
         )
 
 
+def _chart_name_change(latest: StoredRelease | None, rendered: RenderedRelease, spec: HelmReleaseSpec) -> str:
+    """helm-controller's TargetChartName: with `upgrade.chartNameChangeStrategy: Reinstall`
+    (the default) a release of another chart is uninstalled, then installed anew."""
+    if latest is None or latest.status == "uninstalled" or not latest.chart_name:
+        return ""
+    if latest.chart_name == rendered.chart.name or spec.policy.upgrade.chart_name_change != "Reinstall":
+        return ""
+    return f"chart name changed from {latest.chart_name} to {rendered.chart.name}"
+
+
+def _made_by(release: StoredRelease, spec: HelmReleaseSpec) -> bool:
+    """Whether a stored release's objects carry this HelmRelease's origin labels."""
+    for doc in _DOC_SEPARATOR.split(release.manifest):
+        if not doc.strip():
+            continue
+        labels = (parse_yaml_document(doc).get("metadata") or {}).get("labels") or {}
+        if all(labels.get(key) == value for key, value in origin_labels(spec).items()):
+            return True
+    return False
+
+
+def recorded_release(manifests: Sequence[Mapping[str, Any] | None]) -> tuple[str, str] | None:
+    """The release name and namespace Helm's ownership annotations name on the objects a
+    HelmRelease's last apply recorded (the state keeps its objects as Helm sent them)."""
+    for manifest in manifests:
+        annotations = ((manifest or {}).get("metadata") or {}).get("annotations") or {}
+        name, namespace = annotations.get(HELM_RELEASE_NAME), annotations.get(HELM_RELEASE_NAMESPACE)
+        if isinstance(name, str) and isinstance(namespace, str) and name and namespace:
+            return name, namespace
+    return None
+
+
+def _target_change(old: ReleaseRef, new: ReleaseRef) -> str:
+    """The reason helm-controller logs, in its order of checks."""
+    if old.storage_namespace != new.storage_namespace:
+        return f"storage namespace changed from {old.storage_namespace} to {new.storage_namespace}"
+    if old.namespace != new.namespace:
+        return f"release namespace changed from {old.namespace} to {new.namespace}"
+    return f"release name changed from {old.name} to {new.name}"
+
+
 def _manifest_of(spec: HelmReleaseSpec) -> dict[str, Any]:
     """The HelmRelease as the worker reads it back (HelmReleaseSpec.from_doc): what decides
     its policy and post-renderers."""
@@ -505,7 +663,7 @@ def _apply_budget(policy: ReleasePolicy, unbounded: int) -> float:
     """How long the worker may take: every attempt and remediation at their own timeouts."""
     retries = max(policy.install.remediation.retries, policy.upgrade.remediation.retries)
     attempts = unbounded if retries < 0 else retries + 1
-    longest = max(policy.install.timeout, policy.upgrade.timeout)
+    longest = max(policy.install.timeout, policy.upgrade.timeout) + (policy.test.timeout if policy.test.enabled else 0)
     remedy = max(policy.rollback.timeout, policy.uninstall.timeout)
     return attempts * (longest + remedy) + _WORKER_MARGIN
 

@@ -66,8 +66,7 @@ class ReleaseProgram:
             return self._result(before, f"release is {before['status']} at revision {before['revision']}", "locked")
         if before is None or before["status"] == "uninstalled":
             return self._install_loop(before)
-        rollback_to = _last_good(history)
-        return self._upgrade_loop(before, rollback_to)
+        return self._upgrade_loop(before)
 
     def rollback(self) -> WorkerResult:
         history = self.helm.history(self.name)
@@ -87,7 +86,7 @@ class ReleaseProgram:
         install = self.policy.install
         failures = 0
         while True:
-            step = self._install()
+            step = self._tested(self._install(), install.remediation)
             if not step.failed:
                 return self._result(before)
             failures += 1
@@ -100,12 +99,12 @@ class ReleaseProgram:
             if remedy.failed or exhausted:
                 return self._result(before, step.error, step.error_kind)
 
-    def _upgrade_loop(self, before: Mapping[str, Any], rollback_to: int | None) -> WorkerResult:
+    def _upgrade_loop(self, before: Mapping[str, Any]) -> WorkerResult:
         upgrade = self.policy.upgrade
         failures = 0
         installing = False
         while True:
-            step = self._install() if installing else self._upgrade()
+            step = self._tested(self._install() if installing else self._upgrade(), upgrade.remediation)
             if not step.failed:
                 return self._result(before)
             failures += 1
@@ -117,13 +116,24 @@ class ReleaseProgram:
             if upgrade.remediation.strategy == "uninstall" or installing:
                 remedy = self._uninstall()
                 installing = True
-            elif rollback_to is None:
+            elif (rollback_to := _last_good(self._history_before(step.revision))) is None:
                 message = f"{step.error}; no previous successful revision to roll back to"
                 return self._result(before, message, "missing-rollback-target")
-            else:
+            else:  # the latest good revision before this attempt's (maxHistory may have pruned the first)
                 remedy = self._rollback(rollback_to)
             if remedy.failed or exhausted:
                 return self._result(before, step.error, step.error_kind)
+
+    def _tested(self, step: Step, remediation: Remediation) -> Step:
+        """helm-controller's Test action after a successful install or upgrade (spec.test):
+        a failed test is the action's failure, remediated as one, unless test failures are
+        ignored (remediation.ignoreTestFailures, else spec.test.ignoreFailures)."""
+        test = self.policy.test
+        if step.failed or not test.enabled:
+            return step
+        tested = self._test()
+        ignored = test.ignore_failures if remediation.ignore_test_failures is None else remediation.ignore_test_failures
+        return tested if tested.failed and not ignored else step
 
     def _exhausted(self, remediation: Remediation, failures: int) -> bool:
         if remediation.retries < 0:
@@ -201,6 +211,15 @@ class ReleaseProgram:
         }
         return self._action("uninstall", lambda: self.helm.uninstall(self.name, options))
 
+    def _test(self) -> Step:
+        test = self.policy.test
+        options = {
+            "timeout_seconds": _seconds(test.timeout),
+            "include_names": list(test.include),
+            "exclude_names": list(test.exclude),
+        }
+        return self._action("test", lambda: self.helm.test(self.name, options))
+
     def _run(self, action: str, call: Callable[[helm_python.Chart], object]) -> Step:
         def with_chart() -> None:
             with self.open_chart() as chart:  # a fresh load each time: Helm mutates a chart it renders
@@ -230,6 +249,12 @@ class ReleaseProgram:
 
     def _values(self) -> dict[str, Any]:
         return dict(self.request.values or {})
+
+    def _history_before(self, revision: int | None) -> list[dict[str, Any]]:
+        """The revisions older than the one a failed attempt left: an upgrade whose tests
+        failed is itself `deployed`, and must not be its own rollback target."""
+        history = self.helm.history(self.name)
+        return [h for h in history if revision is None or int(h["revision"]) < revision]
 
     def _latest_revision(self) -> int | None:
         history = self.helm.history(self.name)

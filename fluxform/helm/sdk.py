@@ -347,6 +347,14 @@ class HelmReleases:
         found: dict[str, Any] = json.loads(text)
         return found
 
+    def test(self, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """`helm test` (private call: timeout and name filters are options there only); a
+        failed test is a HelmActionFailed."""
+        with _failures("test", name):
+            text = _sdk()._native.call_string("helm_test_run", self._config._raw(), name, json.dumps(dict(options)))
+        found: dict[str, Any] = json.loads(text)
+        return found
+
     def history(self, name: str) -> list[dict[str, Any]]:
         """Revisions oldest first; [] when the release does not exist."""
         try:

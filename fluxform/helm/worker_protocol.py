@@ -56,7 +56,7 @@ class WorkerRequest:
 class Step:
     """One Helm action the worker ran, with the revision and status it left."""
 
-    action: str  # install | upgrade | rollback | uninstall | unlock
+    action: str  # install | upgrade | test | rollback | uninstall | unlock
     revision: int | None  # the release's latest revision afterwards (None: no release left)
     status: str  # Helm status of that revision ("" when no release is left)
     error: str = ""  # Helm's message when the action failed

@@ -1,9 +1,9 @@
 """The example fleet applied into an empty emulated cluster through the CLI, every object
 checked with kubectl (the independent client), then planned again: no changes.
 
-HelmRelease platform/status-page becomes a real Helm release (through the Helm SDK, release
-Secret `deployed`); HelmRelease apps/guestbook is left out under --partial with one line: its
-storage namespace (apps) is not its release namespace (web), which the Helm SDK cannot do."""
+HelmReleases platform/status-page and apps/guestbook become real Helm releases (through the
+Helm SDK, release Secrets `deployed`); guestbook's release web/web-guestbook is stored in its
+HelmRelease's namespace apps (Flux's default with a targetNamespace), its objects in web."""
 
 from __future__ import annotations
 
@@ -50,13 +50,15 @@ def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
 
     assert applied.code == 0, applied.err
     assert f"{STATUS_PAGE}: applied: Helm install (no release -> revision 1, deployed)" in applied.out
-    assert (
-        f"{GUESTBOOK}: not applied: helm-controller stores Helm release web/web-guestbook in namespace apps"
-        in applied.out
-    )
-    assert "Apply complete: 29 created, 0 configured, 0 deleted; 7 owners: 6 applied, 1 not applied." in applied.out
+    assert f"{GUESTBOOK}: applied: Helm install (no release -> revision 1, deployed)" in applied.out
+    assert "7 owners: 7 applied." in applied.out, applied.out
     release = kubectl_json(kubeapi, "get", "secret", "sh.helm.release.v1.status-page.v1", "-n", "platform")
     assert release["metadata"]["labels"]["status"] == "deployed" and release["type"] == "helm.sh/release.v1"
+    guestbook = kubectl_json(kubeapi, "get", "secret", "sh.helm.release.v1.web-guestbook.v1", "-n", "apps")
+    assert guestbook["metadata"]["labels"]["status"] == "deployed"
+    assert kubectl(kubeapi, "get", "secrets", "-n", "web", "-l", "owner=helm", "-o", "name").stdout.strip() == ""
+    web = kubectl_json(kubeapi, "get", "deployment", "web-guestbook-podinfo-lite", "-n", "web")
+    assert web["spec"]["template"]["spec"]["priorityClassName"] == "apps-critical"  # its postRenderers ran
     chart_deployment = kubectl_json(
         kubeapi, "get", "deployment", "status-page-podinfo-lite", "-n", "platform", "--show-managed-fields"
     )
@@ -101,10 +103,10 @@ def test_example_fleet_applied_checked_with_kubectl_then_no_changes(
     plan = json.loads(again.out)
     kustomization_changes = [c for c in plan["changes"] if c["owner_id"].endswith("_Kustomization")]
     assert len(kustomization_changes) == 29 and {c["action"] for c in kustomization_changes} == {"no-op"}
-    release_changes = {c["owner"]: c["action"] for c in plan["changes"] if c["owner"] == STATUS_PAGE}
-    assert set(release_changes.values()) == {"no-op"}  # the Helm release is what the fleet renders
-    left = {c["owner"] for c in plan["changes"] if c["action"] != "no-op"}
-    assert left == {GUESTBOOK}  # only the release apply left out
+    release_changes = {c["owner"]: c["action"] for c in plan["changes"] if c["owner"] in (STATUS_PAGE, GUESTBOOK)}
+    assert set(release_changes) == {STATUS_PAGE, GUESTBOOK}
+    assert set(release_changes.values()) == {"no-op"}  # each Helm release is what the fleet renders
+    assert {c["action"] for c in plan["changes"]} == {"no-op"}
     (staging.parents[1] / "infrastructure" / "controllers" / "status-page.yaml").write_text(
         (staging.parents[1] / "infrastructure" / "controllers" / "status-page.yaml")
         .read_text()

@@ -18,13 +18,19 @@ from fluxform.planner.plan import Action, Plan
 from fluxform.planner.workflow import rendered_fleet
 from tests.e2e.live_cluster import plan, request
 from tests.kubeapi import KubeApi
+from tests.support.charts_http import write_chart
 from tests.support.desired import owner_of
-from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
+from tests.support.releases import DEFAULT_VALUES, DEPLOYMENT, HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench
 from tests.support.trees import flux_kustomization, helm_release, write_tree
 
+LEFT_ALONE = "apply leaves it (spec.driftDetection is disabled, helm-controller's default)"
+WARNED = "apply reports it, not corrected (spec.driftDetection.mode: warn)"
+CORRECTED = "apply corrects this drift without a new Helm revision (spec.driftDetection.mode: enabled)"
 
-def _fleet(root: Path, values: str = "replicas: 1") -> Path:
-    release = helm_release(RELEASE, "./charts/shop", f"  timeout: 20s\n  values:\n    {values}\n", namespace=NAMESPACE)
+
+def _fleet(root: Path, values: str = "replicas: 1", extra: str = "", chart: str = "./charts/shop") -> Path:
+    spec = f"  timeout: 20s\n{extra}  values:\n    {values}\n"
+    release = helm_release(RELEASE, chart, spec, namespace=NAMESPACE)
     sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + release
     return write_tree(root, {"clusters/dev/sync.yaml": sync}) / "clusters" / "dev"
 
@@ -137,3 +143,87 @@ def test_the_owner_a_plan_rendered_is_what_apply_installs(kubeapi: KubeApi, benc
     result = plan(kubeapi, cluster, keys_dir=None)
     assert {action for action, _ in _release_changes(result).values()} == {"no-op"}
     assert result.drift == () and _warnings(result) == []
+
+
+def test_a_release_stored_outside_its_release_namespace_is_read_from_its_storage(
+    kubeapi: KubeApi, bench: ReleaseBench
+) -> None:
+    """targetNamespace apps without storageNamespace: Helm's records in team (the HelmRelease's
+    namespace), the objects in apps; the plan finds the release there and measures from it."""
+    bench.create_namespace("apps")
+    cluster = _fleet(bench.fleet, "replicas: 2", extra="  targetNamespace: apps\n")
+    with rendered_fleet(cluster, request(keys_dir=None)) as (desired, _):
+        owner = owner_of(desired, ObjectId(NAMESPACE, RELEASE, "helm.toolkit.fluxcd.io", "HelmRelease"))
+        assert owner.rendered is not None
+        with bench.applier() as applier:
+            outcome = applier.apply(owner.rendered)
+    assert (str(outcome.release), outcome.release.storage_namespace, outcome.status) == (
+        "apps/apps-shop",
+        NAMESPACE,
+        "deployed",
+    )
+    assert (
+        bench.storage_secrets(NAMESPACE) == ["sh.helm.release.v1.apps-shop.v1"] and bench.storage_secrets("apps") == []
+    )
+    kubeapi.server.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "apps-shop-settings", "namespace": "apps"},
+         "data": {"greeting": "edited"}},
+        manager="kubectl-edit",
+        force=True,
+    )  # fmt: skip
+    kubeapi.server.clear_requests()
+    result = plan(kubeapi, cluster, keys_dir=None)
+    assert _release_changes(result) == {
+        "CustomResourceDefinition/widgets.example.com": ("no-op", ""),
+        "Deployment/apps/apps-shop-web": ("no-op", ""),
+        "ConfigMap/apps/apps-shop-settings": ("no-op", f"changed outside of fluxform: {LEFT_ALONE}"),
+        "Widget/apps/apps-shop-widget": ("no-op", ""),
+    }  # measured from the deployed release read from team: not "adopted", no state file
+    [drift] = result.drift
+    assert (str(drift.id), drift.reason) == ("ConfigMap/apps/apps-shop-settings", "changed outside of fluxform")
+    assert _warnings(result) == []
+    storage_reads = {r.path for r in kubeapi.server.requests if r.path.endswith("/secrets")}
+    assert storage_reads == {f"/api/v1/namespaces/{NAMESPACE}/secrets"}
+
+
+def test_a_chart_name_change_is_planned_as_a_replace(kubeapi: KubeApi, bench: ReleaseBench) -> None:
+    """upgrade.chartNameChangeStrategy: Reinstall (the default): apply uninstalls the release and
+    installs the new chart's; each object still rendered is planned as a replace."""
+    bench.apply({"replicas": 1})
+    write_chart(
+        bench.fleet / "charts", "store", "1.0.0", templates={"deployment.yaml": DEPLOYMENT}, values=DEFAULT_VALUES
+    )
+    result = plan(kubeapi, _fleet(bench.fleet, chart="./charts/store"), keys_dir=None)
+    changes = _release_changes(result)
+    reason = "chart name changed from shop to store: apply reinstalls the release"
+    assert changes["Deployment/team/shop-web"] == ("replace", reason)
+    assert changes["ConfigMap/team/shop-settings"] == ("delete", "no longer rendered by HelmRelease/team/shop")
+    in_place = _fleet(
+        bench.fleet, chart="./charts/store", extra="  upgrade:\n    chartNameChangeStrategy: InPlaceUpdate\n"
+    )
+    assert _release_changes(plan(kubeapi, in_place, keys_dir=None))["Deployment/team/shop-web"] == ("no-op", "")
+
+
+@pytest.mark.parametrize(
+    ("mode", "action", "reason"),
+    [
+        ("", "no-op", f"changed outside of fluxform: {LEFT_ALONE}"),
+        ("warn", "no-op", "changed outside of fluxform: " + WARNED),
+        ("enabled", "update", CORRECTED),
+    ],
+)  # fmt: skip
+def test_drift_of_an_in_sync_release_says_what_apply_does_with_it(
+    kubeapi: KubeApi, bench: ReleaseBench, mode: str, action: str, reason: str
+) -> None:
+    bench.apply({"replicas": 1})
+    kubeapi.server.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{RELEASE}-settings", "namespace": NAMESPACE},
+         "data": {"greeting": "edited"}},
+        manager="kubectl-edit",
+        force=True,
+    )  # fmt: skip
+    extra = f"  driftDetection:\n    mode: {mode}\n" if mode else ""
+    result = plan(kubeapi, _fleet(bench.fleet, extra=extra), keys_dir=None)
+    assert _release_changes(result)["ConfigMap/team/shop-settings"] == (action, reason)
+    [drift] = result.drift  # listed whatever apply does with it
+    assert str(drift.id) == "ConfigMap/team/shop-settings"

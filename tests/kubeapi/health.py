@@ -1,9 +1,10 @@
 """What the controllers of a healthy cluster would write into status, decided per object.
 
 Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs roll out completely, PVCs
-bind, unless the pod template (or the object itself) carries the annotation
-`kubeapi.fluxform.dev/health`: `failed` (never available; Deployments report
-ProgressDeadlineExceeded, Jobs BackoffLimitExceeded) or `progressing` (stays in progress).
+bind, pods that run to completion (Helm's test pods) succeed and others run, unless the pod
+template (or the object itself) carries the annotation `kubeapi.fluxform.dev/health`:
+`failed` (never available; Deployments report ProgressDeadlineExceeded, Jobs
+BackoffLimitExceeded, pods Failed) or `progressing` (stays in progress).
 
     status = simulated_status("apps", deployment, now)   # None: nothing to simulate
 """
@@ -167,6 +168,32 @@ def _job(obj: dict[str, Any], mode: str, now: str) -> dict[str, Any]:
     }
 
 
+def _pod(obj: dict[str, Any], mode: str, now: str) -> dict[str, Any]:
+    """A pod that runs to completion (restartPolicy Never/OnFailure: Helm's test and hook pods)
+    has Succeeded (`failed`: Failed, exit code 1); one that keeps running is Running and Ready."""
+    spec = obj.get("spec") or {}
+    names = [str(c.get("name")) for c in spec.get("containers") or []]
+    if mode == "progressing":
+        return {"phase": "Pending", "startTime": now}
+    if spec.get("restartPolicy", "Always") == "Always":
+        ready = mode == "healthy"
+        return {
+            "phase": "Running",
+            "startTime": now,
+            "conditions": [_condition("Ready", ready, "", "", now)],
+            "containerStatuses": [{"name": n, "ready": ready, "restartCount": 0, "started": True} for n in names],
+        }
+    code, reason = (0, "Completed") if mode == "healthy" else (1, "Error")
+    terminated = {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}
+    return {
+        "phase": "Succeeded" if mode == "healthy" else "Failed",
+        "startTime": now,
+        "containerStatuses": [
+            {"name": n, "ready": False, "restartCount": 0, "state": {"terminated": terminated}} for n in names
+        ],
+    }
+
+
 def _pvc(obj: dict[str, Any], mode: str, _now: str) -> dict[str, Any] | None:
     if mode != "healthy":
         return None
@@ -182,6 +209,7 @@ _SIMULATORS: dict[tuple[str, str], Callable[[dict[str, Any], str, str], dict[str
     ("apps", "ReplicaSet"): _replicaset,
     ("batch", "Job"): _job,
     ("", "PersistentVolumeClaim"): _pvc,
+    ("", "Pod"): _pod,
 }
 SIMULATED_KINDS = frozenset(_SIMULATORS)
 

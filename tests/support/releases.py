@@ -90,9 +90,12 @@ def write_shop_chart(fleet: Path, version: str = "0.1.0", *, crd_short_name: str
     )
 
 
-def helm_release_doc(values: Mapping[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
-    """HelmRelease team/shop of chart ./charts/shop in GitRepository flux-system/fleet;
-    `spec` fields override (timeout defaults to 20s so failing waits end quickly)."""
+def helm_release_doc(
+    values: Mapping[str, Any] | None = None, *, namespace: str = NAMESPACE, **spec: Any
+) -> dict[str, Any]:
+    """HelmRelease <namespace>/shop (team/shop) of chart ./charts/shop in GitRepository
+    flux-system/fleet; `spec` fields override (timeout defaults to 20s so failing waits end
+    quickly)."""
     full: dict[str, Any] = {
         "interval": "10m",
         "timeout": "20s",
@@ -108,13 +111,14 @@ def helm_release_doc(values: Mapping[str, Any] | None = None, **spec: Any) -> di
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
-        "metadata": {"name": RELEASE, "namespace": NAMESPACE},
+        "metadata": {"name": RELEASE, "namespace": namespace},
         "spec": full,
     }
 
 
 class ReleaseBench:
-    """Render-then-apply of HelmRelease team/shop, as the apply executor will do it."""
+    """Render-then-apply of HelmRelease team/shop (or `<namespace>/shop`), as the apply
+    executor does it."""
 
     def __init__(
         self,
@@ -125,13 +129,13 @@ class ReleaseBench:
         journal: ReleaseJournal | None = None,
         lock: HeldLock | None = None,
         run_id: str = "run-1",
+        namespace: str = NAMESPACE,
     ) -> None:
-        self.kubeapi = kubeapi
+        self.kubeapi, self.namespace = kubeapi, namespace
         self.fleet = tmp_path / "fleet"
         if not (self.fleet / "charts" / RELEASE).is_dir():
             write_shop_chart(self.fleet)
-        if kubeapi.server.get(("", "Namespace", "", NAMESPACE)) is None:
-            kubeapi.server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+        self.create_namespace(namespace)
         self.options = ClusterOptions(kubeconfig=kubeapi.kubeconfig)
         self.ctx = HelmContext(
             lambda kind, namespace, name: None,
@@ -140,8 +144,12 @@ class ReleaseBench:
         )
         self.field_manager, self.journal, self.lock, self.run_id = field_manager, journal, lock, run_id
 
+    def create_namespace(self, name: str) -> None:
+        if self.kubeapi.server.get(("", "Namespace", "", name)) is None:
+            self.kubeapi.server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
     def spec(self, values: Mapping[str, Any] | None = None, **spec: Any) -> HelmReleaseSpec:
-        return HelmReleaseSpec.from_doc(helm_release_doc(values, **spec))
+        return HelmReleaseSpec.from_doc(helm_release_doc(values, namespace=self.namespace, **spec))
 
     def render(self, spec: HelmReleaseSpec) -> RenderedRelease:
         with self.cluster() as cluster:
@@ -182,24 +190,25 @@ class ReleaseBench:
             return applier.uninstall(self.spec(**spec))
 
     @contextmanager
-    def helm(self) -> Iterator[helm_python.Config]:
-        """Helm's own client (the SDK in this process): what `helm history` and helm-controller see."""
+    def helm(self, namespace: str = NAMESPACE) -> Iterator[helm_python.Config]:
+        """Helm's own client (the SDK in this process) on the release storage of `namespace`:
+        what `helm history -n <namespace>` and helm-controller see."""
         use_private_helm_home()
         with helm_python.Config(
-            kubeconfig_path=self.kubeapi.kubeconfig, kube_context="kubeapi", namespace=NAMESPACE
+            kubeconfig_path=self.kubeapi.kubeconfig, kube_context="kubeapi", namespace=namespace
         ) as cfg:
             yield cfg
 
-    def history(self) -> list[tuple[int, str]]:
-        with self.helm() as helm:
+    def history(self, release: str = RELEASE, namespace: str = NAMESPACE) -> list[tuple[int, str]]:
+        with self.helm(namespace) as helm:
             try:
-                return [(int(e["revision"]), str(e["status"])) for e in helm.history(RELEASE)]
+                return [(int(e["revision"]), str(e["status"])) for e in helm.history(release)]
             except helm_python.HelmNotFoundError:
                 return []
 
-    def storage_secrets(self) -> list[str]:
+    def storage_secrets(self, namespace: str = NAMESPACE) -> list[str]:
         return sorted(
             str(s["metadata"]["name"])
-            for s in self.kubeapi.server.objects(kind="Secret", namespace=NAMESPACE)
+            for s in self.kubeapi.server.objects(kind="Secret", namespace=namespace)
             if (s["metadata"].get("labels") or {}).get("owner") == "helm"
         )

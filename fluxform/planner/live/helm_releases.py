@@ -46,6 +46,11 @@ class ReleaseView:
     #: the deployed manifest's objects as recorded inventory (masked), keyed by id
     records: Mapping[ObjectId, tuple[OwnerState, StateObject]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: why apply will uninstall the release and install it anew ("" when it upgrades): its
+    #: objects are planned as replaced
+    replace: str = ""
+    #: spec.driftDetection.mode ("" when unknown): what apply does with drift of an in-sync release
+    drift_mode: str = ""
 
 
 class InstalledReleases:
@@ -109,15 +114,6 @@ def _view(owner: Owner, history: list[StoredRelease], masking: Masking, mapper: 
     latest = history[-1] if history else None
     deployed = next((h for h in reversed(history) if h.status == "deployed" and h.readable), None)
     notes = list(_status_notes(owner, latest))
-    if release.storage_namespace != release.namespace:
-        notes.append(
-            _warning(
-                owner,
-                f"Helm release {release.namespace}/{release.name} is stored in namespace "
-                f"{release.storage_namespace}: fluxform apply refuses it (the Helm SDK stores a release in its "
-                "release namespace); set spec.storageNamespace to the release namespace",
-            )
-        )
     records: dict[ObjectId, tuple[OwnerState, StateObject]] = {}
     if deployed is not None:
         try:
@@ -125,7 +121,25 @@ def _view(owner: Owner, history: list[StoredRelease], masking: Masking, mapper: 
         except RenderError as exc:
             unreadable = f"the deployed manifest of revision {deployed.version} cannot be read: {exc.summary}"
             notes.append(_warning(owner, unreadable))
-    return ReleaseView(owner.id, latest, deployed, records, tuple(notes))
+    reinstall = _reinstall_reason(owner, latest)
+    spec = owner.rendered.spec if owner.rendered is not None else None
+    # drift is evaluated on a deployed release only (a failed or pending one is acted on first)
+    in_sync = latest is not None and latest.status == "deployed" and not reinstall
+    mode = spec.policy.drift.mode if spec is not None and in_sync else ""
+    return ReleaseView(owner.id, latest, deployed, records, tuple(notes), reinstall, mode)
+
+
+def _reinstall_reason(owner: Owner, latest: StoredRelease | None) -> str:
+    """helm-controller's chart name change (upgrade.chartNameChangeStrategy: Reinstall, the
+    default): the release is uninstalled, then installed anew (helm/release.py)."""
+    rendered = owner.rendered
+    if latest is None or latest.status == "uninstalled" or rendered is None or rendered.spec is None:
+        return ""
+    if not latest.chart_name or latest.chart_name == rendered.chart.name:
+        return ""
+    if rendered.spec.policy.upgrade.chart_name_change != "Reinstall":
+        return ""
+    return f"chart name changed from {latest.chart_name} to {rendered.chart.name}: apply reinstalls the release"
 
 
 def _status_notes(owner: Owner, latest: StoredRelease | None) -> Iterable[Diagnostic]:

@@ -33,7 +33,7 @@ from fluxform.planner.live.decide import (
 from fluxform.planner.live.helm_releases import ReleaseView
 from fluxform.planner.live.policy import FLUX_GROUPS, FLUX_MARKER, FieldManagers
 from fluxform.planner.model import DesiredObject, DesiredState
-from fluxform.planner.plan import Change, Masking, Plan
+from fluxform.planner.plan import Action, Change, Masking, Plan
 from fluxform.planner.settings import LiveTarget, PlanSettings
 from fluxform.progress import NO_PROGRESS, Progress, Stage, stage, timed
 from fluxform.state.model import StateFile
@@ -69,6 +69,8 @@ class LiveRun:
         self.mapper, self.managers, self.options = mapper, managers, options
         self.recorded = dict(state.objects()) if state is not None else {}
         self.diagnostics: list[Diagnostic] = []
+        self.reinstalled = {oid: view.replace for oid, view in (releases or {}).items() if view.replace}
+        self.drift_modes = {oid: view.drift_mode for oid, view in (releases or {}).items() if view.drift_mode}
         for view in (releases or {}).values():
             # a HelmRelease's objects are what its deployed release holds (Helm deletes what
             # left it, and drift is measured from it), whatever the state recorded
@@ -97,7 +99,7 @@ class LiveRun:
             state_serial=self.state.serial if self.state is not None else 0,
             mode="live",
             owners=self.desired.owners,
-            changes=tuple(d.change for d in decisions) + tuple(reversed(removals)),
+            changes=tuple(self._reinstalled(c) for c in self._release_drift(decisions)) + tuple(reversed(removals)),
             drift=tuple(d.drift for d in decisions if d.drift is not None),
             diagnostics=(*self.desired.diagnostics, *_unique(self.diagnostics)),
             settings=replace(settings, field_manager=self.options.field_manager).with_render_facts(
@@ -105,6 +107,36 @@ class LiveRun:
             ),
             live=self._live_target(),
         )
+
+    def _release_drift(self, decisions: Sequence[Decision]) -> list[Change]:
+        """What apply does with the drift of a HelmRelease whose release is otherwise in sync
+        (helm-controller evaluates drift only then; an upgrade re-applies every object anyway):
+        `enabled` corrects it, `warn` and `disabled` (the default) leave it (the drift list
+        still shows it)."""
+        upgraded = {d.change.owner for d in decisions if d.change.action is not Action.NOOP and d.drift is None}
+        out: list[Change] = []
+        for d in decisions:
+            mode = self.drift_modes.get(d.change.owner)
+            if mode is None or d.drift is None or d.change.owner in upgraded:
+                out.append(d.change)
+            elif mode == "enabled":
+                reason = "apply corrects this drift without a new Helm revision (spec.driftDetection.mode: enabled)"
+                out.append(replace(d.change, reason=reason))
+            else:
+                left = {
+                    "warn": "apply reports it, not corrected (spec.driftDetection.mode: warn)",
+                    "disabled": "apply leaves it (spec.driftDetection is disabled, helm-controller's default)",
+                }[mode]
+                out.append(replace(d.change, action=Action.NOOP, before=None, reason=f"{d.drift.reason}: {left}"))
+        return out
+
+    def _reinstalled(self, change: Change) -> Change:
+        """A release apply uninstalls and installs anew: each of its objects still there is
+        deleted and created again (a replace)."""
+        reason = self.reinstalled.get(change.owner)
+        if not reason or change.action not in (Action.UPDATE, Action.NOOP):
+            return change
+        return replace(change, action=Action.REPLACE, reason=reason)
 
     # ----- mapping ------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from fluxform.errors import ClusterError
 from fluxform.helm.release import ReleaseFailed
 from tests.kubeapi import KubeApi
 from tests.support.releases import HEALTH_ANNOTATION, NAMESPACE, RELEASE, ReleaseBench, write_shop_chart
@@ -210,16 +209,6 @@ def test_server_side_apply_presents_the_field_manager(kubeapi: KubeApi, tmp_path
     assert [(r.query["fieldManager"], r.query["force"], i > installs) for i, r in patches] == [
         (manager, "false", False), (manager, "true", True),
     ]  # fmt: skip
-
-
-def test_storage_namespace_other_than_the_release_namespace_is_refused(kubeapi: KubeApi, tmp_path: Path) -> None:
-    bench = ReleaseBench(kubeapi, tmp_path)
-    with pytest.raises(ClusterError) as caught:
-        bench.apply(storageNamespace="flux-system")
-    line = caught.value.one_line()
-    assert "stored in namespace flux-system by helm-controller" in line and "spec.storageNamespace: team" in line
-    assert bench.history() == []
-    assert [r for r in kubeapi.server.requests if r.verb in ("create", "update", "patch", "delete")] == []
 
 
 def _processes_holding(secret: bytes) -> list[str]:
