@@ -37,7 +37,9 @@ _PYTHON_ENV = "FLUXFORM_WORKER_PYTHON"
 
 
 def _worker_argv() -> list[str]:
-    python = sys.executable if os.path.isfile(sys.executable) else os.environ.get(_PYTHON_ENV, sys.executable)
+    # the parent's word first: a worker's argv[0] may even name a real file that is no
+    # interpreter (field manager "fluxform" is `<venv>/bin/fluxform`, the console script)
+    python = os.environ.get(_PYTHON_ENV) or sys.executable
     return [python, "-m", "fluxform.kustomize.worker"]
 
 
