@@ -54,7 +54,8 @@ def test_the_release_journal_lives_until_an_apply_completes(kubeapi: KubeApi, tm
     common = ["--kubeconfig", str(kubeapi.kubeconfig), "--state", str(state), "--auto-approve"]
     failing = f"  values:\n    podAnnotations:\n      {HEALTH_ANNOTATION}: failed\n"
 
-    failed = run("apply", _fleet(bench.fleet, failing, timeout="3s"), *common, "--init-state")
+    # --no-rollback: the failed release stays (the automatic rollback would uninstall it)
+    failed = run("apply", _fleet(bench.fleet, failing, timeout="3s"), *common, "--init-state", "--no-rollback")
     assert failed.code == 1 and "Helm install of release team/shop failed" in failed.out + failed.err
     records = JournalFile(journal).entries()
     assert [(r.release, r.namespace, r.operation, r.revision_before) for r in records] == [
