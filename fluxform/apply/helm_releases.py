@@ -61,7 +61,7 @@ class HelmReleaseApplier:
         latest = self._applier(request.field_manager).status(release_ref(spec))
         return (latest.version, latest.status) if latest is not None else (None, "")
 
-    def undo(self, touched: TouchedRelease) -> str:
+    def undo(self, touched: TouchedRelease, *, timeout: float | None = None) -> str:
         """Back to the revision before the apply: Helm rollback to it (its manifest and values,
         as a new revision, as `helm rollback` does), uninstall when the apply installed the
         release; nothing when Helm never got past it or remediation already restored it."""
@@ -74,7 +74,7 @@ class HelmReleaseApplier:
         if before is None or touched.status_before == "uninstalled":
             if latest is None or latest.status == "uninstalled":
                 return ""
-            applier.uninstall(spec)
+            applier.uninstall(spec, timeout=timeout)
             return f"uninstalled Helm release {ref} (this apply installed it)"
         if latest is None:
             return ""  # gone: nothing Helm can roll back to (reported by the caller's check)
@@ -83,7 +83,7 @@ class HelmReleaseApplier:
         target = next((h for h in history if h.version == before), None)
         if target is not None and _same_content(latest, target) and latest.status == "deployed":
             return ""  # Helm's remediation already rolled it back to that content
-        outcome = applier.rollback(spec, before)
+        outcome = applier.rollback(spec, before, timeout=timeout)
         return f"rolled Helm release {ref} back to revision {before} (as revision {outcome.revision_after})"
 
     def _applier(self, field_manager: str) -> ReleaseApplier:

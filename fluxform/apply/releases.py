@@ -76,8 +76,9 @@ class ReleaseApplier(Protocol):
         before `apply_release`, so a rollback knows where to return."""
         ...
 
-    def undo(self, touched: TouchedRelease) -> str:
+    def undo(self, touched: TouchedRelease, *, timeout: float | None = None) -> str:
         """Return the release to `touched.revision_before` (Helm rollback), or uninstall it
-        when it had none; what was done, past tense ("" when nothing needed doing). Raises a
-        FluxformError naming the release when Helm fails."""
+        when it had none, Helm's wait bounded by `timeout` seconds when given; what was done,
+        past tense ("" when nothing needed doing). Raises a FluxformError naming the release
+        when Helm fails."""
         ...

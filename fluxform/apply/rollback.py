@@ -132,7 +132,7 @@ def roll_back(
         if time.monotonic() > deadline:
             steps.append(_missed(item, f"--rollback-timeout of {timeout:g}s reached before this step"))
             continue
-        steps.append(_undo(cluster, item, releases))
+        steps.append(_undo(cluster, item, releases, deadline - time.monotonic()))
     return RollbackReport(tuple(steps), time.monotonic() - started)
 
 
@@ -160,10 +160,13 @@ def _missed(item: tuple[Touched, ...] | TouchedRelease, reason: str) -> Rollback
 
 
 def _undo(
-    cluster: ClusterClient, item: tuple[Touched, ...] | TouchedRelease, releases: ReleaseApplier | None
+    cluster: ClusterClient,
+    item: tuple[Touched, ...] | TouchedRelease,
+    releases: ReleaseApplier | None,
+    remaining: float,
 ) -> RollbackStep:
     if isinstance(item, TouchedRelease):
-        return _undo_release(item, releases)
+        return _undo_release(item, releases, remaining)
     first = item[0]
     irreversible = _irreversible(item)
     error: FluxformError | None = None
@@ -180,12 +183,14 @@ def _undo(
     return RollbackStep(first.owner, first.id, "not restored", error.one_line(), irreversible)
 
 
-def _undo_release(touched: TouchedRelease, releases: ReleaseApplier | None) -> RollbackStep:
+def _undo_release(touched: TouchedRelease, releases: ReleaseApplier | None, remaining: float) -> RollbackStep:
+    """Helm's wait is bounded by what is left of --rollback-timeout (at least a second, so a
+    release is never left pending by a budget spent to nothing)."""
     hooks = hooks_run(touched.request.rendered.rendered)
     if releases is None:
         return RollbackStep(touched.owner, touched.owner, "not restored", "no Helm release applier in this run", hooks)
     try:
-        done = releases.undo(touched)
+        done = releases.undo(touched, timeout=max(remaining, 1.0))
     except FluxformError as exc:
         return RollbackStep(touched.owner, touched.owner, "not restored", exc.one_line(), hooks)
     return RollbackStep(touched.owner, touched.owner, done or "unchanged", irreversible=hooks if done else "")

@@ -317,9 +317,11 @@ class ReleaseApplier:
             )
         return result.steps
 
-    def rollback(self, spec: HelmReleaseSpec, revision: int) -> ReleaseOutcome:
+    def rollback(self, spec: HelmReleaseSpec, revision: int, *, timeout: float | None = None) -> ReleaseOutcome:
         """`helm rollback` to `revision` with the HelmRelease's rollback options (the executor's
-        rollback of a failed apply: back to the revision the release had before it)."""
+        rollback of a failed apply: back to the revision the release had before it).
+        `timeout`: a bound on the HelmRelease's own rollback timeout (what is left of
+        --rollback-timeout)."""
         ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
@@ -331,14 +333,15 @@ class ReleaseApplier:
             helm_release=_manifest_of(spec),
             revision=revision,
             apply_methods=_apply_methods(history),
+            timeout=_bounded(spec.policy.rollback.timeout, timeout),
             **self._connection(),
         )
-        result = self._run_worker(ref, request, spec.policy.rollback.timeout + _WORKER_MARGIN)
+        result = self._run_worker(ref, request, (request.timeout or spec.policy.rollback.timeout) + _WORKER_MARGIN)
         return self._finished(spec, ref, "rollback", result, recovered)
 
-    def uninstall(self, spec: HelmReleaseSpec) -> ReleaseOutcome:
+    def uninstall(self, spec: HelmReleaseSpec, *, timeout: float | None = None) -> ReleaseOutcome:
         """`helm uninstall` with the HelmRelease's uninstall options (the executor's rollback of
-        a release this apply installed)."""
+        a release this apply installed). `timeout`: as for `rollback`."""
         ref = release_ref(spec)
         history, recovered = self._unlocked(spec, ref, self.history(ref))
         latest = history[-1] if history else None
@@ -350,9 +353,10 @@ class ReleaseApplier:
             release=ref.name,
             namespace=ref.namespace,
             helm_release=_manifest_of(spec),
+            timeout=_bounded(spec.policy.uninstall.timeout, timeout),
             **self._connection(),
         )
-        result = self._run_worker(ref, request, spec.policy.uninstall.timeout + _WORKER_MARGIN)
+        result = self._run_worker(ref, request, (request.timeout or spec.policy.uninstall.timeout) + _WORKER_MARGIN)
         return self._finished(spec, ref, "uninstall", result, recovered)
 
     # ----- pending releases ---------------------------------------------------------------
@@ -657,6 +661,11 @@ def _last_good(history: Sequence[StoredRelease]) -> StoredRelease | None:
         if entry.status in ("deployed", "superseded"):
             return entry
     return None
+
+
+def _bounded(own: float, bound: float | None) -> float | None:
+    """An action's timeout under a caller's bound (None: the action's own, unchanged)."""
+    return None if bound is None else min(own, bound)
 
 
 def _apply_budget(policy: ReleasePolicy, unbounded: int) -> float:

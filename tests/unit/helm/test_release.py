@@ -295,3 +295,18 @@ def test_a_timeout_given_to_apply_overrides_the_helm_releases(kubeapi: KubeApi, 
         applier.apply(rendered, timeout=2)  # --timeout over spec.timeout: 10m
     assert time.monotonic() - started < 30
     assert bench.history() == [(1, "deployed"), (2, "failed")]
+
+
+def test_a_rollback_given_a_timeout_waits_no_longer_than_it(kubeapi: KubeApi, tmp_path: Path) -> None:
+    """What is left of --rollback-timeout bounds Helm's wait of a rollback whose target never
+    becomes healthy, below the HelmRelease's own (10m): the rollback fails in time."""
+    bench = ReleaseBench(kubeapi, tmp_path)
+    stuck = {"podAnnotations": {HEALTH_ANNOTATION: "progressing"}}
+    bench.apply(stuck, install={"disableWait": True})  # revision 1: deployed, never healthy
+    bench.apply()  # revision 2: healthy
+    started = time.monotonic()
+    with bench.applier() as applier, pytest.raises(ReleaseFailed) as caught:
+        applier.rollback(bench.spec(timeout="10m"), 1, timeout=2)
+    assert time.monotonic() - started < 30
+    assert "rollback" in caught.value.one_line()
+    assert bench.history()[-1] == (3, "failed")
