@@ -70,20 +70,19 @@ def check_render(
         raise _stale(
             f"the source is at revision {desired.source_revision}, the plan was made at {plan.source.revision}"
         )
-    statuses = {o.id: o.status for o in desired.owners}
-    reasons = {o.id: o.reason for o in desired.owners}
+    unmatched = {o.id: o for o in desired.owners}
     for owner in plan.owners:
-        now = statuses.pop(owner.id, None)
+        now = unmatched.pop(owner.id, None)
         if now is None:
             raise _stale(f"{owner.id} is no longer part of the fleet")
-        if now is not owner.status:
-            if reasons.get(owner.id):
+        if now.status is not owner.status:
+            if now.reason:
                 # not a moved world but a setting apply was not given (a decryption key, a
                 # source): the reason says which, and planning again would not help
-                raise PlanError(f"apply cannot render {owner.id} as the plan did: {reasons[owner.id]}")
-            raise _stale(f"{owner.id} was {owner.status} in the plan and is {now} now")
-    if statuses:
-        raise _stale(f"{min(statuses)} is part of the fleet now, not of the plan")
+                raise PlanError(f"apply cannot render {owner.id} as the plan did: {now.reason}")
+            raise _stale(f"{owner.id} was {owner.status} in the plan and is {now.status} now")
+    if unmatched:
+        raise _stale(f"{min(unmatched)} is part of the fleet now, not of the plan")
     rendered = {
         obj.id: obj
         for owner in desired.owners
