@@ -57,8 +57,8 @@ from fluxform.helm.sdk import helm_home_environment, parse_yaml_document
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.helm.storage import StoredRelease, mark_failed, read_history
 from fluxform.helm.storage_proxy import PROXY_CONTEXT, StorageProxy
-from fluxform.helm.worker import PYTHON_ENV
 from fluxform.helm.worker_protocol import Step, WorkerRequest, WorkerResult, chart_to_wire
+from fluxform.interpreter import WORKER_PYTHON_ENV
 from fluxform.objects import ObjectId
 from fluxform.scratch import scratch_dir
 from fluxform.state.backend import StateBackend
@@ -488,7 +488,7 @@ class ReleaseApplier:
         outside its release namespace is reached through the storage proxy."""
         program = str(Path(sys.executable).parent / self.field_manager)
         with scratch_dir("fluxform-helm-worker-") as home, self._storage_proxy(ref) as proxy:
-            env = {**helm_home_environment(home), PYTHON_ENV: sys.executable}
+            env = {**helm_home_environment(home), WORKER_PYTHON_ENV: sys.executable}
             if proxy is not None:
                 kubeconfig = proxy.write_kubeconfig(home / "kubeconfig")
                 request = dataclasses.replace(request, kubeconfig=str(kubeconfig), context=PROXY_CONTEXT)

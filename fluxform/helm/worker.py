@@ -33,15 +33,12 @@ from fluxform.helm.remediation import ChartOpener, ReleaseProgram
 from fluxform.helm.sdk import HelmReleases, parse_yaml_document, use_private_helm_home
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.helm.worker_protocol import WorkerRequest, WorkerResult, chart_from_wire
+from fluxform.interpreter import real_interpreter
 
 if TYPE_CHECKING:
     import helm_python
 
-__all__ = ["PYTHON_ENV", "main", "post_render_stream"]
-
-#: The interpreter's real path, from the parent: the worker's own sys.executable is derived
-#: from its argv[0], the field manager name.
-PYTHON_ENV = "FLUXFORM_WORKER_PYTHON"
+__all__ = ["main", "post_render_stream"]
 
 _DOC_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
@@ -60,7 +57,7 @@ def main() -> int:
     request = WorkerRequest.from_json(sys.stdin.buffer.read())
     use_private_helm_home()  # the home the parent made (WORKER_HOME_ENV), for Python-side helpers
     spec = HelmReleaseSpec.from_doc(request.helm_release)
-    install_plugin(Path(os.environ["HELM_PLUGINS"]), os.environ.get(PYTHON_ENV, sys.executable))
+    install_plugin(Path(os.environ["HELM_PLUGINS"]), real_interpreter())
     kubeconfig = Path(request.kubeconfig) if request.kubeconfig else None
     with (
         HelmReleases(kubeconfig, request.context, request.namespace) as helm,

@@ -16,14 +16,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import mmap
-import os
 import platform
 import re
-import sys
 import threading
 from pathlib import Path
 
 from fluxform.errors import RenderError, ToolError, ToolLimitExceeded
+from fluxform.interpreter import real_interpreter
 from fluxform.kustomize.binary import LIMIT_HINTS, BuildFailed
 from fluxform.limits import LimitExceeded, current_limits
 from fluxform.resident import ResidentTool
@@ -31,16 +30,9 @@ from fluxform.tool_versions import remembered_version
 
 __all__ = ["InProcessEngine", "library_path"]
 
-#: Where a process whose sys.executable is only a name finds this interpreter (helm/worker.py:
-#: a Helm worker's argv[0] is its field manager, and its parent passes the real path here).
-_PYTHON_ENV = "FLUXFORM_WORKER_PYTHON"
-
 
 def _worker_argv() -> list[str]:
-    # the parent's word first: a worker's argv[0] may even name a real file that is no
-    # interpreter (field manager "fluxform" is `<venv>/bin/fluxform`, the console script)
-    python = os.environ.get(_PYTHON_ENV) or sys.executable
-    return [python, "-m", "fluxform.kustomize.worker"]
+    return [real_interpreter(), "-m", "fluxform.kustomize.worker"]
 
 
 _ERROR_PREFIX = "kustomize build failed: "
