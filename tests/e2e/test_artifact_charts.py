@@ -20,21 +20,12 @@ from fluxform.planner.workflow import plan_fleet
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.oci.materialize import MaterializeOptions, materialize
 from fluxform.sources.oci.store import RegistryAccess
-from tests.support.charts_http import ChartRepoServer, publish, publish_versions, write_chart
+from tests.support.charts_http import GREETING_TEMPLATE, ChartRepoServer, publish, publish_versions, write_chart
 from tests.support.cli import run
 from tests.support.registry import Registry, registry
 from tests.support.trees import flux_kustomization, helm_release, helm_repository, write_tree
 
 __all__ = ["registry"]
-
-CM_TEMPLATE = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-settings
-data:
-  greeting: {{ .Values.greeting | default "hello" | quote }}
-"""
 
 
 HELLO_RANGE = '      version: ">=1.0.0 <2.0.0"\n'
@@ -65,7 +56,7 @@ def test_charts_travel_with_the_fleet(registry: Registry, tmp_path: Path) -> Non
     cache = tmp_path / "charts"
     with ChartRepoServer(tmp_path / "repo") as server:
         versions = ["1.0.0", "1.3.0", "2.0.0"]
-        publish_versions(server, tmp_path / "src", "hello", versions, templates={"cm.yaml": CM_TEMPLATE})
+        publish_versions(server, tmp_path / "src", "hello", versions, templates={"cm.yaml": GREETING_TEMPLATE})
         cluster = _fleet(tmp_path / "fleet", server.url)
         assert run("charts", "pull", cluster, "--chart-cache", cache).code == 0
     root = tmp_path / "fleet"
@@ -106,7 +97,7 @@ def test_mirrored_chart_tags_are_immutable(registry: Registry, tmp_path: Path) -
     for n, greeting in enumerate(("one", "two")):
         cache = tmp_path / f"charts{n}"
         with ChartRepoServer(tmp_path / f"repo{n}") as server:
-            chart = write_chart(tmp_path / f"src{n}", "hello", "1.3.0", templates={"cm.yaml": CM_TEMPLATE},
+            chart = write_chart(tmp_path / f"src{n}", "hello", "1.3.0", templates={"cm.yaml": GREETING_TEMPLATE},
                                 values={"greeting": greeting})  # fmt: skip
             publish(chart, server)
             cluster = _fleet(tmp_path / f"fleet{n}", server.url)

@@ -28,7 +28,7 @@ from fluxform.state.local import LocalBackend
 from fluxform.state.model import StateFile
 from tests.kubeapi import KubeApi
 from tests.support.applyfleet import write_apply_fleet
-from tests.support.charts_http import ChartRepoServer, publish_versions
+from tests.support.charts_http import GREETING_TEMPLATE, ChartRepoServer, publish_versions
 from tests.support.cli import FIXTURES, KEYS, Result, run
 from tests.support.gitrepo import TestRepo
 from tests.support.kubeclient import kubectl_json
@@ -49,14 +49,6 @@ pytestmark = pytest.mark.usefixtures("shared_build_cache")
 SOURCE = ("--source", "https://git.example.com/fleet.git", "--revision", "main@sha1:" + "b" * 40)
 DECOY_MEDIA_TYPE = "application/vnd.example.decoy.v1.tar+gzip"
 NO_CHANGES = "Plan: 0 to add, 0 to change, 0 to destroy."
-CHART_CM = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-settings
-data:
-  greeting: {{ .Values.greeting | default "hello" | quote }}
-"""
 
 
 def _push(tree: Path, url: str, *args: str) -> str:
@@ -337,7 +329,9 @@ def test_charts_mirrored_in_the_artifact_plan_and_apply_with_an_empty_cache(
         "hello", "hello", namespace="apps", source="HelmRepository/apps/charts", chart_extra='      version: "1.x"\n'
     )  # fmt: skip
     with ChartRepoServer(tmp_path / "repo") as server:
-        publish_versions(server, tmp_path / "src", "hello", ["1.0.0", "1.3.0"], templates={"cm.yaml": CHART_CM})
+        publish_versions(
+            server, tmp_path / "src", "hello", ["1.0.0", "1.3.0"], templates={"cm.yaml": GREETING_TEMPLATE}
+        )
         release = release.replace("http://127.0.0.1:9/unused", server.url)
         sync = flux_kustomization("flux-system", "./clusters/dev") + "---\n" + flux_kustomization("apps", "./apps")
         root = write_tree(tmp_path / "fleet", {"clusters/dev/sync.yaml": sync, "apps/release.yaml": release})

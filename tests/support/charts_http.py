@@ -24,7 +24,17 @@ import helm_python
 from fluxform import yamlio
 from fluxform.helm.sdk import use_private_helm_home
 
-__all__ = ["ChartRepoServer", "publish", "publish_versions", "write_chart"]
+__all__ = ["GREETING_TEMPLATE", "ChartRepoServer", "publish", "publish_versions", "write_chart"]
+
+#: A chart template: a ConfigMap `<release>-settings` whose greeting comes from the values.
+GREETING_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+data:
+  greeting: {{ .Values.greeting | default "hello" | quote }}
+"""
 
 
 def write_chart(
