@@ -303,14 +303,13 @@ class _Discovery:
     def _source_dir(self, ref: SourceRef, self_artifact: Artifact) -> Path | None:
         """Where a source's artifact is: a --source mapping (a directory or an OCI artifact),
         the self source, or an OCIRepository's own registry."""
+        source = self.objects.get(ref.id)  # by its API group: lookup() is for core kinds
+        body = source.body if source is not None else None
         for key in (f"{ref.kind}/{ref.namespace}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
             if key in self.options.sources:
-                source = self.objects.get(ref.id)  # by its API group: lookup() is for core kinds
-                ignore = self._ignore_of(ref, [source.body]) if source is not None else ""
+                ignore = self._ignore_of(ref, [body]) if body is not None else ""
                 return self.artifact(self.options.sources[key], ignore).root
         oci = self.options.artifact_sources
-        source = self.objects.get(ref.id)
-        body = source.body if source is not None else None
         if oci is not None and (mapped := oci.mapped(ref, body)) is not None:
             return mapped
         if ref == self.self_source or (self.self_source is None and ref.name == "flux-system"):
