@@ -157,7 +157,9 @@ def test_apply_from_the_tag_then_a_moved_tag_makes_the_plan_stale(
     assert {o.source_revision for o in _state(state).owners.values()} == {f"{url}@{moved}"}
 
 
-def test_plan_from_an_exported_tar_with_no_registry_running(tmp_path: Path, cwd: Path) -> None:
+def test_plan_from_an_exported_tar_with_no_registry_then_from_the_one_it_is_imported_into(
+    tmp_path: Path, cwd: Path
+) -> None:
     repo = tmp_path / "repo"
     write_apply_fleet(repo)
     tar = tmp_path / "fleet.tar"
@@ -171,6 +173,14 @@ def test_plan_from_an_exported_tar_with_no_registry_running(tmp_path: Path, cwd:
     from_dir = _plan_json(repo / "clusters" / "dev")
     assert from_tar["source"]["revision"] == f"{tar}@{digest}"
     assert _without_origin(from_tar) == _without_origin(from_dir)
+    # the air-gapped side: the tar imported into its internal registry, and planned from there
+    with running_registry("fluxform-registry-internal-") as internal:
+        target = f"oci://{internal.host}/air/carried:v1"
+        imported = run("artifact", "import", tar, target, "--plain-http")
+        assert imported.code == 0 and imported.out.strip() == digest, imported.err
+        from_internal = _plan_json("clusters/dev", "--source", target, "--plain-http")
+    assert from_internal["source"]["revision"] == f"{target}@{digest}"
+    assert _without_origin(from_internal) == _without_origin(from_dir)
 
 
 def _layer(files: dict[str, str]) -> bytes:
