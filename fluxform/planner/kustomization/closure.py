@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,8 @@ class TreeFacts:
         self._marker: dict[str, str | None] = {}
         self._bytes: dict[str, bytes] = {}
         self._digests: dict[str, bytes] = {}
+        self._reading: dict[str, threading.Lock] = {}  # one reader per file when builds run in threads
+        self._reading_guard = threading.Lock()
         self.alias_checked: set[str] = set()  # files build.py found free of alias bombs
 
     def real(self, path: str) -> str:
@@ -142,8 +145,14 @@ class TreeFacts:
         """The file's bytes (refused over the file size limit), read once per run."""
         key = str(path)
         found = self._bytes.get(key)
-        if found is None:
-            found = self._bytes[key] = read_limited(path, what=what)
+        if found is not None:
+            return found
+        with self._reading_guard:
+            lock = self._reading.setdefault(key, threading.Lock())
+        with lock:  # builds of overlays sharing a base run in threads: the base is read once
+            found = self._bytes.get(key)
+            if found is None:
+                found = self._bytes[key] = read_limited(path, what=what)
         return found
 
     def digest(self, path: Path, what: str) -> bytes:
