@@ -25,9 +25,11 @@ from fluxform import yamlio
 from fluxform.errors import Diagnostic, FluxformError, RenderError
 from fluxform.helm.chart import ResolvedChart, resolve_chart
 from fluxform.helm.context import HelmContext
+from fluxform.helm.determinism import nondeterministic_call
 from fluxform.helm.materialize import open_chart
 from fluxform.helm.names import release_name_for, release_namespace_for
 from fluxform.helm.postrender import apply_metadata, origin_labels, post_render
+from fluxform.helm.render_cache import RenderCache, RenderRequest, RenderStage, render_key
 from fluxform.helm.sdk import (
     DEFAULT_KUBE_VERSION,
     RenderOptions,
@@ -98,14 +100,16 @@ def render_release(
     scopes: KindScopes | None = None,
     origin: SourceLocation | None = None,
     revision: int | None = None,
+    cache: RenderCache | None = None,
 ) -> RenderedRelease:
     """Render a HelmRelease manifest; every failure is a FluxformError naming it.
 
     `is_install`: no release exists yet (`.Release.IsInstall`, install CRD policy), else an
     upgrade. `revision`: `.Release.Revision`, default 1 for an install, 2 for an upgrade
-    (pass the last release revision + 1 when the cluster is known)."""
+    (pass the last release revision + 1 when the cluster is known). `cache`: renders kept
+    between runs; pass None when anything secret may reach the values (render_cache.py)."""
     hr = HelmReleaseSpec.from_doc(doc, origin)
-    return render_spec(hr, ctx, is_install=is_install, scopes=scopes, revision=revision)
+    return render_spec(hr, ctx, is_install=is_install, scopes=scopes, revision=revision, cache=cache)
 
 
 def render_spec(
@@ -115,15 +119,21 @@ def render_spec(
     is_install: bool = True,
     scopes: KindScopes | None = None,
     revision: int | None = None,
+    cache: RenderCache | None = None,
 ) -> RenderedRelease:
     try:
-        return _render(hr, ctx, is_install, scopes or KindScopes(), revision or (1 if is_install else 2))
+        return _render(hr, ctx, is_install, scopes or KindScopes(), revision or (1 if is_install else 2), cache)
     except FluxformError as exc:
         raise exc.with_context(subject=hr.id, location=hr.origin) from None
 
 
 def _render(
-    hr: HelmReleaseSpec, ctx: HelmContext, is_install: bool, scopes: KindScopes, revision: int
+    hr: HelmReleaseSpec,
+    ctx: HelmContext,
+    is_install: bool,
+    scopes: KindScopes,
+    revision: int,
+    cache: RenderCache | None,
 ) -> RenderedRelease:
     clock = time.perf_counter()
     composed = compose_values(hr, ctx.lookup)
@@ -134,23 +144,33 @@ def _render(
     chart = resolve_chart(hr, ctx)
     skip_schema = hr.install_disable_schema_validation if is_install else hr.upgrade_disable_schema_validation
     options = RenderOptions(name, namespace, is_install, revision, ctx.kube_version, ctx.api_versions)
-    with open_chart(chart, without_schema=skip_schema) as loaded:
-        _check_kube_version(chart_metadata(loaded), ctx.kube_version or DEFAULT_KUBE_VERSION)
-        t_chart, clock = time.perf_counter() - clock, time.perf_counter()
-        files = render_chart(loaded, composed.values, options)
-        crd_files = chart_crds(loaded)  # after render: disabled subcharts are gone
-    t_render, clock = time.perf_counter() - clock, time.perf_counter()
-    docs = _documents(files)
-    t_parse, clock = time.perf_counter() - clock, time.perf_counter()
-    diagnostics = [*composed.diagnostics, *(_about(hr, d) for d in (*chart.diagnostics, *_notes(hr)))]
-    hooks, manifests = _post_render_by_strategy(docs, hr, diagnostics)
-    own_crds = _crds(crd_files, hr, diagnostics)
+    request = RenderRequest(chart, composed.values, options, skip_schema, hr)
+    if any(ref.kind == "Secret" for ref in hr.values_from) and cache is not None:
+        cache.refuse()  # values from a Secret are never written anywhere
+        cache = None
+    key = render_key(request) if cache is not None else ""
+    stage = cache.get(key) if cache is not None else None
+    t_chart = t_render = t_parse = 0.0
+    if stage is None:
+        stage, (t_chart, t_render, t_parse) = _render_stage(request)
+        if cache is not None:
+            if nondeterministic_call(chart, composed.values) is None:
+                cache.put(key, stage)
+            else:
+                cache.refuse()
+    clock = time.perf_counter()
+    diagnostics = [
+        *composed.diagnostics,
+        *(_about(hr, d) for d in (*chart.diagnostics, *_notes(hr))),
+        *(Diagnostic(summary, subject=hr.id, location=hr.origin, detail=detail) for summary, detail in stage.notes),
+    ]
+    hooks, manifests = list(stage.hooks), list(stage.manifests)
     # the chart's own CRDs (crds/ or templates/) say how its custom resources are scoped
-    scopes = scopes.merged(KindScopes.from_manifests([*own_crds, *manifests]).crd_scopes)
+    scopes = scopes.merged(KindScopes.from_manifests([*stage.crds, *manifests]).crd_scopes)
     for doc in (*hooks, *manifests):
         _place_in_namespace(doc, namespace, scopes)
     policy = hr.install_crds if is_install else hr.upgrade_crds
-    crds = [] if policy == "Skip" else own_crds
+    crds = [] if policy == "Skip" else list(stage.crds)
     timings = RenderTimings(t_values, t_chart, t_render, t_parse, time.perf_counter() - clock)
     return RenderedRelease(
         owner=hr.id,
@@ -171,6 +191,25 @@ def _render(
         values=composed.values,
         spec=hr,
     )
+
+
+def _render_stage(request: RenderRequest) -> tuple[RenderStage, tuple[float, float, float]]:
+    """The part of a render the cache keeps: load, Helm templates, documents, post-renderers,
+    hooks sorted out, CRDs of crds/. It reads `request` and nothing else (render_key)."""
+    hr, clock = request.spec, time.perf_counter()
+    with open_chart(request.chart, without_schema=request.skip_schema) as loaded:
+        _check_kube_version(chart_metadata(loaded), request.options.kube_version or DEFAULT_KUBE_VERSION)
+        t_chart, clock = time.perf_counter() - clock, time.perf_counter()
+        files = render_chart(loaded, request.values, request.options)
+        crd_files = chart_crds(loaded)  # after render: disabled subcharts are gone
+    t_render, clock = time.perf_counter() - clock, time.perf_counter()
+    docs = _documents(files)
+    t_parse = time.perf_counter() - clock
+    notes: list[Diagnostic] = []
+    hooks, manifests = _post_render_by_strategy(docs, hr, notes)
+    crds = _crds(crd_files, hr, notes)
+    said = tuple((d.summary, d.detail) for d in notes)
+    return RenderStage(tuple(hooks), tuple(manifests), tuple(crds), said), (t_chart, t_render, t_parse)
 
 
 def _notes(hr: HelmReleaseSpec) -> list[Diagnostic]:

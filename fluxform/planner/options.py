@@ -58,7 +58,7 @@ class FleetOptions:
     repo_root: Path | None = None  # root of the self source; None: found from the start path
     strict_substitute: bool = True  # StrictPostBuildSubstitutions (Flux >= 2.9 default)
     jobs: int = 0  # parallel builds; 0: the CPU count
-    cache_dir: Path = field(default_factory=default_cache_dir)  # build cache and diff index
+    cache_dir: Path = field(default_factory=default_cache_dir)  # build cache, Helm renders, diff index
     use_cache: bool = True  # False: --no-cache
     decryption_keys: tuple[Path, ...] = ()  # age identity files and armored PGP secret keys
     keys_dir: Path | None = None  # Secret manifests named by spec.decryption.secretRef
@@ -85,14 +85,19 @@ class FleetOptions:
     def diff_index_dir(self) -> Path | None:
         return self.cache_dir / "diff-index" if self.use_cache else None
 
+    @property
+    def render_cache_dir(self) -> Path | None:
+        return self.cache_dir / "renders" if self.use_cache else None
+
     def helm(self) -> HelmOptions:
         """How HelmReleases are rendered (the live plan adds the cluster's capabilities)."""
-        from fluxform.planner.releases import HelmOptions
+        from fluxform.planner.releases import HelmOptions, RenderCache
         from fluxform.sources.chart_cache import ChartCache
 
         return HelmOptions(
             offline=self.offline,
             cache=ChartCache(self.chart_cache) if self.chart_cache is not None else None,
+            render_cache=RenderCache(self.render_cache_dir) if self.render_cache_dir is not None else None,
         )
 
     def partial_policy(self, partial: bool = False) -> PartialPolicy:

@@ -31,6 +31,7 @@ from fluxform.helm import (
 )
 from fluxform.helm.materialize import detached
 from fluxform.helm.postrender import helm_ownership
+from fluxform.helm.render_cache import RenderCache
 from fluxform.helm.spec import HELM_GROUP, ChartRef
 from fluxform.objects import ObjectId
 from fluxform.planner.kustomization.discover import DiscoveryContext, HelmHook
@@ -39,7 +40,7 @@ from fluxform.progress import Stage
 from fluxform.sources.chart_cache import ChartCache
 from fluxform.sources.charts import ChartFetcher
 
-__all__ = ["HelmOptions", "ReleaseHook", "chart_pull_hook", "helm_hook", "source_revision"]
+__all__ = ["HelmOptions", "ReleaseHook", "RenderCache", "chart_pull_hook", "helm_hook", "source_revision"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class HelmOptions:
     installed_release: Callable[[str, str], int | None] | None = None
     # how chart archives are fetched; None: repositories and the cache
     fetcher: ChartFetcher | None = None
+    # renders kept between runs (--cache-dir); None: every release is rendered. It changes
+    # how fast, never what is rendered, so identity() leaves it out
+    render_cache: RenderCache | None = None
 
     def identity(self) -> dict[str, Any]:
         """What of these options changes a render, as plain values (for cache keys): offline,
@@ -121,6 +125,22 @@ class _Renderer:
             self.discovery.lookups.setdefault(self._rendering, set()).add((kind, namespace, name))
         return self.discovery.lookup(kind, namespace, name)
 
+    def _may_hold_secrets(self, obj: DesiredObject, spec: HelmReleaseSpec) -> bool:
+        """Whether a secret value may reach this release's values, so that its render must
+        never be written to the render cache: the HelmRelease itself, or a ConfigMap its
+        values come from, held SOPS ciphertext or came from a Kustomization that decrypted
+        something or substituted variables from a Secret (discover's `secret_owners`), or
+        its values come from a Secret (render.py refuses those too)."""
+        if self.discovery.secret_derived(obj):
+            return True
+        for ref in spec.values_from:
+            if ref.kind == "Secret":
+                return True
+            source = self.discovery.find(ref.kind, spec.namespace, ref.name)
+            if source is not None and self.discovery.secret_derived(source):
+                return True
+        return False
+
     def owner(self, obj: DesiredObject) -> Owner:
         base = Owner(
             id=obj.id,
@@ -169,6 +189,10 @@ class _Renderer:
     def _render(self, spec: HelmReleaseSpec, obj: DesiredObject) -> Owner:
         lookup = self.options.installed_release
         revision = lookup(spec.storage_namespace or spec.namespace, release_name(spec)) if lookup else None
+        cache = self.options.render_cache
+        if cache is not None and self._may_hold_secrets(obj, spec):
+            cache.refuse()
+            cache = None
         rendered = render_release(
             obj.body,
             self.helm,
@@ -176,6 +200,7 @@ class _Renderer:
             scopes=self.scopes,
             origin=obj.origin,
             revision=None if revision is None else revision + 1,
+            cache=cache,
         )
         self.diagnostics.extend(rendered.diagnostics)
         # crds/ go as they are; the release's objects as Helm sends them, with its ownership metadata

@@ -183,12 +183,24 @@ class DiscoveryContext:
     lookups: dict[ObjectId, set[ObjectKey]] = field(default_factory=dict)
     missing: dict[ObjectId, ObjectKey] = field(default_factory=dict)
     progress: Progress = field(default=NO_PROGRESS)  # the hook reports each release rendered
+    #: Kustomizations whose objects may hold a secret value: they decrypted something or
+    #: substituted variables from a Secret (no render of what they made is cached)
+    secret_owners: frozenset[ObjectId] = frozenset()
 
     def lookup(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        found = self.find(kind, namespace, name)
+        return None if found is None else found.body
+
+    def find(self, kind: str, namespace: str, name: str) -> DesiredObject | None:
         for obj in self.objects.values():
             if obj.id.kind == kind and obj.id.namespace == namespace and obj.id.name == name:
-                return obj.body
+                return obj
         return None
+
+    def secret_derived(self, obj: DesiredObject) -> bool:
+        """Whether a secret value may be in this object: it held SOPS ciphertext (or a
+        leaf filled from a Secret), or its Kustomization decrypted or substituted from one."""
+        return bool(obj.sensitive_paths) or obj.owner in self.secret_owners
 
     def renders(self, release: ObjectId) -> bool:
         """Whether the hook renders this HelmRelease (not standing in, and focused on)."""
@@ -252,6 +264,7 @@ class _Discovery:
         self.would_produce: dict[ObjectKey, ObjectId] = {}
         self.blocked_by: dict[ObjectId, ObjectId] = {}
         self.undecrypted: set[ObjectId] = set()  # built without the keys they need (purpose "build")
+        self.secret_owners: set[ObjectId] = set()  # DiscoveryContext.secret_owners
         self.views: dict[Path, SourceView] = {}  # one per source root, shared by its builds
 
     @property
@@ -597,6 +610,7 @@ class _Discovery:
             frozenset(self.stand_ins),
             self.options.focus,
             progress=self.options.progress,
+            secret_owners=frozenset(self.secret_owners),
         )
         with stage(self.options.progress, Stage.RENDER, "Rendering HelmReleases"):
             owners, diagnostics = self.options.helm(context)
@@ -744,6 +758,8 @@ class _Discovery:
                 self._fail(ks, exc, Cause.KEYS if isinstance(exc, MissingKeys) else Cause.ERROR, output=output)
                 continue
             progressed = True
+            if _may_carry_secrets(ks, output, objects):
+                self.secret_owners.add(ks.id)
             root = self.source_dirs.get(ks.source_ref, self_artifact.root)
             objects = [self._located(obj, output.files, root) for obj in objects]
             if output.files:  # not known for builds from a decrypted copy
@@ -948,6 +964,19 @@ def _timed(progress: Progress, owner: ObjectId, build: Callable[..., BuildOutput
     """`build(*args)` in a worker, reported to `progress` with its time (failed if it raises)."""
     with timed(progress, Stage.BUILD, str(owner)):
         return build(*args)
+
+
+def _may_carry_secrets(ks: FluxKustomization, output: BuildOutput, objects: Sequence[DesiredObject]) -> bool:
+    """Whether a secret value may have reached a Kustomization's objects: it substitutes
+    variables from a Secret, or it decrypted anything (generator inputs, whose builds have
+    no recorded closure, or resources). Over-approximate: it only decides what is cached."""
+    post_build = ks.post_build or {}
+    refs = post_build.get("substituteFrom") or []
+    if any(isinstance(ref, Mapping) and ref.get("kind") == "Secret" for ref in refs):
+        return True
+    if output.secret_values or any(obj.sensitive_paths for obj in objects):
+        return True
+    return ks.decryption is not None and not output.files
 
 
 def _build_decrypted(request: BuildRequest, ks: FluxKustomization, decryptor: Decryptor) -> BuildOutput:
