@@ -20,6 +20,7 @@ from fluxform.helm import HelmContext, RenderedRelease, render_release
 from fluxform.helm import render as render_module
 from fluxform.helm.render_cache import RenderCache
 from fluxform.helm.sdk import RenderOptions
+from fluxform.helm.sdk import render_chart as sdk_render_chart
 from fluxform.sources.chart_cache import ChartCache
 from tests.support.charts_http import write_chart
 from tests.support.engines import use_engine
@@ -107,7 +108,7 @@ class Renders:
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> Renders:
     seen = Renders()
-    real = render_module.render_chart
+    real = sdk_render_chart  # what render.py calls
 
     def counted(chart: Any, values: Mapping[str, Any], options: RenderOptions) -> dict[str, str]:
         seen.count += 1
