@@ -223,7 +223,7 @@ def _fleet_options(func: Command, *, artifacts: bool) -> Command:
                 metavar="SECONDS",
                 help="Time one kustomize build may take before it is stopped.",
             ),
-            click.option("--no-cache", is_flag=True, help="Do not use the build cache."),
+            click.option("--no-cache", is_flag=True, help="Do not use the build and Helm render caches."),
             click.option(
                 "--cache-dir",
                 default=lambda: str(default_cache_dir()),
