@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib.metadata
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from fluxform import __version__
 from fluxform.cache_entry import EntryStore
 from fluxform.helm.chart_dir import tree_digest
 from fluxform.helm.chart_model import ResolvedChart
-from fluxform.helm.sdk import RenderOptions
+from fluxform.helm.sdk import RenderOptions, wheel_version
 from fluxform.helm.spec import HelmReleaseSpec
 from fluxform.limits import current_limits
 
@@ -127,11 +126,9 @@ def _code_digest() -> str:
 
 @functools.cache
 def _sdk_version() -> str:
-    """The wheel's version (it pins the Go Helm SDK), read without loading the library."""
-    try:
-        return importlib.metadata.version("helm-python-sdk")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+    """The wheel's version (it pins the Go Helm SDK); the library is loaded by then (the
+    release name was checked with it), and reading the package metadata costs more."""
+    return wheel_version()
 
 
 def _kustomize_version() -> str:

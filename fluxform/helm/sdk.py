@@ -70,6 +70,7 @@ __all__ = [
     "sdk_version",
     "use_private_helm_home",
     "validate_release_name",
+    "wheel_version",
 ]
 
 PINNED_SDK = "0.2.2"
@@ -103,6 +104,11 @@ class RenderOptions:
 def sdk_version() -> str:
     """`helm-python-sdk <wheel version> (Helm <Go SDK version>)`, for `fluxform version`."""
     return f"helm-python-sdk {_sdk().__version__} (Helm {_sdk().helm_sdk_version()})"
+
+
+def wheel_version() -> str:
+    """The helm-python-sdk wheel's version (it pins the Go Helm SDK inside)."""
+    return str(_sdk().__version__)
 
 
 def check_sdk() -> None:
