@@ -198,11 +198,13 @@ class DiscoveryContext:
         every release looks up several objects, and a scan each time grew with the square
         of the fleet (a third of a warm plan's Helm stage at 800 releases). The hook only
         reads `objects`; the index is made again if their number changes."""
-        if self._index is None or self._indexed != len(self.objects):
-            self._index, self._indexed = {}, len(self.objects)
+        index = self._index
+        if index is None or self._indexed != len(self.objects):
+            index, count = {}, len(self.objects)
             for key, obj in self.objects.items():
-                self._index.setdefault((obj.id.kind, obj.id.namespace, obj.id.name), key)
-        found = self._index.get((kind, namespace, name))
+                index.setdefault((obj.id.kind, obj.id.namespace, obj.id.name), key)
+            self._index, self._indexed = index, count  # published whole: never seen half-made
+        found = index.get((kind, namespace, name))
         return None if found is None else self.objects.get(found)
 
     def secret_derived(self, obj: DesiredObject) -> bool:
